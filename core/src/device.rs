@@ -1,0 +1,687 @@
+//! The device: one person's phone or laptop, its identity, and every operation a group member
+//! can do offline. Each edit is one store transaction; when a method returns `Ok`, it is saved.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use automerge::{AutoCommit, LoadOptions, OnPartialLoad, TextEncoding};
+use ed25519_dalek::SigningKey;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use crate::compaction::{self, COMPACT_AFTER_CHUNKS, Compactor};
+use crate::error::{Error, Result};
+use crate::ids::{DocumentId, new_entity_id, random_bytes};
+use crate::schema::contacts::{Contact, ContactsDoc, NewContact};
+use crate::schema::plan::{Meeting, NewAction, NewMeeting, NewResponse, NewTarget, Plan};
+use crate::schema::vocab::MeetingStatus;
+use crate::schema::{self, DocKind};
+use crate::store::index::{
+    self, ActionRow, ContactQuery, ContactRow, Entity, MeetingRow, ScorecardRow, TargetRow,
+};
+use crate::store::{self, DocRecord, STORE_FILE, Store};
+use crate::time::{now_ms, period_of};
+
+/// Who this device is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceInfo {
+    /// The device's id: bs58 of its Ed25519 public key.
+    pub device_id: String,
+    /// The name its owner gave it.
+    pub name: String,
+}
+
+/// A group as this device knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupSummary {
+    /// The group's id.
+    pub group_id: String,
+    /// Its name.
+    pub name: String,
+    /// Where it works.
+    pub jurisdiction: Option<String>,
+    /// This device's role in it.
+    pub role: String,
+    /// The id of its plan document.
+    pub plan_doc: String,
+}
+
+/// A document loaded in memory, and how far into its stored chunks it has read.
+struct Loaded {
+    /// The document.
+    doc: AutoCommit,
+    /// The highest chunk seq applied to `doc`; chunks above it were written by someone else.
+    seq: i64,
+    /// Chunks written since the last compaction request, to decide when to ask for another.
+    chunks: i64,
+}
+
+/// An opened device store: the entry point of groundwork-core.
+pub struct Device {
+    /// The SQLite store all edits go through.
+    store: Store,
+    /// This device's identity, read once at open.
+    info: DeviceInfo,
+    /// Documents loaded so far, kept so that a second edit does not load again.
+    docs: HashMap<DocumentId, Loaded>,
+    /// Folds chunks into snapshots in the background.
+    compactor: Compactor,
+}
+
+impl Device {
+    /// Creates a new device in `dir`: the store file and an Ed25519 identity.
+    pub fn init(dir: &Path, name: &str) -> Result<Self> {
+        let name = schema::non_empty("device name", name)?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            action: "creating directory",
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(STORE_FILE);
+        let mut store = Store::create(&path)?;
+        let key = SigningKey::from_bytes(&random_bytes::<32>()?);
+        let device_id = bs58::encode(key.verifying_key().to_bytes()).into_string();
+        let tx = store.begin()?;
+        tx.execute(
+            "INSERT INTO device (id, device_id, name, signing_key, created_at)
+             VALUES (1, ?1, ?2, ?3, ?4)",
+            params![device_id, name, key.to_bytes().to_vec(), now_ms()],
+        )?;
+        tx.commit()?;
+        tracing::info!("device initialised");
+        Ok(Self::with_store(store, DeviceInfo { device_id, name }, path))
+    }
+
+    /// Opens the device in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let path = dir.join(STORE_FILE);
+        let store = Store::open(&path)?;
+        let info = store
+            .conn()
+            .query_row("SELECT device_id, name FROM device WHERE id = 1", [], |r| {
+                Ok(DeviceInfo {
+                    device_id: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            })
+            .optional()?
+            .ok_or_else(|| Error::NotInitialized { path: path.clone() })?;
+        Ok(Self::with_store(store, info, path))
+    }
+
+    fn with_store(store: Store, info: DeviceInfo, path: PathBuf) -> Self {
+        Self {
+            store,
+            info,
+            docs: HashMap::new(),
+            compactor: Compactor::new(path),
+        }
+    }
+
+    /// Who this device is.
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    /// The store file's path.
+    pub fn store_path(&self) -> &Path {
+        self.store.path()
+    }
+
+    // ----- groups -----------------------------------------------------------------------------
+
+    /// Creates a group with this device as its lead, and its plan.
+    pub fn create_group(&mut self, name: &str, jurisdiction: Option<String>) -> Result<String> {
+        let group_id = new_entity_id()?;
+        let plan_doc = DocumentId::random()?;
+        let now = now_ms();
+        let plan = Plan::new(&group_id, name, jurisdiction, &self.info.device_id, now)?;
+        let mut doc = schema::new_doc();
+        schema::reconcile(&mut doc, &plan, &plan_doc.to_string(), DocKind::Plan)?;
+        let change = commit_change(&mut doc, now).ok_or_else(|| Error::Invalid {
+            what: "group",
+            reason: "the new plan is empty".into(),
+        })?;
+        let tx = self.store.begin()?;
+        tx.execute(
+            "INSERT INTO groups (group_id, plan_doc, name, jurisdiction, role, joined_at)
+             VALUES (?1, ?2, ?3, ?4, 'lead', ?5)",
+            params![
+                group_id,
+                plan_doc.to_string(),
+                plan.profile.name,
+                plan.profile.jurisdiction,
+                now
+            ],
+        )?;
+        let record = DocRecord {
+            doc_id: plan_doc,
+            group_id: group_id.clone(),
+            kind: DocKind::Plan,
+        };
+        store::insert_document(&tx, &record, None, None)?;
+        let seq = store::append_chunk(&tx, &plan_doc, &change)?;
+        index::replace_plan(&tx, &plan)?;
+        tx.commit()?;
+        self.docs.insert(
+            plan_doc,
+            Loaded {
+                doc,
+                seq,
+                chunks: 1,
+            },
+        );
+        Ok(group_id)
+    }
+
+    /// The groups on this device.
+    pub fn groups(&self) -> Result<Vec<GroupSummary>> {
+        let mut stmt = self.store.conn().prepare_cached(
+            "SELECT group_id, name, jurisdiction, role, plan_doc FROM groups ORDER BY name, group_id",
+        )?;
+        let rows = stmt.query_map([], group_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One group.
+    pub fn group(&self, group_id: &str) -> Result<GroupSummary> {
+        self.store
+            .conn()
+            .prepare_cached(
+                "SELECT group_id, name, jurisdiction, role, plan_doc FROM groups WHERE group_id = ?1",
+            )?
+            .query_row([group_id], group_row)
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                kind: "group",
+                id: group_id.to_owned(),
+            })
+    }
+
+    // ----- plan -------------------------------------------------------------------------------
+
+    /// Adds a target (an official) to a group's plan.
+    pub fn add_target(&mut self, group_id: &str, new: NewTarget) -> Result<String> {
+        let id = new_entity_id()?;
+        self.edit_plan(group_id, |plan, _| plan.add_target(&id, new).map(|_| ()))?;
+        Ok(id)
+    }
+
+    /// A group's targets.
+    pub fn targets(&self, group_id: &str) -> Result<Vec<TargetRow>> {
+        self.group(group_id)?;
+        index::targets(self.store.conn(), group_id)
+    }
+
+    /// Creates a meeting in a group's plan.
+    pub fn create_meeting(&mut self, group_id: &str, new: NewMeeting) -> Result<String> {
+        let id = new_entity_id()?;
+        self.edit_plan(group_id, |plan, now| {
+            plan.create_meeting(&id, new, now).map(|_| ())
+        })?;
+        Ok(id)
+    }
+
+    /// Appends an item to a meeting's agenda; returns the item's id.
+    pub fn add_agenda_item(&mut self, meeting_id: &str, text: &str) -> Result<String> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        let item = new_entity_id()?;
+        self.edit_plan(&group_id, |plan, _| {
+            plan.add_agenda_item(meeting_id, &item, text)
+        })?;
+        Ok(item)
+    }
+
+    /// Appends a paragraph to a meeting's shared notes.
+    pub fn append_notes(&mut self, meeting_id: &str, text: &str) -> Result<()> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        self.edit_plan(&group_id, |plan, _| plan.append_notes(meeting_id, text))
+    }
+
+    /// Moves a meeting to a new status.
+    pub fn set_meeting_status(&mut self, meeting_id: &str, status: MeetingStatus) -> Result<()> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        self.edit_plan(&group_id, |plan, _| {
+            plan.set_meeting_status(meeting_id, status)
+        })
+    }
+
+    /// A meeting in full (agenda, roles, notes), read from the plan document.
+    pub fn meeting(&mut self, meeting_id: &str) -> Result<Meeting> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        let plan = self.plan(&group_id)?;
+        plan.meeting(meeting_id).cloned()
+    }
+
+    /// A group's meetings.
+    pub fn meetings(&self, group_id: &str) -> Result<Vec<MeetingRow>> {
+        self.group(group_id)?;
+        index::meetings(self.store.conn(), group_id)
+    }
+
+    /// Adds an action item.
+    pub fn add_action(&mut self, group_id: &str, new: NewAction) -> Result<String> {
+        let id = new_entity_id()?;
+        self.edit_plan(group_id, |plan, now| {
+            plan.add_action(&id, new, now).map(|_| ())
+        })?;
+        Ok(id)
+    }
+
+    /// Marks an action item done or not done.
+    pub fn set_action_done(&mut self, action_id: &str, done: bool) -> Result<()> {
+        let group_id = self.group_of(Entity::Action, action_id)?;
+        self.edit_plan(&group_id, |plan, _| plan.set_action_done(action_id, done))
+    }
+
+    /// A group's action items.
+    pub fn actions(&self, group_id: &str) -> Result<Vec<ActionRow>> {
+        self.group(group_id)?;
+        index::actions(self.store.conn(), group_id)
+    }
+
+    /// Records what a target answered for a rule.
+    pub fn record_response(&mut self, group_id: &str, new: NewResponse) -> Result<()> {
+        let me = self.info.device_id.clone();
+        self.edit_plan(group_id, |plan, now| {
+            plan.record_response(new, &me, now).map(|_| ())
+        })
+    }
+
+    /// The scorecard: one row per target and rule.
+    pub fn scorecard(&self, group_id: &str, target: Option<&str>) -> Result<Vec<ScorecardRow>> {
+        self.group(group_id)?;
+        if let Some(target) = target {
+            let known = index::targets(self.store.conn(), group_id)?
+                .iter()
+                .any(|t| t.target_id == target);
+            if !known {
+                return Err(Error::NotFound {
+                    kind: "target",
+                    id: target.to_owned(),
+                });
+            }
+        }
+        index::scorecard(self.store.conn(), group_id, target)
+    }
+
+    /// The whole plan of a group, read from its document.
+    pub fn plan(&mut self, group_id: &str) -> Result<Plan> {
+        let group = self.group(group_id)?;
+        let doc_id: DocumentId = group.plan_doc.parse()?;
+        let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &doc_id)?;
+        schema::hydrate(&loaded.doc, &group.plan_doc, DocKind::Plan)
+    }
+
+    // ----- contacts ---------------------------------------------------------------------------
+
+    /// Logs a contact in this device's contacts document for the current period. The contact is
+    /// checked (support range, consent for personal details) before anything is written.
+    pub fn log_contact(&mut self, group_id: &str, new: NewContact) -> Result<String> {
+        self.group(group_id)?;
+        let now = now_ms();
+        let id = new_entity_id()?;
+        let contact = Contact::new(&id, &self.info.device_id, new, now)?;
+        let period = period_of(now);
+        let me = self.info.device_id.clone();
+        let tx = self.store.begin()?;
+        let mut created = None;
+        let doc_id = match store::contacts_doc(&tx, group_id, &me, &period)? {
+            Some(doc_id) => doc_id,
+            None => {
+                let doc_id = create_contacts_doc(&tx, &mut self.docs, group_id, &me, &period, now)?;
+                created = Some(doc_id);
+                doc_id
+            }
+        };
+        let result = write_contact(tx, &mut self.docs, group_id, &doc_id, &contact, now);
+        match result {
+            Ok(chunks) => {
+                if chunks >= COMPACT_AFTER_CHUNKS {
+                    self.request_compaction(&doc_id);
+                }
+                Ok(id)
+            }
+            Err(e) => {
+                // The in-memory document may hold a change the store does not: drop it, and
+                // the next use reloads what was really saved.
+                self.docs.remove(&doc_id);
+                if let Some(doc_id) = created {
+                    self.docs.remove(&doc_id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A page of a group's contacts, newest first.
+    pub fn contacts(&self, group_id: &str, query: &ContactQuery) -> Result<Vec<ContactRow>> {
+        self.group(group_id)?;
+        index::contacts(self.store.conn(), group_id, query)
+    }
+
+    /// How many contacts a group has on this device.
+    pub fn contact_count(&self, group_id: &str) -> Result<i64> {
+        self.group(group_id)?;
+        index::contact_count(self.store.conn(), group_id)
+    }
+
+    /// Writes every contact of a group to a CSV file; returns how many.
+    pub fn export_contacts_csv(&self, group_id: &str, path: &Path) -> Result<usize> {
+        self.group(group_id)?;
+        let rows = index::all_contacts(self.store.conn(), group_id)?;
+        let mut out = csv::Writer::from_path(path).map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(source) => Error::Io {
+                action: "creating",
+                path: path.to_owned(),
+                source,
+            },
+            other => Error::Invalid {
+                what: "csv file",
+                reason: format!("{other:?}"),
+            },
+        })?;
+        out.write_record([
+            "contact_id",
+            "time",
+            "canvasser",
+            "place",
+            "result",
+            "support",
+            "interests",
+            "follow_up",
+            "note",
+            "name",
+            "phone",
+            "email",
+        ])?;
+        for r in &rows {
+            out.write_record([
+                r.contact_id.as_str(),
+                &crate::time::format_rfc3339(r.at),
+                &r.canvasser,
+                r.place.as_deref().unwrap_or(""),
+                &r.result,
+                &r.support.map(|s| s.to_string()).unwrap_or_default(),
+                &r.interests.join(";"),
+                if r.follow_up { "yes" } else { "no" },
+                r.note.as_deref().unwrap_or(""),
+                r.name.as_deref().unwrap_or(""),
+                r.phone.as_deref().unwrap_or(""),
+                r.email.as_deref().unwrap_or(""),
+            ])?;
+        }
+        out.flush().map_err(|source| Error::Io {
+            action: "writing",
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(rows.len())
+    }
+
+    // ----- the index and storage ----------------------------------------------------------------
+
+    /// Drops the whole index and rebuilds it from the documents, in one transaction.
+    pub fn rebuild_index(&mut self) -> Result<()> {
+        let records = store::documents(self.store.conn())?;
+        self.docs.clear();
+        let tx = self.store.begin()?;
+        index::clear(&tx)?;
+        for record in &records {
+            let (loaded, _) = catch_up(&tx, &mut self.docs, &record.doc_id)?;
+            reindex(&tx, record.kind, &record.doc_id, &loaded.doc)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every index row as text, in a stable order (for tests and diagnostics).
+    pub fn index_dump(&self) -> Result<Vec<String>> {
+        index::dump(self.store.conn())
+    }
+
+    /// Compacts every document now, on this thread; returns how many were compacted.
+    pub fn compact_all(&mut self) -> Result<usize> {
+        let records = store::documents(self.store.conn())?;
+        let mut n = 0;
+        for record in records {
+            if compaction::compact(&mut self.store, &record.doc_id)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Forgets every document loaded in memory; the next use loads from the store.
+    pub fn unload_documents(&mut self) {
+        self.docs.clear();
+    }
+
+    /// Every document on this device.
+    pub fn documents(&self) -> Result<Vec<DocRecord>> {
+        store::documents(self.store.conn())
+    }
+
+    /// A document's saved bytes (a whole `save()`), loaded from the store.
+    pub fn document_bytes(&mut self, doc_id: &DocumentId) -> Result<Vec<u8>> {
+        let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, doc_id)?;
+        Ok(loaded.doc.save())
+    }
+
+    fn request_compaction(&mut self, doc_id: &DocumentId) {
+        if let Some(loaded) = self.docs.get_mut(doc_id) {
+            loaded.chunks = 0;
+        }
+        self.compactor.request(*doc_id);
+    }
+
+    fn group_of(&self, entity: Entity, id: &str) -> Result<String> {
+        index::group_of(self.store.conn(), entity, id)?.ok_or_else(|| Error::NotFound {
+            kind: match entity {
+                Entity::Meeting => "meeting",
+                Entity::Action => "action item",
+            },
+            id: id.to_owned(),
+        })
+    }
+
+    /// Runs one plan edit as one transaction: read the plan, let `edit` change the typed value
+    /// (it may refuse: then nothing is written), write the difference as one change, rewrite the
+    /// plan's index rows, commit.
+    fn edit_plan<R>(
+        &mut self,
+        group_id: &str,
+        edit: impl FnOnce(&mut Plan, i64) -> Result<R>,
+    ) -> Result<R> {
+        let group = self.group(group_id)?;
+        let doc_id: DocumentId = group.plan_doc.parse()?;
+        let now = now_ms();
+        let tx = self.store.begin()?;
+        let result = edit_plan_in(tx, &mut self.docs, &doc_id, now, edit);
+        match result {
+            Ok((out, chunks)) => {
+                if chunks >= COMPACT_AFTER_CHUNKS {
+                    self.request_compaction(&doc_id);
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                self.docs.remove(&doc_id);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupSummary> {
+    Ok(GroupSummary {
+        group_id: r.get(0)?,
+        name: r.get(1)?,
+        jurisdiction: r.get(2)?,
+        role: r.get(3)?,
+        plan_doc: r.get(4)?,
+    })
+}
+
+fn edit_plan_in<R>(
+    tx: Transaction<'_>,
+    docs: &mut HashMap<DocumentId, Loaded>,
+    doc_id: &DocumentId,
+    now: i64,
+    edit: impl FnOnce(&mut Plan, i64) -> Result<R>,
+) -> Result<(R, i64)> {
+    let id = doc_id.to_string();
+    let (loaded, _) = catch_up(&tx, docs, doc_id)?;
+    let mut plan: Plan = schema::hydrate(&loaded.doc, &id, DocKind::Plan)?;
+    let out = edit(&mut plan, now)?;
+    schema::reconcile(&mut loaded.doc, &plan, &id, DocKind::Plan)?;
+    if let Some(change) = commit_change(&mut loaded.doc, now) {
+        let seq = store::append_chunk(&tx, doc_id, &change)?;
+        index::replace_plan(&tx, &plan)?;
+        tx.commit()?;
+        loaded.seq = seq;
+        loaded.chunks += 1;
+    }
+    Ok((out, loaded.chunks))
+}
+
+fn create_contacts_doc(
+    tx: &Transaction<'_>,
+    docs: &mut HashMap<DocumentId, Loaded>,
+    group_id: &str,
+    owner: &str,
+    period: &str,
+    now: i64,
+) -> Result<DocumentId> {
+    let doc_id = DocumentId::random()?;
+    let mut doc = schema::new_doc();
+    let value = ContactsDoc::new(group_id, owner, period);
+    schema::reconcile(&mut doc, &value, &doc_id.to_string(), DocKind::Contacts)?;
+    let change = commit_change(&mut doc, now).ok_or_else(|| Error::Invalid {
+        what: "contacts document",
+        reason: "the new document is empty".into(),
+    })?;
+    let record = DocRecord {
+        doc_id,
+        group_id: group_id.to_owned(),
+        kind: DocKind::Contacts,
+    };
+    store::insert_document(tx, &record, Some(owner), Some(period))?;
+    let seq = store::append_chunk(tx, &doc_id, &change)?;
+    docs.insert(
+        doc_id,
+        Loaded {
+            doc,
+            seq,
+            chunks: 1,
+        },
+    );
+    Ok(doc_id)
+}
+
+fn write_contact(
+    tx: Transaction<'_>,
+    docs: &mut HashMap<DocumentId, Loaded>,
+    group_id: &str,
+    doc_id: &DocumentId,
+    contact: &Contact,
+    now: i64,
+) -> Result<i64> {
+    let id = doc_id.to_string();
+    let (loaded, foreign) = catch_up(&tx, docs, doc_id)?;
+    if foreign {
+        reindex(&tx, DocKind::Contacts, doc_id, &loaded.doc)?;
+    }
+    schema::put_entry(
+        &mut loaded.doc,
+        "contacts",
+        &contact.id,
+        contact,
+        &id,
+        DocKind::Contacts,
+    )?;
+    let change = commit_change(&mut loaded.doc, now).ok_or_else(|| Error::Invalid {
+        what: "contact",
+        reason: "it changed nothing".into(),
+    })?;
+    let seq = store::append_chunk(&tx, doc_id, &change)?;
+    index::put_contact(&tx, group_id, &id, contact)?;
+    tx.commit()?;
+    loaded.seq = seq;
+    loaded.chunks += 1;
+    Ok(loaded.chunks)
+}
+
+/// Commits pending operations as one change and returns its bytes, or `None` if nothing changed.
+fn commit_change(doc: &mut AutoCommit, now_ms: i64) -> Option<Vec<u8>> {
+    let options = automerge::transaction::CommitOptions::default().with_time(now_ms / 1000);
+    let hash = doc.commit_with(options)?;
+    let mut change = doc.get_change_by_hash(&hash)?;
+    Some(change.bytes().into_owned())
+}
+
+/// Makes sure `doc_id` is loaded and has applied every stored chunk, including chunks another
+/// process wrote since. Returns the document and whether such foreign chunks were applied (then
+/// its index rows must be rewritten).
+fn catch_up<'a>(
+    conn: &Connection,
+    docs: &'a mut HashMap<DocumentId, Loaded>,
+    doc_id: &DocumentId,
+) -> Result<(&'a mut Loaded, bool)> {
+    use std::collections::hash_map::Entry;
+    match docs.entry(*doc_id) {
+        Entry::Vacant(slot) => {
+            let chunks = store::chunks_after(conn, doc_id, 0)?;
+            let Some(last) = chunks.last() else {
+                return Err(Error::NotFound {
+                    kind: "document",
+                    id: doc_id.to_string(),
+                });
+            };
+            let seq = last.seq;
+            let doc = compaction::load(doc_id, &chunks)?;
+            let count = chunks.len() as i64;
+            Ok((
+                slot.insert(Loaded {
+                    doc,
+                    seq,
+                    chunks: count,
+                }),
+                false,
+            ))
+        }
+        Entry::Occupied(slot) => {
+            let loaded = slot.into_mut();
+            let chunks = store::chunks_after(conn, doc_id, loaded.seq)?;
+            for chunk in &chunks {
+                // load_incremental skips what it cannot parse; check first, so a damaged chunk
+                // is reported instead of silently missing.
+                let check = LoadOptions::new()
+                    .text_encoding(TextEncoding::Utf8CodeUnit)
+                    .on_partial_load(OnPartialLoad::Error);
+                AutoCommit::load_with_options(&chunk.bytes, check).map_err(|e| {
+                    Error::CorruptChunk {
+                        doc: doc_id.to_string(),
+                        seq: chunk.seq,
+                        reason: e.to_string(),
+                    }
+                })?;
+                loaded.doc.load_incremental(&chunk.bytes)?;
+                loaded.seq = chunk.seq;
+                loaded.chunks += 1;
+            }
+            Ok((loaded, !chunks.is_empty()))
+        }
+    }
+}
+
+/// Rewrites the index rows of one document from its content.
+fn reindex(tx: &Transaction<'_>, kind: DocKind, doc_id: &DocumentId, doc: &AutoCommit) -> Result<()> {
+    let id = doc_id.to_string();
+    match kind {
+        DocKind::Plan => index::replace_plan(tx, &schema::hydrate::<Plan>(doc, &id, kind)?),
+        DocKind::Contacts => {
+            index::replace_contacts(tx, &id, &schema::hydrate::<ContactsDoc>(doc, &id, kind)?)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The one error type of groundwork-core: every failure names what was wrong.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in groundwork-core.
+///
+/// Messages are written for the person at the keyboard: they name the value, the document or the
+/// file at fault, and never contain personal data from a contact.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value is not one of the allowed spellings (a rule code, a status, a result code...).
+    #[error("invalid {what} {value:?}: expected one of {}", expected.join(", "))]
+    InvalidValue {
+        /// What kind of value was expected, e.g. "rule code".
+        what: &'static str,
+        /// The value that was given.
+        value: String,
+        /// Every accepted spelling.
+        expected: &'static [&'static str],
+    },
+    /// A value is malformed (a time, a number out of range, an empty name...).
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// Which input was wrong, e.g. "time" or "support level".
+        what: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// Personal details were given without the person's recorded consent.
+    #[error(
+        "personal details (name, phone, email) can only be recorded with the person's consent; \
+         record consent or leave them out"
+    )]
+    ConsentRequired,
+    /// Nothing with this id exists on this device.
+    #[error("no {kind} with id {id:?} on this device")]
+    NotFound {
+        /// "group", "target", "meeting", ...
+        kind: &'static str,
+        /// The id that was looked up.
+        id: String,
+    },
+    /// The data directory has no device yet.
+    #[error("no device store at {}: run `groundwork init --name NAME` first", path.display())]
+    NotInitialized {
+        /// The store file that was expected.
+        path: PathBuf,
+    },
+    /// `init` was called on a directory that already has a device.
+    #[error("a device store already exists at {}; it was left untouched", path.display())]
+    AlreadyInitialized {
+        /// The existing store file.
+        path: PathBuf,
+    },
+    /// The store file exists but is not a readable Groundwork store.
+    #[error("the store at {} cannot be read ({reason}); it was left untouched", path.display())]
+    CorruptStore {
+        /// The store file.
+        path: PathBuf,
+        /// What SQLite or the schema check reported.
+        reason: String,
+    },
+    /// The store was written by a newer version of Groundwork.
+    #[error(
+        "the store at {} has schema version {found}, newer than this build supports ({supported})",
+        path.display()
+    )]
+    NewerStore {
+        /// The store file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A stored chunk of a document could not be loaded.
+    #[error(
+        "document {doc} cannot be loaded: stored chunk {seq} is damaged ({reason}); \
+         the stored data was left untouched"
+    )]
+    CorruptChunk {
+        /// The document id.
+        doc: String,
+        /// The chunk's sequence number in the store.
+        seq: i64,
+        /// What automerge reported.
+        reason: String,
+    },
+    /// A document does not have the shape its schema requires.
+    #[error("document {doc} does not match the {kind} schema: {reason}")]
+    Schema {
+        /// The document id.
+        doc: String,
+        /// "plan" or "contacts".
+        kind: &'static str,
+        /// What did not match.
+        reason: String,
+    },
+    /// The operating system could not supply random bytes.
+    #[error("no randomness available: {0}")]
+    Random(String),
+    /// SQLite failed.
+    #[error("device store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// automerge failed.
+    #[error("document: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// A file could not be read or written.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "creating directory".
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Writing CSV failed.
+    #[error("csv: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

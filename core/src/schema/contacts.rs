@@ -1,0 +1,185 @@
+//! The contacts document: one per canvasser and period (a calendar month, UTC), written by its
+//! canvasser alone and read by leads. Periods exist so that retention can drop whole documents:
+//! a deletion inside a CRDT keeps the data in its history, dropping the document erases it.
+
+use std::collections::BTreeMap;
+
+use autosurgeon::{Hydrate, Reconcile};
+
+use crate::error::{Error, Result};
+use crate::schema::SCHEMA_VERSION;
+use crate::schema::vocab::{ContactResult, Interest};
+
+/// One canvasser's contacts for one period.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct ContactsDoc {
+    /// The schema version that wrote this document.
+    pub schema: u64,
+    /// The group the contacts were made for.
+    pub group_id: String,
+    /// The canvasser (device) who writes this document.
+    pub canvasser: String,
+    /// The period, as `YYYY-MM`.
+    pub period: String,
+    /// The contacts, by id.
+    pub contacts: BTreeMap<String, Contact>,
+}
+
+/// One knock on one door.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct Contact {
+    /// Its id in [`ContactsDoc::contacts`].
+    pub id: String,
+    /// When it was logged (Unix milliseconds).
+    pub at: i64,
+    /// The canvasser (device) who logged it.
+    pub canvasser: String,
+    /// A turf name or address.
+    #[autosurgeon(missing = "Default::default")]
+    pub place: Option<String>,
+    /// What happened at the door.
+    pub result: ContactResult,
+    /// Support for the campaign, 1 (against) to 5 (strongly for).
+    #[autosurgeon(missing = "Default::default")]
+    pub support: Option<u8>,
+    /// What the person would like to do next.
+    #[autosurgeon(missing = "Default::default")]
+    pub interests: Vec<Interest>,
+    /// Whether someone should follow up.
+    #[autosurgeon(missing = "Default::default")]
+    pub follow_up: bool,
+    /// Free text from the canvasser.
+    #[autosurgeon(missing = "Default::default")]
+    pub note: Option<String>,
+    /// Personal details, present only with the person's recorded consent.
+    #[autosurgeon(missing = "Default::default")]
+    pub person: Option<Person>,
+}
+
+/// Personal details that a contacted person agreed to share.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct Person {
+    /// Their name.
+    #[autosurgeon(missing = "Default::default")]
+    pub name: Option<String>,
+    /// Their phone number.
+    #[autosurgeon(missing = "Default::default")]
+    pub phone: Option<String>,
+    /// Their email address.
+    #[autosurgeon(missing = "Default::default")]
+    pub email: Option<String>,
+    /// When they gave consent (Unix milliseconds).
+    pub consent_at: i64,
+}
+
+/// A contact as a canvasser logs it.
+#[derive(Clone, Debug)]
+pub struct NewContact {
+    /// What happened at the door.
+    pub result: ContactResult,
+    /// Support, 1 to 5.
+    pub support: Option<u8>,
+    /// A turf name or address.
+    pub place: Option<String>,
+    /// What the person would like to do next.
+    pub interests: Vec<Interest>,
+    /// Whether someone should follow up.
+    pub follow_up: bool,
+    /// Free text.
+    pub note: Option<String>,
+    /// Whether the person consented to their details being recorded.
+    pub consent: bool,
+    /// Their name (needs consent).
+    pub name: Option<String>,
+    /// Their phone (needs consent).
+    pub phone: Option<String>,
+    /// Their email (needs consent).
+    pub email: Option<String>,
+}
+
+impl NewContact {
+    /// A contact with only a result.
+    pub fn new(result: ContactResult) -> Self {
+        Self {
+            result,
+            support: None,
+            place: None,
+            interests: Vec::new(),
+            follow_up: false,
+            note: None,
+            consent: false,
+            name: None,
+            phone: None,
+            email: None,
+        }
+    }
+}
+
+impl ContactsDoc {
+    /// An empty contacts document.
+    pub fn new(group_id: &str, canvasser: &str, period: &str) -> Self {
+        Self {
+            schema: SCHEMA_VERSION,
+            group_id: group_id.to_owned(),
+            canvasser: canvasser.to_owned(),
+            period: period.to_owned(),
+            contacts: BTreeMap::new(),
+        }
+    }
+}
+
+impl Contact {
+    /// Checks a logged contact and builds it. Personal details without consent are refused, and
+    /// nothing about the person is kept when consent is given without any details.
+    pub fn new(id: &str, canvasser: &str, new: NewContact, now: i64) -> Result<Self> {
+        if let Some(support) = new.support
+            && !(1..=5).contains(&support)
+        {
+            return Err(Error::Invalid {
+                what: "support level",
+                reason: format!("{support} is outside 1 to 5"),
+            });
+        }
+        let name = clean(new.name);
+        let phone = clean(new.phone);
+        let email = clean(new.email);
+        let has_details = name.is_some() || phone.is_some() || email.is_some();
+        if has_details && !new.consent {
+            return Err(Error::ConsentRequired);
+        }
+        if let Some(email) = &email
+            && !email.contains('@')
+        {
+            return Err(Error::Invalid {
+                what: "email",
+                reason: "an email address needs an '@'".into(),
+            });
+        }
+        let mut interests = new.interests;
+        interests.sort();
+        interests.dedup();
+        Ok(Contact {
+            id: id.to_owned(),
+            at: now,
+            canvasser: canvasser.to_owned(),
+            place: clean(new.place),
+            result: new.result,
+            support: new.support,
+            interests,
+            follow_up: new.follow_up,
+            note: clean(new.note),
+            person: has_details.then_some(Person {
+                name,
+                phone,
+                email,
+                consent_at: now,
+            }),
+        })
+    }
+}
+
+fn clean(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}

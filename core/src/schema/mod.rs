@@ -1,0 +1,134 @@
+//! The typed documents of a group (plan, contacts) and how they are read from and written to
+//! automerge.
+
+pub mod contacts;
+pub mod plan;
+pub mod vocab;
+
+use automerge::{AutoCommit, ReadDoc, TextEncoding};
+use autosurgeon::{Hydrate, Reconcile};
+
+use crate::error::{Error, Result};
+
+/// The schema version written into every new document. Readers accept documents of any version
+/// whose fields they can read; fields they do not know are kept untouched.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The kinds of document a group has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DocKind {
+    /// The group's plan.
+    Plan,
+    /// One canvasser's contacts for one period.
+    Contacts,
+}
+
+impl DocKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Plan => "plan",
+            DocKind::Contacts => "contacts",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "plan" => Some(DocKind::Plan),
+            "contacts" => Some(DocKind::Contacts),
+            _ => None,
+        }
+    }
+}
+
+/// A new, empty automerge document.
+///
+/// Text positions are UTF-8 byte offsets, which is what `autosurgeon::Text` counts in; the
+/// encoding is a local reading of the document, not stored in it.
+pub fn new_doc() -> AutoCommit {
+    AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit)
+}
+
+/// Reads a typed value out of a whole document.
+pub fn hydrate<T: Hydrate>(doc: &AutoCommit, doc_id: &str, kind: DocKind) -> Result<T> {
+    autosurgeon::hydrate(doc).map_err(|e| Error::Schema {
+        doc: doc_id.to_owned(),
+        kind: kind.as_str(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes a typed value over a whole document, changing only what differs.
+pub fn reconcile<T: Reconcile>(
+    doc: &mut AutoCommit,
+    value: &T,
+    doc_id: &str,
+    kind: DocKind,
+) -> Result<()> {
+    autosurgeon::reconcile(doc, value).map_err(|e| Error::Schema {
+        doc: doc_id.to_owned(),
+        kind: kind.as_str(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes one entry of a top-level map (e.g. one contact into `contacts`) without reading or
+/// diffing the rest of the document: logging a contact costs the same in a document of ten or
+/// ten thousand.
+pub fn put_entry<T: Reconcile>(
+    doc: &mut AutoCommit,
+    map: &str,
+    key: &str,
+    value: &T,
+    doc_id: &str,
+    kind: DocKind,
+) -> Result<()> {
+    let schema_error = |reason: String| Error::Schema {
+        doc: doc_id.to_owned(),
+        kind: kind.as_str(),
+        reason,
+    };
+    let map_id = match doc.get(automerge::ROOT, map)? {
+        Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+        _ => return Err(schema_error(format!("it has no {map:?} map"))),
+    };
+    autosurgeon::reconcile_prop(doc, &map_id, key, value).map_err(|e| schema_error(e.to_string()))
+}
+
+/// Reads one entry of a top-level map.
+pub fn get_entry<T: Hydrate>(
+    doc: &AutoCommit,
+    map: &str,
+    key: &str,
+    doc_id: &str,
+    kind: DocKind,
+) -> Result<Option<T>> {
+    let schema_error = |reason: String| Error::Schema {
+        doc: doc_id.to_owned(),
+        kind: kind.as_str(),
+        reason,
+    };
+    let map_id = match doc.get(automerge::ROOT, map)? {
+        Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+        _ => return Err(schema_error(format!("it has no {map:?} map"))),
+    };
+    autosurgeon::hydrate_prop::<_, Option<T>, _, _>(doc, &map_id, key)
+        .or_else(|e| match doc.get(&map_id, key) {
+            Ok(None) => Ok(None),
+            _ => Err(e),
+        })
+        .map_err(|e| schema_error(e.to_string()))
+}
+
+/// A trimmed, non-empty text, or an error naming the field.
+pub(crate) fn non_empty(what: &'static str, value: &str) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Error::Invalid {
+            what,
+            reason: "it is empty".into(),
+        });
+    }
+    Ok(value.to_owned())
+}

@@ -1,0 +1,412 @@
+//! The plan document: one per group, co-edited by leads and members. Profile, targets, meetings,
+//! action items and the officials' answers rule by rule.
+//!
+//! Every edit is a method on [`Plan`] that checks its input and changes the typed value; the
+//! caller hydrates the plan, calls the method and reconciles it back, so the same code runs on a
+//! device, in the property tests and (later) anywhere else a plan is edited.
+
+use std::collections::BTreeMap;
+
+use autosurgeon::{Hydrate, Reconcile, Text};
+
+use crate::error::{Error, Result};
+use crate::rules::RuleCode;
+use crate::schema::vocab::{ExistingPolicy, Level, MeetingKind, MeetingStatus, Position};
+use crate::schema::{SCHEMA_VERSION, non_empty};
+
+/// A group's plan: everything the group decides together.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct Plan {
+    /// The schema version that wrote this document.
+    pub schema: u64,
+    /// The group this plan belongs to.
+    pub group_id: String,
+    /// Who the group is.
+    pub profile: Profile,
+    /// Officials the group asks to adopt the rules, by id.
+    pub targets: BTreeMap<String, Target>,
+    /// Meetings, organizing and official, by id.
+    pub meetings: BTreeMap<String, Meeting>,
+    /// Action items, by id.
+    pub actions: BTreeMap<String, ActionItem>,
+    /// What each target answered for each rule, keyed by [`response_key`].
+    pub responses: BTreeMap<String, RuleResponse>,
+}
+
+/// Who the group is.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct Profile {
+    /// The group's name.
+    pub name: String,
+    /// The place the group works in, e.g. "Travis County, TX".
+    #[autosurgeon(missing = "Default::default")]
+    pub jurisdiction: Option<String>,
+    /// The device that created the group.
+    pub created_by: String,
+    /// When the group was created (Unix milliseconds).
+    pub created_at: i64,
+}
+
+/// An official the group asks to adopt the model rules.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct Target {
+    /// Its id in [`Plan::targets`].
+    pub id: String,
+    /// The official's name.
+    pub name: String,
+    /// Their title, e.g. "Sheriff".
+    pub title: String,
+    /// Their agency, e.g. "Travis County Sheriff's Office".
+    #[autosurgeon(missing = "Default::default")]
+    pub agency: Option<String>,
+    /// The jurisdiction they answer for.
+    #[autosurgeon(missing = "Default::default")]
+    pub jurisdiction: Option<String>,
+    /// The level of government of that jurisdiction.
+    pub level: Level,
+}
+
+/// A meeting: the group's own, or one requested with an official.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct Meeting {
+    /// Its id in [`Plan::meetings`].
+    pub id: String,
+    /// Organizing or official.
+    pub kind: MeetingKind,
+    /// A short title.
+    pub title: String,
+    /// The official met, for official meetings.
+    #[autosurgeon(missing = "Default::default")]
+    pub target: Option<String>,
+    /// When it is (Unix milliseconds), once known.
+    #[autosurgeon(missing = "Default::default")]
+    pub at: Option<i64>,
+    /// Where it is.
+    #[autosurgeon(missing = "Default::default")]
+    pub location: Option<String>,
+    /// Who hosts it.
+    #[autosurgeon(missing = "Default::default")]
+    pub host: Option<String>,
+    /// Roles (facilitator, note taker, ...) to the person who takes them.
+    #[autosurgeon(missing = "Default::default")]
+    pub roles: BTreeMap<String, String>,
+    /// The agenda, in order.
+    #[autosurgeon(missing = "Default::default")]
+    pub agenda: Vec<AgendaItem>,
+    /// Who came, or is coming.
+    #[autosurgeon(missing = "Default::default")]
+    pub attendees: Vec<String>,
+    /// Where it stands.
+    pub status: MeetingStatus,
+    /// Notes that the members write together, merged character by character.
+    #[autosurgeon(missing = "Default::default")]
+    pub notes: Text,
+    /// When it was created (Unix milliseconds).
+    pub created_at: i64,
+}
+
+/// One item of a meeting's agenda.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct AgendaItem {
+    /// Its id, so that concurrent inserts and moves merge item by item.
+    #[key]
+    pub id: String,
+    /// What is to be discussed.
+    pub text: String,
+}
+
+/// A task someone in the group took on.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct ActionItem {
+    /// Its id in [`Plan::actions`].
+    pub id: String,
+    /// What is to be done.
+    pub title: String,
+    /// Who does it.
+    #[autosurgeon(missing = "Default::default")]
+    pub assignee: Option<String>,
+    /// By when, as an ISO date (YYYY-MM-DD).
+    #[autosurgeon(missing = "Default::default")]
+    pub due: Option<String>,
+    /// Whether it is done.
+    pub done: bool,
+    /// When it was created (Unix milliseconds).
+    pub created_at: i64,
+}
+
+/// What one target answered for one rule.
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+pub struct RuleResponse {
+    /// The target who answered.
+    pub target: String,
+    /// The rule.
+    pub rule: RuleCode,
+    /// Whether the rule is already policy.
+    pub existing: ExistingPolicy,
+    /// What the official said they will do.
+    pub position: Position,
+    /// Conditions they named ("would sign if 'shall' read 'should'").
+    #[autosurgeon(missing = "Default::default")]
+    pub conditions: Option<String>,
+    /// The legal basis they cited.
+    #[autosurgeon(missing = "Default::default")]
+    pub legal_basis: Option<String>,
+    /// The meeting where they answered.
+    #[autosurgeon(missing = "Default::default")]
+    pub meeting: Option<String>,
+    /// The device that recorded the answer.
+    pub recorded_by: String,
+    /// When it was recorded (Unix milliseconds).
+    pub recorded_at: i64,
+}
+
+/// The key of a target's response to a rule in [`Plan::responses`]: one answer per pair, so two
+/// members recording the same answer concurrently converge on one entry.
+pub fn response_key(target: &str, rule: RuleCode) -> String {
+    format!("{target}/{rule}")
+}
+
+/// The fields of a new target.
+#[derive(Clone, Debug, Default)]
+pub struct NewTarget {
+    /// The official's name.
+    pub name: String,
+    /// Their title.
+    pub title: String,
+    /// Their agency.
+    pub agency: Option<String>,
+    /// Their jurisdiction.
+    pub jurisdiction: Option<String>,
+    /// Its level; `other` when not given.
+    pub level: Option<Level>,
+}
+
+/// The fields of a new meeting.
+#[derive(Clone, Debug)]
+pub struct NewMeeting {
+    /// Organizing or official.
+    pub kind: MeetingKind,
+    /// A short title.
+    pub title: String,
+    /// The official met (required for official meetings).
+    pub target: Option<String>,
+    /// When (Unix milliseconds).
+    pub at: Option<i64>,
+    /// Where.
+    pub location: Option<String>,
+}
+
+/// The fields of a new action item.
+#[derive(Clone, Debug, Default)]
+pub struct NewAction {
+    /// What is to be done.
+    pub title: String,
+    /// Who does it.
+    pub assignee: Option<String>,
+    /// By when, as an ISO date (YYYY-MM-DD).
+    pub due: Option<String>,
+}
+
+/// A rule response as recorded by a member.
+#[derive(Clone, Debug)]
+pub struct NewResponse {
+    /// The target who answered.
+    pub target: String,
+    /// The rule.
+    pub rule: RuleCode,
+    /// Whether the rule is already policy.
+    pub existing: ExistingPolicy,
+    /// What the official said they will do.
+    pub position: Position,
+    /// Conditions they named.
+    pub conditions: Option<String>,
+    /// The legal basis they cited.
+    pub legal_basis: Option<String>,
+    /// The meeting where they answered.
+    pub meeting: Option<String>,
+}
+
+impl Plan {
+    /// A new plan for a group.
+    pub fn new(
+        group_id: &str,
+        name: &str,
+        jurisdiction: Option<String>,
+        created_by: &str,
+        now: i64,
+    ) -> Result<Self> {
+        Ok(Plan {
+            schema: SCHEMA_VERSION,
+            group_id: group_id.to_owned(),
+            profile: Profile {
+                name: non_empty("group name", name)?,
+                jurisdiction: optional(jurisdiction),
+                created_by: created_by.to_owned(),
+                created_at: now,
+            },
+            targets: BTreeMap::new(),
+            meetings: BTreeMap::new(),
+            actions: BTreeMap::new(),
+            responses: BTreeMap::new(),
+        })
+    }
+
+    /// Adds an official to ask.
+    pub fn add_target(&mut self, id: &str, new: NewTarget) -> Result<&Target> {
+        let target = Target {
+            id: id.to_owned(),
+            name: non_empty("target name", &new.name)?,
+            title: non_empty("target title", &new.title)?,
+            agency: optional(new.agency),
+            jurisdiction: optional(new.jurisdiction),
+            level: new.level.unwrap_or(Level::Other),
+        };
+        Ok(self.targets.entry(id.to_owned()).or_insert(target))
+    }
+
+    /// Creates a meeting in `draft` status.
+    pub fn create_meeting(&mut self, id: &str, new: NewMeeting, now: i64) -> Result<&Meeting> {
+        let title = non_empty("meeting title", &new.title)?;
+        match (new.kind, &new.target) {
+            (MeetingKind::Official, None) => {
+                return Err(Error::Invalid {
+                    what: "meeting",
+                    reason: "an official meeting needs a target (the official to meet)".into(),
+                });
+            }
+            (_, Some(target)) => {
+                self.target(target)?;
+            }
+            (MeetingKind::Organizing, None) => {}
+        }
+        let meeting = Meeting {
+            id: id.to_owned(),
+            kind: new.kind,
+            title,
+            target: new.target,
+            at: new.at,
+            location: optional(new.location),
+            host: None,
+            roles: BTreeMap::new(),
+            agenda: Vec::new(),
+            attendees: Vec::new(),
+            status: MeetingStatus::Draft,
+            notes: Text::default(),
+            created_at: now,
+        };
+        Ok(self.meetings.entry(id.to_owned()).or_insert(meeting))
+    }
+
+    /// Appends an item to a meeting's agenda.
+    pub fn add_agenda_item(&mut self, meeting: &str, item_id: &str, text: &str) -> Result<()> {
+        let text = non_empty("agenda item", text)?;
+        self.meeting_mut(meeting)?.agenda.push(AgendaItem {
+            id: item_id.to_owned(),
+            text,
+        });
+        Ok(())
+    }
+
+    /// Appends a paragraph to a meeting's notes: an insertion at the end of the shared text, so
+    /// it merges with what others write at the same time.
+    pub fn append_notes(&mut self, meeting: &str, text: &str) -> Result<()> {
+        let text = non_empty("notes", text)?;
+        let notes = &mut self.meeting_mut(meeting)?.notes;
+        let end = notes.as_str().len();
+        if end == 0 || notes.as_str().ends_with('\n') {
+            notes.splice(end, 0, text);
+        } else {
+            notes.splice(end, 0, format!("\n{text}"));
+        }
+        Ok(())
+    }
+
+    /// Moves a meeting to `status`.
+    pub fn set_meeting_status(&mut self, meeting: &str, status: MeetingStatus) -> Result<()> {
+        self.meeting_mut(meeting)?.status = status;
+        Ok(())
+    }
+
+    /// Adds an action item.
+    pub fn add_action(&mut self, id: &str, new: NewAction, now: i64) -> Result<&ActionItem> {
+        if let Some(due) = &new.due {
+            crate::time::parse_date(due)?;
+        }
+        let action = ActionItem {
+            id: id.to_owned(),
+            title: non_empty("action title", &new.title)?,
+            assignee: optional(new.assignee),
+            due: new.due,
+            done: false,
+            created_at: now,
+        };
+        Ok(self.actions.entry(id.to_owned()).or_insert(action))
+    }
+
+    /// Marks an action item done (or not done).
+    pub fn set_action_done(&mut self, id: &str, done: bool) -> Result<()> {
+        let action = self.actions.get_mut(id).ok_or_else(|| Error::NotFound {
+            kind: "action item",
+            id: id.to_owned(),
+        })?;
+        action.done = done;
+        Ok(())
+    }
+
+    /// Records (or replaces) what a target answered for a rule.
+    pub fn record_response(
+        &mut self,
+        new: NewResponse,
+        recorded_by: &str,
+        now: i64,
+    ) -> Result<&RuleResponse> {
+        self.target(&new.target)?;
+        if let Some(meeting) = &new.meeting {
+            self.meeting(meeting)?;
+        }
+        let key = response_key(&new.target, new.rule);
+        let response = RuleResponse {
+            target: new.target,
+            rule: new.rule,
+            existing: new.existing,
+            position: new.position,
+            conditions: optional(new.conditions),
+            legal_basis: optional(new.legal_basis),
+            meeting: new.meeting,
+            recorded_by: recorded_by.to_owned(),
+            recorded_at: now,
+        };
+        self.responses.insert(key.clone(), response);
+        Ok(&self.responses[&key])
+    }
+
+    /// The target with this id.
+    pub fn target(&self, id: &str) -> Result<&Target> {
+        self.targets.get(id).ok_or_else(|| Error::NotFound {
+            kind: "target",
+            id: id.to_owned(),
+        })
+    }
+
+    /// The meeting with this id.
+    pub fn meeting(&self, id: &str) -> Result<&Meeting> {
+        self.meetings.get(id).ok_or_else(|| Error::NotFound {
+            kind: "meeting",
+            id: id.to_owned(),
+        })
+    }
+
+    fn meeting_mut(&mut self, id: &str) -> Result<&mut Meeting> {
+        self.meetings.get_mut(id).ok_or_else(|| Error::NotFound {
+            kind: "meeting",
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// `None` for an absent or blank optional text, trimmed text otherwise.
+fn optional(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}

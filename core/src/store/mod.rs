@@ -1,0 +1,334 @@
+//! The device store: one SQLite file (WAL, synchronous=FULL) holding this device's identity, its
+//! groups, every document as chunks, and the index that queries read.
+//!
+//! Durability rule: an edit is one SQLite transaction holding the document change and the index
+//! rows it implies. When [`Store::commit`] returns, the edit survives `kill -9` and power loss.
+
+pub mod index;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::error::{Error, Result};
+use crate::ids::DocumentId;
+use crate::schema::DocKind;
+
+/// Marks a SQLite file as a Groundwork device store (`PRAGMA application_id`, "GWrk").
+const APPLICATION_ID: i32 = 0x4757_726b;
+
+/// The migrations, in order; the store's `user_version` is how many have been applied.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+
+/// The file name of the store inside a data directory.
+pub const STORE_FILE: &str = "groundwork.db";
+
+/// An open device store.
+pub struct Store {
+    /// The one connection this handle writes through.
+    conn: Connection,
+    /// Where the file is, for error messages.
+    path: PathBuf,
+}
+
+/// One stored chunk of a document.
+#[derive(Debug)]
+pub struct Chunk {
+    /// Its position in the document's chunk sequence.
+    pub seq: i64,
+    /// Whether it is a whole-document snapshot.
+    pub snapshot: bool,
+    /// The automerge bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A document registered on this device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocRecord {
+    /// Its id.
+    pub doc_id: DocumentId,
+    /// The group it belongs to.
+    pub group_id: String,
+    /// What kind of document it is.
+    pub kind: DocKind,
+}
+
+impl Store {
+    /// Creates a new store file at `path`. Fails if a file is already there.
+    pub fn create(path: &Path) -> Result<Self> {
+        if path.exists() {
+            return Err(Error::AlreadyInitialized {
+                path: path.to_owned(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.configure()?;
+        store
+            .conn
+            .pragma_update(None, "application_id", APPLICATION_ID)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store file. A file that is missing, not SQLite, not a Groundwork store,
+    /// truncated, or from a newer version gives an error naming it; the file is never modified
+    /// in that case.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::NotInitialized {
+                path: path.to_owned(),
+            });
+        }
+        check_not_truncated(path)?;
+        let corrupt = |reason: String| Error::CorruptStore {
+            path: path.to_owned(),
+            reason,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| corrupt(e.to_string()))?;
+        let app_id: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| corrupt(e.to_string()))?;
+        if app_id != APPLICATION_ID {
+            return Err(corrupt(format!(
+                "it is not a Groundwork store (application id {app_id:#x})"
+            )));
+        }
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.configure().map_err(|e| corrupt(e.to_string()))?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The store file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read access for queries.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts a write transaction. `IMMEDIATE` takes the write lock at once, so that what the
+    /// transaction reads (new chunks from another process) stays true until it commits.
+    pub fn begin(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        // WAL lets queries run while a write is in progress; synchronous=FULL makes a commit
+        // durable against power loss, not only against a crash of this process.
+        self.conn.pragma_update(None, "journal_mode", "wal")?;
+        self.conn.pragma_update(None, "synchronous", "full")?;
+        self.conn.pragma_update(None, "foreign_keys", "on")?;
+        self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(Error::NewerStore {
+                path: self.path.clone(),
+                found: version,
+                supported,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.begin()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+            tracing::info!(migration = i + 1, "applied store migration");
+        }
+        Ok(())
+    }
+}
+
+/// SQLite only notices a truncated file when a query reaches a missing page; a store that opens
+/// and later fails half way through a command is worse than one that refuses to open. The header
+/// says how many pages the main file holds (after the last checkpoint); the file must be at
+/// least that long.
+fn check_not_truncated(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let io = |source| Error::Io {
+        action: "reading",
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut header = [0u8; 100];
+    let corrupt = |reason: String| Error::CorruptStore {
+        path: path.to_owned(),
+        reason,
+    };
+    if len < 100 || file.read_exact(&mut header).is_err() {
+        return Err(corrupt(format!("the file is {len} bytes, too short for SQLite")));
+    }
+    if &header[..16] != b"SQLite format 3\0" {
+        return Err(corrupt("the file is not a SQLite database".into()));
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(u32::from_be_bytes([header[28], header[29], header[30], header[31]]));
+    let change_counter = &header[24..28];
+    let valid_for = &header[92..96];
+    // The in-header size is only trusted when written by a SQLite that maintains it.
+    if change_counter == valid_for && pages * page_size > len {
+        return Err(corrupt(format!(
+            "the file is truncated: {len} bytes, but its header says {} pages of {page_size}",
+            pages
+        )));
+    }
+    Ok(())
+}
+
+/// Appends a chunk to a document and returns its seq.
+pub fn append_chunk(tx: &Transaction<'_>, doc: &DocumentId, bytes: &[u8]) -> Result<i64> {
+    let seq: i64 = tx.query_row(
+        "INSERT INTO chunks (doc_id, seq, snapshot, bytes)
+         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), 0, ?2)
+         RETURNING seq",
+        params![doc.to_string(), bytes],
+        |r| r.get(0),
+    )?;
+    Ok(seq)
+}
+
+/// The chunks of a document after `after_seq`, in order.
+pub fn chunks_after(conn: &Connection, doc: &DocumentId, after_seq: i64) -> Result<Vec<Chunk>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, snapshot, bytes FROM chunks WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![doc.to_string(), after_seq], |r| {
+        Ok(Chunk {
+            seq: r.get(0)?,
+            snapshot: r.get(1)?,
+            bytes: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many chunks a document has.
+pub fn chunk_count(conn: &Connection, doc: &DocumentId) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM chunks WHERE doc_id = ?1")?
+        .query_row(params![doc.to_string()], |r| r.get(0))?)
+}
+
+/// Replaces the chunks of `doc` up to and including `upto` by one snapshot, if they are still
+/// exactly the `count` chunks the snapshot was made from. Returns whether it did.
+pub fn replace_with_snapshot(
+    tx: &Transaction<'_>,
+    doc: &DocumentId,
+    upto: i64,
+    count: i64,
+    snapshot: &[u8],
+) -> Result<bool> {
+    let id = doc.to_string();
+    let now: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM chunks WHERE doc_id = ?1 AND seq <= ?2",
+        params![id, upto],
+        |r| r.get(0),
+    )?;
+    if now != count {
+        return Ok(false);
+    }
+    tx.execute(
+        "DELETE FROM chunks WHERE doc_id = ?1 AND seq <= ?2",
+        params![id, upto],
+    )?;
+    tx.execute(
+        "INSERT INTO chunks (doc_id, seq, snapshot, bytes) VALUES (?1, ?2, 1, ?3)",
+        params![id, upto, snapshot],
+    )?;
+    Ok(true)
+}
+
+/// Registers a document.
+pub fn insert_document(
+    tx: &Transaction<'_>,
+    record: &DocRecord,
+    owner: Option<&str>,
+    period: Option<&str>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO documents (doc_id, group_id, kind, owner, period) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            record.doc_id.to_string(),
+            record.group_id,
+            record.kind.as_str(),
+            owner,
+            period
+        ],
+    )?;
+    Ok(())
+}
+
+/// The contacts document of a canvasser for a period, if it exists.
+pub fn contacts_doc(
+    conn: &Connection,
+    group_id: &str,
+    owner: &str,
+    period: &str,
+) -> Result<Option<DocumentId>> {
+    let id: Option<String> = conn
+        .prepare_cached(
+            "SELECT doc_id FROM documents
+             WHERE kind = 'contacts' AND group_id = ?1 AND owner = ?2 AND period = ?3",
+        )?
+        .query_row(params![group_id, owner, period], |r| r.get(0))
+        .optional()?;
+    id.map(|id| id.parse()).transpose()
+}
+
+/// Every document on this device.
+pub fn documents(conn: &Connection) -> Result<Vec<DocRecord>> {
+    let mut stmt = conn.prepare("SELECT doc_id, group_id, kind FROM documents ORDER BY doc_id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (doc_id, group_id, kind) = row?;
+        let kind = DocKind::parse(&kind).ok_or_else(|| Error::Invalid {
+            what: "document kind",
+            reason: format!("document {doc_id} has unknown kind {kind:?}"),
+        })?;
+        out.push(DocRecord {
+            doc_id: doc_id.parse()?,
+            group_id,
+            kind,
+        });
+    }
+    Ok(out)
+}
