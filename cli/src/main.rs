@@ -1,1 +1,340 @@
-fn main(){}
+//! `groundwork`: the terminal client over groundwork-core, for group leads, scripts and tests.
+//!
+//! Contract: `groundwork --data DIR <command> [--json]`. With `--json`, every command prints one
+//! JSON value on stdout; errors go to stderr and the exit code is non-zero (1 for a refused or
+//! failed command, 2 for a malformed command line).
+
+mod commands;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use groundwork_core::rules::RuleCode;
+use groundwork_core::schema::vocab::{
+    ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Position,
+};
+
+/// Groundwork: plans, rule-by-rule answers and canvass contacts for Freedom Cities groups,
+/// offline first.
+#[derive(Parser, Debug)]
+#[command(name = "groundwork", version, propagate_version = true)]
+struct Cli {
+    /// The data directory holding this device's store [default: the platform's data directory]
+    #[arg(long, global = true, env = "GROUNDWORK_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Print one JSON value on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create this device: its store and its identity.
+    Init {
+        /// A name for this device or its owner, shown to the group.
+        #[arg(long)]
+        name: String,
+    },
+    /// Show this device's id and name.
+    Whoami,
+    /// Create and list groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Officials the group asks to adopt the model rules.
+    #[command(subcommand)]
+    Target(TargetCommand),
+    /// Organizing meetings and meetings with officials.
+    #[command(subcommand)]
+    Meeting(MeetingCommand),
+    /// Action items.
+    #[command(subcommand)]
+    Action(ActionCommand),
+    /// Officials' answers, rule by rule.
+    #[command(subcommand)]
+    Response(ResponseCommand),
+    /// One row per target and rule: existing policy, position, conditions.
+    Scorecard {
+        /// The group.
+        group: String,
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Canvass contacts.
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// The model rules: codes, titles, summaries.
+    Rules,
+    /// Maintenance of the device store.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum GroupCommand {
+    /// Create a group, with this device as its lead.
+    Create {
+        /// The group's name.
+        #[arg(long)]
+        name: String,
+        /// Where the group works, e.g. "Travis County, TX".
+        #[arg(long)]
+        jurisdiction: Option<String>,
+    },
+    /// List the groups on this device.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum TargetCommand {
+    /// Add an official to ask.
+    Add {
+        /// The group.
+        group: String,
+        /// The official's name.
+        #[arg(long)]
+        name: String,
+        /// Their title, e.g. Sheriff.
+        #[arg(long)]
+        title: String,
+        /// Their agency.
+        #[arg(long)]
+        agency: Option<String>,
+        /// Their jurisdiction.
+        #[arg(long)]
+        jurisdiction: Option<String>,
+        /// state | county | city | town | precinct | campus | other
+        #[arg(long)]
+        level: Option<Level>,
+    },
+    /// List a group's targets.
+    List {
+        /// The group.
+        group: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MeetingCommand {
+    /// Create a meeting (status: draft).
+    Create {
+        /// The group.
+        group: String,
+        /// organizing | official
+        #[arg(long)]
+        kind: MeetingKind,
+        /// A short title.
+        #[arg(long)]
+        title: String,
+        /// The official to meet (required for official meetings).
+        #[arg(long)]
+        target: Option<String>,
+        /// When, as RFC 3339, e.g. 2026-12-01T18:30:00-06:00
+        #[arg(long)]
+        at: Option<String>,
+        /// Where.
+        #[arg(long)]
+        location: Option<String>,
+    },
+    /// Add an item to a meeting's agenda.
+    Agenda {
+        /// The meeting.
+        meeting: String,
+        /// The item to add.
+        #[arg(long)]
+        add: String,
+    },
+    /// Add to a meeting's shared notes.
+    Notes {
+        /// The meeting.
+        meeting: String,
+        /// The text to append.
+        #[arg(long)]
+        append: String,
+    },
+    /// Set a meeting's status.
+    Status {
+        /// The meeting.
+        meeting: String,
+        /// draft | requested | scheduled | held | declined | no-response | cancelled
+        status: MeetingStatus,
+    },
+    /// Show a meeting in full.
+    Show {
+        /// The meeting.
+        meeting: String,
+    },
+    /// List a group's meetings.
+    List {
+        /// The group.
+        group: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ActionCommand {
+    /// Add an action item.
+    Add {
+        /// The group.
+        group: String,
+        /// What is to be done.
+        #[arg(long)]
+        title: String,
+        /// Who does it.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// By when, as a date: 2026-12-01
+        #[arg(long)]
+        due: Option<String>,
+    },
+    /// Mark an action item done.
+    Done {
+        /// The action item.
+        id: String,
+    },
+    /// List a group's action items.
+    List {
+        /// The group.
+        group: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ResponseCommand {
+    /// Record what a target answered for one rule.
+    Record(RecordResponse),
+}
+
+#[derive(Args, Debug)]
+struct RecordResponse {
+    /// The group.
+    group: String,
+    /// The target who answered.
+    #[arg(long)]
+    target: String,
+    /// R1 .. R9, R1373
+    #[arg(long)]
+    rule: RuleCode,
+    /// in-place | in-practice | partial | none | unknown
+    #[arg(long)]
+    existing: ExistingPolicy,
+    /// already-in-place | will-support | supports-with-changes | will-consider | opposes | no-answer
+    #[arg(long)]
+    position: Position,
+    /// Conditions they named.
+    #[arg(long)]
+    conditions: Option<String>,
+    /// The legal basis they cited.
+    #[arg(long)]
+    legal_basis: Option<String>,
+    /// The meeting where they answered.
+    #[arg(long)]
+    meeting: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ContactCommand {
+    /// Log a contact. Saved when the command returns.
+    Log(LogContact),
+    /// List a group's contacts, newest first, a page at a time.
+    List {
+        /// The group.
+        group: String,
+        /// Only this result.
+        #[arg(long)]
+        result: Option<ContactResult>,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Start after this contact id (the last of the previous page).
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Export every contact of a group to CSV.
+    Export {
+        /// The group.
+        group: String,
+        /// The file to write.
+        #[arg(long)]
+        csv: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+struct LogContact {
+    /// The group.
+    group: String,
+    /// talked | not-home | refused | moved | inaccessible | language-barrier | wrong-address | other
+    #[arg(long)]
+    result: ContactResult,
+    /// Support for the campaign, 1 to 5.
+    #[arg(long)]
+    support: Option<u8>,
+    /// Turf or address.
+    #[arg(long)]
+    place: Option<String>,
+    /// A note.
+    #[arg(long)]
+    note: Option<String>,
+    /// attend | host | volunteer (repeatable)
+    #[arg(long = "interest")]
+    interests: Vec<Interest>,
+    /// Someone should follow up.
+    #[arg(long)]
+    follow_up: bool,
+    /// The person consented to their details being recorded.
+    #[arg(long)]
+    consent: bool,
+    /// Their name (needs --consent).
+    #[arg(long)]
+    name: Option<String>,
+    /// Their phone (needs --consent).
+    #[arg(long)]
+    phone: Option<String>,
+    /// Their email (needs --consent).
+    #[arg(long)]
+    email: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCommand {
+    /// Rebuild the query index from the documents.
+    RebuildIndex,
+    /// Fold every document's chunks into a snapshot now.
+    Compact,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GROUNDWORK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(out) => {
+            if json {
+                println!("{}", out.json);
+            } else {
+                print!("{}", out.text);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            if json {
+                eprintln!("{}", serde_json::json!({ "error": message }));
+            } else {
+                eprintln!("groundwork: {message}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

@@ -120,7 +120,10 @@ pub(crate) fn load(doc: &DocumentId, chunks: &[Chunk]) -> Result<AutoCommit> {
             .on_partial_load(OnPartialLoad::Error)
             .verification_mode(VerificationMode::Check)
     };
-    let all: Vec<u8> = chunks.iter().flat_map(|c| c.bytes.iter().copied()).collect();
+    let all: Vec<u8> = chunks
+        .iter()
+        .flat_map(|c| c.bytes.iter().copied())
+        .collect();
     match AutoCommit::load_with_options(&all, options()) {
         Ok(loaded) => Ok(loaded),
         Err(e) => {

@@ -89,7 +89,11 @@ impl Device {
         )?;
         tx.commit()?;
         tracing::info!("device initialised");
-        Ok(Self::with_store(store, DeviceInfo { device_id, name }, path))
+        Ok(Self::with_store(
+            store,
+            DeviceInfo { device_id, name },
+            path,
+        ))
     }
 
     /// Opens the device in `dir`.
@@ -676,7 +680,12 @@ fn catch_up<'a>(
 }
 
 /// Rewrites the index rows of one document from its content.
-fn reindex(tx: &Transaction<'_>, kind: DocKind, doc_id: &DocumentId, doc: &AutoCommit) -> Result<()> {
+fn reindex(
+    tx: &Transaction<'_>,
+    kind: DocKind,
+    doc_id: &DocumentId,
+    doc: &AutoCommit,
+) -> Result<()> {
     let id = doc_id.to_string();
     match kind {
         DocKind::Plan => index::replace_plan(tx, &schema::hydrate::<Plan>(doc, &id, kind)?),

@@ -51,7 +51,10 @@ mod tests {
     #[test]
     fn rfc3339_round_trips_in_utc() {
         let ms = parse_rfc3339("2026-12-01T18:30:00-06:00").ok();
-        assert_eq!(ms.map(format_rfc3339).as_deref(), Some("2026-12-02T00:30:00Z"));
+        assert_eq!(
+            ms.map(format_rfc3339).as_deref(),
+            Some("2026-12-02T00:30:00Z")
+        );
         assert_eq!(ms.map(period_of).as_deref(), Some("2026-12"));
     }
 

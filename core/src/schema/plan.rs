@@ -406,7 +406,5 @@ impl Plan {
 
 /// `None` for an absent or blank optional text, trimmed text otherwise.
 fn optional(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }

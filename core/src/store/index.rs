@@ -130,7 +130,12 @@ pub struct ContactQuery {
 /// Rewrites every index row derived from a group's plan.
 pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
     let g = &plan.group_id;
-    for table in ["idx_targets", "idx_meetings", "idx_actions", "idx_responses"] {
+    for table in [
+        "idx_targets",
+        "idx_meetings",
+        "idx_actions",
+        "idx_responses",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE group_id = ?1"), [g])?;
     }
     let mut stmt = tx.prepare_cached(

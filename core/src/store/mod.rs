@@ -8,7 +8,9 @@ pub mod index;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 use crate::error::{Error, Result};
 use crate::ids::DocumentId;
@@ -185,7 +187,9 @@ fn check_not_truncated(path: &Path) -> Result<()> {
         reason,
     };
     if len < 100 || file.read_exact(&mut header).is_err() {
-        return Err(corrupt(format!("the file is {len} bytes, too short for SQLite")));
+        return Err(corrupt(format!(
+            "the file is {len} bytes, too short for SQLite"
+        )));
     }
     if &header[..16] != b"SQLite format 3\0" {
         return Err(corrupt("the file is not a SQLite database".into()));
@@ -194,7 +198,9 @@ fn check_not_truncated(path: &Path) -> Result<()> {
         1 => 65536,
         n => u64::from(n),
     };
-    let pages = u64::from(u32::from_be_bytes([header[28], header[29], header[30], header[31]]));
+    let pages = u64::from(u32::from_be_bytes([
+        header[28], header[29], header[30], header[31],
+    ]));
     let change_counter = &header[24..28];
     let valid_for = &header[92..96];
     // The in-header size is only trusted when written by a SQLite that maintains it.

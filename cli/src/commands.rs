@@ -1,0 +1,251 @@
+//! Runs one parsed command against the device store and shapes its output.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use groundwork_core::Device;
+use groundwork_core::rules::RULES;
+use groundwork_core::schema::contacts::NewContact;
+use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
+use groundwork_core::store::index::ContactQuery;
+use groundwork_core::time::parse_rfc3339;
+use serde_json::json;
+
+use crate::render;
+use crate::{
+    ActionCommand, Cli, Command, ContactCommand, GroupCommand, MeetingCommand, ResponseCommand,
+    StoreCommand, TargetCommand,
+};
+
+/// What a command prints: one JSON value for `--json`, text otherwise.
+pub struct Output {
+    pub json: serde_json::Value,
+    pub text: String,
+}
+
+impl Output {
+    fn new(json: serde_json::Value, text: impl Into<String>) -> Self {
+        Self {
+            json,
+            text: text.into(),
+        }
+    }
+}
+
+fn data_dir(cli_data: Option<PathBuf>) -> Result<PathBuf> {
+    match cli_data {
+        Some(dir) => Ok(dir),
+        None => dirs::data_dir()
+            .map(|d| d.join("groundwork"))
+            .context("this platform has no data directory; pass --data DIR"),
+    }
+}
+
+pub fn run(cli: Cli) -> Result<Output> {
+    let dir = data_dir(cli.data)?;
+    if let Command::Init { name } = &cli.command {
+        let device = Device::init(&dir, name)?;
+        let info = device.info();
+        return Ok(Output::new(
+            json!(info),
+            format!("initialised device {} ({})\n", info.device_id, info.name),
+        ));
+    }
+    if let Command::Rules = &cli.command {
+        return Ok(Output::new(json!(RULES), render::rules()));
+    }
+    let mut device = Device::open(&dir)?;
+    let out = match cli.command {
+        Command::Init { .. } | Command::Rules => unreachable!("handled above"),
+        Command::Whoami => {
+            let info = device.info();
+            Output::new(json!(info), format!("{} ({})\n", info.device_id, info.name))
+        }
+        Command::Group(GroupCommand::Create { name, jurisdiction }) => {
+            let group_id = device.create_group(&name, jurisdiction)?;
+            Output::new(json!({ "group_id": group_id }), format!("{group_id}\n"))
+        }
+        Command::Group(GroupCommand::List) => {
+            let groups = device.groups()?;
+            let text = render::groups(&groups);
+            Output::new(json!(groups), text)
+        }
+        Command::Target(TargetCommand::Add {
+            group,
+            name,
+            title,
+            agency,
+            jurisdiction,
+            level,
+        }) => {
+            let new = NewTarget {
+                name,
+                title,
+                agency,
+                jurisdiction,
+                level,
+            };
+            let target_id = device.add_target(&group, new)?;
+            Output::new(json!({ "target_id": target_id }), format!("{target_id}\n"))
+        }
+        Command::Target(TargetCommand::List { group }) => {
+            let rows = device.targets(&group)?;
+            let text = render::targets(&rows);
+            Output::new(json!(rows), text)
+        }
+        Command::Meeting(MeetingCommand::Create {
+            group,
+            kind,
+            title,
+            target,
+            at,
+            location,
+        }) => {
+            let at = at.as_deref().map(parse_rfc3339).transpose()?;
+            let new = NewMeeting {
+                kind,
+                title,
+                target,
+                at,
+                location,
+            };
+            let meeting_id = device.create_meeting(&group, new)?;
+            Output::new(
+                json!({ "meeting_id": meeting_id }),
+                format!("{meeting_id}\n"),
+            )
+        }
+        Command::Meeting(MeetingCommand::Agenda { meeting, add }) => {
+            let item_id = device.add_agenda_item(&meeting, &add)?;
+            Output::new(
+                json!({ "meeting_id": meeting, "item_id": item_id }),
+                format!("{item_id}\n"),
+            )
+        }
+        Command::Meeting(MeetingCommand::Notes { meeting, append }) => {
+            device.append_notes(&meeting, &append)?;
+            Output::new(json!({ "meeting_id": meeting }), "notes saved\n")
+        }
+        Command::Meeting(MeetingCommand::Status { meeting, status }) => {
+            device.set_meeting_status(&meeting, status)?;
+            Output::new(
+                json!({ "meeting_id": meeting, "status": status }),
+                format!("{meeting}: {status}\n"),
+            )
+        }
+        Command::Meeting(MeetingCommand::Show { meeting }) => {
+            let m = device.meeting(&meeting)?;
+            Output::new(render::meeting_json(&m), render::meeting(&m))
+        }
+        Command::Meeting(MeetingCommand::List { group }) => {
+            let rows = device.meetings(&group)?;
+            let text = render::meetings(&rows);
+            Output::new(render::meetings_json(&rows), text)
+        }
+        Command::Action(ActionCommand::Add {
+            group,
+            title,
+            assignee,
+            due,
+        }) => {
+            let new = NewAction {
+                title,
+                assignee,
+                due,
+            };
+            let action_id = device.add_action(&group, new)?;
+            Output::new(json!({ "action_id": action_id }), format!("{action_id}\n"))
+        }
+        Command::Action(ActionCommand::Done { id }) => {
+            device.set_action_done(&id, true)?;
+            Output::new(
+                json!({ "action_id": id, "done": true }),
+                format!("{id}: done\n"),
+            )
+        }
+        Command::Action(ActionCommand::List { group }) => {
+            let rows = device.actions(&group)?;
+            let text = render::actions(&rows);
+            Output::new(json!(rows), text)
+        }
+        Command::Response(ResponseCommand::Record(r)) => {
+            let new = NewResponse {
+                target: r.target.clone(),
+                rule: r.rule,
+                existing: r.existing,
+                position: r.position,
+                conditions: r.conditions,
+                legal_basis: r.legal_basis,
+                meeting: r.meeting,
+            };
+            device.record_response(&r.group, new)?;
+            Output::new(
+                json!({
+                    "target_id": r.target,
+                    "rule": r.rule,
+                    "existing": r.existing,
+                    "position": r.position,
+                }),
+                format!("{} {}: {} / {}\n", r.target, r.rule, r.existing, r.position),
+            )
+        }
+        Command::Scorecard { group, target } => {
+            let rows = device.scorecard(&group, target.as_deref())?;
+            let text = render::scorecard(&rows);
+            Output::new(json!(rows), text)
+        }
+        Command::Contact(ContactCommand::Log(c)) => {
+            let new = NewContact {
+                result: c.result,
+                support: c.support,
+                place: c.place,
+                interests: c.interests,
+                follow_up: c.follow_up,
+                note: c.note,
+                consent: c.consent,
+                name: c.name,
+                phone: c.phone,
+                email: c.email,
+            };
+            let contact_id = device.log_contact(&c.group, new)?;
+            Output::new(
+                json!({ "contact_id": contact_id }),
+                format!("{contact_id}\n"),
+            )
+        }
+        Command::Contact(ContactCommand::List {
+            group,
+            result,
+            limit,
+            after,
+        }) => {
+            let query = ContactQuery {
+                result,
+                limit,
+                after,
+            };
+            let rows = device.contacts(&group, &query)?;
+            let text = render::contacts(&rows);
+            Output::new(render::contacts_json(&rows), text)
+        }
+        Command::Contact(ContactCommand::Export { group, csv }) => {
+            let n = device.export_contacts_csv(&group, &csv)?;
+            Output::new(
+                json!({ "exported": n, "file": csv }),
+                format!("{n} contacts written to {}\n", csv.display()),
+            )
+        }
+        Command::Store(StoreCommand::RebuildIndex) => {
+            device.rebuild_index()?;
+            Output::new(json!({ "rebuilt": true }), "index rebuilt\n")
+        }
+        Command::Store(StoreCommand::Compact) => {
+            let n = device.compact_all()?;
+            Output::new(
+                json!({ "compacted": n }),
+                format!("{n} documents compacted\n"),
+            )
+        }
+    };
+    Ok(out)
+}
