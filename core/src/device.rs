@@ -660,15 +660,20 @@ fn catch_up<'a>(
             for chunk in &chunks {
                 // load_incremental skips what it cannot parse; check first, so a damaged chunk
                 // is reported instead of silently missing.
-                let check = LoadOptions::new()
-                    .text_encoding(TextEncoding::Utf8CodeUnit)
-                    .on_partial_load(OnPartialLoad::Error);
-                AutoCommit::load_with_options(&chunk.bytes, check).map_err(|e| {
-                    Error::CorruptChunk {
-                        doc: doc_id.to_string(),
-                        seq: chunk.seq,
-                        reason: e.to_string(),
-                    }
+                let checked = if chunk.snapshot {
+                    let options = LoadOptions::new()
+                        .text_encoding(TextEncoding::Utf8CodeUnit)
+                        .on_partial_load(OnPartialLoad::Error);
+                    AutoCommit::load_with_options(&chunk.bytes, options).map(|_| ())
+                } else {
+                    automerge::Change::from_bytes(chunk.bytes.clone())
+                        .map(|_| ())
+                        .map_err(automerge::AutomergeError::from)
+                };
+                checked.map_err(|e| Error::CorruptChunk {
+                    doc: doc_id.to_string(),
+                    seq: chunk.seq,
+                    reason: e.to_string(),
                 })?;
                 loaded.doc.load_incremental(&chunk.bytes)?;
                 loaded.seq = chunk.seq;

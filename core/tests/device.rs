@@ -1,0 +1,482 @@
+//! The device store end to end: edits, the index and its rebuild, bad input, damaged files.
+
+use std::path::Path;
+
+use groundwork_core::rules::RuleCode;
+use groundwork_core::schema::contacts::NewContact;
+use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
+use groundwork_core::schema::vocab::{
+    ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Position,
+};
+use groundwork_core::store::STORE_FILE;
+use groundwork_core::store::index::ContactQuery;
+use groundwork_core::{Device, Error};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    device: Device,
+    group: String,
+    target: String,
+    meeting: String,
+}
+
+/// A device with one group, one target and one official meeting.
+fn fixture() -> Result<Fixture, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let mut device = Device::init(dir.path(), "Test device")?;
+    let group = device.create_group("Riverside Freedom City", Some("Riverside County".into()))?;
+    let target = device.add_target(
+        &group,
+        NewTarget {
+            name: "Sheriff Example".into(),
+            title: "Sheriff".into(),
+            agency: Some("Riverside County Sheriff's Office".into()),
+            jurisdiction: Some("Riverside County".into()),
+            level: Some(Level::County),
+        },
+    )?;
+    let meeting = device.create_meeting(
+        &group,
+        NewMeeting {
+            kind: MeetingKind::Official,
+            title: "Ask the sheriff".into(),
+            target: Some(target.clone()),
+            at: Some(1_796_000_000_000),
+            location: Some("County building".into()),
+        },
+    )?;
+    Ok(Fixture {
+        dir,
+        device,
+        group,
+        target,
+        meeting,
+    })
+}
+
+fn contact(i: usize) -> NewContact {
+    let results = ContactResult::ALL;
+    let mut c = NewContact::new(results[i % results.len()]);
+    c.support = Some((i % 5) as u8 + 1);
+    c.place = Some(format!("Turf {}", i % 7));
+    c.note = Some(format!("note {i}"));
+    if i % 3 == 0 {
+        c.consent = true;
+        c.name = Some(format!("Person {i}"));
+        c.interests = vec![Interest::Attend, Interest::Volunteer];
+    }
+    c
+}
+
+fn chunk_count(path: &Path) -> Result<i64, rusqlite::Error> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))
+}
+
+#[test]
+fn every_edit_is_indexed_and_a_rebuild_from_the_documents_matches() -> TestResult {
+    let Fixture {
+        dir,
+        mut device,
+        group,
+        target,
+        meeting,
+    } = fixture()?;
+    device.add_agenda_item(&meeting, "Two questions")?;
+    device.add_agenda_item(&meeting, "Ask about R1 and R6")?;
+    device.append_notes(&meeting, "Arrived early.")?;
+    device.set_meeting_status(&meeting, MeetingStatus::Held)?;
+    let action = device.add_action(
+        &group,
+        NewAction {
+            title: "Send thank-you letter".into(),
+            assignee: Some("Ana".into()),
+            due: Some("2026-12-05".into()),
+        },
+    )?;
+    device.set_action_done(&action, true)?;
+    for (rule, position) in [
+        (RuleCode::R1, Position::WillSupport),
+        (RuleCode::R6, Position::SupportsWithChanges),
+        (RuleCode::R1373, Position::Opposes),
+    ] {
+        device.record_response(
+            &group,
+            NewResponse {
+                target: target.clone(),
+                rule,
+                existing: ExistingPolicy::Partial,
+                position,
+                conditions: Some("would sign if 'shall' read 'should'".into()),
+                legal_basis: None,
+                meeting: Some(meeting.clone()),
+            },
+        )?;
+    }
+    for i in 0..120 {
+        device.log_contact(&group, contact(i))?;
+    }
+
+    let scorecard = device.scorecard(&group, None)?;
+    assert_eq!(scorecard.len(), RuleCode::ALL.len());
+    let r6 = scorecard
+        .iter()
+        .find(|r| r.rule == "R6")
+        .ok_or("no R6 row")?;
+    assert_eq!(r6.position.as_deref(), Some("supports-with-changes"));
+    assert_eq!(device.contact_count(&group)?, 120);
+    assert_eq!(device.meetings(&group)?[0].agenda_items, 2);
+    assert!(device.actions(&group)?[0].done);
+
+    let incremental = device.index_dump()?;
+    device.rebuild_index()?;
+    assert_eq!(device.index_dump()?, incremental);
+
+    // The same after compaction and a cold reopen.
+    drop(device);
+    let mut device = Device::open(dir.path())?;
+    device.compact_all()?;
+    assert_eq!(chunk_count(&dir.path().join(STORE_FILE))?, 2);
+    device.rebuild_index()?;
+    assert_eq!(device.index_dump()?, incremental);
+    let notes = device.meeting(&meeting)?.notes;
+    assert_eq!(notes.as_str(), "Arrived early.");
+    Ok(())
+}
+
+#[test]
+fn contacts_page_newest_first_and_filter_by_result() -> TestResult {
+    let Fixture {
+        mut device, group, ..
+    } = fixture()?;
+    let mut ids = Vec::new();
+    for i in 0..130 {
+        ids.push(device.log_contact(&group, contact(i))?);
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = device.contacts(
+            &group,
+            &ContactQuery {
+                result: None,
+                limit: 50,
+                after: after.clone(),
+            },
+        )?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.contact_id.clone());
+        seen.extend(page.iter().map(|c| (c.at, c.contact_id.clone())));
+    }
+    assert_eq!(seen.len(), 130);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "pages are newest first with no gaps");
+    let refused = device.contacts(
+        &group,
+        &ContactQuery {
+            result: Some(ContactResult::Refused),
+            limit: 500,
+            after: None,
+        },
+    )?;
+    assert_eq!(refused.len(), 130 / 8 + usize::from(130 % 8 > 2));
+    assert!(refused.iter().all(|c| c.result == "refused"));
+    Ok(())
+}
+
+#[test]
+fn bad_input_is_refused_by_name_and_nothing_saved_changes() -> TestResult {
+    let Fixture {
+        mut device,
+        group,
+        target,
+        meeting,
+        ..
+    } = fixture()?;
+    device.log_contact(&group, contact(1))?;
+    let before = device.index_dump()?;
+    let plan_before = device.plan(&group)?;
+
+    let mut errors = Vec::new();
+    errors.push("R10".parse::<RuleCode>().map(|_| ()));
+    errors.push("maybe".parse::<Position>().map(|_| ()));
+    errors.push(groundwork_core::time::parse_rfc3339("next tuesday").map(|_| ()));
+    errors.push(
+        device
+            .add_target("no-such-group", NewTarget::default())
+            .map(|_| ()),
+    );
+    errors.push(
+        device
+            .add_target(
+                &group,
+                NewTarget {
+                    name: " ".into(),
+                    title: "Sheriff".into(),
+                    ..NewTarget::default()
+                },
+            )
+            .map(|_| ()),
+    );
+    errors.push(
+        device
+            .create_meeting(
+                &group,
+                NewMeeting {
+                    kind: MeetingKind::Official,
+                    title: "No target".into(),
+                    target: None,
+                    at: None,
+                    location: None,
+                },
+            )
+            .map(|_| ()),
+    );
+    errors.push(device.add_agenda_item("no-such-meeting", "x").map(|_| ()));
+    errors.push(device.set_action_done("no-such-action", true));
+    errors.push(device.record_response(
+        &group,
+        NewResponse {
+            target: "no-such-target".into(),
+            rule: RuleCode::R1,
+            existing: ExistingPolicy::None,
+            position: Position::Opposes,
+            conditions: None,
+            legal_basis: None,
+            meeting: Some(meeting.clone()),
+        },
+    ));
+    errors.push(
+        device
+            .add_action(
+                &group,
+                NewAction {
+                    title: "Due someday".into(),
+                    assignee: None,
+                    due: Some("someday".into()),
+                },
+            )
+            .map(|_| ()),
+    );
+    let mut no_consent = contact(2);
+    no_consent.name = Some("Someone".into());
+    no_consent.consent = false;
+    errors.push(device.log_contact(&group, no_consent).map(|_| ()));
+    let mut too_high = contact(2);
+    too_high.support = Some(6);
+    errors.push(device.log_contact(&group, too_high).map(|_| ()));
+    errors.push(device.log_contact("no-such-group", contact(3)).map(|_| ()));
+    errors.push(device.scorecard(&group, Some("no-such-target")).map(|_| ()));
+
+    let messages: Vec<String> = errors
+        .into_iter()
+        .map(|r| r.err().map(|e| e.to_string()).unwrap_or_default())
+        .collect();
+    let expected = [
+        "invalid rule code \"R10\"",
+        "invalid position \"maybe\"",
+        "\"next tuesday\" is not an RFC 3339 time",
+        "no group with id \"no-such-group\"",
+        "invalid target name: it is empty",
+        "an official meeting needs a target",
+        "no meeting with id \"no-such-meeting\"",
+        "no action item with id \"no-such-action\"",
+        "no target with id \"no-such-target\"",
+        "\"someday\" is not a date",
+        "only be recorded with the person's consent",
+        "invalid support level: 6 is outside 1 to 5",
+        "no group with id \"no-such-group\"",
+        "no target with id \"no-such-target\"",
+    ];
+    assert_eq!(messages.len(), expected.len());
+    for (message, expected) in messages.iter().zip(expected) {
+        assert!(
+            message.contains(expected),
+            "{message:?} should say {expected:?}"
+        );
+    }
+    assert_eq!(device.index_dump()?, before);
+    assert_eq!(device.plan(&group)?, plan_before);
+    assert_eq!(device.targets(&group)?[0].target_id, target);
+    Ok(())
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_refused_and_left_untouched() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(STORE_FILE);
+    let garbage = b"this is not a database, and it must not be overwritten".repeat(100);
+    std::fs::write(&path, &garbage)?;
+    let err = Device::open(dir.path()).err().ok_or("opened garbage")?;
+    assert!(matches!(err, Error::CorruptStore { .. }), "{err}");
+    assert!(err.to_string().contains("not a SQLite database"), "{err}");
+    let err = Device::init(dir.path(), "x")
+        .err()
+        .ok_or("init over garbage")?;
+    assert!(matches!(err, Error::AlreadyInitialized { .. }), "{err}");
+    assert_eq!(std::fs::read(&path)?, garbage);
+
+    let empty = tempfile::tempdir()?;
+    let err = Device::open(empty.path()).err().ok_or("opened nothing")?;
+    assert!(err.to_string().contains("run `groundwork init"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn a_truncated_store_is_refused_and_left_untouched() -> TestResult {
+    let Fixture {
+        dir,
+        mut device,
+        group,
+        ..
+    } = fixture()?;
+    for i in 0..300 {
+        device.log_contact(&group, contact(i))?;
+    }
+    drop(device);
+    // Fold the WAL into the main file, as a checkpoint does, then cut the file in half.
+    let path = dir.path().join(STORE_FILE);
+    rusqlite::Connection::open(&path)?.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+    let len = std::fs::metadata(&path)?.len();
+    let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+    file.set_len(len / 2)?;
+    drop(file);
+    let truncated = std::fs::read(&path)?;
+    let err = Device::open(dir.path())
+        .err()
+        .ok_or("opened a truncated store")?;
+    assert!(matches!(err, Error::CorruptStore { .. }), "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
+    assert_eq!(std::fs::read(&path)?, truncated);
+    Ok(())
+}
+
+#[test]
+fn a_damaged_chunk_is_named_and_everything_else_keeps_working() -> TestResult {
+    let Fixture {
+        dir,
+        mut device,
+        group,
+        ..
+    } = fixture()?;
+    let plan_doc = device.group(&group)?.plan_doc;
+    for i in 0..5 {
+        device.log_contact(&group, contact(i))?;
+    }
+    drop(device);
+    let path = dir.path().join(STORE_FILE);
+    let conn = rusqlite::Connection::open(&path)?;
+    let (seq, mut bytes): (i64, Vec<u8>) = conn.query_row(
+        "SELECT seq, bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq DESC LIMIT 1",
+        [&plan_doc],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    bytes[middle + 1] ^= 0xff;
+    conn.execute(
+        "UPDATE chunks SET bytes = ?1 WHERE doc_id = ?2 AND seq = ?3",
+        rusqlite::params![bytes, plan_doc, seq],
+    )?;
+    drop(conn);
+
+    let mut device = Device::open(dir.path())?;
+    let err = device.plan(&group).err().ok_or("loaded a damaged plan")?;
+    match &err {
+        Error::CorruptChunk { doc, seq: s, .. } => {
+            assert_eq!(doc, &plan_doc);
+            assert_eq!(*s, seq);
+        }
+        other => return Err(format!("expected CorruptChunk, got {other}").into()),
+    }
+    assert!(err.to_string().contains("left untouched"));
+    // Queries read the index; the contacts document is unharmed and still takes edits.
+    assert_eq!(device.targets(&group)?.len(), 1);
+    device.log_contact(&group, contact(6))?;
+    assert_eq!(device.contact_count(&group)?, 6);
+    // A failed edit of the damaged plan stores nothing and keeps the damaged chunk for repair.
+    assert!(device.add_target(&group, NewTarget::default()).is_err());
+    let conn = rusqlite::Connection::open(&path)?;
+    let kept: Vec<u8> = conn.query_row(
+        "SELECT bytes FROM chunks WHERE doc_id = ?1 AND seq = ?2",
+        rusqlite::params![plan_doc, seq],
+        |r| r.get(0),
+    )?;
+    assert_eq!(kept, bytes);
+    Ok(())
+}
+
+#[test]
+fn two_handles_on_one_store_see_each_others_edits() -> TestResult {
+    let Fixture {
+        dir,
+        device: mut a,
+        group,
+        meeting,
+        ..
+    } = fixture()?;
+    let mut b = Device::open(dir.path())?;
+    a.log_contact(&group, contact(1))?;
+    b.log_contact(&group, contact(2))?;
+    a.log_contact(&group, contact(3))?;
+    a.append_notes(&meeting, "from a")?;
+    b.append_notes(&meeting, "from b")?;
+    a.add_agenda_item(&meeting, "item from a")?;
+    assert_eq!(a.contact_count(&group)?, 3);
+    assert_eq!(b.contact_count(&group)?, 3);
+    assert_eq!(a.meeting(&meeting)?.notes.as_str(), "from a\nfrom b");
+    assert_eq!(b.meeting(&meeting)?.agenda.len(), 1);
+    let dump = a.index_dump()?;
+    b.rebuild_index()?;
+    assert_eq!(b.index_dump()?, dump);
+    Ok(())
+}
+
+#[test]
+fn background_compaction_keeps_every_contact() -> TestResult {
+    let Fixture {
+        dir,
+        mut device,
+        group,
+        ..
+    } = fixture()?;
+    let n = 2 * groundwork_core::COMPACT_AFTER_CHUNKS as usize + 10;
+    for i in 0..n {
+        device.log_contact(&group, contact(i))?;
+    }
+    let dump = device.index_dump()?;
+    drop(device); // joins the compaction thread
+    let chunks = chunk_count(&dir.path().join(STORE_FILE))?;
+    assert!(
+        chunks < n as i64,
+        "{chunks} chunks for {n} contacts: compaction did not run"
+    );
+    let mut device = Device::open(dir.path())?;
+    device.rebuild_index()?;
+    assert_eq!(device.index_dump()?, dump);
+    assert_eq!(device.contact_count(&group)?, n as i64);
+    Ok(())
+}
+
+#[test]
+fn csv_export_has_a_row_per_contact() -> TestResult {
+    let Fixture {
+        dir,
+        mut device,
+        group,
+        ..
+    } = fixture()?;
+    for i in 0..7 {
+        device.log_contact(&group, contact(i))?;
+    }
+    let file = dir.path().join("out.csv");
+    assert_eq!(device.export_contacts_csv(&group, &file)?, 7);
+    let text = std::fs::read_to_string(&file)?;
+    assert_eq!(text.lines().count(), 8);
+    assert!(text.starts_with("contact_id,time,canvasser,place,result"));
+    assert!(text.contains("Person 3"));
+    Ok(())
+}
