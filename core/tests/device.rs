@@ -62,7 +62,7 @@ fn contact(i: usize) -> NewContact {
     c.support = Some((i % 5) as u8 + 1);
     c.place = Some(format!("Turf {}", i % 7));
     c.note = Some(format!("note {i}"));
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         c.consent = true;
         c.name = Some(format!("Person {i}"));
         c.interests = vec![Interest::Attend, Interest::Volunteer];
@@ -182,7 +182,7 @@ fn contacts_page_newest_first_and_filter_by_result() -> TestResult {
             after: None,
         },
     )?;
-    assert_eq!(refused.len(), 130 / 8 + usize::from(130 % 8 > 2));
+    assert_eq!(refused.len(), (0..130usize).filter(|i| i % 8 == 2).count());
     assert!(refused.iter().all(|c| c.result == "refused"));
     Ok(())
 }
@@ -200,8 +200,7 @@ fn bad_input_is_refused_by_name_and_nothing_saved_changes() -> TestResult {
     let before = device.index_dump()?;
     let plan_before = device.plan(&group)?;
 
-    let mut errors = Vec::new();
-    errors.push("R10".parse::<RuleCode>().map(|_| ()));
+    let mut errors = vec!["R10".parse::<RuleCode>().map(|_| ())];
     errors.push("maybe".parse::<Position>().map(|_| ()));
     errors.push(groundwork_core::time::parse_rfc3339("next tuesday").map(|_| ()));
     errors.push(
