@@ -322,12 +322,24 @@ impl Device {
     /// Logs a contact in this device's contacts document for the current period. The contact is
     /// checked (support range, consent for personal details) before anything is written.
     pub fn log_contact(&mut self, group_id: &str, new: NewContact) -> Result<String> {
+        let mut ids = self.log_contacts(group_id, vec![new])?;
+        ids.pop().ok_or_else(|| Error::Invalid {
+            what: "contact",
+            reason: "nothing was logged".into(),
+        })
+    }
+
+    /// Logs several contacts as one change in one transaction (an import of a paper walk list):
+    /// either all are saved or, if any is refused, none is.
+    pub fn log_contacts(&mut self, group_id: &str, new: Vec<NewContact>) -> Result<Vec<String>> {
         self.group(group_id)?;
         let now = now_ms();
-        let id = new_entity_id()?;
-        let contact = Contact::new(&id, &self.info.device_id, new, now)?;
-        let period = period_of(now);
         let me = self.info.device_id.clone();
+        let contacts = new
+            .into_iter()
+            .map(|c| Contact::new(&new_entity_id()?, &me, c, now))
+            .collect::<Result<Vec<_>>>()?;
+        let period = period_of(now);
         let tx = self.store.begin()?;
         let mut created = None;
         let doc_id = match store::contacts_doc(&tx, group_id, &me, &period)? {
@@ -338,13 +350,12 @@ impl Device {
                 doc_id
             }
         };
-        let result = write_contact(tx, &mut self.docs, group_id, &doc_id, &contact, now);
-        match result {
+        match write_contacts(tx, &mut self.docs, group_id, &doc_id, &contacts, now) {
             Ok(chunks) => {
                 if chunks >= COMPACT_AFTER_CHUNKS {
                     self.request_compaction(&doc_id);
                 }
-                Ok(id)
+                Ok(contacts.into_iter().map(|c| c.id).collect())
             }
             Err(e) => {
                 // The in-memory document may hold a change the store does not: drop it, and
@@ -583,12 +594,12 @@ fn create_contacts_doc(
     Ok(doc_id)
 }
 
-fn write_contact(
+fn write_contacts(
     tx: Transaction<'_>,
     docs: &mut HashMap<DocumentId, Loaded>,
     group_id: &str,
     doc_id: &DocumentId,
-    contact: &Contact,
+    contacts: &[Contact],
     now: i64,
 ) -> Result<i64> {
     let id = doc_id.to_string();
@@ -596,20 +607,23 @@ fn write_contact(
     if foreign {
         reindex(&tx, DocKind::Contacts, doc_id, &loaded.doc)?;
     }
-    schema::put_entry(
-        &mut loaded.doc,
-        "contacts",
-        &contact.id,
-        contact,
-        &id,
-        DocKind::Contacts,
-    )?;
-    let change = commit_change(&mut loaded.doc, now).ok_or_else(|| Error::Invalid {
-        what: "contact",
-        reason: "it changed nothing".into(),
-    })?;
+    for contact in contacts {
+        schema::put_entry(
+            &mut loaded.doc,
+            "contacts",
+            &contact.id,
+            contact,
+            &id,
+            DocKind::Contacts,
+        )?;
+    }
+    let Some(change) = commit_change(&mut loaded.doc, now) else {
+        return Ok(loaded.chunks);
+    };
     let seq = store::append_chunk(&tx, doc_id, &change)?;
-    index::put_contact(&tx, group_id, &id, contact)?;
+    for contact in contacts {
+        index::put_contact(&tx, group_id, &id, contact)?;
+    }
     tx.commit()?;
     loaded.seq = seq;
     loaded.chunks += 1;
