@@ -25,7 +25,7 @@ fn contact(i: usize) -> NewContact {
     c.support = Some((i % 5) as u8 + 1);
     c.place = Some(format!("Turf {}", i % 40));
     c.note = Some(format!("synthetic note number {i}"));
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         c.consent = true;
         c.name = Some(format!("Synthetic Person {i}"));
         c.interests = vec![Interest::Attend];
