@@ -59,13 +59,27 @@ fn a_lead_plans_a_meeting_records_answers_and_logs_contacts() -> TestResult {
     assert_eq!(me["name"], "Lead");
 
     let group = field(
-        &gw.json(&["group", "create", "--name", "Riverside", "--jurisdiction", "Riverside County"])?,
+        &gw.json(&[
+            "group",
+            "create",
+            "--name",
+            "Riverside",
+            "--jurisdiction",
+            "Riverside County",
+        ])?,
         "group_id",
     )?;
     assert_eq!(gw.json(&["group", "list"])?[0]["role"], "lead");
     let target = field(
         &gw.json(&[
-            "target", "add", &group, "--name", "Sheriff Example", "--title", "Sheriff", "--level",
+            "target",
+            "add",
+            &group,
+            "--name",
+            "Sheriff Example",
+            "--title",
+            "Sheriff",
+            "--level",
             "county",
         ])?,
         "target_id",
@@ -73,13 +87,36 @@ fn a_lead_plans_a_meeting_records_answers_and_logs_contacts() -> TestResult {
     assert_eq!(gw.json(&["target", "list", &group])?[0]["level"], "county");
     let meeting = field(
         &gw.json(&[
-            "meeting", "create", &group, "--kind", "official", "--title", "Ask the sheriff",
-            "--target", &target, "--at", "2026-12-01T18:30:00-06:00", "--location", "County hall",
+            "meeting",
+            "create",
+            &group,
+            "--kind",
+            "official",
+            "--title",
+            "Ask the sheriff",
+            "--target",
+            &target,
+            "--at",
+            "2026-12-01T18:30:00-06:00",
+            "--location",
+            "County hall",
         ])?,
         "meeting_id",
     )?;
-    gw.json(&["meeting", "agenda", &meeting, "--add", "Question 1: existing policy"])?;
-    gw.json(&["meeting", "agenda", &meeting, "--add", "Question 2: the model rules"])?;
+    gw.json(&[
+        "meeting",
+        "agenda",
+        &meeting,
+        "--add",
+        "Question 1: existing policy",
+    ])?;
+    gw.json(&[
+        "meeting",
+        "agenda",
+        &meeting,
+        "--add",
+        "Question 2: the model rules",
+    ])?;
     gw.json(&["meeting", "notes", &meeting, "--append", "Open to R1."])?;
     gw.json(&["meeting", "status", &meeting, "requested"])?;
     let shown = gw.json(&["meeting", "show", &meeting])?;
@@ -90,16 +127,36 @@ fn a_lead_plans_a_meeting_records_answers_and_logs_contacts() -> TestResult {
     assert_eq!(gw.json(&["meeting", "list", &group])?[0]["agenda_items"], 2);
 
     let action = field(
-        &gw.json(&["action", "add", &group, "--title", "Send letter", "--due", "2026-12-05"])?,
+        &gw.json(&[
+            "action",
+            "add",
+            &group,
+            "--title",
+            "Send letter",
+            "--due",
+            "2026-12-05",
+        ])?,
         "action_id",
     )?;
     gw.json(&["action", "done", &action])?;
     assert_eq!(gw.json(&["action", "list", &group])?[0]["done"], true);
 
     gw.json(&[
-        "response", "record", &group, "--target", &target, "--rule", "R6", "--existing",
-        "partial", "--position", "supports-with-changes", "--conditions", "only with 'should'",
-        "--meeting", &meeting,
+        "response",
+        "record",
+        &group,
+        "--target",
+        &target,
+        "--rule",
+        "R6",
+        "--existing",
+        "partial",
+        "--position",
+        "supports-with-changes",
+        "--conditions",
+        "only with 'should'",
+        "--meeting",
+        &meeting,
     ])?;
     let card = gw.json(&["scorecard", &group, "--target", &target])?;
     let rows = card.as_array().ok_or("scorecard is not a list")?;
@@ -109,19 +166,42 @@ fn a_lead_plans_a_meeting_records_answers_and_logs_contacts() -> TestResult {
     assert_eq!(r6["conditions"], "only with 'should'");
     assert_eq!(rows[0]["existing"], "unknown");
 
-    gw.json(&["contact", "log", &group, "--result", "not-home", "--place", "Elm St"])?;
+    gw.json(&[
+        "contact", "log", &group, "--result", "not-home", "--place", "Elm St",
+    ])?;
     let c = field(
         &gw.json(&[
-            "contact", "log", &group, "--result", "talked", "--support", "5", "--interest",
-            "host", "--interest", "attend", "--consent", "--name", "Test Person", "--email",
+            "contact",
+            "log",
+            &group,
+            "--result",
+            "talked",
+            "--support",
+            "5",
+            "--interest",
+            "host",
+            "--interest",
+            "attend",
+            "--consent",
+            "--name",
+            "Test Person",
+            "--email",
             "person@example.org",
         ])?,
         "contact_id",
     )?;
     let talked = gw.json(&["contact", "list", &group, "--result", "talked"])?;
     assert_eq!(talked[0]["contact_id"], c.as_str());
-    assert_eq!(talked[0]["interests"], serde_json::json!(["attend", "host"]));
-    assert_eq!(gw.json(&["contact", "list", &group])?.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        talked[0]["interests"],
+        serde_json::json!(["attend", "host"])
+    );
+    assert_eq!(
+        gw.json(&["contact", "list", &group])?
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
     let csv = dir.path().join("contacts.csv");
     let exported = gw.json(&["contact", "export", &group, "--csv", &csv.to_string_lossy()])?;
     assert_eq!(exported["exported"], 2);
@@ -134,9 +214,15 @@ fn a_lead_plans_a_meeting_records_answers_and_logs_contacts() -> TestResult {
 fn errors_go_to_stderr_name_the_problem_and_change_nothing() -> TestResult {
     let dir = tempfile::tempdir()?;
     let gw = Gw { data: dir.path() };
-    assert!(gw.fails(&["whoami"])?.contains("run `groundwork init --name NAME` first"));
+    assert!(
+        gw.fails(&["whoami"])?
+            .contains("run `groundwork init --name NAME` first")
+    );
     gw.json(&["init", "--name", "Lead"])?;
-    assert!(gw.fails(&["init", "--name", "Again"])?.contains("already exists"));
+    assert!(
+        gw.fails(&["init", "--name", "Again"])?
+            .contains("already exists")
+    );
     let group = field(&gw.json(&["group", "create", "--name", "G"])?, "group_id")?;
     let target = field(
         &gw.json(&["target", "add", &group, "--name", "N", "--title", "Chief"])?,
@@ -150,32 +236,85 @@ fn errors_go_to_stderr_name_the_problem_and_change_nothing() -> TestResult {
 
     let cases: &[(&[&str], &str)] = &[
         (
-            &["response", "record", &group, "--target", &target, "--rule", "R10", "--existing",
-              "none", "--position", "opposes"],
+            &[
+                "response",
+                "record",
+                &group,
+                "--target",
+                &target,
+                "--rule",
+                "R10",
+                "--existing",
+                "none",
+                "--position",
+                "opposes",
+            ],
             "invalid rule code \"R10\"",
         ),
         (
-            &["response", "record", &group, "--target", &target, "--rule", "R1", "--existing",
-              "none", "--position", "maybe"],
+            &[
+                "response",
+                "record",
+                &group,
+                "--target",
+                &target,
+                "--rule",
+                "R1",
+                "--existing",
+                "none",
+                "--position",
+                "maybe",
+            ],
             "invalid position \"maybe\"",
         ),
-        (&["contact", "log", &group, "--result", "asleep"], "invalid contact result \"asleep\""),
         (
-            &["meeting", "create", &group, "--kind", "organizing", "--title", "T", "--at",
-              "next tuesday"],
+            &["contact", "log", &group, "--result", "asleep"],
+            "invalid contact result \"asleep\"",
+        ),
+        (
+            &[
+                "meeting",
+                "create",
+                &group,
+                "--kind",
+                "organizing",
+                "--title",
+                "T",
+                "--at",
+                "next tuesday",
+            ],
             "is not an RFC 3339 time",
         ),
-        (&["meeting", "list", "no-such-group"], "no group with id \"no-such-group\""),
         (
-            &["contact", "log", &group, "--result", "talked", "--phone", "555-0100"],
+            &["meeting", "list", "no-such-group"],
+            "no group with id \"no-such-group\"",
+        ),
+        (
+            &[
+                "contact", "log", &group, "--result", "talked", "--phone", "555-0100",
+            ],
             "consent",
         ),
-        (&["contact", "log", &group, "--result", "talked", "--support", "9"], "outside 1 to 5"),
+        (
+            &[
+                "contact",
+                "log",
+                &group,
+                "--result",
+                "talked",
+                "--support",
+                "9",
+            ],
+            "outside 1 to 5",
+        ),
         (&["meeting", "show", "nope"], "no meeting with id \"nope\""),
     ];
     for (args, expected) in cases {
         let stderr = gw.fails(args)?;
-        assert!(stderr.contains(expected), "{args:?}: {stderr:?} should say {expected:?}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: {stderr:?} should say {expected:?}"
+        );
     }
     // With --json the error is JSON on stderr.
     let out = gw.run(&["meeting", "show", "nope", "--json"])?;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::compaction::{self, COMPACT_AFTER_CHUNKS, Compactor};
 use crate::error::{Error, Result};
 use crate::ids::{DocumentId, new_entity_id, random_bytes};
-use crate::schema::contacts::{Contact, ContactsDoc, NewContact};
+use crate::schema::contacts::{Contact, ContactsDoc, NewContact, insert_contact};
 use crate::schema::plan::{Meeting, NewAction, NewMeeting, NewResponse, NewTarget, Plan};
 use crate::schema::vocab::MeetingStatus;
 use crate::schema::{self, DocKind};
@@ -608,14 +608,7 @@ fn write_contacts(
         reindex(&tx, DocKind::Contacts, doc_id, &loaded.doc)?;
     }
     for contact in contacts {
-        schema::put_entry(
-            &mut loaded.doc,
-            "contacts",
-            &contact.id,
-            contact,
-            &id,
-            DocKind::Contacts,
-        )?;
+        insert_contact(&mut loaded.doc, contact, &id)?;
     }
     let Some(change) = commit_change(&mut loaded.doc, now) else {
         return Ok(loaded.chunks);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use automerge::AutoCommit;
 use autosurgeon::Text;
 use groundwork_core::rules::RuleCode;
-use groundwork_core::schema::contacts::{Contact, ContactsDoc, NewContact, Person};
+use groundwork_core::schema::contacts::{Contact, ContactsDoc, NewContact, Person, insert_contact};
 use groundwork_core::schema::plan::{
     ActionItem, AgendaItem, Meeting, NewAction, NewMeeting, NewResponse, NewTarget, Plan, Profile,
     RuleResponse, Target,
@@ -146,7 +146,7 @@ fn apply(replicas: &mut [Replica], who: usize, n: usize, op: &Op) {
         }
         let contact = Contact::new(&id, &r.name, new, n as i64).unwrap();
         let doc = &mut r.contacts[who];
-        schema::put_entry(doc, "contacts", &id, &contact, "c", DocKind::Contacts).unwrap();
+        insert_contact(doc, &contact, "c").unwrap();
         doc.commit();
         r.logged += 1;
         return;
@@ -550,6 +550,18 @@ proptest! {
     fn contacts_survive_reconcile_then_hydrate(contacts in arb_contacts()) {
         let mut doc = schema::new_doc();
         schema::reconcile(&mut doc, &contacts, "c", DocKind::Contacts).unwrap();
+        let back: ContactsDoc = schema::hydrate(&doc, "c", DocKind::Contacts).unwrap();
+        prop_assert_eq!(back, contacts);
+    }
+
+    #[test]
+    fn contacts_survive_insert_then_hydrate(contacts in arb_contacts()) {
+        let mut doc = schema::new_doc();
+        let empty = ContactsDoc { contacts: BTreeMap::new(), ..contacts.clone() };
+        schema::reconcile(&mut doc, &empty, "c", DocKind::Contacts).unwrap();
+        for contact in contacts.contacts.values() {
+            insert_contact(&mut doc, contact, "c").unwrap();
+        }
         let back: ContactsDoc = schema::hydrate(&doc, "c", DocKind::Contacts).unwrap();
         prop_assert_eq!(back, contacts);
     }

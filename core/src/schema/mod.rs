@@ -5,7 +5,7 @@ pub mod contacts;
 pub mod plan;
 pub mod vocab;
 
-use automerge::{AutoCommit, ReadDoc, TextEncoding};
+use automerge::{AutoCommit, TextEncoding};
 use autosurgeon::{Hydrate, Reconcile};
 
 use crate::error::{Error, Result};
@@ -71,54 +71,6 @@ pub fn reconcile<T: Reconcile>(
         kind: kind.as_str(),
         reason: e.to_string(),
     })
-}
-
-/// Writes one entry of a top-level map (e.g. one contact into `contacts`) without reading or
-/// diffing the rest of the document: logging a contact costs the same in a document of ten or
-/// ten thousand.
-pub fn put_entry<T: Reconcile>(
-    doc: &mut AutoCommit,
-    map: &str,
-    key: &str,
-    value: &T,
-    doc_id: &str,
-    kind: DocKind,
-) -> Result<()> {
-    let schema_error = |reason: String| Error::Schema {
-        doc: doc_id.to_owned(),
-        kind: kind.as_str(),
-        reason,
-    };
-    let map_id = match doc.get(automerge::ROOT, map)? {
-        Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
-        _ => return Err(schema_error(format!("it has no {map:?} map"))),
-    };
-    autosurgeon::reconcile_prop(doc, &map_id, key, value).map_err(|e| schema_error(e.to_string()))
-}
-
-/// Reads one entry of a top-level map.
-pub fn get_entry<T: Hydrate>(
-    doc: &AutoCommit,
-    map: &str,
-    key: &str,
-    doc_id: &str,
-    kind: DocKind,
-) -> Result<Option<T>> {
-    let schema_error = |reason: String| Error::Schema {
-        doc: doc_id.to_owned(),
-        kind: kind.as_str(),
-        reason,
-    };
-    let map_id = match doc.get(automerge::ROOT, map)? {
-        Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
-        _ => return Err(schema_error(format!("it has no {map:?} map"))),
-    };
-    autosurgeon::hydrate_prop::<_, Option<T>, _, _>(doc, &map_id, key)
-        .or_else(|e| match doc.get(&map_id, key) {
-            Ok(None) => Ok(None),
-            _ => Err(e),
-        })
-        .map_err(|e| schema_error(e.to_string()))
 }
 
 /// A trimmed, non-empty text, or an error naming the field.
