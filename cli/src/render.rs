@@ -16,7 +16,7 @@ fn opt(v: &Option<String>) -> &str {
 pub fn rules() -> String {
     let mut s = String::new();
     for r in RULES {
-        let _ = writeln!(s, "{:<6} {:<42} {}", r.code, r.title, r.summary);
+        let _ = writeln!(s, "{:<6} {:<42} {}", r.code.as_str(), r.title, r.summary);
     }
     s
 }
