@@ -136,8 +136,10 @@ impl Device {
 
     /// Creates a group with this device as its lead, and its plan.
     pub fn create_group(&mut self, name: &str, jurisdiction: Option<String>) -> Result<String> {
-        let group_id = new_entity_id()?;
+        // A group is named by its plan's document id: knowing the group is knowing where its
+        // plan is, for this device and for the relay.
         let plan_doc = DocumentId::random()?;
+        let group_id = plan_doc.to_string();
         let now = now_ms();
         let plan = Plan::new(&group_id, name, jurisdiction, &self.info.device_id, now)?;
         let mut doc = schema::new_doc();
