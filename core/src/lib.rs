@@ -27,6 +27,7 @@ pub mod ids;
 pub mod rules;
 pub mod schema;
 pub mod store;
+pub mod sync;
 pub mod time;
 
 pub use compaction::COMPACT_AFTER_CHUNKS;

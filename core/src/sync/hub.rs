@@ -1,0 +1,804 @@
+//! The sync state machine: documents on one side, connections to peers on the other, and the
+//! automerge sync protocol between them. No IO, no clock, no randomness: the host feeds it
+//! frames, time and storage results, and runs the effects it returns, in order.
+//!
+//! The host loop:
+//! 1. Feed one input: [`Hub::connect`], [`Hub::handle_frame`], [`Hub::handle_disconnect`],
+//!    [`Hub::handle_loaded`], [`Hub::handle_sync_states`], [`Hub::handle_local_change`],
+//!    [`Hub::offer`] or [`Hub::handle_tick`].
+//! 2. Drain [`Hub::poll_effect`] and run every effect in order. The order is the contract:
+//!    a [`Effect::Persist`] comes before the [`Effect::Send`] that acknowledges it, so a host
+//!    that finishes each persist before the sends after it never acknowledges what it could
+//!    lose. A host may batch several persists into one transaction (group commit) as long as
+//!    it commits before running the sends that follow them.
+//!
+//! The same machine runs on a device (one connection, [`Side::Client`]) and on the relay (many
+//! connections, [`Side::Server`]). Which documents a peer may see is the host's decision: the
+//! relay offers a peer the documents it may read and answers everything else `doc-unavailable`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{AutoCommit, ChangeHash};
+
+use crate::ids::DocumentId;
+use crate::schema;
+use crate::sync::wire::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
+
+/// The host's name for a connection. Hosts choose them; the hub never invents one.
+pub type ConnId = u64;
+
+/// A document whose exchange with a peer has not settled (the peer does not report our heads)
+/// after this long is offered again from a fresh sync state (milliseconds); each retry waits
+/// twice as long as the one before, up to [`MAX_RESEND_AFTER_MS`], so a large transfer on a slow
+/// link is not restarted forever. Over a WebSocket nothing is lost inside a connection; this
+/// repairs what a lossy path, a lost acknowledgement or a peer's bug would otherwise stall.
+pub const RESEND_AFTER_MS: u64 = 5_000;
+
+/// The longest wait between two retries of one document.
+pub const MAX_RESEND_AFTER_MS: u64 = 5 * 60_000;
+
+/// A connection whose handshake has not finished after this long is closed (milliseconds).
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+
+/// Which end of a connection this hub is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// We dialled: we send `join` and wait for `peer`.
+    Client,
+    /// We were dialled: we wait for `join` and answer `peer`.
+    Server,
+}
+
+/// Work for the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a frame on a connection.
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// One binary WebSocket frame.
+        frame: Vec<u8>,
+    },
+    /// Close a connection (after sending what was queued for it).
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// Why, for logs.
+        reason: String,
+    },
+    /// Load a document from storage, then call [`Hub::handle_loaded`].
+    Load {
+        /// The document.
+        doc: DocumentId,
+    },
+    /// Store new changes of a document (a chunk for `load_incremental`). Must be durable before
+    /// the effects after it run.
+    Persist {
+        /// The document.
+        doc: DocumentId,
+        /// The changes.
+        changes: Vec<u8>,
+    },
+    /// A connection finished its handshake. A client host must now call
+    /// [`Hub::handle_sync_states`] with what it saved for this peer; a server host decides what
+    /// to [`Hub::offer`].
+    PeerReady {
+        /// The connection.
+        conn: ConnId,
+        /// Who is on the other end.
+        peer: PeerId,
+    },
+    /// Save the sync state of a document with a peer, for the next connection.
+    SaveSyncState {
+        /// The peer.
+        peer: PeerId,
+        /// The document.
+        doc: DocumentId,
+        /// `sync::State::encode`.
+        state: Vec<u8>,
+    },
+    /// A document received changes from a connection (or was created by one).
+    DocChanged {
+        /// The document.
+        doc: DocumentId,
+        /// The connection the changes came from.
+        from: ConnId,
+        /// Whether the hub had never had the document before.
+        new: bool,
+    },
+    /// A peer said it does not have a document we asked for (or we may not have it).
+    Unavailable {
+        /// The connection.
+        conn: ConnId,
+        /// The document.
+        doc: DocumentId,
+    },
+}
+
+enum DocState {
+    /// Waiting for storage; messages for it wait here, in order.
+    Loading(Vec<(ConnId, Message)>),
+    /// In memory.
+    Ready(AutoCommit),
+}
+
+struct Doc {
+    state: DocState,
+    /// Connections syncing this document.
+    subscribers: BTreeSet<ConnId>,
+}
+
+#[derive(PartialEq, Eq)]
+enum Phase {
+    /// Server: waiting for `join`.
+    AwaitJoin,
+    /// Client: waiting for `peer`.
+    AwaitPeer,
+    /// Client: waiting for the host's saved sync states.
+    AwaitStates,
+    /// Syncing.
+    Ready,
+}
+
+struct PeerDoc {
+    /// automerge's bookkeeping of what the peer has.
+    sync: sync::State,
+    /// When we last sent or received anything for this document on this connection.
+    last_activity: u64,
+    /// While the exchange is unsettled: when to start it again, and how long the wait was.
+    retry: Option<(u64, u64)>,
+    /// Whether we told this peer the document is unavailable (said once per connection).
+    told_unavailable: bool,
+}
+
+struct Conn {
+    side: Side,
+    /// When the connection opened, for the handshake timeout.
+    opened: u64,
+    peer: Option<PeerId>,
+    phase: Phase,
+    docs: BTreeMap<DocumentId, PeerDoc>,
+}
+
+/// The sync state machine. See the module documentation for the host loop.
+pub struct Hub {
+    /// Our peer id, sent in every message.
+    me: PeerId,
+    /// What we say about ourselves in the handshake.
+    metadata: PeerMetadata,
+    /// Documents in memory or loading. A `BTreeMap`, so iteration (and so every run) is
+    /// deterministic.
+    docs: BTreeMap<DocumentId, Doc>,
+    /// Open connections.
+    conns: BTreeMap<ConnId, Conn>,
+    /// Effects not yet polled.
+    effects: VecDeque<Effect>,
+}
+
+/// How far a document is synced with the peer on one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocSyncStatus {
+    /// Our heads.
+    pub ours: Vec<ChangeHash>,
+    /// The heads the peer last told us, if it has.
+    pub theirs: Option<Vec<ChangeHash>>,
+}
+
+impl DocSyncStatus {
+    /// Whether the peer has everything we have.
+    pub fn synced(&self) -> bool {
+        self.theirs.as_ref().is_some_and(|theirs| {
+            self.ours.iter().all(|h| theirs.contains(h))
+        })
+    }
+}
+
+impl Hub {
+    /// A hub for peer `me`.
+    pub fn new(me: PeerId, metadata: PeerMetadata) -> Self {
+        Self {
+            me,
+            metadata,
+            docs: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            effects: VecDeque::new(),
+        }
+    }
+
+    /// Our peer id.
+    pub fn peer_id(&self) -> &str {
+        &self.me
+    }
+
+    /// The next effect to run, if any.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// Puts a document in memory (a device's documents, before it connects).
+    pub fn insert_doc(&mut self, id: DocumentId, doc: AutoCommit) {
+        self.docs.insert(
+            id,
+            Doc {
+                state: DocState::Ready(doc),
+                subscribers: BTreeSet::new(),
+            },
+        );
+    }
+
+    /// A document in memory.
+    pub fn doc(&self, id: &DocumentId) -> Option<&AutoCommit> {
+        match self.docs.get(id).map(|d| &d.state) {
+            Some(DocState::Ready(doc)) => Some(doc),
+            _ => None,
+        }
+    }
+
+    /// The documents in memory.
+    pub fn doc_ids(&self) -> impl Iterator<Item = &DocumentId> {
+        self.docs.keys()
+    }
+
+    /// Drops an idle document from memory: one no connection syncs. Returns whether it did.
+    pub fn unload(&mut self, id: &DocumentId) -> bool {
+        let idle = self
+            .docs
+            .get(id)
+            .is_some_and(|d| d.subscribers.is_empty() && matches!(d.state, DocState::Ready(_)));
+        if idle {
+            self.docs.remove(id);
+        }
+        idle
+    }
+
+    /// Documents no connection syncs (candidates for [`Hub::unload`]).
+    pub fn idle_docs(&self) -> Vec<DocumentId> {
+        self.docs
+            .iter()
+            .filter(|(_, d)| d.subscribers.is_empty() && matches!(d.state, DocState::Ready(_)))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The peer on a connection, once the handshake is done.
+    pub fn peer_of(&self, conn: ConnId) -> Option<&str> {
+        self.conns.get(&conn).and_then(|c| c.peer.as_deref())
+    }
+
+    /// How far `doc` is synced on `conn`.
+    pub fn status(&mut self, conn: ConnId, doc: &DocumentId) -> Option<DocSyncStatus> {
+        let ours = match self.docs.get_mut(doc).map(|d| &mut d.state) {
+            Some(DocState::Ready(d)) => d.get_heads(),
+            _ => return None,
+        };
+        let theirs = self
+            .conns
+            .get(&conn)?
+            .docs
+            .get(doc)
+            .and_then(|p| p.sync.their_heads.clone());
+        Some(DocSyncStatus { ours, theirs })
+    }
+
+    /// A new connection. A client sends `join` at once.
+    pub fn connect(&mut self, conn: ConnId, side: Side, now: u64) {
+        let phase = match side {
+            Side::Client => Phase::AwaitPeer,
+            Side::Server => Phase::AwaitJoin,
+        };
+        self.conns.insert(
+            conn,
+            Conn {
+                side,
+                opened: now,
+                peer: None,
+                phase,
+                docs: BTreeMap::new(),
+            },
+        );
+        if side == Side::Client {
+            let join = Message::Join {
+                sender: self.me.clone(),
+                metadata: self.metadata.clone(),
+                versions: vec![PROTOCOL_VERSION.to_owned()],
+            };
+            self.send(conn, &join);
+        }
+    }
+
+    /// A connection closed. A client saves its sync states for the next connection.
+    pub fn handle_disconnect(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        for doc in self.docs.values_mut() {
+            doc.subscribers.remove(&conn);
+        }
+        if let (Side::Client, Some(peer)) = (c.side, c.peer) {
+            for (doc, pd) in c.docs {
+                self.effects.push_back(Effect::SaveSyncState {
+                    peer: peer.clone(),
+                    doc,
+                    state: pd.sync.encode(),
+                });
+            }
+        }
+    }
+
+    /// The saved sync states for the peer a client connection reached (after
+    /// [`Effect::PeerReady`]); starts syncing every document in memory.
+    pub fn handle_sync_states(&mut self, conn: ConnId, states: Vec<(DocumentId, Vec<u8>)>, now: u64) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.phase != Phase::AwaitStates {
+            return;
+        }
+        c.phase = Phase::Ready;
+        for (doc, bytes) in states {
+            // A state that no longer decodes only costs a fuller first exchange.
+            if let Ok(state) = sync::State::decode(&bytes) {
+                c.docs.insert(
+                    doc,
+                    PeerDoc {
+                        sync: state,
+                        last_activity: now,
+                        retry: None,
+                        told_unavailable: false,
+                    },
+                );
+            }
+        }
+        let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
+        for id in ids {
+            self.offer(conn, id, now);
+        }
+    }
+
+    /// Starts syncing `doc` with the peer on `conn` (loading it first if needed).
+    pub fn offer(&mut self, conn: ConnId, doc: DocumentId, now: u64) {
+        if !self.conns.get(&conn).is_some_and(|c| c.phase == Phase::Ready) {
+            return;
+        }
+        match self.docs.get_mut(&doc) {
+            Some(d) => {
+                d.subscribers.insert(conn);
+                if matches!(d.state, DocState::Ready(_)) {
+                    self.sync_to(conn, doc, now);
+                }
+            }
+            None => {
+                self.docs.insert(
+                    doc,
+                    Doc {
+                        state: DocState::Loading(Vec::new()),
+                        subscribers: BTreeSet::from([conn]),
+                    },
+                );
+                self.effects.push_back(Effect::Load { doc });
+            }
+        }
+    }
+
+    /// Storage's answer to [`Effect::Load`]: the document's stored bytes, or `None` if it has
+    /// none (then it starts empty, and arrives when someone sends it).
+    pub fn handle_loaded(&mut self, id: DocumentId, stored: Option<&[u8]>, now: u64) {
+        let Some(doc) = self.docs.get_mut(&id) else {
+            return;
+        };
+        let loaded = match stored {
+            Some(bytes) => match load(bytes) {
+                Ok(d) => d,
+                Err(e) => {
+                    // Serving a document we cannot read would overwrite nothing but would hide
+                    // it; refuse its peers instead, and keep the bytes for repair.
+                    tracing::error!(doc = %id, error = %e, "stored document cannot be loaded");
+                    let waiting = std::mem::replace(&mut doc.state, DocState::Loading(Vec::new()));
+                    self.docs.remove(&id);
+                    if let DocState::Loading(queued) = waiting {
+                        for (conn, _) in queued {
+                            self.unavailable(conn, id);
+                        }
+                    }
+                    return;
+                }
+            },
+            None => schema::new_doc(),
+        };
+        let DocState::Loading(queued) = std::mem::replace(&mut doc.state, DocState::Ready(loaded))
+        else {
+            return;
+        };
+        let subscribers: Vec<ConnId> = doc.subscribers.iter().copied().collect();
+        for (conn, message) in queued {
+            self.handle_doc_message(conn, message, now);
+        }
+        for conn in subscribers {
+            self.sync_to(conn, id, now);
+        }
+    }
+
+    /// Changes made on this side (a device's own edit) to a document in memory: they go to
+    /// every connection syncing it. The host has already stored them.
+    pub fn handle_local_change(&mut self, id: DocumentId, changes: &[u8], now: u64) -> Result<(), automerge::AutomergeError> {
+        match self.docs.get_mut(&id).map(|d| &mut d.state) {
+            Some(DocState::Ready(doc)) => {
+                doc.load_incremental(changes)?;
+            }
+            Some(DocState::Loading(_)) => return Ok(()),
+            None => {
+                let mut doc = schema::new_doc();
+                doc.load_incremental(changes)?;
+                self.insert_doc(id, doc);
+            }
+        }
+        let subscribers: Vec<ConnId> = self.docs[&id].subscribers.iter().copied().collect();
+        for conn in subscribers {
+            self.sync_to(conn, id, now);
+        }
+        Ok(())
+    }
+
+    /// Time passes: documents whose exchange stalled are offered again from a fresh state.
+    pub fn handle_tick(&mut self, now: u64) {
+        let late: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.phase != Phase::Ready && now.saturating_sub(c.opened) >= HANDSHAKE_TIMEOUT_MS
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in late {
+            self.fail(conn, "handshake timed out".into());
+        }
+        let pairs: Vec<(ConnId, DocumentId)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.phase == Phase::Ready)
+            .flat_map(|(conn, c)| c.docs.keys().map(move |doc| (*conn, *doc)))
+            .collect();
+        for (conn, id) in pairs {
+            let Some(Doc {
+                state: DocState::Ready(doc),
+                ..
+            }) = self.docs.get_mut(&id)
+            else {
+                continue;
+            };
+            let heads = doc.get_heads();
+            let Some(pd) = self.conns.get_mut(&conn).and_then(|c| c.docs.get_mut(&id)) else {
+                continue;
+            };
+            let settled = pd
+                .sync
+                .their_heads
+                .as_ref()
+                .is_some_and(|theirs| same_heads(theirs, &heads));
+            match (settled, pd.retry) {
+                (true, _) => pd.retry = None,
+                (false, None) => pd.retry = Some((now + RESEND_AFTER_MS, RESEND_AFTER_MS)),
+                (false, Some((at, _))) if now < at => {}
+                (false, Some((_, wait))) => {
+                    let wait = (wait * 2).min(MAX_RESEND_AFTER_MS);
+                    pd.retry = Some((now + wait, wait));
+                    pd.sync = sync::State::new();
+                    self.sync_to(conn, id, now);
+                }
+            }
+        }
+    }
+
+    /// One frame from a connection.
+    pub fn handle_frame(&mut self, conn: ConnId, frame: &[u8], now: u64) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let message = match Message::decode(frame) {
+            Ok(m) => m,
+            Err(e) => return self.fail(conn, e.to_string()),
+        };
+        match (&c.phase, message) {
+            (Phase::AwaitJoin, Message::Join { sender, versions, .. }) => {
+                if !versions.is_empty() && !versions.iter().any(|v| v == PROTOCOL_VERSION) {
+                    return self.fail(conn, "unsupported protocol version".into());
+                }
+                let peer = Message::Peer {
+                    sender: self.me.clone(),
+                    target: sender.clone(),
+                    metadata: self.metadata.clone(),
+                    version: PROTOCOL_VERSION.to_owned(),
+                };
+                self.send(conn, &peer);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.peer = Some(sender.clone());
+                    c.phase = Phase::Ready;
+                }
+                self.effects.push_back(Effect::PeerReady { conn, peer: sender });
+            }
+            (Phase::AwaitJoin, other) => {
+                self.fail(conn, format!("expected join, got {}", kind(&other)));
+            }
+            (Phase::AwaitPeer, Message::Peer { sender, .. }) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.peer = Some(sender.clone());
+                    c.phase = Phase::AwaitStates;
+                }
+                self.effects.push_back(Effect::PeerReady { conn, peer: sender });
+            }
+            (_, Message::Error { message }) => {
+                self.effects.push_back(Effect::Close {
+                    conn,
+                    reason: format!("peer reported an error: {message}"),
+                });
+                self.handle_disconnect(conn);
+            }
+            (_, Message::Leave { .. }) => {
+                self.effects.push_back(Effect::Close {
+                    conn,
+                    reason: "peer left".into(),
+                });
+                self.handle_disconnect(conn);
+            }
+            (Phase::AwaitPeer | Phase::AwaitStates, other) => {
+                // A client may get document messages queued before its states arrive: the
+                // JavaScript server answers fast. Keep them for after.
+                if matches!(other, Message::Sync { .. } | Message::Request { .. }) {
+                    self.handle_doc_message(conn, other, now);
+                }
+            }
+            (Phase::Ready, message) => self.handle_doc_message(conn, message, now),
+        }
+    }
+
+    fn handle_doc_message(&mut self, conn: ConnId, message: Message, now: u64) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let peer = c.peer.clone();
+        match message {
+            Message::Sync { sender, document, data, .. }
+            | Message::Request { sender, document, data, .. } => {
+                if peer.as_deref() != Some(sender.as_str()) {
+                    return self.fail(conn, format!("message from {sender:?} on {peer:?}'s connection"));
+                }
+                let parsed = match sync::Message::decode(&data) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        return self.fail(conn, format!("document {document}: bad sync message: {e}"));
+                    }
+                };
+                self.receive(conn, document, parsed, now);
+            }
+            Message::DocUnavailable { document, .. } => {
+                if let Some(pd) = self.conns.get_mut(&conn).and_then(|c| c.docs.get_mut(&document)) {
+                    pd.last_activity = now;
+                }
+                self.effects.push_back(Effect::Unavailable { conn, doc: document });
+            }
+            Message::Ephemeral {
+                sender,
+                document,
+                session,
+                count,
+                data,
+                ..
+            } => {
+                // The relay passes presence and cursors on to everyone else syncing the
+                // document; they are never stored. A device has no one to pass them to.
+                if self.conns.get(&conn).is_none_or(|c| c.side != Side::Server) {
+                    return;
+                }
+                let Some(d) = self.docs.get(&document) else {
+                    return;
+                };
+                let others: Vec<ConnId> =
+                    d.subscribers.iter().copied().filter(|c| *c != conn).collect();
+                for other in others {
+                    let Some(target) = self.peer_of(other).map(str::to_owned) else {
+                        continue;
+                    };
+                    let m = Message::Ephemeral {
+                        sender: sender.clone(),
+                        target,
+                        document,
+                        session: session.clone(),
+                        count,
+                        data: data.clone(),
+                    };
+                    self.send(other, &m);
+                }
+            }
+            Message::Join { .. } | Message::Peer { .. } => {
+                self.fail(conn, "handshake message after the handshake".into());
+            }
+            Message::Other { .. } | Message::Error { .. } | Message::Leave { .. } => {}
+        }
+    }
+
+    fn receive(&mut self, conn: ConnId, id: DocumentId, message: sync::Message, now: u64) {
+        let new = !self.docs.contains_key(&id);
+        let doc = self.docs.entry(id).or_insert_with(|| Doc {
+            state: DocState::Loading(Vec::new()),
+            subscribers: BTreeSet::new(),
+        });
+        doc.subscribers.insert(conn);
+        let side = self.conns.get(&conn).map(|c| c.side);
+        if new {
+            match side {
+                // A relay looks in storage first.
+                Some(Side::Server) => {
+                    self.effects.push_back(Effect::Load { doc: id });
+                }
+                // A device that is sent a document it does not have starts it empty.
+                _ => doc.state = DocState::Ready(schema::new_doc()),
+            }
+        }
+        let doc = match self.docs.get_mut(&id).map(|d| &mut d.state) {
+            Some(DocState::Ready(doc)) => doc,
+            Some(DocState::Loading(queued)) => {
+                let peer = self.conns.get(&conn).and_then(|c| c.peer.clone()).unwrap_or_default();
+                queued.push((conn, Message::Sync {
+                    sender: peer,
+                    target: self.me.clone(),
+                    document: id,
+                    data: message.encode(),
+                }));
+                return;
+            }
+            None => return,
+        };
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
+            sync: sync::State::new(),
+            last_activity: now,
+            retry: None,
+            told_unavailable: false,
+        });
+        pd.last_activity = now;
+        let before = doc.get_heads();
+        let received = doc.sync().receive_sync_message(&mut pd.sync, message);
+        if let Err(e) = received {
+            return self.fail(
+                conn,
+                format!("document {id}: automerge rejected the sync message: {e}"),
+            );
+        }
+        let after = doc.get_heads();
+        let changed = before != after;
+        if changed {
+            let changes = doc.save_after(&before);
+            self.effects.push_back(Effect::Persist { doc: id, changes });
+            self.effects.push_back(Effect::DocChanged { doc: id, from: conn, new: before.is_empty() });
+        }
+        let empty = after.is_empty();
+        let subscribers: Vec<ConnId> = self.docs[&id].subscribers.iter().copied().collect();
+        for other in subscribers {
+            if other == conn || changed {
+                self.sync_to(other, id, now);
+            }
+        }
+        // Asked for a document we do not have: say so once, and keep the asker subscribed, so
+        // it is sent the document the moment someone else brings it.
+        if empty && side == Some(Side::Server) {
+            self.unavailable(conn, id);
+        }
+        self.save_if_settled(conn, id);
+    }
+
+    fn save_if_settled(&mut self, conn: ConnId, id: DocumentId) {
+        let Some(Doc { state: DocState::Ready(doc), .. }) = self.docs.get_mut(&id) else {
+            return;
+        };
+        let heads = doc.get_heads();
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let (Side::Client, Some(peer)) = (c.side, &c.peer) else { return };
+        if let Some(pd) = c.docs.get(&id)
+            && pd.sync.their_heads.as_ref().is_some_and(|t| same_heads(t, &heads))
+        {
+            self.effects.push_back(Effect::SaveSyncState {
+                peer: peer.clone(),
+                doc: id,
+                state: pd.sync.encode(),
+            });
+        }
+    }
+
+    fn unavailable(&mut self, conn: ConnId, id: DocumentId) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(peer) = c.peer.clone() else { return };
+        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
+            sync: sync::State::new(),
+            last_activity: 0,
+            retry: None,
+            told_unavailable: false,
+        });
+        if pd.told_unavailable {
+            return;
+        }
+        pd.told_unavailable = true;
+        let m = Message::DocUnavailable {
+            sender: self.me.clone(),
+            target: peer,
+            document: id,
+        };
+        self.send(conn, &m);
+    }
+
+    /// Sends `conn` whatever automerge says it needs of `id`, as `request` when we have nothing
+    /// yet and `sync` otherwise.
+    fn sync_to(&mut self, conn: ConnId, id: DocumentId, now: u64) {
+        let Some(Doc { state: DocState::Ready(doc), .. }) = self.docs.get_mut(&id) else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if c.phase != Phase::Ready {
+            return;
+        }
+        let Some(peer) = c.peer.clone() else { return };
+        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
+            sync: sync::State::new(),
+            last_activity: now,
+            retry: None,
+            told_unavailable: false,
+        });
+        let Some(message) = doc.sync().generate_sync_message(&mut pd.sync) else {
+            return;
+        };
+        pd.last_activity = now;
+        let empty = doc.get_heads().is_empty();
+        let data = message.encode();
+        let m = if empty && pd.sync.shared_heads.is_empty() && c.side == Side::Client {
+            Message::Request { sender: self.me.clone(), target: peer, document: id, data }
+        } else {
+            Message::Sync { sender: self.me.clone(), target: peer, document: id, data }
+        };
+        self.send(conn, &m);
+    }
+
+    fn send(&mut self, conn: ConnId, message: &Message) {
+        self.effects.push_back(Effect::Send {
+            conn,
+            frame: message.encode(),
+        });
+    }
+
+    /// Refuses a connection: an error frame, then close. Nothing stored changes.
+    fn fail(&mut self, conn: ConnId, reason: String) {
+        tracing::warn!(conn, %reason, "closing connection");
+        self.send(conn, &Message::Error { message: reason.clone() });
+        self.effects.push_back(Effect::Close { conn, reason });
+        self.handle_disconnect(conn);
+    }
+}
+
+fn kind(m: &Message) -> &'static str {
+    match m {
+        Message::Join { .. } => "join",
+        Message::Peer { .. } => "peer",
+        Message::Error { .. } => "error",
+        Message::Leave { .. } => "leave",
+        Message::Request { .. } => "request",
+        Message::Sync { .. } => "sync",
+        Message::DocUnavailable { .. } => "doc-unavailable",
+        Message::Ephemeral { .. } => "ephemeral",
+        Message::Other { .. } => "another message",
+    }
+}
+
+fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+fn load(bytes: &[u8]) -> Result<AutoCommit, automerge::AutomergeError> {
+    let mut doc = schema::new_doc();
+    doc.load_incremental(bytes)?;
+    Ok(doc)
+}

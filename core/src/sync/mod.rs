@@ -1,0 +1,6 @@
+//! Sync: automerge-repo's wire protocol ([`wire`]) and the sans-IO state machine that speaks it
+//! ([`hub`]). Hosts (the device's dialer, the relay's WebSocket handler, the test simulator)
+//! drive a [`hub::Hub`] with frames and time and run the effects it returns.
+
+pub mod hub;
+pub mod wire;
