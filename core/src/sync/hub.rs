@@ -119,8 +119,8 @@ pub enum Effect {
 enum DocState {
     /// Waiting for storage; messages for it wait here, in order.
     Loading(Vec<(ConnId, Message)>),
-    /// In memory.
-    Ready(AutoCommit),
+    /// In memory (boxed: a document is large, a waiting list small).
+    Ready(Box<AutoCommit>),
 }
 
 struct Doc {
@@ -188,9 +188,9 @@ pub struct DocSyncStatus {
 impl DocSyncStatus {
     /// Whether the peer has everything we have.
     pub fn synced(&self) -> bool {
-        self.theirs.as_ref().is_some_and(|theirs| {
-            self.ours.iter().all(|h| theirs.contains(h))
-        })
+        self.theirs
+            .as_ref()
+            .is_some_and(|theirs| self.ours.iter().all(|h| theirs.contains(h)))
     }
 }
 
@@ -221,7 +221,7 @@ impl Hub {
         self.docs.insert(
             id,
             Doc {
-                state: DocState::Ready(doc),
+                state: DocState::Ready(Box::new(doc)),
                 subscribers: BTreeSet::new(),
             },
         );
@@ -328,7 +328,12 @@ impl Hub {
 
     /// The saved sync states for the peer a client connection reached (after
     /// [`Effect::PeerReady`]); starts syncing every document in memory.
-    pub fn handle_sync_states(&mut self, conn: ConnId, states: Vec<(DocumentId, Vec<u8>)>, now: u64) {
+    pub fn handle_sync_states(
+        &mut self,
+        conn: ConnId,
+        states: Vec<(DocumentId, Vec<u8>)>,
+        now: u64,
+    ) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -358,7 +363,11 @@ impl Hub {
 
     /// Starts syncing `doc` with the peer on `conn` (loading it first if needed).
     pub fn offer(&mut self, conn: ConnId, doc: DocumentId, now: u64) {
-        if !self.conns.get(&conn).is_some_and(|c| c.phase == Phase::Ready) {
+        if !self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.phase == Phase::Ready)
+        {
             return;
         }
         match self.docs.get_mut(&doc) {
@@ -406,7 +415,8 @@ impl Hub {
             },
             None => schema::new_doc(),
         };
-        let DocState::Loading(queued) = std::mem::replace(&mut doc.state, DocState::Ready(loaded))
+        let DocState::Loading(queued) =
+            std::mem::replace(&mut doc.state, DocState::Ready(Box::new(loaded)))
         else {
             return;
         };
@@ -421,7 +431,12 @@ impl Hub {
 
     /// Changes made on this side (a device's own edit) to a document in memory: they go to
     /// every connection syncing it. The host has already stored them.
-    pub fn handle_local_change(&mut self, id: DocumentId, changes: &[u8], now: u64) -> Result<(), automerge::AutomergeError> {
+    pub fn handle_local_change(
+        &mut self,
+        id: DocumentId,
+        changes: &[u8],
+        now: u64,
+    ) -> Result<(), automerge::AutomergeError> {
         match self.docs.get_mut(&id).map(|d| &mut d.state) {
             Some(DocState::Ready(doc)) => {
                 doc.load_incremental(changes)?;
@@ -500,7 +515,12 @@ impl Hub {
             Err(e) => return self.fail(conn, e.to_string()),
         };
         match (&c.phase, message) {
-            (Phase::AwaitJoin, Message::Join { sender, versions, .. }) => {
+            (
+                Phase::AwaitJoin,
+                Message::Join {
+                    sender, versions, ..
+                },
+            ) => {
                 if !versions.is_empty() && !versions.iter().any(|v| v == PROTOCOL_VERSION) {
                     return self.fail(conn, "unsupported protocol version".into());
                 }
@@ -515,7 +535,8 @@ impl Hub {
                     c.peer = Some(sender.clone());
                     c.phase = Phase::Ready;
                 }
-                self.effects.push_back(Effect::PeerReady { conn, peer: sender });
+                self.effects
+                    .push_back(Effect::PeerReady { conn, peer: sender });
             }
             (Phase::AwaitJoin, other) => {
                 self.fail(conn, format!("expected join, got {}", kind(&other)));
@@ -525,7 +546,8 @@ impl Hub {
                     c.peer = Some(sender.clone());
                     c.phase = Phase::AwaitStates;
                 }
-                self.effects.push_back(Effect::PeerReady { conn, peer: sender });
+                self.effects
+                    .push_back(Effect::PeerReady { conn, peer: sender });
             }
             (_, Message::Error { message }) => {
                 self.effects.push_back(Effect::Close {
@@ -558,24 +580,45 @@ impl Hub {
         };
         let peer = c.peer.clone();
         match message {
-            Message::Sync { sender, document, data, .. }
-            | Message::Request { sender, document, data, .. } => {
+            Message::Sync {
+                sender,
+                document,
+                data,
+                ..
+            }
+            | Message::Request {
+                sender,
+                document,
+                data,
+                ..
+            } => {
                 if peer.as_deref() != Some(sender.as_str()) {
-                    return self.fail(conn, format!("message from {sender:?} on {peer:?}'s connection"));
+                    return self.fail(
+                        conn,
+                        format!("message from {sender:?} on {peer:?}'s connection"),
+                    );
                 }
                 let parsed = match sync::Message::decode(&data) {
                     Ok(m) => m,
                     Err(e) => {
-                        return self.fail(conn, format!("document {document}: bad sync message: {e}"));
+                        return self
+                            .fail(conn, format!("document {document}: bad sync message: {e}"));
                     }
                 };
                 self.receive(conn, document, parsed, now);
             }
             Message::DocUnavailable { document, .. } => {
-                if let Some(pd) = self.conns.get_mut(&conn).and_then(|c| c.docs.get_mut(&document)) {
+                if let Some(pd) = self
+                    .conns
+                    .get_mut(&conn)
+                    .and_then(|c| c.docs.get_mut(&document))
+                {
                     pd.last_activity = now;
                 }
-                self.effects.push_back(Effect::Unavailable { conn, doc: document });
+                self.effects.push_back(Effect::Unavailable {
+                    conn,
+                    doc: document,
+                });
             }
             Message::Ephemeral {
                 sender,
@@ -593,8 +636,12 @@ impl Hub {
                 let Some(d) = self.docs.get(&document) else {
                     return;
                 };
-                let others: Vec<ConnId> =
-                    d.subscribers.iter().copied().filter(|c| *c != conn).collect();
+                let others: Vec<ConnId> = d
+                    .subscribers
+                    .iter()
+                    .copied()
+                    .filter(|c| *c != conn)
+                    .collect();
                 for other in others {
                     let Some(target) = self.peer_of(other).map(str::to_owned) else {
                         continue;
@@ -632,24 +679,33 @@ impl Hub {
                     self.effects.push_back(Effect::Load { doc: id });
                 }
                 // A device that is sent a document it does not have starts it empty.
-                _ => doc.state = DocState::Ready(schema::new_doc()),
+                _ => doc.state = DocState::Ready(Box::new(schema::new_doc())),
             }
         }
         let doc = match self.docs.get_mut(&id).map(|d| &mut d.state) {
             Some(DocState::Ready(doc)) => doc,
             Some(DocState::Loading(queued)) => {
-                let peer = self.conns.get(&conn).and_then(|c| c.peer.clone()).unwrap_or_default();
-                queued.push((conn, Message::Sync {
-                    sender: peer,
-                    target: self.me.clone(),
-                    document: id,
-                    data: message.encode(),
-                }));
+                let peer = self
+                    .conns
+                    .get(&conn)
+                    .and_then(|c| c.peer.clone())
+                    .unwrap_or_default();
+                queued.push((
+                    conn,
+                    Message::Sync {
+                        sender: peer,
+                        target: self.me.clone(),
+                        document: id,
+                        data: message.encode(),
+                    },
+                ));
                 return;
             }
             None => return,
         };
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
             sync: sync::State::new(),
             last_activity: now,
@@ -670,7 +726,11 @@ impl Hub {
         if changed {
             let changes = doc.save_after(&before);
             self.effects.push_back(Effect::Persist { doc: id, changes });
-            self.effects.push_back(Effect::DocChanged { doc: id, from: conn, new: before.is_empty() });
+            self.effects.push_back(Effect::DocChanged {
+                doc: id,
+                from: conn,
+                new: before.is_empty(),
+            });
         }
         let empty = after.is_empty();
         let subscribers: Vec<ConnId> = self.docs[&id].subscribers.iter().copied().collect();
@@ -688,16 +748,26 @@ impl Hub {
     }
 
     fn save_if_settled(&mut self, conn: ConnId, id: DocumentId) {
-        let Some(Doc { state: DocState::Ready(doc), .. }) = self.docs.get_mut(&id) else {
+        let Some(Doc {
+            state: DocState::Ready(doc),
+            ..
+        }) = self.docs.get_mut(&id)
+        else {
             return;
         };
         let heads = doc.get_heads();
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        let (Side::Client, Some(peer)) = (c.side, &c.peer) else { return };
+        let (Side::Client, Some(peer)) = (c.side, &c.peer) else {
+            return;
+        };
         if let Some(pd) = c.docs.get(&id)
-            && pd.sync.their_heads.as_ref().is_some_and(|t| same_heads(t, &heads))
+            && pd
+                .sync
+                .their_heads
+                .as_ref()
+                .is_some_and(|t| same_heads(t, &heads))
         {
             self.effects.push_back(Effect::SaveSyncState {
                 peer: peer.clone(),
@@ -708,7 +778,9 @@ impl Hub {
     }
 
     fn unavailable(&mut self, conn: ConnId, id: DocumentId) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         let Some(peer) = c.peer.clone() else { return };
         let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
             sync: sync::State::new(),
@@ -731,10 +803,16 @@ impl Hub {
     /// Sends `conn` whatever automerge says it needs of `id`, as `request` when we have nothing
     /// yet and `sync` otherwise.
     fn sync_to(&mut self, conn: ConnId, id: DocumentId, now: u64) {
-        let Some(Doc { state: DocState::Ready(doc), .. }) = self.docs.get_mut(&id) else {
+        let Some(Doc {
+            state: DocState::Ready(doc),
+            ..
+        }) = self.docs.get_mut(&id)
+        else {
             return;
         };
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         if c.phase != Phase::Ready {
             return;
         }
@@ -752,9 +830,19 @@ impl Hub {
         let empty = doc.get_heads().is_empty();
         let data = message.encode();
         let m = if empty && pd.sync.shared_heads.is_empty() && c.side == Side::Client {
-            Message::Request { sender: self.me.clone(), target: peer, document: id, data }
+            Message::Request {
+                sender: self.me.clone(),
+                target: peer,
+                document: id,
+                data,
+            }
         } else {
-            Message::Sync { sender: self.me.clone(), target: peer, document: id, data }
+            Message::Sync {
+                sender: self.me.clone(),
+                target: peer,
+                document: id,
+                data,
+            }
         };
         self.send(conn, &m);
     }
@@ -769,7 +857,12 @@ impl Hub {
     /// Refuses a connection: an error frame, then close. Nothing stored changes.
     fn fail(&mut self, conn: ConnId, reason: String) {
         tracing::warn!(conn, %reason, "closing connection");
-        self.send(conn, &Message::Error { message: reason.clone() });
+        self.send(
+            conn,
+            &Message::Error {
+                message: reason.clone(),
+            },
+        );
         self.effects.push_back(Effect::Close { conn, reason });
         self.handle_disconnect(conn);
     }

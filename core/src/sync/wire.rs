@@ -175,10 +175,14 @@ impl<'a> Fields<'a> {
     fn document(&self) -> Result<DocumentId, WireError> {
         // samod sends the id's 16 bytes; JavaScript sends the bs58check text.
         if let Some(bytes) = self.get("documentId").and_then(Value::as_bytes) {
-            let bytes: [u8; 16] = bytes.as_slice().try_into().map_err(|_| WireError::DocumentId {
-                kind: self.kind.clone(),
-                value: format!("{} bytes", bytes.len()),
-            })?;
+            let bytes: [u8; 16] =
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| WireError::DocumentId {
+                        kind: self.kind.clone(),
+                        value: format!("{} bytes", bytes.len()),
+                    })?;
             return Ok(DocumentId::from(bytes));
         }
         let text = self.text("documentId")?;
@@ -330,10 +334,16 @@ impl Message {
                 entry("selectedProtocolVersion", text(version)),
             ],
             Message::Error { message } => {
-                vec![entry("type", text("error")), entry("message", text(message))]
+                vec![
+                    entry("type", text("error")),
+                    entry("message", text(message)),
+                ]
             }
             Message::Leave { sender } => {
-                vec![entry("type", text("leave")), entry("senderId", text(sender))]
+                vec![
+                    entry("type", text("leave")),
+                    entry("senderId", text(sender)),
+                ]
             }
             Message::Request {
                 sender,
@@ -465,9 +475,15 @@ mod tests {
         let mut not_map = Vec::new();
         let _ = ciborium::into_writer(&Value::Integer(3.into()), &mut not_map);
         assert_eq!(Message::decode(&not_map), Err(WireError::NotAMap));
-        let bad_id = Message::Other { kind: "sync".into() }.encode();
+        let bad_id = Message::Other {
+            kind: "sync".into(),
+        }
+        .encode();
         assert_eq!(
-            Message::decode(&bad_id).err().map(|e| e.to_string()).as_deref(),
+            Message::decode(&bad_id)
+                .err()
+                .map(|e| e.to_string())
+                .as_deref(),
             Some("sync message: field \"senderId\" is missing or not a text string")
         );
     }
