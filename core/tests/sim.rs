@@ -3,7 +3,7 @@
 //! and relay that crash and restart from what they stored. Every run must converge to identical
 //! heads everywhere, and no change the relay acknowledged may be lost.
 //!
-//! `GROUNDWORK_SIM_SEEDS=N` runs seeds 0..N (default 1000); `GROUNDWORK_SIM_SEED=S` replays one
+//! `GROUNDWORK_SIM_SEEDS=N` runs N seeds (default 1000) from `GROUNDWORK_SIM_FIRST` (default 0); `GROUNDWORK_SIM_SEED=S` replays one
 //! seed exactly. A failure names its seed.
 
 // A failed unwrap here is a failed run, reported with its seed.
@@ -704,8 +704,12 @@ fn run_part(part: u64, parts: u64) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
+    let first: u64 = std::env::var("GROUNDWORK_SIM_FIRST")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut n = 0;
-    for seed in (0..seeds).filter(|s| s % parts == part) {
+    for seed in (first..first + seeds).filter(|s| s % parts == part) {
         run(seed, DEVICES);
         n += 1;
     }
