@@ -65,6 +65,27 @@ pub fn run(cli: Cli) -> Result<Output> {
             let group_id = device.create_group(&name, jurisdiction)?;
             Output::new(json!({ "group_id": group_id }), format!("{group_id}\n"))
         }
+        Command::Group(GroupCommand::Add { group }) => {
+            device.add_group_by_id(&group)?;
+            Output::new(
+                json!({ "group_id": group }),
+                format!("{group} added; run sync\n"),
+            )
+        }
+        Command::Sync {
+            relay,
+            once,
+            timeout,
+        } => return sync(&mut device, &relay, once, timeout),
+        Command::Status => {
+            let docs = device.sync_status()?;
+            let synced = docs.iter().filter(|d| d.synced).count();
+            let text = render::status(&docs);
+            Output::new(
+                json!({ "documents": docs, "synced": synced, "total": docs.len() }),
+                text,
+            )
+        }
         Command::Group(GroupCommand::List) => {
             let groups = device.groups()?;
             let text = render::groups(&groups);
@@ -248,4 +269,49 @@ pub fn run(cli: Cli) -> Result<Output> {
         }
     };
     Ok(out)
+}
+
+/// `sync`: once, or forever with jittered exponential backoff between failed rounds.
+fn sync(device: &mut Device, relay: &str, once: bool, timeout: u64) -> Result<Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let timeout = std::time::Duration::from_secs(timeout);
+    if once {
+        let summary = runtime.block_on(groundwork_core::net::sync_once(device, relay, timeout))?;
+        if !summary.synced {
+            anyhow::bail!(
+                "not everything is synced: {}",
+                serde_json::to_string(&summary).unwrap_or_default()
+            );
+        }
+        let text = format!(
+            "synced {} documents with {} in {} round trips\n",
+            summary.documents, summary.relay, summary.round_trips
+        );
+        return Ok(Output::new(json!(summary), text));
+    }
+    let mut backoff = std::time::Duration::from_secs(1);
+    loop {
+        match runtime.block_on(groundwork_core::net::sync_once(device, relay, timeout)) {
+            Ok(summary) => {
+                println!("{}", json!(summary));
+                backoff = std::time::Duration::from_secs(1);
+                std::thread::sleep(std::time::Duration::from_secs(5));
+            }
+            Err(e) => {
+                eprintln!(
+                    "groundwork: sync failed: {e}; retrying in {}s",
+                    backoff.as_secs()
+                );
+                // Jitter: up to half the wait again, so many devices do not retry in step.
+                let jitter = std::time::Duration::from_millis(
+                    u64::from(std::process::id()) % (backoff.as_millis() as u64 / 2 + 1),
+                );
+                std::thread::sleep(backoff + jitter);
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(60));
+            }
+        }
+    }
 }

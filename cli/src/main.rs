@@ -72,6 +72,20 @@ enum Command {
     /// Maintenance of the device store.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Sync every document with the relay.
+    Sync {
+        /// The relay's WebSocket URL, e.g. ws://127.0.0.1:7878/v1/sync
+        #[arg(long, env = "GROUNDWORK_RELAY")]
+        relay: String,
+        /// Sync once and exit: 0 only when everything is synced.
+        #[arg(long)]
+        once: bool,
+        /// Give up a round after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Per document: synced with the relay or not, and since when.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,6 +101,12 @@ enum GroupCommand {
     },
     /// List the groups on this device.
     List,
+    /// Add a group by its id, to receive it at the next sync.
+    /// (Temporary: invites replace this when access control lands.)
+    Add {
+        /// The group's id.
+        group: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

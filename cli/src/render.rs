@@ -2,11 +2,11 @@
 
 use std::fmt::Write;
 
-use groundwork_core::GroupSummary;
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::plan::Meeting;
 use groundwork_core::store::index::{ActionRow, ContactRow, MeetingRow, ScorecardRow, TargetRow};
 use groundwork_core::time::format_rfc3339;
+use groundwork_core::{DocSyncRecord, GroupSummary};
 use serde_json::{Value, json};
 
 fn opt(v: &Option<String>) -> &str {
@@ -191,6 +191,29 @@ pub fn contacts(rows: &[ContactRow]) -> String {
             c.result,
             c.support.map_or_else(|| "-".to_owned(), |n| n.to_string()),
             opt(&c.place)
+        );
+    }
+    s
+}
+
+pub fn status(docs: &[DocSyncRecord]) -> String {
+    let mut s = String::new();
+    for d in docs {
+        let when = d
+            .synced_at
+            .map(format_rfc3339)
+            .unwrap_or_else(|| "never".into());
+        let _ = writeln!(
+            s,
+            "{}  {:<8} {}  (relay confirmed {})",
+            d.doc_id,
+            d.kind,
+            if d.synced {
+                "synced"
+            } else {
+                "local changes not on the relay"
+            },
+            when
         );
     }
     s

@@ -708,3 +708,246 @@ fn reindex(
         }
     }
 }
+
+/// What sync needs from the device store. The network code (`net`) drives these; they are
+/// plain store operations, each one transaction.
+impl Device {
+    /// Adds a group by its id before having any of its documents, so that the next sync asks
+    /// the relay for its plan.
+    ///
+    /// FIXME(access control): this is the temporary way into a group; invites replace it.
+    pub fn add_group_by_id(&mut self, group_id: &str) -> Result<()> {
+        let _: DocumentId = group_id.parse()?;
+        let tx = self.store.begin()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO groups (group_id, plan_doc, name, jurisdiction, role, joined_at)
+             VALUES (?1, ?1, '', NULL, 'member', ?2)",
+            params![group_id, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every document this device should sync, with its stored bytes (`None` for a group's
+    /// plan not received yet).
+    pub fn sync_documents(&mut self) -> Result<Vec<(DocumentId, Option<Vec<u8>>)>> {
+        let mut out = Vec::new();
+        let known: std::collections::BTreeSet<DocumentId> =
+            self.documents()?.into_iter().map(|d| d.doc_id).collect();
+        for id in &known {
+            out.push((*id, Some(self.document_bytes(id)?)));
+        }
+        for g in self.groups()? {
+            let plan: DocumentId = g.plan_doc.parse()?;
+            if !known.contains(&plan) {
+                out.push((plan, None));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sync states saved for a peer.
+    pub fn sync_states(&self, peer: &str) -> Result<Vec<(DocumentId, Vec<u8>)>> {
+        let mut stmt = self
+            .store
+            .conn()
+            .prepare_cached("SELECT doc_id, state FROM sync_states WHERE peer_id = ?1")?;
+        let rows = stmt.query_map([peer], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (doc, state) = row?;
+            out.push((doc.parse()?, state));
+        }
+        Ok(out)
+    }
+
+    /// Saves the sync state of a document with a peer.
+    pub fn save_sync_state(&mut self, peer: &str, doc: &DocumentId, state: &[u8]) -> Result<()> {
+        self.store.conn().execute(
+            "INSERT OR REPLACE INTO sync_states (peer_id, doc_id, state) VALUES (?1, ?2, ?3)",
+            params![peer, doc.to_string(), state],
+        )?;
+        Ok(())
+    }
+
+    /// Records that the relay has `heads` of a document.
+    pub fn record_relay_heads(
+        &mut self,
+        doc: &DocumentId,
+        heads: &[automerge::ChangeHash],
+    ) -> Result<()> {
+        self.store.conn().execute(
+            "INSERT OR REPLACE INTO sync_status (doc_id, relay_heads, synced_at) VALUES (?1, ?2, ?3)",
+            params![doc.to_string(), heads_text(heads), now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Per document: its local heads, the heads the relay last confirmed, and when.
+    pub fn sync_status(&mut self) -> Result<Vec<DocSyncRecord>> {
+        let records = self.documents()?;
+        let mut out = Vec::new();
+        for record in records {
+            let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &record.doc_id)?;
+            let local = heads_text(&loaded.doc.get_heads());
+            let relay: Option<(String, i64)> = self
+                .store
+                .conn()
+                .prepare_cached("SELECT relay_heads, synced_at FROM sync_status WHERE doc_id = ?1")?
+                .query_row([record.doc_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            out.push(DocSyncRecord {
+                doc_id: record.doc_id.to_string(),
+                group_id: record.group_id,
+                kind: record.kind.as_str(),
+                synced: relay.as_ref().is_some_and(|(h, _)| *h == local),
+                local_heads: local,
+                relay_heads: relay.as_ref().map(|(h, _)| h.clone()),
+                synced_at: relay.map(|(_, t)| t),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stores changes that came from the relay: one transaction holding the chunk and the
+    /// document's index rows. A document seen for the first time is registered by what it is
+    /// (a plan or a contacts document), and its group too if this device only knew its id.
+    pub fn apply_remote_changes(&mut self, doc_id: &DocumentId, changes: &[u8]) -> Result<()> {
+        let registered = self.documents()?.iter().any(|d| d.doc_id == *doc_id);
+        let tx = self.store.begin()?;
+        let result = if registered {
+            apply_known(&tx, &mut self.docs, doc_id, changes)
+        } else {
+            apply_new(&tx, &mut self.docs, doc_id, changes)
+        };
+        match result.and_then(|()| Ok(tx.commit()?)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.docs.remove(doc_id);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A document's sync standing, for `status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DocSyncRecord {
+    /// The document.
+    pub doc_id: String,
+    /// Its group.
+    pub group_id: String,
+    /// plan | contacts.
+    pub kind: &'static str,
+    /// Whether the relay has everything this device has of it.
+    pub synced: bool,
+    /// This device's heads.
+    pub local_heads: String,
+    /// The heads the relay last confirmed.
+    pub relay_heads: Option<String>,
+    /// When (Unix milliseconds).
+    pub synced_at: Option<i64>,
+}
+
+fn heads_text(heads: &[automerge::ChangeHash]) -> String {
+    let mut v: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    v.sort();
+    v.join(",")
+}
+
+fn apply_known(
+    tx: &Transaction<'_>,
+    docs: &mut HashMap<DocumentId, Loaded>,
+    doc_id: &DocumentId,
+    changes: &[u8],
+) -> Result<()> {
+    let kind = store::documents(tx)?
+        .into_iter()
+        .find(|d| d.doc_id == *doc_id)
+        .map(|d| d.kind)
+        .ok_or_else(|| Error::NotFound {
+            kind: "document",
+            id: doc_id.to_string(),
+        })?;
+    let (loaded, _) = catch_up(tx, docs, doc_id)?;
+    loaded.doc.load_incremental(changes)?;
+    let seq = store::append_chunk(tx, doc_id, changes)?;
+    // FIXME(perf): a merge rewrites the whole document's index rows; a diff of the heads
+    // (automerge patches) would touch only the contacts that changed.
+    reindex(tx, kind, doc_id, &loaded.doc)?;
+    loaded.seq = seq;
+    loaded.chunks += 1;
+    Ok(())
+}
+
+fn apply_new(
+    tx: &Transaction<'_>,
+    docs: &mut HashMap<DocumentId, Loaded>,
+    doc_id: &DocumentId,
+    changes: &[u8],
+) -> Result<()> {
+    let id = doc_id.to_string();
+    let mut doc = schema::new_doc();
+    doc.load_incremental(changes)?;
+    let not_ours = |reason: &str| Error::Schema {
+        doc: id.clone(),
+        kind: "plan or contacts",
+        reason: reason.to_owned(),
+    };
+    use automerge::ReadDoc;
+    let (kind, owner, period, group_id) = if doc.get(automerge::ROOT, "contacts")?.is_some() {
+        let c: ContactsDoc = schema::hydrate(&doc, &id, DocKind::Contacts)?;
+        (
+            DocKind::Contacts,
+            Some(c.canvasser),
+            Some(c.period),
+            c.group_id,
+        )
+    } else if doc.get(automerge::ROOT, "profile")?.is_some() {
+        let p: Plan = schema::hydrate(&doc, &id, DocKind::Plan)?;
+        tx.execute(
+            "INSERT INTO groups (group_id, plan_doc, name, jurisdiction, role, joined_at)
+             VALUES (?1, ?2, ?3, ?4, 'member', ?5)
+             ON CONFLICT (group_id) DO UPDATE SET name = excluded.name,
+                                                  jurisdiction = excluded.jurisdiction",
+            params![
+                p.group_id,
+                id,
+                p.profile.name,
+                p.profile.jurisdiction,
+                now_ms()
+            ],
+        )?;
+        (DocKind::Plan, None, None, p.group_id)
+    } else {
+        return Err(not_ours("it is neither a plan nor a contacts document"));
+    };
+    let known_group: bool = tx
+        .query_row(
+            "SELECT 1 FROM groups WHERE group_id = ?1",
+            [&group_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !known_group {
+        return Err(not_ours("it belongs to a group this device is not in"));
+    }
+    let record = DocRecord {
+        doc_id: *doc_id,
+        group_id,
+        kind,
+    };
+    store::insert_document(tx, &record, owner.as_deref(), period.as_deref())?;
+    let seq = store::append_chunk(tx, doc_id, changes)?;
+    reindex(tx, kind, doc_id, &doc)?;
+    docs.insert(
+        *doc_id,
+        Loaded {
+            doc,
+            seq,
+            chunks: 1,
+        },
+    );
+    Ok(())
+}

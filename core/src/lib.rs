@@ -24,6 +24,8 @@ mod compaction;
 mod device;
 mod error;
 pub mod ids;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod rules;
 pub mod schema;
 pub mod store;
@@ -31,5 +33,5 @@ pub mod sync;
 pub mod time;
 
 pub use compaction::COMPACT_AFTER_CHUNKS;
-pub use device::{Device, DeviceInfo, GroupSummary};
+pub use device::{Device, DeviceInfo, DocSyncRecord, GroupSummary};
 pub use error::{Error, Result};

@@ -325,7 +325,8 @@ impl Sim {
                         self.relay.hub.offer(conn, doc, self.now);
                     }
                 }
-                Effect::DocChanged { .. }
+                Effect::Subscribed { .. }
+                | Effect::DocChanged { .. }
                 | Effect::SaveSyncState { .. }
                 | Effect::Unavailable { .. } => {}
             }
@@ -366,7 +367,9 @@ impl Sim {
                 Effect::SaveSyncState { peer, doc, state } => {
                     self.devices[i].disk.sync_states.insert((peer, doc), state);
                 }
-                Effect::DocChanged { .. } | Effect::Unavailable { .. } => {}
+                Effect::DocChanged { .. }
+                | Effect::Unavailable { .. }
+                | Effect::Subscribed { .. } => {}
             }
         }
         self.record_acks(i);

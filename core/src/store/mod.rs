@@ -20,7 +20,10 @@ use crate::schema::DocKind;
 const APPLICATION_ID: i32 = 0x4757_726b;
 
 /// The migrations, in order; the store's `user_version` is how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_init.sql"),
+    include_str!("migrations/002_sync.sql"),
+];
 
 /// The file name of the store inside a data directory.
 pub const STORE_FILE: &str = "groundwork.db";

@@ -107,6 +107,14 @@ pub enum Effect {
         /// Whether the hub had never had the document before.
         new: bool,
     },
+    /// A connection sent its first message about a document. A relay decides here whether the
+    /// peer may have it (and which other documents to offer it).
+    Subscribed {
+        /// The connection.
+        conn: ConnId,
+        /// The document.
+        doc: DocumentId,
+    },
     /// A peer said it does not have a document we asked for (or we may not have it).
     Unavailable {
         /// The connection.
@@ -579,6 +587,7 @@ impl Hub {
             return;
         };
         let peer = c.peer.clone();
+        let request = matches!(message, Message::Request { .. });
         match message {
             Message::Sync {
                 sender,
@@ -605,7 +614,7 @@ impl Hub {
                             .fail(conn, format!("document {document}: bad sync message: {e}"));
                     }
                 };
-                self.receive(conn, document, parsed, now);
+                self.receive(conn, document, parsed, request, now);
             }
             Message::DocUnavailable { document, .. } => {
                 if let Some(pd) = self
@@ -664,13 +673,22 @@ impl Hub {
         }
     }
 
-    fn receive(&mut self, conn: ConnId, id: DocumentId, message: sync::Message, now: u64) {
+    fn receive(
+        &mut self,
+        conn: ConnId,
+        id: DocumentId,
+        message: sync::Message,
+        request: bool,
+        now: u64,
+    ) {
         let new = !self.docs.contains_key(&id);
         let doc = self.docs.entry(id).or_insert_with(|| Doc {
             state: DocState::Loading(Vec::new()),
             subscribers: BTreeSet::new(),
         });
-        doc.subscribers.insert(conn);
+        if doc.subscribers.insert(conn) {
+            self.effects.push_back(Effect::Subscribed { conn, doc: id });
+        }
         let side = self.conns.get(&conn).map(|c| c.side);
         if new {
             match side {
@@ -741,7 +759,7 @@ impl Hub {
         }
         // Asked for a document we do not have: say so once, and keep the asker subscribed, so
         // it is sent the document the moment someone else brings it.
-        if empty && side == Some(Side::Server) {
+        if empty && request && side == Some(Side::Server) {
             self.unavailable(conn, id);
         }
         self.save_if_settled(conn, id);

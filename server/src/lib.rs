@@ -1,0 +1,235 @@
+//! groundwork-relay: the server every device syncs with. It merges the edits of many devices,
+//! persists every change before acknowledging it, and fans changes out to the devices of the
+//! same group.
+//!
+//! Shape: [`serve`] runs an axum server. Each WebSocket connection is a task that forwards
+//! frames to one hub thread ([`relay`]) and writes back what the hub sends; the hub thread owns
+//! the sans-IO sync hub of groundwork-core and the SQLite store ([`store`]).
+
+pub mod relay;
+pub mod store;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
+use groundwork_core::sync::wire::Message;
+
+use crate::relay::{Inbound, Metrics, Outbound};
+use crate::store::{RelayStore, StoreError};
+
+/// How the relay runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where `relay.db` lives.
+    pub data: PathBuf,
+    /// The largest frame accepted; a larger one closes its connection with an error.
+    pub max_frame_bytes: usize,
+    /// Documents no connection syncs leave memory after this long.
+    pub unload_idle_after: Duration,
+}
+
+impl Config {
+    /// Defaults for a data directory: 16 MiB frames, documents unloaded after 30 s idle.
+    pub fn new(data: PathBuf) -> Self {
+        Self {
+            data,
+            max_frame_bytes: 16 * 1024 * 1024,
+            unload_idle_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the relay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Serving failed.
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Clone)]
+struct App {
+    inbound: std::sync::mpsc::Sender<Inbound>,
+    metrics: Arc<Metrics>,
+    next_conn: Arc<AtomicU64>,
+    max_frame: usize,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Serves until `shutdown` completes, then closes every connection and returns once the hub
+/// thread has written everything it acknowledged. The caller binds the listener (tests bind
+/// port 0).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RelayError> {
+    let store = RelayStore::open(&config.data)?;
+    let storage_id = storage_id(&config.data);
+    let metrics = Arc::new(Metrics::default());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let hub_metrics = metrics.clone();
+    let unload = config.unload_idle_after;
+    let hub = std::thread::Builder::new()
+        .name("groundwork-hub".into())
+        .spawn(move || relay::run(store, rx, hub_metrics, storage_id, unload))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = App {
+        inbound: tx,
+        metrics,
+        next_conn: Arc::new(AtomicU64::new(1)),
+        max_frame: config.max_frame_bytes,
+        shutdown: stop_rx,
+    };
+    let router = Router::new()
+        .route("/v1/sync", get(sync_ws))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics_text))
+        .with_state(app.clone());
+    tracing::info!(addr = ?listener.local_addr().ok(), "relay listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    // Every connection task has ended; dropping the last sender lets the hub thread finish.
+    drop(app);
+    let _ = tokio::task::spawn_blocking(move || hub.join()).await;
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+/// A stable id for this relay's storage, kept in the data directory.
+fn storage_id(dir: &std::path::Path) -> String {
+    let path = dir.join("storage-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return id.trim().to_owned();
+    }
+    let id = groundwork_core::ids::DocumentId::random()
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| "relay".into());
+    let _ = std::fs::write(&path, &id);
+    id
+}
+
+async fn metrics_text(State(app): State<App>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+}
+
+async fn sync_ws(ws: WebSocketUpgrade, State(app): State<App>) -> impl IntoResponse {
+    // axum's own limit is set above ours, so that a frame a little too large is answered with
+    // our error rather than a dropped socket.
+    ws.max_message_size(app.max_frame * 2)
+        .max_frame_size(app.max_frame * 2)
+        .on_upgrade(move |socket| connection(socket, app))
+}
+
+async fn connection(socket: WebSocket, app: App) {
+    let conn = app.next_conn.fetch_add(1, Ordering::Relaxed);
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
+    if app
+        .inbound
+        .send(Inbound::Open {
+            conn,
+            tx: out_tx.clone(),
+        })
+        .is_err()
+    {
+        return;
+    }
+    let (mut sink, mut stream) = socket.split();
+    let writer = tokio::spawn(async move {
+        while let Some(out) = out_rx.recv().await {
+            match out {
+                Outbound::Frame(bytes) => {
+                    if sink.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Outbound::Close(reason) => {
+                    let frame = CloseFrame {
+                        code: 1008,
+                        reason: truncate(&reason, 120).into(),
+                    };
+                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                    break;
+                }
+            }
+        }
+    });
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = shutdown.changed() => {
+                let _ = out_tx.send(Outbound::Close("relay shutting down".into()));
+                break;
+            }
+        };
+        let Some(Ok(message)) = next else { break };
+        match message {
+            WsMessage::Binary(bytes) => {
+                if bytes.len() > app.max_frame {
+                    let reason = format!(
+                        "frame of {} bytes is over the limit of {} bytes",
+                        bytes.len(),
+                        app.max_frame
+                    );
+                    refuse(&out_tx, &reason);
+                    break;
+                }
+                let _ = app.inbound.send(Inbound::Frame {
+                    conn,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            WsMessage::Text(_) => {
+                refuse(
+                    &out_tx,
+                    "text frames are not part of the protocol; send CBOR in binary frames",
+                );
+                break;
+            }
+            WsMessage::Close(_) => break,
+            WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+        }
+    }
+    let _ = app.inbound.send(Inbound::Closed { conn });
+    drop(out_tx);
+    let _ = writer.await;
+}
+
+/// Sends a protocol error and closes the connection.
+fn refuse(out: &tokio::sync::mpsc::UnboundedSender<Outbound>, reason: &str) {
+    tracing::warn!(%reason, "refusing a connection");
+    let _ = out.send(Outbound::Frame(
+        Message::Error {
+            message: reason.to_owned(),
+        }
+        .encode(),
+    ));
+    let _ = out.send(Outbound::Close(reason.to_owned()));
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.char_indices()
+        .take_while(|(i, _)| *i < max)
+        .map(|(_, c)| c)
+        .collect()
+}

@@ -1,0 +1,64 @@
+//! `groundwork-relay --listen ADDR --data DIR`: the relay server.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use groundwork_relay::{Config, serve};
+
+/// The Groundwork relay: devices sync their groups' documents through it.
+#[derive(Parser, Debug)]
+#[command(name = "groundwork-relay", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: String,
+    /// Data directory (holds relay.db).
+    #[arg(long, default_value = "./relay-data")]
+    data: PathBuf,
+    /// Largest accepted frame, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_frame_bytes: usize,
+    /// Seconds an idle document stays in memory.
+    #[arg(long, default_value_t = 30)]
+    unload_idle_secs: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GROUNDWORK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    // Tests and scripts read the bound address (useful with port 0) from this line.
+    println!("listening on {}", listener.local_addr()?);
+    let mut config = Config::new(args.data);
+    config.max_frame_bytes = args.max_frame_bytes;
+    config.unload_idle_after = std::time::Duration::from_secs(args.unload_idle_secs);
+    serve(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
