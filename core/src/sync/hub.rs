@@ -669,7 +669,13 @@ impl Hub {
             Message::Join { .. } | Message::Peer { .. } => {
                 self.fail(conn, "handshake message after the handshake".into());
             }
-            Message::Other { .. } | Message::Error { .. } | Message::Leave { .. } => {}
+            // Remote-heads gossip is optional in automerge-repo; we do not take part.
+            Message::Other { kind }
+                if kind == "remote-heads-changed" || kind == "remote-subscription-change" => {}
+            Message::Other { kind } => {
+                self.fail(conn, format!("unknown message type {kind:?}"));
+            }
+            Message::Error { .. } | Message::Leave { .. } => {}
         }
     }
 
