@@ -20,7 +20,7 @@ struct Args {
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_frame_bytes: usize,
     /// Seconds an idle document stays in memory.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 2)]
     unload_idle_secs: u64,
 }
 

@@ -161,9 +161,11 @@ pub fn run(
         idle_since: BTreeMap::new(),
         unload_after,
     };
+    // Ticks (retries, unloading idle documents) run on time, busy or not.
+    let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
+    let mut last_tick = Instant::now();
     loop {
-        let wait = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
-        match rx.recv_timeout(wait) {
+        match rx.recv_timeout(tick_every) {
             Ok(first) => {
                 t.input(first);
                 // Everything already queued joins this batch, and so this group commit.
@@ -171,12 +173,14 @@ pub fn run(
                     t.input(next);
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {
-                let now = t.now();
-                t.hub.handle_tick(now);
-                t.unload_idle();
-            }
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_tick.elapsed() >= tick_every {
+            last_tick = Instant::now();
+            let now = t.now();
+            t.hub.handle_tick(now);
+            t.unload_idle();
         }
         if let Err(e) = t.drive() {
             // The store failed: nothing more can be acknowledged safely. Close everyone; the
