@@ -1,6 +1,6 @@
 //! Interop with JavaScript automerge-repo (npm `@automerge/automerge-repo` 2.5 and its
 //! WebSocket adapter), both ways: JavaScript clients sync through our relay, and our client
-//! syncs through a JavaScript sync server. Needs Node.js and `npm ci` in tests/interop (the
+//! syncs through a JavaScript sync server. Needs Node.js and `npm install` in tests/interop (the
 //! README's test command does it).
 
 use std::io::{BufRead, BufReader};
@@ -15,7 +15,7 @@ fn interop_dir() -> Result<PathBuf, String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
     if !dir.join("node_modules/@automerge/automerge-repo").exists() {
         return Err(format!(
-            "run `npm ci` in {} first (scripts/test does)",
+            "run `npm install` in {} first (scripts/test does)",
             dir.display()
         ));
     }
