@@ -1,2 +1,37 @@
 //! Multi-process tests of Groundwork: real processes, real SQLite files, real crashes. The
-//! tests live in `tests/`; the helper programs they start live in `src/bin/`.
+//! tests live in `tests/`; the helper programs they start live in `src/bin/`; what the tests
+//! share lives here.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+
+/// The path of a binary of this workspace (`groundwork`, `groundwork-relay`), built once per
+/// test process: they belong to other packages, so cargo does not build them for these tests.
+///
+/// # Panics
+/// If building them fails: no test here can run without them.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "groundwork-cli",
+                "-p",
+                "groundwork-relay",
+            ])
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "building the binaries failed"
+        );
+    });
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug").join(name)
+}

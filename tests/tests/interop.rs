@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use groundwork_tests::bin;
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -20,31 +21,6 @@ fn interop_dir() -> Result<PathBuf, String> {
         ));
     }
     Ok(dir)
-}
-
-fn bin(name: &str) -> PathBuf {
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "groundwork-cli",
-                "-p",
-                "groundwork-relay",
-            ])
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "building the binaries failed"
-        );
-    });
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug").join(name)
 }
 
 /// A child process killed when the test ends, however it ends.

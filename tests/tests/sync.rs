@@ -5,38 +5,11 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 
+use groundwork_tests::bin;
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// Builds the two binaries once (they belong to other packages of the workspace) and returns
-/// the path of `name`.
-fn bin(name: &str) -> PathBuf {
-    static BUILD: Once = Once::new();
-    BUILD.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "groundwork-cli",
-                "-p",
-                "groundwork-relay",
-            ])
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "building the binaries failed"
-        );
-    });
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug").join(name)
-}
 
 struct Relay {
     child: Child,
