@@ -373,14 +373,15 @@ impl HubThread {
         Ok(())
     }
 
+    /// The group's members that are connected now: one indexed query, not a scan of every
+    /// connection.
     fn store_members(&self, group: &str) -> Result<BTreeSet<String>, StoreError> {
-        let mut out = BTreeSet::new();
-        for (peer, _) in self.by_peer.iter() {
-            if self.store.groups_of(peer)?.iter().any(|g| g == group) {
-                out.insert(peer.clone());
-            }
-        }
-        Ok(out)
+        Ok(self
+            .store
+            .members_of(group)?
+            .into_iter()
+            .filter(|peer| self.by_peer.contains_key(peer))
+            .collect())
     }
 
     /// A connection asked about a document: if its group is known, the device joins the group

@@ -176,6 +176,18 @@ impl RelayStore {
         Ok(out)
     }
 
+    /// The devices that sync a group.
+    pub fn members_of(&self, group: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT peer_id FROM members WHERE group_id = ?1 ORDER BY peer_id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([group], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// The groups a device syncs.
     pub fn groups_of(&self, peer: &str) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
