@@ -1,6 +1,6 @@
 //! Interop with JavaScript automerge-repo (npm `@automerge/automerge-repo` 2.5 and its
 //! WebSocket adapter), both ways: JavaScript clients sync through our relay, and our client
-//! syncs through a JavaScript sync server. Needs Node.js and `npm install` in tests/interop (the
+//! syncs through the published `@automerge/automerge-repo-sync-server` 0.2.8. Needs Node.js and `npm install` in tests/interop (the
 //! README's test command does it).
 
 use std::io::{BufRead, BufReader};
@@ -80,9 +80,11 @@ fn our_client_syncs_through_a_javascript_sync_server() -> TestResult {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
+    // The published sync server, run as its package.json's `start` script runs it.
     let mut server = Command::new("node");
     server
-        .arg(interop.join("js-server.mjs"))
+        .arg(interop.join("node_modules/@automerge/automerge-repo-sync-server/src/index.js"))
+        .current_dir(root.path())
         .env("PORT", port.to_string())
         .env("DATA_DIR", root.path().join("js-data"));
     let (_server, line) = start(server)?;
