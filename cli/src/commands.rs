@@ -76,13 +76,19 @@ pub fn run(cli: Cli) -> Result<Output> {
             relay,
             once,
             timeout,
-        } => return sync(&mut device, &relay, once, timeout),
+        } => return sync(device, &relay, once, timeout),
         Command::Status => {
             let docs = device.sync_status()?;
+            let connection = device.connection()?;
             let synced = docs.iter().filter(|d| d.synced).count();
-            let text = render::status(&docs);
+            let text = render::status(connection.as_ref(), &docs);
             Output::new(
-                json!({ "documents": docs, "synced": synced, "total": docs.len() }),
+                json!({
+                    "connection": connection,
+                    "documents": docs,
+                    "synced": synced,
+                    "total": docs.len(),
+                }),
                 text,
             )
         }
@@ -272,14 +278,15 @@ pub fn run(cli: Cli) -> Result<Output> {
 }
 
 /// `sync`: once, or forever with jittered exponential backoff between failed rounds.
-fn sync(device: &mut Device, relay: &str, once: bool, timeout: u64) -> Result<Output> {
+fn sync(mut device: Device, relay: &str, once: bool, timeout: u64) -> Result<Output> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let timeout = std::time::Duration::from_secs(timeout);
     if once {
-        let summary = runtime.block_on(groundwork_core::net::sync_once(device, relay, timeout))?;
+        let summary =
+            runtime.block_on(groundwork_core::net::sync_once(&mut device, relay, timeout))?;
         if !summary.synced {
             anyhow::bail!(
                 "not everything is synced: {}",
@@ -292,26 +299,48 @@ fn sync(device: &mut Device, relay: &str, once: bool, timeout: u64) -> Result<Ou
         );
         return Ok(Output::new(json!(summary), text));
     }
-    let mut backoff = std::time::Duration::from_secs(1);
-    loop {
-        match runtime.block_on(groundwork_core::net::sync_once(device, relay, timeout)) {
-            Ok(summary) => {
-                println!("{}", json!(summary));
-                backoff = std::time::Duration::from_secs(1);
-                std::thread::sleep(std::time::Duration::from_secs(5));
-            }
-            Err(e) => {
-                eprintln!(
-                    "groundwork: sync failed: {e}; retrying in {}s",
-                    backoff.as_secs()
-                );
-                // Jitter: up to half the wait again, so many devices do not retry in step.
-                let jitter = std::time::Duration::from_millis(
-                    u64::from(std::process::id()) % (backoff.as_millis() as u64 / 2 + 1),
-                );
-                std::thread::sleep(backoff + jitter);
-                backoff = (backoff * 2).min(std::time::Duration::from_secs(60));
+    // Stay connected until interrupted: one JSON line per event on stdout.
+    let mut options = groundwork_core::net::RunOptions::new(relay);
+    options.connect_timeout = timeout;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let shared = std::sync::Mutex::new(device);
+    let result = runtime.block_on(async {
+        let running = groundwork_core::net::run(&shared, options, stop, |event| {
+            println!("{}", json!(event));
+        });
+        tokio::pin!(running);
+        tokio::select! {
+            result = &mut running => result,
+            () = wait_for_interrupt() => {
+                // Let the connection save its sync states and record "offline".
+                let _ = stop_tx.send(true);
+                running.await
             }
         }
+    });
+    result?;
+    Ok(Output::new(json!({ "stopped": true }), "sync stopped\n"))
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+async fn wait_for_interrupt() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -84,7 +84,7 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
-    /// Per document: synced with the relay or not, and since when.
+    /// The relay connection, and per document: synced with the relay or not, and since when.
     Status,
 }
 

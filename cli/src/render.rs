@@ -5,6 +5,7 @@ use std::fmt::Write;
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::plan::Meeting;
 use groundwork_core::store::index::{ActionRow, ContactRow, MeetingRow, ScorecardRow, TargetRow};
+use groundwork_core::sync::connection::ConnectionRecord;
 use groundwork_core::time::format_rfc3339;
 use groundwork_core::{DocSyncRecord, GroupSummary};
 use serde_json::{Value, json};
@@ -196,8 +197,27 @@ pub fn contacts(rows: &[ContactRow]) -> String {
     s
 }
 
-pub fn status(docs: &[DocSyncRecord]) -> String {
+pub fn status(connection: Option<&ConnectionRecord>, docs: &[DocSyncRecord]) -> String {
     let mut s = String::new();
+    match connection {
+        None => s.push_str("relay: never synced\n"),
+        Some(c) => {
+            let _ = write!(
+                s,
+                "relay {}: {} since {}",
+                c.relay,
+                c.state,
+                format_rfc3339(c.since)
+            );
+            if let Some(at) = c.retry_at {
+                let _ = write!(s, ", next attempt {}", format_rfc3339(at));
+            }
+            if let Some(e) = &c.last_error {
+                let _ = write!(s, " (last error: {e})");
+            }
+            s.push('\n');
+        }
+    }
     for d in docs {
         let when = d
             .synced_at

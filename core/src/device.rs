@@ -20,6 +20,7 @@ use crate::store::index::{
     self, ActionRow, ContactQuery, ContactRow, Entity, MeetingRow, ScorecardRow, TargetRow,
 };
 use crate::store::{self, DocRecord, STORE_FILE, Store};
+use crate::sync::connection::ConnectionRecord;
 use crate::time::{now_ms, period_of};
 
 /// Who this device is.
@@ -732,15 +733,27 @@ impl Device {
     /// plan not received yet).
     pub fn sync_documents(&mut self) -> Result<Vec<(DocumentId, Option<Vec<u8>>)>> {
         let mut out = Vec::new();
+        for (id, stored) in self.sync_document_ids()? {
+            let bytes = if stored {
+                Some(self.document_bytes(&id)?)
+            } else {
+                None
+            };
+            out.push((id, bytes));
+        }
+        Ok(out)
+    }
+
+    /// Every document this device should sync, and whether it has any of it yet (a group
+    /// added by id has no plan until the relay sends it). Reads only the registry.
+    pub fn sync_document_ids(&self) -> Result<Vec<(DocumentId, bool)>> {
         let known: std::collections::BTreeSet<DocumentId> =
             self.documents()?.into_iter().map(|d| d.doc_id).collect();
-        for id in &known {
-            out.push((*id, Some(self.document_bytes(id)?)));
-        }
+        let mut out: Vec<(DocumentId, bool)> = known.iter().map(|id| (*id, true)).collect();
         for g in self.groups()? {
             let plan: DocumentId = g.plan_doc.parse()?;
             if !known.contains(&plan) {
-                out.push((plan, None));
+                out.push((plan, false));
             }
         }
         Ok(out)
@@ -781,6 +794,77 @@ impl Device {
             params![doc.to_string(), heads_text(heads), now_ms()],
         )?;
         Ok(())
+    }
+
+    /// The changes this device has of a document beyond `heads` (what a running sync last
+    /// handed the relay), or `None` when there are none. Catches up on edits other processes
+    /// stored, so a long-lived sync picks up edits made by the CLI.
+    pub fn changes_since(
+        &mut self,
+        doc: &DocumentId,
+        heads: &[automerge::ChangeHash],
+    ) -> Result<Option<Vec<u8>>> {
+        let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, doc)?;
+        if loaded.doc.get_heads() == heads {
+            return Ok(None);
+        }
+        Ok(Some(loaded.doc.save_after(heads)))
+    }
+
+    /// Records the relay connection's state, for `status` (in this process or another).
+    pub fn record_connection(&mut self, record: &ConnectionRecord) -> Result<()> {
+        self.store.conn().execute(
+            "INSERT OR REPLACE INTO sync_connection
+               (id, relay, state, since, attempt, last_error, retry_at, heartbeat)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                record.relay,
+                record.state.as_str(),
+                record.since,
+                record.attempt,
+                record.last_error,
+                record.retry_at,
+                record.heartbeat
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The relay connection as last recorded, judged now (a sync that stopped refreshing its
+    /// record reads as offline); `None` if this device never ran sync.
+    pub fn connection(&self) -> Result<Option<ConnectionRecord>> {
+        let row = self
+            .store
+            .conn()
+            .prepare_cached(
+                "SELECT relay, state, since, attempt, last_error, retry_at, heartbeat
+                 FROM sync_connection WHERE id = 1",
+            )?
+            .query_row([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .optional()?;
+        let Some((relay, state, since, attempt, last_error, retry_at, heartbeat)) = row else {
+            return Ok(None);
+        };
+        let record = ConnectionRecord {
+            relay,
+            state: state.parse()?,
+            since,
+            attempt,
+            last_error,
+            retry_at,
+            heartbeat,
+        };
+        Ok(Some(record.at(now_ms())))
     }
 
     /// Per document: its local heads, the heads the relay last confirmed, and when.

@@ -99,6 +99,14 @@ pub enum Error {
     /// The operating system could not supply random bytes.
     #[error("no randomness available: {0}")]
     Random(String),
+    /// The relay could not be reached, or the connection to it failed. Sync retries these.
+    #[error("relay {relay}: {reason}")]
+    Relay {
+        /// The relay's URL.
+        relay: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// SQLite failed.
     #[error("device store: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -1,20 +1,35 @@
 //! The device's side of the network: dials the relay over WebSocket (rustls for `wss://`) and
-//! drives the sync [`Hub`] against the device store until every document is synced.
+//! drives the sync [`Hub`] against the device store, either once until every document is synced
+//! ([`sync_once`]) or for as long as the app wants it, pushing local edits as they are stored and
+//! reconnecting with jittered exponential backoff when the relay is lost ([`run`]).
+//!
+//! Storage effects always run before the frames that follow them are sent, so the device never
+//! tells the relay it has a change it has not stored.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use automerge::ChangeHash;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ids::DocumentId;
+use crate::sync::connection::{Backoff, ConnectionRecord, ConnectionState, HEARTBEAT_MS};
 use crate::sync::hub::{Effect, Hub, Side};
-use crate::sync::wire::PeerMetadata;
+use crate::sync::wire::{Message, PeerMetadata};
+use crate::time::now_ms;
 
 /// The one connection a device has, in the hub's numbering.
 const CONN: u64 = 1;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What one `sync --once` did.
 #[derive(Clone, Debug, Serialize)]
@@ -42,22 +57,20 @@ pub struct SyncSummary {
     pub millis: u64,
 }
 
-fn net_error(relay: &str, e: impl std::fmt::Display) -> Error {
-    Error::Invalid {
-        what: "relay connection",
-        reason: format!("{relay}: {e}"),
+fn relay_error(relay: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Relay {
+        relay: relay.to_owned(),
+        reason: reason.to_string(),
     }
 }
 
-/// Connects to `relay`, syncs every document of this device both ways, and returns when all
-/// are synced (or `timeout` passes, or a document the device has nothing of is unavailable).
-pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> Result<SyncSummary> {
-    let started = Instant::now();
+/// A hub holding every document this device syncs.
+fn load_hub(device: &mut Device) -> Result<Hub> {
     let me = device.info().device_id.clone();
     let mut hub = Hub::new(
         me.clone(),
         PeerMetadata {
-            storage_id: Some(me.clone()),
+            storage_id: Some(me),
             is_ephemeral: false,
         },
     );
@@ -68,15 +81,222 @@ pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> R
         }
         hub.insert_doc(id, doc);
     }
+    Ok(hub)
+}
+
+async fn dial(relay: &str, timeout: Duration) -> Result<Ws> {
+    // Another part of the process may have installed a provider already; either one will do.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(relay))
         .await
-        .map_err(|_| net_error(relay, "timed out connecting"))?
-        .map_err(|e| net_error(relay, e))?;
-    let (mut sink, mut stream) = ws.split();
-    let now = |started: Instant| started.elapsed().as_millis() as u64;
-    hub.connect(CONN, Side::Client, now(started));
+        .map_err(|_| relay_error(relay, "timed out connecting"))?
+        .map_err(|e| relay_error(relay, e))?;
+    Ok(ws)
+}
 
+/// One WebSocket connection to the relay and the hub speaking over it.
+struct Link {
+    relay: String,
+    hub: Hub,
+    sink: SplitSink<Ws, WsMessage>,
+    stream: SplitStream<Ws>,
+    started: Instant,
+    /// The relay's peer id, once its handshake arrived and the saved sync states were loaded.
+    peer: Option<String>,
+    unavailable: BTreeSet<DocumentId>,
+    /// The relay's heads of each document as last written to the store.
+    recorded: HashMap<DocumentId, Vec<ChangeHash>>,
+    frames_sent: u64,
+    frames_received: u64,
+    received_changes: usize,
+    sends_per_doc: BTreeMap<DocumentId, u32>,
+    /// Documents the relay changed here since the host last took them.
+    changed: Vec<DocumentId>,
+}
+
+impl Link {
+    fn new(relay: &str, hub: Hub, ws: Ws) -> Self {
+        let (sink, stream) = ws.split();
+        let mut link = Link {
+            relay: relay.to_owned(),
+            hub,
+            sink,
+            stream,
+            started: Instant::now(),
+            peer: None,
+            unavailable: BTreeSet::new(),
+            recorded: HashMap::new(),
+            frames_sent: 0,
+            frames_received: 0,
+            received_changes: 0,
+            sends_per_doc: BTreeMap::new(),
+            changed: Vec::new(),
+        };
+        link.hub.connect(CONN, Side::Client, 0);
+        link
+    }
+
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Runs the hub's storage effects against the device and returns the frames to send.
+    fn drain(&mut self, device: &mut Device) -> Result<Vec<Vec<u8>>> {
+        let mut frames = Vec::new();
+        while let Some(effect) = self.hub.poll_effect() {
+            match effect {
+                Effect::Send { frame, .. } => frames.push(frame),
+                Effect::Close { reason, .. } => {
+                    return Err(relay_error(
+                        &self.relay,
+                        format!("protocol error: {reason}"),
+                    ));
+                }
+                Effect::PeerReady { peer, .. } => {
+                    let states = device.sync_states(&peer)?;
+                    let now = self.now();
+                    self.hub.handle_sync_states(CONN, states, now);
+                    self.peer = Some(peer);
+                }
+                Effect::Persist { doc, changes } => {
+                    device.apply_remote_changes(&doc, &changes)?;
+                    self.received_changes += 1;
+                    self.unavailable.remove(&doc);
+                    self.changed.push(doc);
+                }
+                Effect::SaveSyncState { peer, doc, state } => {
+                    device.save_sync_state(&peer, &doc, &state)?;
+                }
+                Effect::Unavailable { doc, .. } => {
+                    self.unavailable.insert(doc);
+                }
+                Effect::Load { .. } | Effect::DocChanged { .. } | Effect::Subscribed { .. } => {}
+            }
+        }
+        Ok(frames)
+    }
+
+    async fn send(&mut self, frames: Vec<Vec<u8>>) -> Result<()> {
+        for frame in frames {
+            self.frames_sent += 1;
+            if let Ok(Message::Sync { document, .. } | Message::Request { document, .. }) =
+                Message::decode(&frame)
+            {
+                *self.sends_per_doc.entry(document).or_default() += 1;
+            }
+            self.sink
+                .send(WsMessage::Binary(frame.into()))
+                .await
+                .map_err(|e| relay_error(&self.relay, e))?;
+        }
+        Ok(())
+    }
+
+    /// The documents not yet synced both ways (empty before the handshake is done, check
+    /// `peer`). Records the relay's heads of each synced document when they changed.
+    fn settle(&mut self, device: &mut Device) -> Result<Vec<DocumentId>> {
+        let ids: Vec<DocumentId> = self.hub.doc_ids().copied().collect();
+        let mut pending = Vec::new();
+        for id in ids {
+            let status = self.hub.status(CONN, &id);
+            let both_ways = status.as_ref().is_some_and(|s| {
+                s.synced() && s.theirs.as_ref().is_some_and(|t| t.len() == s.ours.len())
+            });
+            let nothing_anywhere = self.unavailable.contains(&id)
+                && status.as_ref().is_some_and(|s| s.ours.is_empty());
+            if !(both_ways || nothing_anywhere) {
+                pending.push(id);
+                continue;
+            }
+            if let Some(s) = status
+                && !s.ours.is_empty()
+                && self.recorded.get(&id) != Some(&s.ours)
+            {
+                device.record_relay_heads(&id, &s.ours)?;
+                self.unavailable.remove(&id);
+                self.recorded.insert(id, s.ours);
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Hands the hub what the store has that it does not: edits stored since it last looked
+    /// (by this process or another) and documents new to this device.
+    fn push_local(&mut self, device: &mut Device) -> Result<()> {
+        let now = self.now();
+        for (id, stored) in device.sync_document_ids()? {
+            match self.hub.heads(&id) {
+                Some(heads) => {
+                    if let Some(changes) = device.changes_since(&id, &heads)? {
+                        self.hub.handle_local_change(id, &changes, now)?;
+                    }
+                }
+                None => {
+                    if stored {
+                        if let Some(changes) = device.changes_since(&id, &[])? {
+                            self.hub.handle_local_change(id, &changes, now)?;
+                        }
+                    } else {
+                        self.hub.insert_doc(id, crate::schema::new_doc());
+                    }
+                    self.hub.offer(CONN, id, now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes in one message from the socket.
+    fn receive(
+        &mut self,
+        next: Option<std::result::Result<WsMessage, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Result<()> {
+        match next {
+            None => Err(relay_error(&self.relay, "the relay closed the connection")),
+            Some(Err(e)) => Err(relay_error(&self.relay, e)),
+            Some(Ok(WsMessage::Binary(bytes))) => {
+                self.frames_received += 1;
+                let now = self.now();
+                self.hub.handle_frame(CONN, &bytes, now);
+                self.hub.handle_tick(now);
+                Ok(())
+            }
+            Some(Ok(WsMessage::Close(frame))) => {
+                let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                Err(relay_error(
+                    &self.relay,
+                    format!("the relay closed the connection: {reason}"),
+                ))
+            }
+            Some(Ok(_)) => Ok(()),
+        }
+    }
+
+    /// Saves what each document's exchange reached, for the next connection.
+    fn disconnect(&mut self, device: &mut Device) -> Result<()> {
+        self.hub.handle_disconnect(CONN);
+        while let Some(effect) = self.hub.poll_effect() {
+            if let Effect::SaveSyncState { peer, doc, state } = effect {
+                device.save_sync_state(&peer, &doc, &state)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the socket politely; the relay may already be gone.
+    async fn goodbye(mut self) {
+        let _ = self.sink.send(WsMessage::Close(None)).await;
+    }
+}
+
+/// Connects to `relay`, syncs every document of this device both ways, and returns when all
+/// are synced (or `timeout` passes, or a document the device has nothing of is unavailable).
+pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> Result<SyncSummary> {
+    let started = Instant::now();
+    let hub = load_hub(device)?;
+    let ws = dial(relay, timeout).await?;
+    let mut link = Link::new(relay, hub, ws);
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut summary = SyncSummary {
         relay: relay.to_owned(),
         synced: false,
@@ -89,111 +309,293 @@ pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> R
         received_changes: 0,
         millis: 0,
     };
-    let mut ready = false;
-    let mut unavailable: std::collections::BTreeSet<DocumentId> = Default::default();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut sends_per_doc: std::collections::BTreeMap<DocumentId, u32> = Default::default();
     loop {
-        while let Some(effect) = hub.poll_effect() {
-            match effect {
-                Effect::Send { frame, .. } => {
-                    summary.frames_sent += 1;
-                    if let Ok(
-                        crate::sync::wire::Message::Sync { document, .. }
-                        | crate::sync::wire::Message::Request { document, .. },
-                    ) = crate::sync::wire::Message::decode(&frame)
-                    {
-                        *sends_per_doc.entry(document).or_default() += 1;
-                    }
-                    sink.send(WsMessage::Binary(frame.into()))
-                        .await
-                        .map_err(|e| net_error(relay, e))?;
-                }
-                Effect::Close { reason, .. } => {
-                    return Err(net_error(relay, format!("connection closed: {reason}")));
-                }
-                Effect::PeerReady { peer, .. } => {
-                    let states = device.sync_states(&peer)?;
-                    hub.handle_sync_states(CONN, states, now(started));
-                    ready = true;
-                }
-                Effect::Persist { doc, changes } => {
-                    device.apply_remote_changes(&doc, &changes)?;
-                    summary.received_changes += 1;
-                    unavailable.remove(&doc);
-                }
-                Effect::SaveSyncState { peer, doc, state } => {
-                    device.save_sync_state(&peer, &doc, &state)?;
-                }
-                Effect::Unavailable { doc, .. } => {
-                    unavailable.insert(doc);
-                }
-                Effect::Load { .. } | Effect::DocChanged { .. } | Effect::Subscribed { .. } => {}
-            }
-        }
-        if ready {
-            let ids: Vec<DocumentId> = hub.doc_ids().copied().collect();
-            let mut pending = Vec::new();
-            for id in &ids {
-                let status = hub.status(CONN, id);
-                let done = status.as_ref().is_some_and(|s| {
-                    s.synced() && s.theirs.as_ref().is_some_and(|t| t.len() == s.ours.len())
-                }) || (unavailable.contains(id)
-                    && status.as_ref().is_some_and(|s| s.ours.is_empty()));
-                if done {
-                    if let Some(s) = status
-                        && !s.ours.is_empty()
-                    {
-                        device.record_relay_heads(id, &s.ours)?;
-                        unavailable.remove(id);
-                    }
-                } else {
-                    pending.push(id.to_string());
-                }
-            }
+        let frames = link.drain(device)?;
+        link.send(frames).await?;
+        if link.peer.is_some() {
+            let pending = link.settle(device)?;
+            summary.pending = pending.iter().map(|d| d.to_string()).collect();
             if pending.is_empty() {
-                summary.documents = ids.len();
-                summary.unavailable = unavailable.iter().map(|d| d.to_string()).collect();
-                summary.synced = unavailable.is_empty();
+                summary.unavailable = link.unavailable.iter().map(|d| d.to_string()).collect();
+                summary.synced = link.unavailable.is_empty();
                 break;
             }
-            summary.pending = pending;
         }
-        let next = tokio::time::timeout_at(deadline, stream.next()).await;
-        match next {
-            Err(_) => {
-                summary.documents = hub.doc_ids().count();
-                break;
-            }
-            Ok(None) => return Err(net_error(relay, "the relay closed the connection")),
-            Ok(Some(Err(e))) => return Err(net_error(relay, e)),
-            Ok(Some(Ok(WsMessage::Binary(bytes)))) => {
-                summary.frames_received += 1;
-                hub.handle_frame(CONN, &bytes, now(started));
-                hub.handle_tick(now(started));
-            }
-            Ok(Some(Ok(WsMessage::Close(frame)))) => {
-                let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
-                return Err(net_error(
-                    relay,
-                    format!("the relay closed the connection: {reason}"),
-                ));
-            }
-            Ok(Some(Ok(_))) => {}
+        match tokio::time::timeout_at(deadline, link.stream.next()).await {
+            Err(_) => break,
+            Ok(next) => link.receive(next)?,
         }
     }
-    // Save what each document's exchange reached, for the next connection.
-    hub.handle_disconnect(CONN);
-    while let Some(effect) = hub.poll_effect() {
-        if let Effect::SaveSyncState { peer, doc, state } = effect {
-            device.save_sync_state(&peer, &doc, &state)?;
-        }
-    }
-    let _ = sink.send(WsMessage::Close(None)).await;
-    if summary.synced {
-        summary.pending.clear();
-    }
-    summary.round_trips = 1 + sends_per_doc.values().copied().max().unwrap_or(0);
+    summary.documents = link.hub.doc_ids().count();
+    summary.round_trips = 1 + link.sends_per_doc.values().copied().max().unwrap_or(0);
+    summary.frames_sent = link.frames_sent;
+    summary.frames_received = link.frames_received;
+    summary.received_changes = link.received_changes;
+    link.disconnect(device)?;
+    link.goodbye().await;
     summary.millis = started.elapsed().as_millis() as u64;
     Ok(summary)
+}
+
+/// How [`run`] keeps a device synced.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The relay's WebSocket URL.
+    pub relay: String,
+    /// How long dialling may take before the attempt counts as failed.
+    pub connect_timeout: Duration,
+    /// How often the store is checked for edits to push (edits made by other processes, or by
+    /// this one without a nudge).
+    pub poll: Duration,
+    /// The first wait after a failure; it doubles with each failure in a row.
+    pub backoff_base: Duration,
+    /// The longest wait between attempts.
+    pub backoff_cap: Duration,
+    /// Seeds the backoff's jitter (tests replay it; apps pass something random).
+    pub seed: u64,
+}
+
+impl RunOptions {
+    /// Defaults for a phone or a laptop: poll every half second, back off from 1 s to 5 min.
+    pub fn new(relay: &str) -> Self {
+        RunOptions {
+            relay: relay.to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            poll: Duration::from_millis(500),
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(300),
+            seed: u64::from(std::process::id()) ^ now_ms() as u64,
+        }
+    }
+}
+
+/// What [`run`] reports as it goes.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum SyncEvent {
+    /// The connection changed state (also recorded in the store for `status`).
+    Connection(ConnectionRecord),
+    /// Changes from the relay were stored in a document.
+    Changed {
+        /// The document.
+        document: String,
+    },
+    /// Every document is synced both ways with the relay.
+    Synced {
+        /// Documents synced.
+        documents: usize,
+        /// Documents that changed here because of the relay on this connection so far.
+        received_changes: usize,
+    },
+}
+
+/// Locks the device. A panic elsewhere while it was locked cannot have left the store half
+/// written (every edit is one SQLite transaction, and the in-memory documents catch up from the
+/// store by sequence number), so a poisoned lock is taken as it is.
+fn lock(device: &Mutex<Device>) -> std::sync::MutexGuard<'_, Device> {
+    device
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Keeps the device synced with its relay until `stop` turns true (or its sender is dropped):
+/// connects, syncs everything, then stays connected, pushing local edits within `poll` of
+/// their being stored and taking in the relay's as they come. A lost connection is retried
+/// after a jittered, exponentially growing wait. Every state change is recorded in the store
+/// (for `status`) and reported to `on_event`. Returns an error only for a failure of the
+/// device store; network failures are retried.
+pub async fn run(
+    device: &Mutex<Device>,
+    options: RunOptions,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut on_event: impl FnMut(&SyncEvent),
+) -> Result<()> {
+    let mut backoff = Backoff::new(
+        options.backoff_base.as_millis() as u64,
+        options.backoff_cap.as_millis() as u64,
+        options.seed,
+    );
+    let mut record = ConnectionRecord {
+        relay: options.relay.clone(),
+        state: ConnectionState::Connecting,
+        since: now_ms(),
+        attempt: 0,
+        last_error: None,
+        retry_at: None,
+        heartbeat: now_ms(),
+    };
+    let report = |record: &mut ConnectionRecord,
+                  state: ConnectionState,
+                  on_event: &mut dyn FnMut(&SyncEvent)|
+     -> Result<()> {
+        let now = now_ms();
+        if record.state != state {
+            record.since = now;
+        }
+        record.state = state;
+        record.heartbeat = now;
+        lock(device).record_connection(record)?;
+        on_event(&SyncEvent::Connection(record.clone()));
+        Ok(())
+    };
+    loop {
+        if stopped(&stop) {
+            break;
+        }
+        record.retry_at = None;
+        record.attempt = backoff.failures();
+        report(&mut record, ConnectionState::Connecting, &mut on_event)?;
+        let outcome = connected(device, &options, &mut stop, &mut |event| match event {
+            Connected::Ready => {
+                backoff.reset();
+                record.last_error = None;
+                record.attempt = 0;
+                report(&mut record, ConnectionState::Connected, &mut on_event)
+            }
+            Connected::Heartbeat => {
+                record.heartbeat = now_ms();
+                lock(device).record_connection(&record)
+            }
+            Connected::Event(event) => {
+                on_event(&event);
+                Ok(())
+            }
+        })
+        .await;
+        match outcome {
+            Ok(()) => break,
+            Err(Error::Relay { reason, .. }) => {
+                let wait = backoff.next_delay_ms();
+                tracing::info!(relay = %options.relay, %reason, wait_ms = wait, "relay connection lost; retrying");
+                record.last_error = Some(reason);
+                record.attempt = backoff.failures();
+                record.retry_at = Some(now_ms() + wait as i64);
+                report(&mut record, ConnectionState::Waiting, &mut on_event)?;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    record.retry_at = None;
+    report(&mut record, ConnectionState::Offline, &mut on_event)
+}
+
+/// What happens during one connection that [`run`] cares about.
+enum Connected {
+    /// The relay's handshake arrived: the connection is up.
+    Ready,
+    /// Time to refresh the connection record.
+    Heartbeat,
+    /// Something to pass on ([`SyncEvent::Changed`], [`SyncEvent::Synced`]).
+    Event(SyncEvent),
+}
+
+/// One connection, from dialling until it fails (an `Error::Relay`) or `stop` is set (`Ok`).
+async fn connected(
+    device: &Mutex<Device>,
+    options: &RunOptions,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    on: &mut dyn FnMut(Connected) -> Result<()>,
+) -> Result<()> {
+    let hub = {
+        let mut d = lock(device);
+        load_hub(&mut d)?
+    };
+    let ws = tokio::select! {
+        ws = dial(&options.relay, options.connect_timeout) => ws?,
+        _ = stop.changed() => return Ok(()),
+    };
+    let mut link = Link::new(&options.relay, hub, ws);
+    let mut poll = tokio::time::interval(options.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heartbeat = now_ms();
+    let mut was_ready = false;
+    let mut was_synced = false;
+    let result = loop {
+        let step = {
+            let mut d = lock(device);
+            link.drain(&mut d).and_then(|frames| {
+                let pending = if link.peer.is_some() {
+                    Some(link.settle(&mut d)?)
+                } else {
+                    None
+                };
+                Ok((frames, pending))
+            })
+        };
+        let (frames, pending) = match step {
+            Ok(step) => step,
+            Err(e) => break Err(e),
+        };
+        if let Err(e) = link.send(frames).await {
+            break Err(e);
+        }
+        let changed = std::mem::take(&mut link.changed);
+        if let Some(Err(e)) = changed
+            .into_iter()
+            .map(|doc| {
+                on(Connected::Event(SyncEvent::Changed {
+                    document: doc.to_string(),
+                }))
+            })
+            .find(Result::is_err)
+        {
+            break Err(e);
+        }
+        if let Some(pending) = pending {
+            if !was_ready {
+                was_ready = true;
+                if let Err(e) = on(Connected::Ready) {
+                    break Err(e);
+                }
+            }
+            let synced = pending.is_empty();
+            if synced && !was_synced {
+                let event = SyncEvent::Synced {
+                    documents: link.hub.doc_ids().count(),
+                    received_changes: link.received_changes,
+                };
+                if let Err(e) = on(Connected::Event(event)) {
+                    break Err(e);
+                }
+            }
+            was_synced = synced;
+        }
+        tokio::select! {
+            next = link.stream.next() => {
+                if let Err(e) = link.receive(next) {
+                    break Err(e);
+                }
+            }
+            _ = poll.tick() => {
+                let now = link.now();
+                link.hub.handle_tick(now);
+                if link.peer.is_some() {
+                    let pushed = link.push_local(&mut lock(device));
+                    if let Err(e) = pushed {
+                        break Err(e);
+                    }
+                }
+                if now_ms() - last_heartbeat >= HEARTBEAT_MS {
+                    last_heartbeat = now_ms();
+                    if let Err(e) = on(Connected::Heartbeat) {
+                        break Err(e);
+                    }
+                }
+            }
+            _ = stop.changed() => break Ok(()),
+        }
+    };
+    // Keep what the exchange reached even when the connection failed.
+    let saved = link.disconnect(&mut lock(device));
+    link.goodbye().await;
+    result.and(saved)
+}
+
+/// Whether `run` was asked to stop (a dropped sender counts: nobody can ask any more).
+fn stopped(stop: &tokio::sync::watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
 }

@@ -18,8 +18,12 @@ struct Relay {
 
 impl Relay {
     fn start(data: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_on(data, "127.0.0.1:0")
+    }
+
+    fn start_on(data: &Path, listen: &str) -> Result<Self, Box<dyn std::error::Error>> {
         let mut child = Command::new(bin("groundwork-relay"))
-            .args(["--listen", "127.0.0.1:0", "--data"])
+            .args(["--listen", listen, "--data"])
             .arg(data)
             .env("GROUNDWORK_LOG", "warn")
             .stdout(Stdio::piped())
@@ -200,7 +204,52 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
         }
     }
 
-    // 7. All converge, and nothing acknowledged was lost.
+    // 7. Apart again, once for every order of reconnecting: each device adds an agenda item
+    //    offline, then they reconnect in that order (twice round); every item arrives everywhere.
+    let devices = [&lead, &member, &canvasser];
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    for (round, order) in orders.iter().enumerate() {
+        for (i, d) in devices.iter().enumerate() {
+            if i == 2 {
+                // The canvasser cannot edit the plan once roles land; it logs a contact.
+                let c = d.run(&["contact", "log", &group, "--result", "not-home"])?;
+                contacts.push(id(&c, "contact_id")?);
+            } else {
+                let item = format!("round {round} from device {i}");
+                d.run(&["meeting", "agenda", &meeting, "--add", &item])?;
+            }
+        }
+        for _ in 0..2 {
+            for &i in order {
+                let summary = devices[i].sync(&relay)?;
+                assert_eq!(summary["synced"], true, "order {order:?}: {summary}");
+            }
+        }
+        let shown: Vec<Value> = devices
+            .iter()
+            .map(|d| d.run(&["meeting", "show", &meeting]))
+            .collect::<Result<_, _>>()?;
+        assert!(
+            shown.windows(2).all(|w| w[0] == w[1]),
+            "order {order:?} diverged"
+        );
+        let texts = shown[0]["agenda"].to_string();
+        for i in 0..2 {
+            assert!(
+                texts.contains(&format!("round {round} from device {i}")),
+                "order {order:?} lost device {i}'s item: {texts}"
+            );
+        }
+    }
+
+    // 8. All converge, and nothing acknowledged was lost.
     let shown: Vec<Value> = [&lead, &member, &canvasser]
         .iter()
         .map(|d| d.run(&["meeting", "show", &meeting]))
@@ -261,5 +310,160 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
     assert_eq!(lead_heads.len(), 2, "the plan and the canvasser's contacts");
     assert_eq!(heads(&member)?, lead_heads);
     assert_eq!(heads(&canvasser)?, lead_heads);
+    Ok(())
+}
+
+/// A long-running `groundwork sync` and the JSON events it prints, one per line.
+struct RunningSync {
+    child: Child,
+    events: std::sync::mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl RunningSync {
+    fn start(device: &Device, url: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut child = device
+            .cmd(&["sync", "--relay", url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && tx.send(v).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            events,
+            seen: Vec::new(),
+        })
+    }
+
+    /// The next event matching `want`; the timeout only guards against a hang.
+    fn wait_for(
+        &mut self,
+        what: &str,
+        want: impl Fn(&Value) -> bool,
+    ) -> Result<Value, Box<dyn std::error::Error>> {
+        loop {
+            match self.events.recv_timeout(std::time::Duration::from_secs(60)) {
+                Ok(event) => {
+                    self.seen.push(event.clone());
+                    if want(&event) {
+                        return Ok(event);
+                    }
+                }
+                Err(e) => return Err(format!("no {what} event ({e}); saw {:?}", self.seen).into()),
+            }
+        }
+    }
+
+    fn state(&mut self, state: &str) -> Result<Value, Box<dyn std::error::Error>> {
+        self.wait_for(state, |e| e["event"] == "connection" && e["state"] == state)
+    }
+
+    fn synced(&mut self) -> Result<Value, Box<dyn std::error::Error>> {
+        self.wait_for("synced", |e| e["event"] == "synced")
+    }
+}
+
+impl Drop for RunningSync {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_running_sync_pushes_edits_as_made_and_reconnects_after_the_relay_dies() -> TestResult {
+    let root = tempfile::tempdir()?;
+    let relay_data = root.path().join("relay");
+    // A port for the relay, which is not running yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let url = format!("ws://{listen}/v1/sync");
+    let a = Device {
+        dir: root.path().join("a"),
+    };
+    let b = Device {
+        dir: root.path().join("b"),
+    };
+    a.run(&["init", "--name", "A"])?;
+    b.run(&["init", "--name", "B"])?;
+    let group = id(&a.run(&["group", "create", "--name", "Live"])?, "group_id")?;
+
+    // 1. No relay: the sync waits and retries, and `status` says so honestly.
+    let mut running = RunningSync::start(&a, &url)?;
+    let waiting = running.state("waiting")?;
+    assert!(waiting["last_error"].is_string(), "{waiting}");
+    assert!(waiting["retry_at"].is_i64(), "{waiting}");
+    let status = a.run(&["status"])?;
+    assert_ne!(status["connection"]["state"], "connected", "{status}");
+    assert!(status["connection"]["last_error"].is_string(), "{status}");
+    assert_eq!(status["synced"], 0, "{status}");
+
+    // 2. The relay comes up: the sync connects and gets everything there.
+    let relay = Relay::start_on(&relay_data, &listen)?;
+    running.state("connected")?;
+    running.synced()?;
+    assert_eq!(a.run(&["status"])?["connection"]["state"], "connected");
+
+    // 3. An edit made by another process on A reaches the relay without another command.
+    let meeting = id(
+        &a.run(&[
+            "meeting",
+            "create",
+            &group,
+            "--kind",
+            "organizing",
+            "--title",
+            "Live",
+        ])?,
+        "meeting_id",
+    )?;
+    running.synced()?;
+    b.run(&["group", "add", &group])?;
+    assert_eq!(b.sync(&relay)?["synced"], true);
+    assert_eq!(b.run(&["meeting", "show", &meeting])?["title"], "Live");
+
+    // 4. B's edit comes to A as it reaches the relay.
+    b.run(&["meeting", "agenda", &meeting, "--add", "from B"])?;
+    assert_eq!(b.sync(&relay)?["synced"], true);
+    running.wait_for("changed", |e| e["event"] == "changed")?;
+    let agenda = a.run(&["meeting", "show", &meeting])?["agenda"].to_string();
+    assert!(agenda.contains("from B"), "{agenda}");
+
+    // 5. The relay dies: A waits, edits offline, and delivers once the relay is back.
+    relay.kill()?;
+    running.state("waiting")?;
+    a.run(&["meeting", "agenda", &meeting, "--add", "offline on A"])?;
+    let relay = Relay::start_on(&relay_data, &listen)?;
+    running.state("connected")?;
+    running.synced()?;
+    assert_eq!(b.sync(&relay)?["synced"], true);
+    let agenda = b.run(&["meeting", "show", &meeting])?["agenda"].to_string();
+    assert!(agenda.contains("offline on A"), "{agenda}");
+
+    // 6. SIGTERM: the sync stops cleanly and records that it is offline.
+    let pid = running.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()?
+            .success()
+    );
+    running.state("offline")?;
+    assert!(running.child.wait()?.success());
+    let status = a.run(&["status"])?;
+    assert_eq!(status["connection"]["state"], "offline", "{status}");
+    assert_eq!(status["synced"], status["total"], "{status}");
     Ok(())
 }

@@ -23,6 +23,7 @@ const APPLICATION_ID: i32 = 0x4757_726b;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_sync.sql"),
+    include_str!("migrations/003_connection.sql"),
 ];
 
 /// The file name of the store inside a data directory.

@@ -243,6 +243,14 @@ impl Hub {
         }
     }
 
+    /// The heads of a document in memory (`None` if it is not, or is still loading).
+    pub fn heads(&mut self, id: &DocumentId) -> Option<Vec<automerge::ChangeHash>> {
+        match self.docs.get_mut(id).map(|d| &mut d.state) {
+            Some(DocState::Ready(doc)) => Some(doc.get_heads()),
+            _ => None,
+        }
+    }
+
     /// The documents in memory.
     pub fn doc_ids(&self) -> impl Iterator<Item = &DocumentId> {
         self.docs.keys()
