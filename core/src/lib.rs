@@ -23,6 +23,7 @@
 mod compaction;
 mod device;
 mod error;
+pub mod identity;
 pub mod ids;
 #[cfg(feature = "net")]
 pub mod net;

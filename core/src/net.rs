@@ -112,6 +112,8 @@ struct Link {
     sends_per_doc: BTreeMap<DocumentId, u32>,
     /// Documents the relay changed here since the host last took them.
     changed: Vec<DocumentId>,
+    /// Control messages from the relay not yet handled.
+    controls: Vec<String>,
 }
 
 impl Link {
@@ -131,6 +133,7 @@ impl Link {
             received_changes: 0,
             sends_per_doc: BTreeMap::new(),
             changed: Vec::new(),
+            controls: Vec::new(),
         };
         link.hub.connect(CONN, Side::Client, 0);
         link
@@ -170,6 +173,7 @@ impl Link {
                 Effect::Unavailable { doc, .. } => {
                     self.unavailable.insert(doc);
                 }
+                Effect::Control { body, .. } => self.controls.push(body),
                 Effect::Load { .. } | Effect::DocChanged { .. } | Effect::Subscribed { .. } => {}
             }
         }

@@ -328,7 +328,8 @@ impl Sim {
                 Effect::Subscribed { .. }
                 | Effect::DocChanged { .. }
                 | Effect::SaveSyncState { .. }
-                | Effect::Unavailable { .. } => {}
+                | Effect::Unavailable { .. }
+                | Effect::Control { .. } => {}
             }
         }
     }
@@ -369,7 +370,8 @@ impl Sim {
                 }
                 Effect::DocChanged { .. }
                 | Effect::Unavailable { .. }
-                | Effect::Subscribed { .. } => {}
+                | Effect::Subscribed { .. }
+                | Effect::Control { .. } => {}
             }
         }
         self.record_acks(i);

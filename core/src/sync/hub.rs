@@ -13,8 +13,11 @@
 //!    it commits before running the sends that follow them.
 //!
 //! The same machine runs on a device (one connection, [`Side::Client`]) and on the relay (many
-//! connections, [`Side::Server`]). Which documents a peer may see is the host's decision: the
-//! relay offers a peer the documents it may read and answers everything else `doc-unavailable`.
+//! connections, [`Side::Server`]). Which documents a peer may read or write is the host's
+//! decision, asked of its [`Policy`] at every point where data would cross: before a document
+//! is sent, before a peer's changes are kept, and when a peer brings a document nobody has. A
+//! denied peer gets exactly the answer a missing document gets (`doc-unavailable`). A device's
+//! hub trusts its relay ([`AllowAll`]).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -48,6 +51,51 @@ pub enum Side {
     Client,
     /// We were dialled: we wait for `join` and answer `peer`.
     Server,
+}
+
+/// What a peer may do with a document, as the host's [`Policy`] decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Nothing; the peer must not even learn the document exists.
+    Hidden,
+    /// The host has no such document: the peer may bring it, if [`Policy::may_create`] agrees.
+    Unknown,
+    /// Read only: the peer is sent the document, and any change it sends is refused.
+    Read,
+    /// Read and write.
+    Write,
+}
+
+impl Access {
+    /// Whether the peer may be sent the document.
+    pub fn reads(self) -> bool {
+        matches!(self, Access::Read | Access::Write)
+    }
+}
+
+/// The host's access decisions. Called synchronously from the hub's inputs, so answers must
+/// come from memory.
+pub trait Policy {
+    /// What the peer on `conn` may do with `doc`.
+    fn access(&self, conn: ConnId, doc: &DocumentId) -> Access;
+    /// Whether the peer on `conn` may create `doc` (one the policy called [`Access::Unknown`])
+    /// with this first content. A yes is the policy's cue to record the new document, so that
+    /// [`Policy::access`] knows it from now on; the host persists that record with the changes.
+    fn may_create(&mut self, conn: ConnId, doc: &DocumentId, content: &AutoCommit) -> bool;
+}
+
+/// Everything is allowed: a device's policy towards its relay.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllowAll;
+
+impl Policy for AllowAll {
+    fn access(&self, _: ConnId, _: &DocumentId) -> Access {
+        Access::Write
+    }
+
+    fn may_create(&mut self, _: ConnId, _: &DocumentId, _: &AutoCommit) -> bool {
+        true
+    }
 }
 
 /// Work for the host.
@@ -122,6 +170,14 @@ pub enum Effect {
         /// The document.
         doc: DocumentId,
     },
+    /// A Groundwork control message arrived (see [`crate::sync::control`]); the host answers
+    /// with [`Hub::send_control`].
+    Control {
+        /// The connection.
+        conn: ConnId,
+        /// Its JSON body.
+        body: String,
+    },
 }
 
 enum DocState {
@@ -170,7 +226,7 @@ struct Conn {
 }
 
 /// The sync state machine. See the module documentation for the host loop.
-pub struct Hub {
+pub struct Hub<P: Policy = AllowAll> {
     /// Our peer id, sent in every message.
     me: PeerId,
     /// What we say about ourselves in the handshake.
@@ -182,6 +238,8 @@ pub struct Hub {
     conns: BTreeMap<ConnId, Conn>,
     /// Effects not yet polled.
     effects: VecDeque<Effect>,
+    /// Who may read and write what.
+    policy: P,
 }
 
 /// How far a document is synced with the peer on one connection.
@@ -202,15 +260,40 @@ impl DocSyncStatus {
     }
 }
 
-impl Hub {
-    /// A hub for peer `me`.
+impl Hub<AllowAll> {
+    /// A hub for peer `me` that allows every peer everything (a device's).
     pub fn new(me: PeerId, metadata: PeerMetadata) -> Self {
+        Self::with_policy(me, metadata, AllowAll)
+    }
+}
+
+impl<P: Policy> Hub<P> {
+    /// A hub for peer `me` whose access decisions are `policy`'s.
+    pub fn with_policy(me: PeerId, metadata: PeerMetadata, policy: P) -> Self {
         Self {
             me,
             metadata,
             docs: BTreeMap::new(),
             conns: BTreeMap::new(),
             effects: VecDeque::new(),
+            policy,
+        }
+    }
+
+    /// The access policy.
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// The access policy, to change (a member removed, a group created).
+    pub fn policy_mut(&mut self) -> &mut P {
+        &mut self.policy
+    }
+
+    /// Sends a control message on a connection whose handshake is done.
+    pub fn send_control(&mut self, conn: ConnId, body: String) {
+        if self.conns.get(&conn).is_some_and(|c| c.peer.is_some()) {
+            self.send(conn, &Message::Control { body });
         }
     }
 
@@ -383,6 +466,7 @@ impl Hub {
             .conns
             .get(&conn)
             .is_some_and(|c| c.phase == Phase::Ready)
+            || !self.policy.access(conn, &doc).reads()
         {
             return;
         }
@@ -579,6 +663,9 @@ impl Hub {
                 });
                 self.handle_disconnect(conn);
             }
+            (Phase::AwaitStates | Phase::Ready, Message::Control { body }) => {
+                self.effects.push_back(Effect::Control { conn, body });
+            }
             (Phase::AwaitPeer | Phase::AwaitStates, other) => {
                 // A client may get document messages queued before its states arrive: the
                 // JavaScript server answers fast. Keep them for after.
@@ -653,11 +740,16 @@ impl Hub {
                 let Some(d) = self.docs.get(&document) else {
                     return;
                 };
+                // Only a peer syncing the document may speak about it, and only to peers
+                // allowed to read it.
+                if !d.subscribers.contains(&conn) || !self.policy.access(conn, &document).reads() {
+                    return;
+                }
                 let others: Vec<ConnId> = d
                     .subscribers
                     .iter()
                     .copied()
-                    .filter(|c| *c != conn)
+                    .filter(|c| *c != conn && self.policy.access(*c, &document).reads())
                     .collect();
                 for other in others {
                     let Some(target) = self.peer_of(other).map(str::to_owned) else {
@@ -677,6 +769,9 @@ impl Hub {
             Message::Join { .. } | Message::Peer { .. } => {
                 self.fail(conn, "handshake message after the handshake".into());
             }
+            Message::Control { body } => {
+                self.effects.push_back(Effect::Control { conn, body });
+            }
             // Remote-heads gossip is optional in automerge-repo; we do not take part.
             Message::Other { kind }
                 if kind == "remote-heads-changed" || kind == "remote-subscription-change" => {}
@@ -695,6 +790,10 @@ impl Hub {
         request: bool,
         now: u64,
     ) {
+        let access = self.policy.access(conn, &id);
+        if access == Access::Hidden {
+            return self.unavailable(conn, id);
+        }
         let new = !self.docs.contains_key(&id);
         let doc = self.docs.entry(id).or_insert_with(|| Doc {
             state: DocState::Loading(Vec::new()),
@@ -722,13 +821,25 @@ impl Hub {
                     .get(&conn)
                     .and_then(|c| c.peer.clone())
                     .unwrap_or_default();
+                let (sender, target, document, data) =
+                    (peer, self.me.clone(), id, message.encode());
+                // Kept as it came: a `request` is answered `doc-unavailable` if nobody has it.
                 queued.push((
                     conn,
-                    Message::Sync {
-                        sender: peer,
-                        target: self.me.clone(),
-                        document: id,
-                        data: message.encode(),
+                    if request {
+                        Message::Request {
+                            sender,
+                            target,
+                            document,
+                            data,
+                        }
+                    } else {
+                        Message::Sync {
+                            sender,
+                            target,
+                            document,
+                            data,
+                        }
                     },
                 ));
                 return;
@@ -756,6 +867,14 @@ impl Hub {
         let after = doc.get_heads();
         let changed = before != after;
         if changed {
+            let allowed = match access {
+                Access::Write => true,
+                Access::Unknown => before.is_empty() && self.policy.may_create(conn, &id, doc),
+                Access::Read | Access::Hidden => false,
+            };
+            if !allowed {
+                return self.refuse_changes(conn, id, before.is_empty());
+            }
             let changes = doc.save_after(&before);
             self.effects.push_back(Effect::Persist { doc: id, changes });
             self.effects.push_back(Effect::DocChanged {
@@ -809,6 +928,26 @@ impl Hub {
         }
     }
 
+    /// A peer sent changes it may not make: none are kept. The document in memory goes back to
+    /// what is stored (empty, for a document that was never created), and the peer is answered
+    /// as if the document did not exist.
+    fn refuse_changes(&mut self, conn: ConnId, id: DocumentId, was_empty: bool) {
+        tracing::warn!(conn, "refused changes the peer may not make");
+        if let Some(doc) = self.docs.get_mut(&id) {
+            doc.subscribers.remove(&conn);
+            if was_empty {
+                doc.state = DocState::Ready(Box::new(schema::new_doc()));
+            } else {
+                doc.state = DocState::Loading(Vec::new());
+                self.effects.push_back(Effect::Load { doc: id });
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.docs.remove(&id);
+        }
+        self.unavailable(conn, id);
+    }
+
     fn unavailable(&mut self, conn: ConnId, id: DocumentId) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -835,6 +974,7 @@ impl Hub {
     /// Sends `conn` whatever automerge says it needs of `id`, as `request` when we have nothing
     /// yet and `sync` otherwise.
     fn sync_to(&mut self, conn: ConnId, id: DocumentId, now: u64) {
+        let access = self.policy.access(conn, &id);
         let Some(Doc {
             state: DocState::Ready(doc),
             ..
@@ -842,6 +982,9 @@ impl Hub {
         else {
             return;
         };
+        if !(access.reads() || access == Access::Unknown && doc.get_heads().is_empty()) {
+            return;
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -855,6 +998,13 @@ impl Hub {
             retry: None,
             told_unavailable: false,
         });
+        // A document nobody has yet is empty here. Answer only a peer that has some of it (it
+        // may be creating it), so that one asking for it hears exactly what it would hear of a
+        // document it may not see: `doc-unavailable`, and nothing else.
+        if access == Access::Unknown && !pd.sync.their_heads.as_ref().is_some_and(|h| !h.is_empty())
+        {
+            return;
+        }
         let Some(message) = doc.sync().generate_sync_message(&mut pd.sync) else {
             return;
         };
@@ -910,6 +1060,7 @@ fn kind(m: &Message) -> &'static str {
         Message::Sync { .. } => "sync",
         Message::DocUnavailable { .. } => "doc-unavailable",
         Message::Ephemeral { .. } => "ephemeral",
+        Message::Control { .. } => "control",
         Message::Other { .. } => "another message",
     }
 }

@@ -10,6 +10,9 @@ use crate::ids::DocumentId;
 /// The protocol version we speak.
 pub const PROTOCOL_VERSION: &str = "1";
 
+/// The `type` of Groundwork's control messages.
+pub const CONTROL_TYPE: &str = "groundwork-control";
+
 /// A peer's id on the wire (for devices: bs58 of the Ed25519 public key).
 pub type PeerId = String;
 
@@ -100,6 +103,13 @@ pub enum Message {
         count: u64,
         /// The payload.
         data: Vec<u8>,
+    },
+    /// Groundwork's own control messages between a device and its relay (joining, removing a
+    /// member, telling a removed device to wipe a group): a JSON text, see
+    /// [`crate::sync::control`]. Plain automerge-repo peers never send or receive them.
+    Control {
+        /// The JSON body.
+        body: String,
     },
     /// A message type this build does not handle (e.g. `remote-heads-changed`), kept by name.
     Other {
@@ -290,6 +300,9 @@ impl Message {
                 .ok_or_else(|| f.err("count", "unsigned integer"))?,
                 data: f.bytes("data")?,
             },
+            CONTROL_TYPE => Message::Control {
+                body: f.text("body")?,
+            },
             other => Message::Other {
                 kind: other.to_owned(),
             },
@@ -396,6 +409,9 @@ impl Message {
                 entry("count", Value::Integer((*count).into())),
                 entry("data", Value::Bytes(data.clone())),
             ],
+            Message::Control { body } => {
+                vec![entry("type", text(CONTROL_TYPE)), entry("body", text(body))]
+            }
             Message::Other { kind } => vec![entry("type", text(kind))],
         };
         let mut out = Vec::new();

@@ -1,0 +1,345 @@
+//! Who a device is and what it can prove: its Ed25519 key (whose public half is its peer id),
+//! signed connection requests that cannot be replayed, invites a lead signs offline, and roles.
+//!
+//! Every signature is over a domain-separated message, so a signature made for one purpose
+//! (an invite) can never be passed off as another (a connection).
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ids::random_bytes;
+use crate::schema::vocab::vocabulary;
+
+vocabulary! {
+    /// What a device may do in a group.
+    Role, "role" {
+        /// Runs the group: edits the plan, reads every canvasser's contacts, invites and removes.
+        Lead = "lead",
+        /// Edits the plan.
+        Member = "member",
+        /// Reads the plan and logs contacts into their own documents.
+        Canvasser = "canvasser",
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Role {
+    /// Whether this role may edit a group's plan.
+    pub fn edits_plan(self) -> bool {
+        matches!(self, Role::Lead | Role::Member)
+    }
+}
+
+/// How far a connection request's time may be from the relay's clock (milliseconds). The relay
+/// remembers nonces at least this long on either side, so a request cannot be replayed.
+pub const CONNECT_WINDOW_MS: i64 = 5 * 60_000;
+
+const CONNECT_DOMAIN: &[u8] = b"groundwork connect v1\n";
+const INVITE_DOMAIN: &[u8] = b"groundwork invite v1\n";
+const INVITE_PREFIX: &str = "gw1.";
+
+/// A device's key pair.
+pub struct Identity {
+    key: SigningKey,
+}
+
+impl Identity {
+    /// A new random identity.
+    pub fn generate() -> Result<Self> {
+        Ok(Self {
+            key: SigningKey::from_bytes(&random_bytes::<32>()?),
+        })
+    }
+
+    /// The identity whose secret key is `secret`.
+    pub fn from_secret(secret: &[u8]) -> Result<Self> {
+        let bytes: [u8; 32] = secret.try_into().map_err(|_| Error::Invalid {
+            what: "device key",
+            reason: format!("expected 32 bytes, found {}", secret.len()),
+        })?;
+        Ok(Self {
+            key: SigningKey::from_bytes(&bytes),
+        })
+    }
+
+    /// The secret key, for the device store.
+    pub fn secret(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// The device id: bs58 of the public key. It is the device's automerge-repo peer id.
+    pub fn device_id(&self) -> String {
+        bs58::encode(self.key.verifying_key().to_bytes()).into_string()
+    }
+
+    /// A fresh proof that this device is connecting at `now_ms`.
+    pub fn connect_proof(&self, now_ms: i64) -> Result<ConnectProof> {
+        let device = self.device_id();
+        let nonce = bs58::encode(random_bytes::<16>()?).into_string();
+        let sig = self.key.sign(&connect_message(&device, now_ms, &nonce));
+        Ok(ConnectProof {
+            device,
+            ts: now_ms,
+            nonce,
+            sig: bs58::encode(sig.to_bytes()).into_string(),
+        })
+    }
+
+    /// Signs an invite to `group` with `role`, good until `expires_at` (Unix ms) for `uses`
+    /// redemptions. Made offline; the relay checks it when someone redeems it.
+    pub fn invite(
+        &self,
+        group: &str,
+        role: Role,
+        expires_at: i64,
+        uses: u32,
+    ) -> Result<(Invite, String)> {
+        if uses == 0 {
+            return Err(Error::Invalid {
+                what: "invite uses",
+                reason: "an invite must allow at least one use".into(),
+            });
+        }
+        let invite = Invite {
+            id: bs58::encode(random_bytes::<16>()?).into_string(),
+            group: group.to_owned(),
+            role,
+            expires_at,
+            uses,
+            issuer: self.device_id(),
+        };
+        let payload = serde_json::to_vec(&invite).map_err(|e| Error::Invalid {
+            what: "invite",
+            reason: e.to_string(),
+        })?;
+        let mut message = INVITE_DOMAIN.to_vec();
+        message.extend_from_slice(&payload);
+        let sig = self.key.sign(&message);
+        let code = format!(
+            "{INVITE_PREFIX}{}.{}",
+            bs58::encode(&payload).into_string(),
+            bs58::encode(sig.to_bytes()).into_string()
+        );
+        Ok((invite, code))
+    }
+}
+
+fn connect_message(device: &str, ts: i64, nonce: &str) -> Vec<u8> {
+    let mut m = CONNECT_DOMAIN.to_vec();
+    m.extend_from_slice(format!("{device}\n{ts}\n{nonce}").as_bytes());
+    m
+}
+
+/// The public key behind a device id.
+pub fn verifying_key(device_id: &str) -> Result<VerifyingKey> {
+    let bytes = bs58::decode(device_id)
+        .into_vec()
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| Error::Invalid {
+            what: "device id",
+            reason: format!("{device_id:?} is not a bs58 Ed25519 public key"),
+        })?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| Error::Invalid {
+        what: "device id",
+        reason: format!("{device_id:?} is not a valid Ed25519 public key"),
+    })
+}
+
+fn signature(text: &str, what: &'static str) -> Result<Signature> {
+    let bytes = bs58::decode(text)
+        .into_vec()
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .ok_or_else(|| Error::Invalid {
+            what,
+            reason: "the signature is not 64 bytes of bs58".into(),
+        })?;
+    Ok(Signature::from_bytes(&bytes))
+}
+
+/// A device's signed claim to be connecting now, sent as the WebSocket URL's query
+/// (`device`, `ts`, `nonce`, `sig`). Anyone can check the signature; the relay also checks the
+/// time and that it has not seen the nonce, which together stop replays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectProof {
+    /// The device id.
+    pub device: String,
+    /// When it was made (Unix ms).
+    pub ts: i64,
+    /// Random, never reused.
+    pub nonce: String,
+    /// bs58 of the Ed25519 signature.
+    pub sig: String,
+}
+
+impl ConnectProof {
+    /// The URL query carrying this proof.
+    pub fn to_query(&self) -> String {
+        format!(
+            "device={}&ts={}&nonce={}&sig={}",
+            self.device, self.ts, self.nonce, self.sig
+        )
+    }
+
+    /// Reads a proof from a URL query's `(key, value)` pairs.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
+        let (mut device, mut ts, mut nonce, mut sig) = (None, None, None, None);
+        for (k, v) in pairs {
+            match k {
+                "device" => device = Some(v.to_owned()),
+                "ts" => ts = Some(v),
+                "nonce" => nonce = Some(v.to_owned()),
+                "sig" => sig = Some(v.to_owned()),
+                _ => {}
+            }
+        }
+        let missing = |what: &str| Error::Invalid {
+            what: "connection request",
+            reason: format!("missing {what}"),
+        };
+        let ts = ts.ok_or_else(|| missing("ts"))?;
+        Ok(ConnectProof {
+            device: device.ok_or_else(|| missing("device"))?,
+            ts: ts.parse().map_err(|_| Error::Invalid {
+                what: "connection request",
+                reason: format!("ts {ts:?} is not a number"),
+            })?,
+            nonce: nonce.ok_or_else(|| missing("nonce"))?,
+            sig: sig.ok_or_else(|| missing("sig"))?,
+        })
+    }
+
+    /// Checks the signature and that the proof was made within [`CONNECT_WINDOW_MS`] of `now_ms`.
+    /// The caller must also check that the nonce is new.
+    pub fn verify(&self, now_ms: i64) -> Result<()> {
+        if (now_ms - self.ts).abs() > CONNECT_WINDOW_MS {
+            return Err(Error::Invalid {
+                what: "connection request",
+                reason: "its time is too far from the relay's clock (check the device's clock)"
+                    .into(),
+            });
+        }
+        if self.nonce.is_empty() || self.nonce.len() > 64 {
+            return Err(Error::Invalid {
+                what: "connection request",
+                reason: "bad nonce".into(),
+            });
+        }
+        let key = verifying_key(&self.device)?;
+        let sig = signature(&self.sig, "connection request")?;
+        key.verify(&connect_message(&self.device, self.ts, &self.nonce), &sig)
+            .map_err(|_| Error::Invalid {
+                what: "connection request",
+                reason: "the signature does not match the device's key".into(),
+            })
+    }
+}
+
+/// An invite: a capability a lead's device signs offline. Whoever holds the code may join
+/// `group` as `role` until `expires_at`, as long as fewer than `uses` have redeemed it and its
+/// issuer is still a lead when it is redeemed (the relay checks both).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    /// Random id; the relay counts redemptions by it.
+    pub id: String,
+    /// The group.
+    pub group: String,
+    /// The role it grants.
+    pub role: Role,
+    /// Until when (Unix ms).
+    pub expires_at: i64,
+    /// How many devices may redeem it.
+    pub uses: u32,
+    /// The device that signed it.
+    pub issuer: String,
+}
+
+impl Invite {
+    /// Decodes a code and checks its signature against its issuer's key. Expiry and uses are
+    /// the redeemer's to check.
+    pub fn verify_code(code: &str) -> Result<Invite> {
+        let bad = |reason: &str| Error::Invalid {
+            what: "invite",
+            reason: reason.to_owned(),
+        };
+        let rest = code
+            .trim()
+            .strip_prefix(INVITE_PREFIX)
+            .ok_or_else(|| bad("not a Groundwork invite code"))?;
+        let (payload, sig) = rest
+            .split_once('.')
+            .ok_or_else(|| bad("the code is cut short"))?;
+        let payload = bs58::decode(payload)
+            .into_vec()
+            .map_err(|_| bad("the code is damaged"))?;
+        let invite: Invite =
+            serde_json::from_slice(&payload).map_err(|_| bad("the code is damaged"))?;
+        let key = verifying_key(&invite.issuer)?;
+        let sig = signature(sig, "invite")?;
+        let mut message = INVITE_DOMAIN.to_vec();
+        message.extend_from_slice(&payload);
+        key.verify(&message, &sig)
+            .map_err(|_| bad("the signature does not match its issuer (forged or altered)"))?;
+        Ok(invite)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connect_proof_verifies_once_made_and_not_when_altered() -> Result<()> {
+        let id = Identity::generate()?;
+        let proof = id.connect_proof(1_000_000)?;
+        proof.verify(1_000_000 + 1_000)?;
+        let pairs: Vec<(String, String)> = proof
+            .to_query()
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let parsed = ConnectProof::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        assert_eq!(parsed, proof);
+        // Too old, or someone else's key, or a changed time: refused.
+        assert!(proof.verify(1_000_000 + CONNECT_WINDOW_MS + 1).is_err());
+        let other = Identity::generate()?;
+        let forged = ConnectProof {
+            device: other.device_id(),
+            ..proof.clone()
+        };
+        assert!(forged.verify(1_000_000).is_err());
+        let moved = ConnectProof {
+            ts: proof.ts + 1,
+            ..proof
+        };
+        assert!(moved.verify(1_000_000).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn an_invite_round_trips_and_a_forged_one_is_refused() -> Result<()> {
+        let lead = Identity::generate()?;
+        let (invite, code) = lead.invite("group-1", Role::Canvasser, 5_000, 3)?;
+        assert_eq!(Invite::verify_code(&code)?, invite);
+        // Changing the payload (say, the role) breaks the signature.
+        let mut altered = invite.clone();
+        altered.role = Role::Lead;
+        let payload = serde_json::to_vec(&altered).map_err(|e| Error::Random(e.to_string()))?;
+        let sig = code.rsplit('.').next().unwrap_or_default();
+        let forged = format!("gw1.{}.{sig}", bs58::encode(payload).into_string());
+        let e = Invite::verify_code(&forged).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("forged")));
+        assert!(Invite::verify_code("hello").is_err());
+        assert!(lead.invite("g", Role::Member, 1, 0).is_err());
+        Ok(())
+    }
+}

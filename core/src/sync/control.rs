@@ -1,0 +1,152 @@
+//! Groundwork's control messages, carried as JSON inside [`Message::Control`] frames on the same
+//! authenticated WebSocket as sync: requests a device makes of its relay (sign up, redeem an
+//! invite, remove a member, mint a token) and their answers, and the relay's order to wipe a
+//! group the device was removed from, with the device's confirmation.
+//!
+//! [`Message::Control`]: crate::sync::wire::Message::Control
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::identity::Role;
+
+/// One control message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Control {
+    /// Device -> relay: do something; answered by a [`Control::Response`] with the same id.
+    Request {
+        /// Chosen by the device, echoed in the answer.
+        id: u64,
+        /// What to do.
+        request: Request,
+    },
+    /// Relay -> device: the answer to a request.
+    Response {
+        /// The request's id.
+        id: u64,
+        /// The answer, when it succeeded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ok: Option<Answer>,
+        /// Why it was refused, when it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// Relay -> device: you were removed from this group; delete everything of it.
+    Wipe {
+        /// The group.
+        group: String,
+    },
+    /// Device -> relay: done wiping.
+    Wiped {
+        /// The group.
+        group: String,
+    },
+}
+
+/// What a device can ask of its relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Request {
+    /// Present the relay operator's sign-up code, allowing this device to create groups.
+    SignUp {
+        /// The code.
+        code: String,
+    },
+    /// Join a group with an invite code.
+    Redeem {
+        /// The invite code.
+        invite: String,
+        /// This device's name, for the roster.
+        name: String,
+    },
+    /// Remove a device from a group (a lead), or report one's own other device lost.
+    RemoveMember {
+        /// The group.
+        group: String,
+        /// The device to remove.
+        device: String,
+    },
+    /// A short-lived token letting a plain automerge-repo client act as this device in one group.
+    MintToken {
+        /// The group.
+        group: String,
+        /// Lifetime in seconds.
+        ttl_secs: u64,
+    },
+}
+
+/// What a request returns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Answer {
+    /// Done; nothing to return.
+    Done,
+    /// Joined: the group and the role granted.
+    Joined {
+        /// The group (its id is its plan's document id).
+        group: String,
+        /// The role.
+        role: Role,
+    },
+    /// A token and when it expires (Unix ms).
+    Token {
+        /// The token, for the WebSocket URL's `token` query parameter.
+        token: String,
+        /// When it stops working.
+        expires_at: i64,
+    },
+}
+
+impl Control {
+    /// The JSON text of this message.
+    pub fn to_json(&self) -> String {
+        // Serialising these plain enums cannot fail: every field is a string, integer or enum.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a control message.
+    pub fn from_json(body: &str) -> Result<Self> {
+        serde_json::from_str(body).map_err(|e| Error::Invalid {
+            what: "control message",
+            reason: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_messages_round_trip_through_json() -> Result<()> {
+        let messages = [
+            Control::Request {
+                id: 7,
+                request: Request::Redeem {
+                    invite: "gw1.x.y".into(),
+                    name: "phone".into(),
+                },
+            },
+            Control::Response {
+                id: 7,
+                ok: Some(Answer::Joined {
+                    group: "g".into(),
+                    role: Role::Canvasser,
+                }),
+                error: None,
+            },
+            Control::Response {
+                id: 8,
+                ok: None,
+                error: Some("expired".into()),
+            },
+            Control::Wipe { group: "g".into() },
+        ];
+        for m in messages {
+            assert_eq!(Control::from_json(&m.to_json())?, m);
+        }
+        assert!(Control::from_json("{\"op\":\"nope\"}").is_err());
+        Ok(())
+    }
+}

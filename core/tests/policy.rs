@@ -1,0 +1,222 @@
+//! The hub's access gate, without IO: a relay hub with a policy, and device hubs wired to it
+//! in memory. A hidden document is answered exactly as a missing one, a reader's changes are
+//! never persisted, and a document nobody has is created only when the policy agrees.
+
+use std::collections::BTreeMap;
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ReadDoc};
+use groundwork_core::ids::DocumentId;
+use groundwork_core::sync::hub::{Access, ConnId, Effect, Hub, Policy, Side};
+use groundwork_core::sync::wire::{Message, PeerMetadata};
+
+/// Per connection: what it may do with every document; `creators` may create new ones.
+#[derive(Default)]
+struct Table {
+    access: BTreeMap<(ConnId, DocumentId), Access>,
+    known: Vec<DocumentId>,
+    creators: Vec<ConnId>,
+}
+
+impl Policy for Table {
+    fn access(&self, conn: ConnId, doc: &DocumentId) -> Access {
+        match self.access.get(&(conn, *doc)) {
+            Some(a) => *a,
+            None if self.known.contains(doc) => Access::Hidden,
+            None => Access::Unknown,
+        }
+    }
+
+    fn may_create(&mut self, conn: ConnId, doc: &DocumentId, _: &AutoCommit) -> bool {
+        let ok = self.creators.contains(&conn);
+        if ok {
+            self.known.push(*doc);
+            self.access.insert((conn, *doc), Access::Write);
+        }
+        ok
+    }
+}
+
+struct World {
+    relay: Hub<Table>,
+    devices: BTreeMap<ConnId, Hub>,
+    /// Everything the relay persisted, in order.
+    persisted: Vec<DocumentId>,
+    /// The relay's storage.
+    disk: BTreeMap<DocumentId, Vec<u8>>,
+    /// Frames the relay sent, by connection.
+    sent: Vec<(ConnId, Message)>,
+}
+
+fn meta() -> PeerMetadata {
+    PeerMetadata::default()
+}
+
+impl World {
+    fn new(devices: &[ConnId]) -> Self {
+        let mut w = World {
+            relay: Hub::with_policy("relay".into(), meta(), Table::default()),
+            devices: BTreeMap::new(),
+            persisted: Vec::new(),
+            disk: BTreeMap::new(),
+            sent: Vec::new(),
+        };
+        for &c in devices {
+            w.devices.insert(c, Hub::new(format!("device-{c}"), meta()));
+            w.relay.connect(c, Side::Server, 0);
+            if let Some(d) = w.devices.get_mut(&c) {
+                d.connect(1, Side::Client, 0);
+            }
+        }
+        w.pump();
+        w
+    }
+
+    /// Moves frames both ways until nothing moves.
+    fn pump(&mut self) {
+        for _ in 0..100 {
+            let mut moved = false;
+            let conns: Vec<ConnId> = self.devices.keys().copied().collect();
+            for c in conns {
+                let mut to_relay = Vec::new();
+                if let Some(d) = self.devices.get_mut(&c) {
+                    while let Some(e) = d.poll_effect() {
+                        match e {
+                            Effect::Send { frame, .. } => to_relay.push(frame),
+                            Effect::PeerReady { .. } => d.handle_sync_states(1, Vec::new(), 0),
+                            _ => {}
+                        }
+                    }
+                }
+                for f in to_relay {
+                    moved = true;
+                    self.relay.handle_frame(c, &f, 0);
+                }
+            }
+            while let Some(e) = self.relay.poll_effect() {
+                match e {
+                    Effect::Send { conn, frame } => {
+                        moved = true;
+                        if let Ok(m) = Message::decode(&frame) {
+                            self.sent.push((conn, m));
+                        }
+                        if let Some(d) = self.devices.get_mut(&conn) {
+                            d.handle_frame(1, &frame, 0);
+                        }
+                    }
+                    Effect::Persist { doc, changes } => {
+                        self.persisted.push(doc);
+                        self.disk.entry(doc).or_default().extend(changes);
+                    }
+                    Effect::Load { doc } => {
+                        let stored = self.disk.get(&doc).cloned();
+                        self.relay.handle_loaded(doc, stored.as_deref(), 0);
+                    }
+                    _ => {}
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn edit(&mut self, conn: ConnId, doc: DocumentId, key: &str) {
+        let Some(d) = self.devices.get_mut(&conn) else {
+            return;
+        };
+        let mut am = d
+            .doc(&doc)
+            .map(|a| a.clone())
+            .unwrap_or_else(groundwork_core::schema::new_doc);
+        let before = am.get_heads();
+        let _ = am.put(automerge::ROOT, key, "x");
+        let changes = am.save_after(&before);
+        let _ = d.handle_local_change(doc, &changes, 0);
+        d.offer(1, doc, 0);
+    }
+
+    fn unavailable_to(&self, conn: ConnId, doc: DocumentId) -> bool {
+        self.sent.iter().any(|(c, m)| {
+            *c == conn && matches!(m, Message::DocUnavailable { document, .. } if *document == doc)
+        })
+    }
+
+    fn has(&self, conn: ConnId, doc: DocumentId, key: &str) -> bool {
+        self.devices
+            .get(&conn)
+            .and_then(|d| d.doc(&doc))
+            .and_then(|a| a.get(automerge::ROOT, key).ok().flatten())
+            .is_some()
+    }
+}
+
+#[test]
+fn only_allowed_peers_create_read_and_write() -> Result<(), Box<dyn std::error::Error>> {
+    let (writer, reader, stranger) = (1, 2, 3);
+    let mut w = World::new(&[writer, reader, stranger, 4, 5]);
+    let doc = DocumentId::random()?;
+
+    // A stranger may not create a document: nothing is persisted, and it is told "unavailable".
+    w.edit(stranger, doc, "by-stranger");
+    w.pump();
+    assert!(w.persisted.is_empty());
+    assert!(w.unavailable_to(stranger, doc));
+
+    // The writer may.
+    w.relay.policy_mut().creators.push(writer);
+    w.edit(writer, doc, "by-writer");
+    w.pump();
+    assert_eq!(w.persisted, vec![doc]);
+    assert!(!w.unavailable_to(writer, doc));
+
+    // The reader is sent it once allowed to read; the stranger never is.
+    w.relay
+        .policy_mut()
+        .access
+        .insert((reader, doc), Access::Read);
+    w.relay.offer(reader, doc, 0);
+    w.relay.offer(stranger, doc, 0);
+    w.pump();
+    assert!(w.has(reader, doc, "by-writer"));
+    assert!(!w.has(stranger, doc, "by-writer"));
+
+    // The reader's own change is refused and not persisted; it is answered as for a missing
+    // document, and the writer never sees the change.
+    w.sent.clear();
+    w.edit(reader, doc, "by-reader");
+    w.pump();
+    assert_eq!(w.persisted, vec![doc]);
+    assert!(w.unavailable_to(reader, doc));
+    assert!(!w.has(writer, doc, "by-reader"));
+
+    // Asking for a document one may not see gets the answer asking for a missing one gets.
+    let missing = DocumentId::random()?;
+    for (asker, id) in [(4, doc), (5, missing)] {
+        if let Some(d) = w.devices.get_mut(&asker) {
+            d.insert_doc(id, groundwork_core::schema::new_doc());
+            d.offer(1, id, 0);
+        }
+    }
+    w.sent.clear();
+    w.pump();
+    let answers: Vec<String> = [4, 5]
+        .iter()
+        .map(|asker| {
+            w.sent
+                .iter()
+                .filter(|(c, _)| c == asker)
+                .map(|(_, m)| match m {
+                    Message::DocUnavailable { sender, .. } => {
+                        format!("doc-unavailable from {sender}")
+                    }
+                    other => format!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    assert_eq!(answers[0], "doc-unavailable from relay");
+    assert_eq!(answers[0], answers[1]);
+    Ok(())
+}
