@@ -18,9 +18,13 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 pub struct DocumentId([u8; 16]);
 
 impl DocumentId {
-    /// A new random document id.
+    /// A new random document id: a version 4 UUID, as automerge-repo makes them. The version
+    /// and variant bits matter: automerge-repo 1.x refuses ids that are not valid UUIDs.
     pub fn random() -> Result<Self> {
-        Ok(Self(random_bytes()?))
+        let mut bytes: [u8; 16] = random_bytes()?;
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        Ok(Self(bytes))
     }
 
     /// The id's raw bytes.
@@ -90,5 +94,16 @@ mod tests {
         text.push('z');
         let err = text.parse::<DocumentId>().err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("document id")));
+    }
+
+    #[test]
+    fn random_document_ids_are_version_4_uuids() -> Result<()> {
+        for _ in 0..64 {
+            let id = DocumentId::random()?;
+            let b = id.as_bytes();
+            assert_eq!(b[6] >> 4, 4, "version nibble of {id}");
+            assert_eq!(b[8] >> 6, 0b10, "variant bits of {id}");
+        }
+        Ok(())
     }
 }
