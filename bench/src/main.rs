@@ -2,8 +2,11 @@
 //! relay's own `/metrics` (resident set size, documents in memory).
 //!
 //! - `idle --connections N`: N devices connect, finish the handshake, and stay idle.
-//! - `documents --count N`: N documents are each created and synced once (a short connection
-//!   each, several at a time), then left idle until the relay unloads them.
+//! - `documents --count N`: N groups' plans are each created and synced once (a short
+//!   connection each, several at a time), then left idle until the relay unloads them (each new
+//!   group also gets a roster document, written by the relay).
+//!
+//! Every connection is signed by one load identity, as a device's would be.
 //!
 //! Every loop is bounded in count and time, and only loopback addresses are accepted.
 
@@ -12,9 +15,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
+use groundwork_core::identity::Identity;
 use groundwork_core::ids::DocumentId;
+use groundwork_core::schema::DocKind;
+use groundwork_core::schema::plan::Plan;
 use groundwork_core::sync::hub::{Effect, Hub, Side};
 use groundwork_core::sync::wire::{Message, PeerMetadata};
+use groundwork_core::time::now_ms;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 #[derive(Parser)]
@@ -73,6 +80,11 @@ async fn report(relay: &str, what: &str) -> anyhow::Result<()> {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The relay URL with a fresh signed connection proof.
+fn signed(url: &str, who: &Identity) -> anyhow::Result<String> {
+    Ok(format!("{url}?{}", who.connect_proof(now_ms())?.to_query()))
+}
+
 async fn handshake(url: &str, peer: &str) -> anyhow::Result<Socket> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
     let join = Message::Join {
@@ -89,15 +101,17 @@ async fn handshake(url: &str, peer: &str) -> anyhow::Result<Socket> {
     }
 }
 
-/// Creates one document with one change and syncs it to the relay until the relay has it.
-async fn touch(url: &str, peer: &str, id: DocumentId, n: usize) -> anyhow::Result<()> {
-    use automerge::transaction::Transactable;
+/// Creates one group's plan and syncs it to the relay until the relay has it.
+async fn touch(url: &str, who: &Identity, id: DocumentId, n: usize) -> anyhow::Result<()> {
+    let device = who.device_id();
+    let group = id.to_string();
+    let plan = Plan::new(&group, &format!("Load group {n}"), None, &device, now_ms())?;
     let mut doc = groundwork_core::schema::new_doc();
-    doc.put(automerge::ROOT, "n", n as i64)?;
+    groundwork_core::schema::reconcile(&mut doc, &plan, &group, DocKind::Plan)?;
     doc.commit();
-    let mut hub = Hub::new(peer.to_owned(), PeerMetadata::default());
+    let mut hub = Hub::new(format!("{device}.{n}"), PeerMetadata::default());
     hub.insert_doc(id, doc);
-    let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let (ws, _) = tokio_tungstenite::connect_async(signed(url, who)?).await?;
     let (mut sink, mut stream) = ws.split();
     hub.connect(1, Side::Client, 0);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -138,8 +152,10 @@ async fn main() -> anyhow::Result<()> {
     match args.load {
         Load::Idle { connections } => {
             let mut held = Vec::with_capacity(connections);
+            let who = Identity::generate()?;
             for i in 0..connections {
-                held.push(handshake(&url, &format!("load-idle-{i}")).await?);
+                let peer = format!("{}.{i}", who.device_id());
+                held.push(handshake(&signed(&url, &who)?, &peer).await?);
             }
             report(&args.relay, &format!("{connections} idle connections")).await?;
             drop(held);
@@ -150,14 +166,16 @@ async fn main() -> anyhow::Result<()> {
             unload_wait,
         } => {
             let started = Instant::now();
+            let who = std::sync::Arc::new(Identity::generate()?);
             let mut next = 0;
             while next < count {
                 let batch: Vec<_> = (next..(next + parallel).min(count))
                     .map(|n| {
                         let url = url.clone();
+                        let who = who.clone();
                         tokio::spawn(async move {
                             let id = DocumentId::random()?;
-                            touch(&url, &format!("load-doc-{n}"), id, n).await
+                            touch(&url, &who, id, n).await
                         })
                     })
                     .collect();

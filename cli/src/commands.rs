@@ -4,17 +4,19 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use groundwork_core::Device;
+use groundwork_core::identity::Invite;
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
 use groundwork_core::store::index::ContactQuery;
+use groundwork_core::sync::control::{Answer, Request};
 use groundwork_core::time::parse_rfc3339;
 use serde_json::json;
 
 use crate::render;
 use crate::{
-    ActionCommand, Cli, Command, ContactCommand, GroupCommand, MeetingCommand, ResponseCommand,
-    StoreCommand, TargetCommand,
+    ActionCommand, Cli, Command, ContactCommand, GroupCommand, InviteCommand, MeetingCommand,
+    MemberCommand, ResponseCommand, StoreCommand, TargetCommand,
 };
 
 /// What a command prints: one JSON value for `--json`, text otherwise.
@@ -65,12 +67,119 @@ pub fn run(cli: Cli) -> Result<Output> {
             let group_id = device.create_group(&name, jurisdiction)?;
             Output::new(json!({ "group_id": group_id }), format!("{group_id}\n"))
         }
-        Command::Group(GroupCommand::Add { group }) => {
-            device.add_group_by_id(&group)?;
+        Command::Invite(InviteCommand::Create {
+            group,
+            role,
+            uses,
+            expires,
+        }) => {
+            let valid_for = parse_duration_ms(&expires)?;
+            let (invite, code) = device.create_invite(&group, role, uses, valid_for)?;
             Output::new(
-                json!({ "group_id": group }),
-                format!("{group} added; run sync\n"),
+                json!({ "code": code, "role": role, "uses": uses, "expires_at": invite.expires_at }),
+                format!("{code}\n"),
             )
+        }
+        Command::Join { code, relay } => {
+            let name = device.info().name.clone();
+            let request = Request::Redeem {
+                invite: code.clone(),
+                name,
+            };
+            let (group, role, checked_by) = match control(&mut device, &relay, request) {
+                Ok(Answer::Joined { group, role }) => (group, role, "relay"),
+                Ok(_) => anyhow::bail!("the relay answered the invite unexpectedly"),
+                Err(e)
+                    if matches!(
+                        e.downcast_ref::<groundwork_core::Error>(),
+                        Some(groundwork_core::Error::PlainRelay { .. })
+                    ) =>
+                {
+                    // A plain automerge-repo server enforces nothing; the invite's signature and
+                    // expiry are checked here, and the output says so.
+                    let invite = Invite::verify_code(&code)?;
+                    if invite.expires_at < groundwork_core::time::now_ms() {
+                        anyhow::bail!("invite refused: it has expired");
+                    }
+                    (invite.group, invite.role, "device")
+                }
+                Err(e) => return Err(e),
+            };
+            device.joined_group(&group, role)?;
+            // Receive the group at once; a failure here leaves the membership for the next sync.
+            let synced = runtime()?
+                .block_on(groundwork_core::net::sync_once(
+                    &mut device,
+                    &relay,
+                    std::time::Duration::from_secs(30),
+                ))
+                .map(|s| s.synced)
+                .unwrap_or(false);
+            Output::new(
+                json!({
+                    "group_id": group,
+                    "role": role,
+                    "synced": synced,
+                    "checked_by": checked_by,
+                }),
+                format!("joined {group} as {role}\n"),
+            )
+        }
+        Command::Member(MemberCommand::List { group }) => {
+            let members = device.members(&group)?;
+            let rows: Vec<_> = members
+                .iter()
+                .map(|(id, m)| {
+                    json!({
+                        "device_id": id,
+                        "name": m.name,
+                        "role": m.role,
+                        "joined_at": m.joined_at,
+                        "removed_at": m.removed_at,
+                    })
+                })
+                .collect();
+            let text = render::members(&members);
+            Output::new(json!(rows), text)
+        }
+        Command::Member(MemberCommand::Remove {
+            group,
+            device: target,
+            relay,
+        }) => {
+            control(
+                &mut device,
+                &relay,
+                Request::RemoveMember {
+                    group: group.clone(),
+                    device: target.clone(),
+                },
+            )?;
+            Output::new(
+                json!({ "removed": target, "group_id": group }),
+                format!("removed {target}\n"),
+            )
+        }
+        Command::Token { group, relay, ttl } => {
+            let answer = control(
+                &mut device,
+                &relay,
+                Request::MintToken {
+                    group,
+                    ttl_secs: ttl,
+                },
+            )?;
+            let Answer::Token { token, expires_at } = answer else {
+                anyhow::bail!("the relay answered the token request unexpectedly");
+            };
+            Output::new(
+                json!({ "token": token, "expires_at": expires_at }),
+                format!("{token}\n"),
+            )
+        }
+        Command::Signup { code, relay } => {
+            control(&mut device, &relay, Request::SignUp { code })?;
+            Output::new(json!({ "signed_up": true }), "signed up\n")
         }
         Command::Sync {
             relay,
@@ -343,4 +452,39 @@ async fn wait_for_interrupt() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// One request of the relay.
+fn control(device: &mut Device, relay: &str, request: Request) -> Result<Answer> {
+    Ok(runtime()?.block_on(groundwork_core::net::request(
+        device,
+        relay,
+        request,
+        std::time::Duration::from_secs(30),
+    ))?)
+}
+
+/// `30s`, `15m`, `24h`, `7d` in milliseconds.
+fn parse_duration_ms(text: &str) -> Result<i64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: i64 = n
+        .parse()
+        .with_context(|| format!("invalid duration {text:?}: expected e.g. 30m, 24h, 7d"))?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => anyhow::bail!("invalid duration {text:?}: the unit must be s, m, h or d"),
+    };
+    Ok(n * unit_ms)
 }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use groundwork_core::identity::Role;
 use groundwork_core::rules::RuleCode;
 use groundwork_core::schema::vocab::{
     ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Position,
@@ -44,6 +45,40 @@ enum Command {
     /// Create and list groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Invite devices into a group.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+    /// Join a group with an invite code. Prints {"group_id"}.
+    Join {
+        /// The invite code.
+        code: String,
+        /// The relay's WebSocket URL.
+        #[arg(long, env = "GROUNDWORK_RELAY")]
+        relay: String,
+    },
+    /// A group's members; remove one.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Mint a short-lived token that lets a plain automerge-repo client act as this device in
+    /// one group (passed as `?token=` in the relay URL). Prints {"token", "expires_at"}.
+    Token {
+        /// The group.
+        group: String,
+        /// The relay's WebSocket URL.
+        #[arg(long, env = "GROUNDWORK_RELAY")]
+        relay: String,
+        /// Lifetime in seconds (at most an hour).
+        #[arg(long, default_value_t = 600)]
+        ttl: u64,
+    },
+    /// Present the relay operator's sign-up code, allowing this device to create groups there.
+    Signup {
+        /// The code.
+        code: String,
+        /// The relay's WebSocket URL.
+        #[arg(long, env = "GROUNDWORK_RELAY")]
+        relay: String,
+    },
     /// Officials the group asks to adopt the model rules.
     #[command(subcommand)]
     Target(TargetCommand),
@@ -101,11 +136,43 @@ enum GroupCommand {
     },
     /// List the groups on this device.
     List,
-    /// Add a group by its id, to receive it at the next sync.
-    /// (Temporary: invites replace this when access control lands.)
-    Add {
-        /// The group's id.
+}
+
+#[derive(Subcommand, Debug)]
+enum InviteCommand {
+    /// Sign an invite to a group this device leads (works offline). Prints {"code"}.
+    Create {
+        /// The group.
         group: String,
+        /// lead | member | canvasser
+        #[arg(long)]
+        role: Role,
+        /// How many devices may join with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it stays good, e.g. 30m, 24h, 7d.
+        #[arg(long, default_value = "7d")]
+        expires: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MemberCommand {
+    /// The group's members and roles, from its roster (as last synced).
+    List {
+        /// The group.
+        group: String,
+    },
+    /// Remove a device from a group (a lead only). The relay stops serving it at once and
+    /// tells it to wipe the group when it next connects.
+    Remove {
+        /// The group.
+        group: String,
+        /// The device to remove.
+        device: String,
+        /// The relay's WebSocket URL.
+        #[arg(long, env = "GROUNDWORK_RELAY")]
+        relay: String,
     },
 }
 

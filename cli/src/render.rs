@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::plan::Meeting;
+use groundwork_core::schema::roster::RosterMember;
 use groundwork_core::store::index::{ActionRow, ContactRow, MeetingRow, ScorecardRow, TargetRow};
 use groundwork_core::sync::connection::ConnectionRecord;
 use groundwork_core::time::format_rfc3339;
@@ -235,6 +236,23 @@ pub fn status(connection: Option<&ConnectionRecord>, docs: &[DocSyncRecord]) -> 
             },
             when
         );
+    }
+    s
+}
+
+/// A group's roster.
+pub fn members(members: &[(String, RosterMember)]) -> String {
+    let mut s = String::new();
+    for (id, m) in members {
+        let state = match m.removed_at {
+            Some(at) => format!("removed {}", format_rfc3339(at)),
+            None => format!("joined {}", format_rfc3339(m.joined_at)),
+        };
+        let name = if m.name.is_empty() { "-" } else { &m.name };
+        let _ = writeln!(s, "{id}  {:<9} {name}  ({state})", m.role.as_str());
+    }
+    if members.is_empty() {
+        s.push_str("no roster yet: run sync\n");
     }
     s
 }

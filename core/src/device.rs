@@ -11,9 +11,11 @@ use serde::Serialize;
 
 use crate::compaction::{self, COMPACT_AFTER_CHUNKS, Compactor};
 use crate::error::{Error, Result};
+use crate::identity::{Identity, Invite, Role};
 use crate::ids::{DocumentId, new_entity_id, random_bytes};
 use crate::schema::contacts::{Contact, ContactsDoc, NewContact, insert_contact};
 use crate::schema::plan::{Meeting, NewAction, NewMeeting, NewResponse, NewTarget, Plan};
+use crate::schema::roster::{Roster, RosterMember};
 use crate::schema::vocab::MeetingStatus;
 use crate::schema::{self, DocKind};
 use crate::store::index::{
@@ -512,6 +514,14 @@ impl Device {
         edit: impl FnOnce(&mut Plan, i64) -> Result<R>,
     ) -> Result<R> {
         let group = self.group(group_id)?;
+        let role: Role = group.role.parse()?;
+        if !role.edits_plan() {
+            return Err(Error::NotAllowed {
+                reason: format!(
+                    "this device is a {role} in group {group_id}; only leads and members edit the plan"
+                ),
+            });
+        }
         let doc_id: DocumentId = group.plan_doc.parse()?;
         let now = now_ms();
         let tx = self.store.begin()?;
@@ -707,26 +717,152 @@ fn reindex(
         DocKind::Contacts => {
             index::replace_contacts(tx, &id, &schema::hydrate::<ContactsDoc>(doc, &id, kind)?)
         }
+        DocKind::Roster => {
+            // The roster is the relay's word on this device's role.
+            let roster = Roster::read(doc, &id)?;
+            let me: String =
+                tx.query_row("SELECT device_id FROM device WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?;
+            if let Some(m) = roster.members.get(&me)
+                && m.removed_at.is_none()
+            {
+                tx.execute(
+                    "UPDATE groups SET role = ?1 WHERE group_id = ?2",
+                    params![m.role.as_str(), roster.roster_of],
+                )?;
+            }
+            Ok(())
+        }
     }
 }
 
 /// What sync needs from the device store. The network code (`net`) drives these; they are
 /// plain store operations, each one transaction.
 impl Device {
-    /// Adds a group by its id before having any of its documents, so that the next sync asks
-    /// the relay for its plan.
-    ///
-    /// FIXME(access control): this is the temporary way into a group; invites replace it.
-    pub fn add_group_by_id(&mut self, group_id: &str) -> Result<()> {
+    /// Records that the relay accepted this device into a group with `role` (after redeeming
+    /// an invite), so that the next sync receives the group's documents.
+    pub fn joined_group(&mut self, group_id: &str, role: Role) -> Result<()> {
         let _: DocumentId = group_id.parse()?;
         let tx = self.store.begin()?;
         tx.execute(
-            "INSERT OR IGNORE INTO groups (group_id, plan_doc, name, jurisdiction, role, joined_at)
-             VALUES (?1, ?1, '', NULL, 'member', ?2)",
-            params![group_id, now_ms()],
+            "INSERT INTO groups (group_id, plan_doc, name, jurisdiction, role, joined_at)
+             VALUES (?1, ?1, '', NULL, ?2, ?3)
+             ON CONFLICT (group_id) DO UPDATE SET role = excluded.role",
+            params![group_id, role.as_str(), now_ms()],
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Deletes everything of a group from this device: its documents and their chunks, index
+    /// rows and sync states, and the group itself. Returns how many documents were deleted.
+    /// The relay orders this when the device was removed from the group.
+    pub fn wipe_group(&mut self, group_id: &str) -> Result<usize> {
+        let docs: Vec<DocumentId> = self
+            .documents()?
+            .into_iter()
+            .filter(|d| d.group_id == group_id)
+            .map(|d| d.doc_id)
+            .collect();
+        let tx = self.store.begin()?;
+        for doc in &docs {
+            let id = doc.to_string();
+            tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [&id])?;
+            tx.execute("DELETE FROM sync_states WHERE doc_id = ?1", [&id])?;
+            tx.execute("DELETE FROM sync_status WHERE doc_id = ?1", [&id])?;
+            tx.execute("DELETE FROM idx_contacts WHERE doc_id = ?1", [&id])?;
+            tx.execute("DELETE FROM documents WHERE doc_id = ?1", [&id])?;
+        }
+        for table in [
+            "idx_targets",
+            "idx_meetings",
+            "idx_actions",
+            "idx_responses",
+        ] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE group_id = ?1"),
+                [group_id],
+            )?;
+        }
+        tx.execute("DELETE FROM groups WHERE group_id = ?1", [group_id])?;
+        tx.commit()?;
+        for doc in &docs {
+            self.docs.remove(doc);
+        }
+        // Freed pages are overwritten with zeros (secure_delete) and the file shrinks, so the
+        // group's data does not linger in the file.
+        self.store
+            .conn()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
+        tracing::info!(documents = docs.len(), "group wiped");
+        Ok(docs.len())
+    }
+
+    /// A group's members, from its roster (empty until the roster has arrived from the relay).
+    pub fn members(&mut self, group_id: &str) -> Result<Vec<(String, RosterMember)>> {
+        self.group(group_id)?;
+        let roster = self
+            .documents()?
+            .into_iter()
+            .find(|d| d.group_id == group_id && d.kind == DocKind::Roster);
+        let Some(record) = roster else {
+            return Ok(Vec::new());
+        };
+        let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &record.doc_id)?;
+        let roster = Roster::read(&loaded.doc, &record.doc_id.to_string())?;
+        Ok(roster.members.into_iter().collect())
+    }
+
+    /// This device's key pair.
+    pub fn identity(&self) -> Result<Identity> {
+        let secret: Vec<u8> = self.store.conn().query_row(
+            "SELECT signing_key FROM device WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Identity::from_secret(&secret)
+    }
+
+    /// The relay URL with a fresh signed proof that this device is connecting.
+    pub fn connect_url(&self, relay: &str) -> Result<String> {
+        let proof = self.identity()?.connect_proof(now_ms())?;
+        let sep = if relay.contains('?') { "&" } else { "?" };
+        // `ws://host:port` has no path: the query needs one (`ws://host:port/?...`).
+        let after_scheme = relay.split_once("://").map_or(relay, |(_, rest)| rest);
+        let sep = if !after_scheme.contains('/') && sep == "?" {
+            "/?"
+        } else {
+            sep
+        };
+        Ok(format!("{relay}{sep}{}", proof.to_query()))
+    }
+
+    /// Signs an invite to a group this device leads.
+    pub fn create_invite(
+        &self,
+        group_id: &str,
+        role: Role,
+        uses: u32,
+        valid_for_ms: i64,
+    ) -> Result<(Invite, String)> {
+        let group = self.group(group_id)?;
+        if group.role != Role::Lead.as_str() {
+            return Err(Error::NotAllowed {
+                reason: format!(
+                    "only a lead can invite; this device is a {} in group {group_id}",
+                    group.role
+                ),
+            });
+        }
+        if valid_for_ms <= 0 {
+            return Err(Error::Invalid {
+                what: "invite expiry",
+                reason: "it must be in the future".into(),
+            });
+        }
+        self.identity()?
+            .invite(group_id, role, now_ms() + valid_for_ms, uses)
     }
 
     /// Every document this device should sync, with its stored bytes (`None` for a group's
@@ -975,11 +1111,14 @@ fn apply_new(
     doc.load_incremental(changes)?;
     let not_ours = |reason: &str| Error::Schema {
         doc: id.clone(),
-        kind: "plan or contacts",
+        kind: "plan, contacts or roster",
         reason: reason.to_owned(),
     };
     use automerge::ReadDoc;
-    let (kind, owner, period, group_id) = if doc.get(automerge::ROOT, "contacts")?.is_some() {
+    let (kind, owner, period, group_id) = if doc.get(automerge::ROOT, "roster_of")?.is_some() {
+        let r = Roster::read(&doc, &id)?;
+        (DocKind::Roster, None, None, r.roster_of)
+    } else if doc.get(automerge::ROOT, "contacts")?.is_some() {
         let c: ContactsDoc = schema::hydrate(&doc, &id, DocKind::Contacts)?;
         (
             DocKind::Contacts,
@@ -1004,7 +1143,9 @@ fn apply_new(
         )?;
         (DocKind::Plan, None, None, p.group_id)
     } else {
-        return Err(not_ours("it is neither a plan nor a contacts document"));
+        return Err(not_ours(
+            "it is neither a plan, a contacts document nor a roster",
+        ));
     };
     let known_group: bool = tx
         .query_row(

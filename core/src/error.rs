@@ -99,6 +99,12 @@ pub enum Error {
     /// The operating system could not supply random bytes.
     #[error("no randomness available: {0}")]
     Random(String),
+    /// This device (or the requester) may not do this.
+    #[error("not allowed: {reason}")]
+    NotAllowed {
+        /// Why.
+        reason: String,
+    },
     /// The relay could not be reached, or the connection to it failed. Sync retries these.
     #[error("relay {relay}: {reason}")]
     Relay {
@@ -106,6 +112,15 @@ pub enum Error {
         relay: String,
         /// What went wrong.
         reason: String,
+    },
+    /// The server is a plain automerge-repo sync server, which has no invites, roles or
+    /// members: it cannot answer Groundwork's requests.
+    #[error(
+        "{relay} is a plain automerge-repo server, not a Groundwork relay: it cannot check invites or roles"
+    )]
+    PlainRelay {
+        /// The server's URL.
+        relay: String,
     },
     /// SQLite failed.
     #[error("device store: {0}")]

@@ -22,8 +22,9 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ids::DocumentId;
 use crate::sync::connection::{Backoff, ConnectionRecord, ConnectionState, HEARTBEAT_MS};
+use crate::sync::control::{Answer, Control, Request};
 use crate::sync::hub::{Effect, Hub, Side};
-use crate::sync::wire::{Message, PeerMetadata};
+use crate::sync::wire::{Message, PeerMetadata, RELAY_PEER_PREFIX};
 use crate::time::now_ms;
 
 /// The one connection a device has, in the hub's numbering.
@@ -55,6 +56,8 @@ pub struct SyncSummary {
     pub received_changes: usize,
     /// How long it took, in milliseconds.
     pub millis: u64,
+    /// Groups this device was removed from, whose data it deleted on the relay's order.
+    pub wiped: Vec<String>,
 }
 
 fn relay_error(relay: &str, reason: impl std::fmt::Display) -> Error {
@@ -66,11 +69,17 @@ fn relay_error(relay: &str, reason: impl std::fmt::Display) -> Error {
 
 /// A hub holding every document this device syncs.
 fn load_hub(device: &mut Device) -> Result<Hub> {
-    let me = device.info().device_id.clone();
+    // A fresh peer id per connection, as automerge-repo's own peers do: `DEVICE.SESSION`. A
+    // JavaScript server keeps (in memory, and on disk under a storage id) the sync state of a
+    // peer id it saw before; reconnecting under the same one with nothing new, it never
+    // answers, and `sync --once` could not tell "in sync" from "not heard". This device keeps
+    // its own sync states, keyed by the server's peer id. The relay checks the DEVICE part.
+    let session = bs58::encode(crate::ids::random_bytes::<8>()?).into_string();
+    let me = format!("{}.{session}", device.info().device_id);
     let mut hub = Hub::new(
-        me.clone(),
+        me,
         PeerMetadata {
-            storage_id: Some(me),
+            storage_id: None,
             is_ephemeral: false,
         },
     );
@@ -84,10 +93,11 @@ fn load_hub(device: &mut Device) -> Result<Hub> {
     Ok(hub)
 }
 
-async fn dial(relay: &str, timeout: Duration) -> Result<Ws> {
+/// Dials `url` (the relay's URL with this device's signed connection proof).
+async fn dial(relay: &str, url: &str, timeout: Duration) -> Result<Ws> {
     // Another part of the process may have installed a provider already; either one will do.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(relay))
+    let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(url))
         .await
         .map_err(|_| relay_error(relay, "timed out connecting"))?
         .map_err(|e| relay_error(relay, e))?;
@@ -114,6 +124,8 @@ struct Link {
     changed: Vec<DocumentId>,
     /// Control messages from the relay not yet handled.
     controls: Vec<String>,
+    /// Groups wiped on the relay's order during this connection.
+    wiped: Vec<String>,
 }
 
 impl Link {
@@ -134,6 +146,7 @@ impl Link {
             sends_per_doc: BTreeMap::new(),
             changed: Vec::new(),
             controls: Vec::new(),
+            wiped: Vec::new(),
         };
         link.hub.connect(CONN, Side::Client, 0);
         link
@@ -178,6 +191,39 @@ impl Link {
             }
         }
         Ok(frames)
+    }
+
+    /// Handles the relay's control messages: a wipe order is carried out at once (and
+    /// confirmed); the rest (answers to requests) are returned.
+    fn handle_controls(&mut self, device: &mut Device) -> Result<Vec<Control>> {
+        let mut rest = Vec::new();
+        for body in std::mem::take(&mut self.controls) {
+            match Control::from_json(&body)? {
+                Control::Wipe { group } => {
+                    let docs: Vec<DocumentId> = device
+                        .documents()?
+                        .into_iter()
+                        .filter(|d| d.group_id == group)
+                        .map(|d| d.doc_id)
+                        .collect();
+                    device.wipe_group(&group)?;
+                    for doc in docs.iter().chain(group.parse::<DocumentId>().ok().as_ref()) {
+                        self.hub.forget(doc);
+                        self.recorded.remove(doc);
+                    }
+                    self.hub.send_control(
+                        CONN,
+                        Control::Wiped {
+                            group: group.clone(),
+                        }
+                        .to_json(),
+                    );
+                    self.wiped.push(group);
+                }
+                other => rest.push(other),
+            }
+        }
+        Ok(rest)
     }
 
     async fn send(&mut self, frames: Vec<Vec<u8>>) -> Result<()> {
@@ -298,7 +344,8 @@ impl Link {
 pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> Result<SyncSummary> {
     let started = Instant::now();
     let hub = load_hub(device)?;
-    let ws = dial(relay, timeout).await?;
+    let url = device.connect_url(relay)?;
+    let ws = dial(relay, &url, timeout).await?;
     let mut link = Link::new(relay, hub, ws);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut summary = SyncSummary {
@@ -312,9 +359,14 @@ pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> R
         frames_received: 0,
         received_changes: 0,
         millis: 0,
+        wiped: Vec::new(),
     };
     loop {
-        let frames = link.drain(device)?;
+        let mut frames = link.drain(device)?;
+        if !link.handle_controls(device)?.is_empty() {
+            tracing::debug!("ignored an unexpected control answer");
+        }
+        frames.extend(link.drain(device)?);
         link.send(frames).await?;
         if link.peer.is_some() {
             let pending = link.settle(device)?;
@@ -335,6 +387,7 @@ pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> R
     summary.frames_sent = link.frames_sent;
     summary.frames_received = link.frames_received;
     summary.received_changes = link.received_changes;
+    summary.wiped = std::mem::take(&mut link.wiped);
     link.disconnect(device)?;
     link.goodbye().await;
     summary.millis = started.elapsed().as_millis() as u64;
@@ -379,6 +432,11 @@ impl RunOptions {
 pub enum SyncEvent {
     /// The connection changed state (also recorded in the store for `status`).
     Connection(ConnectionRecord),
+    /// This device was removed from a group, and deleted everything of it.
+    Wiped {
+        /// The group.
+        group: String,
+    },
     /// Changes from the relay were stored in a document.
     Changed {
         /// The document.
@@ -504,12 +562,12 @@ async fn connected(
     stop: &mut tokio::sync::watch::Receiver<bool>,
     on: &mut dyn FnMut(Connected) -> Result<()>,
 ) -> Result<()> {
-    let hub = {
+    let (hub, url) = {
         let mut d = lock(device);
-        load_hub(&mut d)?
+        (load_hub(&mut d)?, d.connect_url(&options.relay)?)
     };
     let ws = tokio::select! {
-        ws = dial(&options.relay, options.connect_timeout) => ws?,
+        ws = dial(&options.relay, &url, options.connect_timeout) => ws?,
         _ = stop.changed() => return Ok(()),
     };
     let mut link = Link::new(&options.relay, hub, ws);
@@ -521,7 +579,9 @@ async fn connected(
     let result = loop {
         let step = {
             let mut d = lock(device);
-            link.drain(&mut d).and_then(|frames| {
+            link.drain(&mut d).and_then(|mut frames| {
+                link.handle_controls(&mut d)?;
+                frames.extend(link.drain(&mut d)?);
                 let pending = if link.peer.is_some() {
                     Some(link.settle(&mut d)?)
                 } else {
@@ -535,6 +595,14 @@ async fn connected(
             Err(e) => break Err(e),
         };
         if let Err(e) = link.send(frames).await {
+            break Err(e);
+        }
+        let wiped = std::mem::take(&mut link.wiped);
+        if let Some(Err(e)) = wiped
+            .into_iter()
+            .map(|group| on(Connected::Event(SyncEvent::Wiped { group })))
+            .find(Result::is_err)
+        {
             break Err(e);
         }
         let changed = std::mem::take(&mut link.changed);
@@ -602,4 +670,70 @@ async fn connected(
 /// Whether `run` was asked to stop (a dropped sender counts: nobody can ask any more).
 fn stopped(stop: &tokio::sync::watch::Receiver<bool>) -> bool {
     *stop.borrow() || stop.has_changed().is_err()
+}
+
+/// Connects to `relay` and makes one request of it (join with an invite, remove a member, mint
+/// a token...), returning its answer. A refusal comes back as [`Error::NotAllowed`] with the
+/// relay's reason. Wipe orders that arrive meanwhile are carried out.
+pub async fn request(
+    device: &mut Device,
+    relay: &str,
+    request: Request,
+    timeout: Duration,
+) -> Result<Answer> {
+    let hub = load_hub(device)?;
+    let url = device.connect_url(relay)?;
+    let ws = dial(relay, &url, timeout).await?;
+    let mut link = Link::new(relay, hub, ws);
+    let deadline = tokio::time::Instant::now() + timeout;
+    const ID: u64 = 1;
+    let mut sent = false;
+    let answer = loop {
+        let mut frames = link.drain(device)?;
+        let answers = link.handle_controls(device)?;
+        if let Some((ok, error)) = answers.into_iter().find_map(|c| match c {
+            Control::Response { id: ID, ok, error } => Some((ok, error)),
+            _ => None,
+        }) {
+            break match (ok, error) {
+                (Some(answer), _) => Ok(answer),
+                (None, reason) => Err(Error::NotAllowed {
+                    reason: reason.unwrap_or_else(|| "the relay refused without a reason".into()),
+                }),
+            };
+        }
+        if let Some(peer) = &link.peer
+            && !sent
+        {
+            // A plain automerge-repo server would never answer.
+            if !peer.starts_with(RELAY_PEER_PREFIX) {
+                break Err(Error::PlainRelay {
+                    relay: relay.to_owned(),
+                });
+            }
+            sent = true;
+            link.hub.send_control(
+                CONN,
+                Control::Request {
+                    id: ID,
+                    request: request.clone(),
+                }
+                .to_json(),
+            );
+        }
+        frames.extend(link.drain(device)?);
+        link.send(frames).await?;
+        match tokio::time::timeout_at(deadline, link.stream.next()).await {
+            Err(_) => {
+                break Err(relay_error(
+                    relay,
+                    "timed out waiting for the relay's answer",
+                ));
+            }
+            Ok(next) => link.receive(next)?,
+        }
+    };
+    link.disconnect(device)?;
+    link.goodbye().await;
+    answer
 }

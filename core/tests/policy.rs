@@ -127,7 +127,7 @@ impl World {
         };
         let mut am = d
             .doc(&doc)
-            .map(|a| a.clone())
+            .cloned()
             .unwrap_or_else(groundwork_core::schema::new_doc);
         let before = am.get_heads();
         let _ = am.put(automerge::ROOT, key, "x");

@@ -6,9 +6,11 @@
 //! frames to one hub thread ([`relay`]) and writes back what the hub sends; the hub thread owns
 //! the sans-IO sync hub of groundwork-core and the SQLite store ([`store`]).
 
+pub mod access;
 pub mod relay;
 pub mod store;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,12 +18,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::response::IntoResponse;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
+use groundwork_core::identity::ConnectProof;
 use groundwork_core::sync::wire::Message;
+
+use crate::access::Principal;
 
 use crate::relay::{Inbound, Metrics, Outbound};
 use crate::store::{RelayStore, StoreError};
@@ -35,6 +41,8 @@ pub struct Config {
     pub max_frame_bytes: usize,
     /// Documents no connection syncs leave memory after this long.
     pub unload_idle_after: Duration,
+    /// When set, a device must present this code before it may create groups.
+    pub signup_code: Option<String>,
 }
 
 impl Config {
@@ -45,6 +53,7 @@ impl Config {
             data,
             max_frame_bytes: 16 * 1024 * 1024,
             unload_idle_after: Duration::from_secs(2),
+            signup_code: None,
         }
     }
 }
@@ -83,9 +92,10 @@ pub async fn serve(
     let (tx, rx) = std::sync::mpsc::channel();
     let hub_metrics = metrics.clone();
     let unload = config.unload_idle_after;
+    let signup = config.signup_code.clone();
     let hub = std::thread::Builder::new()
         .name("groundwork-hub".into())
-        .spawn(move || relay::run(store, rx, hub_metrics, storage_id, unload))?;
+        .spawn(move || relay::run(store, rx, hub_metrics, storage_id, unload, signup))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = App {
         inbound: tx,
@@ -133,7 +143,43 @@ async fn metrics_text(State(app): State<App>) -> impl IntoResponse {
     )
 }
 
-async fn sync_ws(ws: WebSocketUpgrade, State(app): State<App>) -> impl IntoResponse {
+/// Authenticates a connection request, then upgrades it. A device signs the URL (`device`,
+/// `ts`, `nonce`, `sig`); a plain automerge-repo client passes `token`; anyone else connects
+/// anonymously and may read nothing. A bad proof or token is refused with 401 and the reason.
+async fn sync_ws(
+    ws: WebSocketUpgrade,
+    Query(query): Query<HashMap<String, String>>,
+    State(app): State<App>,
+) -> Response {
+    let proof = if query.contains_key("sig") || query.contains_key("device") {
+        match ConnectProof::from_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            Ok(p) => Some(p),
+            Err(e) => return (StatusCode::UNAUTHORIZED, format!("{e}\n")).into_response(),
+        }
+    } else {
+        None
+    };
+    let token = query.get("token").cloned();
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if app
+        .inbound
+        .send(Inbound::Authenticate {
+            proof,
+            token,
+            reply,
+        })
+        .is_err()
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "relay stopping\n").into_response();
+    }
+    let principal = match answer.await {
+        Ok(Ok(p)) => p,
+        Ok(Err(reason)) => {
+            tracing::info!(%reason, "refused a connection request");
+            return (StatusCode::UNAUTHORIZED, format!("{reason}\n")).into_response();
+        }
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "relay stopping\n").into_response(),
+    };
     // axum's own limit is set above ours, so that a frame a little too large is answered with
     // our error rather than a dropped socket.
     // Small buffers: an idle connection should cost little (tungstenite's defaults are 128 KiB
@@ -142,10 +188,11 @@ async fn sync_ws(ws: WebSocketUpgrade, State(app): State<App>) -> impl IntoRespo
         .write_buffer_size(0)
         .max_message_size(app.max_frame * 2)
         .max_frame_size(app.max_frame * 2)
-        .on_upgrade(move |socket| connection(socket, app))
+        .on_upgrade(move |socket| connection(socket, app, principal))
+        .into_response()
 }
 
-async fn connection(socket: WebSocket, app: App) {
+async fn connection(socket: WebSocket, app: App, principal: Principal) {
     let conn = app.next_conn.fetch_add(1, Ordering::Relaxed);
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
     if app
@@ -153,6 +200,7 @@ async fn connection(socket: WebSocket, app: App) {
         .send(Inbound::Open {
             conn,
             tx: out_tx.clone(),
+            principal,
         })
         .is_err()
     {

@@ -22,11 +22,17 @@ struct Args {
     /// Seconds an idle document stays in memory.
     #[arg(long, default_value_t = 2)]
     unload_idle_secs: u64,
+    /// Require this code (`groundwork signup CODE`) before a device may create groups. Off by
+    /// default, for local use.
+    #[arg(long, env = "GROUNDWORK_SIGNUP_CODE")]
+    signup_code: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logs go to stderr: stdout carries the "listening on" line that scripts read.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GROUNDWORK_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -41,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config::new(args.data);
     config.max_frame_bytes = args.max_frame_bytes;
     config.unload_idle_after = std::time::Duration::from_secs(args.unload_idle_secs);
+    config.signup_code = args.signup_code;
     serve(listener, config, shutdown_signal()).await?;
     Ok(())
 }

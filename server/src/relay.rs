@@ -1,10 +1,8 @@
-//! The relay's hub thread: owns the sync [`Hub`] and the store, takes connection events from the
-//! WebSocket tasks, and runs the hub's effects, writing each batch of changes in one
-//! transaction (group commit) before sending anything that follows them.
-//!
-//! FIXME(access control): which documents a device may sync is decided here by the temporary
-//! rule "a device that asks for any document of a group syncs the whole group". The access
-//! control issue replaces it with the relay's member and role tables.
+//! The relay's hub thread: owns the sync [`Hub`] (with the relay's [`RelayAccess`] policy) and
+//! the store, takes connection events from the WebSocket tasks, and runs the hub's effects,
+//! writing each batch of changes in one transaction (group commit) before sending anything that
+//! follows them. It also authenticates connections, answers devices' control requests (join,
+//! remove a member, mint a token), and writes each group's roster document.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -12,22 +10,37 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use automerge::ReadDoc;
+use groundwork_core::identity::{ConnectProof, Invite, Role};
 use groundwork_core::ids::DocumentId;
+use groundwork_core::sync::control::{Answer, Control, Request};
 use groundwork_core::sync::hub::{ConnId, Effect, Hub};
 use groundwork_core::sync::wire::PeerMetadata;
+use groundwork_core::time::now_ms;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::access::{Principal, RelayAccess};
 use crate::store::{RelayStore, StoreError, Write};
 
 /// What the WebSocket tasks tell the hub thread.
 pub enum Inbound {
+    /// Check a connection request before upgrading it; the answer is the principal, or why
+    /// it is refused.
+    Authenticate {
+        /// The device's signed proof, if it sent one.
+        proof: Option<ConnectProof>,
+        /// A token, if it sent one.
+        token: Option<String>,
+        /// Where the answer goes.
+        reply: tokio::sync::oneshot::Sender<Result<Principal, String>>,
+    },
     /// A connection opened; frames for it go to `tx`.
     Open {
         /// Its id.
         conn: ConnId,
         /// Where its outgoing frames go.
         tx: UnboundedSender<Outbound>,
+        /// Who it is.
+        principal: Principal,
     },
     /// A binary frame arrived.
     Frame {
@@ -119,20 +132,18 @@ pub fn resident_bytes() -> u64 {
 }
 
 struct HubThread {
-    hub: Hub,
+    hub: Hub<RelayAccess>,
     store: RelayStore,
     metrics: Arc<Metrics>,
     started: Instant,
     /// Where each connection's frames go.
     conns: BTreeMap<ConnId, UnboundedSender<Outbound>>,
-    /// Connections by device, to offer a group's new documents to its members.
-    by_peer: BTreeMap<String, BTreeSet<ConnId>>,
-    /// Connections that asked for a document whose group is not known yet.
-    waiting: BTreeMap<DocumentId, BTreeSet<ConnId>>,
     /// When each idle document was first seen idle.
     idle_since: BTreeMap<DocumentId, Instant>,
     /// Documents no connection syncs leave memory after this long.
     unload_after: Duration,
+    /// When expired nonces and tokens were last purged.
+    last_purge: Instant,
 }
 
 /// Runs the hub thread until every sender of `rx` is gone; returns after the last write.
@@ -142,13 +153,25 @@ pub fn run(
     metrics: Arc<Metrics>,
     storage_id: String,
     unload_after: Duration,
+    signup_code: Option<String>,
 ) {
-    let hub = Hub::new(
-        format!("groundwork-relay-{storage_id}"),
+    let rows = match store.access_rows() {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the access tables; refusing everyone");
+            Default::default()
+        }
+    };
+    let hub = Hub::with_policy(
+        format!(
+            "{}{storage_id}",
+            groundwork_core::sync::wire::RELAY_PEER_PREFIX
+        ),
         PeerMetadata {
             storage_id: Some(storage_id),
             is_ephemeral: false,
         },
+        RelayAccess::from_rows(rows, signup_code),
     );
     let mut t = HubThread {
         hub,
@@ -156,10 +179,9 @@ pub fn run(
         metrics,
         started: Instant::now(),
         conns: BTreeMap::new(),
-        by_peer: BTreeMap::new(),
-        waiting: BTreeMap::new(),
         idle_since: BTreeMap::new(),
         unload_after,
+        last_purge: Instant::now(),
     };
     // Ticks (retries, unloading idle documents) run on time, busy or not.
     let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
@@ -181,6 +203,7 @@ pub fn run(
             let now = t.now();
             t.hub.handle_tick(now);
             t.unload_idle();
+            t.purge();
         }
         if let Err(e) = t.drive() {
             // The store failed: nothing more can be acknowledged safely. Close everyone; the
@@ -202,9 +225,22 @@ impl HubThread {
     fn input(&mut self, event: Inbound) {
         let now = self.now();
         match event {
-            Inbound::Open { conn, tx } => {
+            Inbound::Authenticate {
+                proof,
+                token,
+                reply,
+            } => {
+                let answer = self.authenticate(proof, token);
+                let _ = reply.send(answer);
+            }
+            Inbound::Open {
+                conn,
+                tx,
+                principal,
+            } => {
                 self.conns.insert(conn, tx);
                 self.metrics.connections.fetch_add(1, Ordering::Relaxed);
+                self.hub.policy_mut().connect(conn, principal);
                 self.hub
                     .connect(conn, groundwork_core::sync::hub::Side::Server, now);
             }
@@ -215,24 +251,70 @@ impl HubThread {
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 self.hub.handle_frame(conn, &bytes, now);
             }
-            Inbound::Closed { conn } => {
-                if self.conns.remove(&conn).is_some() {
-                    self.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-                }
-                if let Some(peer) = self.hub.peer_of(conn).map(str::to_owned)
-                    && let Some(set) = self.by_peer.get_mut(&peer)
-                {
-                    set.remove(&conn);
-                    if set.is_empty() {
-                        self.by_peer.remove(&peer);
-                    }
-                }
-                for set in self.waiting.values_mut() {
-                    set.remove(&conn);
-                }
-                self.waiting.retain(|_, s| !s.is_empty());
-                self.hub.handle_disconnect(conn);
+            Inbound::Closed { conn } => self.drop_conn(conn),
+        }
+    }
+
+    fn drop_conn(&mut self, conn: ConnId) {
+        if self.conns.remove(&conn).is_some() {
+            self.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.hub.handle_disconnect(conn);
+        self.hub.policy_mut().disconnect(conn);
+    }
+
+    /// Decides who a connection request is: a device that proved its key (with a fresh
+    /// nonce), a token's holder, or anonymous. Refusals say why.
+    fn authenticate(
+        &mut self,
+        proof: Option<ConnectProof>,
+        token: Option<String>,
+    ) -> Result<Principal, String> {
+        let now = now_ms();
+        if let Some(proof) = proof {
+            proof.verify(now).map_err(|e| e.to_string())?;
+            let seen = self.store.nonce_seen(&proof.nonce).map_err(|e| {
+                tracing::error!(error = %e, "nonce lookup failed");
+                "relay storage failure".to_owned()
+            })?;
+            if seen {
+                return Err(
+                    "replayed connection request: its nonce was already used; sign a new one"
+                        .into(),
+                );
             }
+            let expires = proof.ts + groundwork_core::identity::CONNECT_WINDOW_MS;
+            self.store
+                .commit(&[Write::Nonce(proof.nonce.clone(), expires)])
+                .map_err(|e| {
+                    tracing::error!(error = %e, "nonce write failed");
+                    "relay storage failure".to_owned()
+                })?;
+            return Ok(Principal::Device(proof.device));
+        }
+        if let Some(token) = token {
+            let found = self.store.token(&token_hash(&token), now).map_err(|e| {
+                tracing::error!(error = %e, "token lookup failed");
+                "relay storage failure".to_owned()
+            })?;
+            let Some((device, group)) = found else {
+                return Err("unknown or expired token".into());
+            };
+            if self.hub.policy().role(&group, &device).is_none() {
+                return Err("the token's device is no longer in its group".into());
+            }
+            return Ok(Principal::Token { device, group });
+        }
+        Ok(Principal::Anonymous)
+    }
+
+    fn purge(&mut self) {
+        if self.last_purge.elapsed() < Duration::from_secs(60) {
+            return;
+        }
+        self.last_purge = Instant::now();
+        if let Err(e) = self.store.purge_expired(now_ms()) {
+            tracing::warn!(error = %e, "purging expired nonces and tokens failed");
         }
     }
 
@@ -241,37 +323,33 @@ impl HubThread {
     fn drive(&mut self) -> Result<(), StoreError> {
         loop {
             let effects: Vec<Effect> = std::iter::from_fn(|| self.hub.poll_effect()).collect();
-            if effects.is_empty() {
+            let (mut writes, new_groups) = self.hub.policy_mut().take_pending();
+            if effects.is_empty() && writes.is_empty() {
                 break;
             }
-            let mut writes = Vec::new();
             let mut offers: Vec<(ConnId, DocumentId)> = Vec::new();
-            let mut offers_after: Vec<(ConnId, DocumentId)> = Vec::new();
             for e in &effects {
                 match e {
                     Effect::Persist { doc, changes } => {
                         writes.push(Write::Chunk(*doc, changes.clone()));
                     }
-                    Effect::DocChanged {
-                        doc,
-                        from,
-                        new: true,
-                    } => {
-                        self.learn_group(*doc, *from, &mut writes, &mut offers)?;
-                    }
-                    Effect::Subscribed { conn, doc } => {
-                        self.subscribed(*conn, *doc, &mut writes, &mut offers)?;
-                    }
-                    Effect::PeerReady { conn, peer } => {
-                        // After the handshake's answer, which is among this batch's sends.
-                        self.by_peer.entry(peer.clone()).or_default().insert(*conn);
-                        for group in self.store.groups_of(peer)? {
-                            for doc in self.store.docs_of(&group)? {
-                                offers_after.push((*conn, doc));
-                            }
+                    Effect::DocChanged { doc, new: true, .. } => {
+                        // A new document goes to everyone connected who may read it.
+                        for conn in self.hub.policy().readers(doc) {
+                            offers.push((conn, *doc));
                         }
                     }
                     _ => {}
+                }
+            }
+            let mut rosters = Vec::new();
+            for group in &new_groups {
+                if let Some((roster, change)) = self.roster_change(group)? {
+                    writes.push(Write::Chunk(roster, change.clone()));
+                    rosters.push((roster, change));
+                    for conn in self.hub.policy().readers(&roster) {
+                        offers.push((conn, roster));
+                    }
                 }
             }
             let start = Instant::now();
@@ -282,10 +360,10 @@ impl HubThread {
                     .persist_micros
                     .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
             }
-            // Documents offered in this batch go out before the batch's own answers, so a
-            // device that asked for one document of a group learns of the others before it sees
-            // that one settle (a `sync --once` would otherwise finish without them).
             let now = self.now();
+            self.apply_rosters(rosters, now);
+            // Documents offered in this batch go out before the batch's own answers, so a
+            // device learns of a group's new documents before it sees its own exchange settle.
             for (conn, doc) in offers {
                 self.hub.offer(conn, doc, now);
             }
@@ -301,9 +379,6 @@ impl HubThread {
             }
             for e in first.into_iter().chain(effects) {
                 self.execute(e, now)?;
-            }
-            for (conn, doc) in offers_after {
-                self.hub.offer(conn, doc, now);
             }
         }
         let loaded = self.hub.doc_ids().count() as u64;
@@ -335,81 +410,284 @@ impl HubThread {
                 let bytes = self.store.load(&doc)?;
                 self.hub.handle_loaded(doc, bytes.as_deref(), now);
             }
+            Effect::PeerReady { conn, peer } => self.peer_ready(conn, &peer, now),
+            Effect::Control { conn, body } => self.control(conn, &body, now)?,
             _ => {}
         }
         Ok(())
     }
 
-    /// A document arrived for the first time: read its group, record it, make the sender (and
-    /// whoever waited for it) members, and offer it to the group's connected members.
-    fn learn_group(
-        &mut self,
-        doc: DocumentId,
-        from: ConnId,
-        writes: &mut Vec<Write>,
-        offers: &mut Vec<(ConnId, DocumentId)>,
-    ) -> Result<(), StoreError> {
-        let Some(group) = self.hub.doc(&doc).and_then(group_id_of) else {
-            return Ok(());
-        };
-        writes.push(Write::DocGroup(doc, group.clone()));
-        let mut newcomers: BTreeSet<ConnId> = self.waiting.remove(&doc).unwrap_or_default();
-        newcomers.insert(from);
-        for conn in newcomers {
-            if let Some(peer) = self.hub.peer_of(conn).map(str::to_owned) {
-                writes.push(Write::Member(group.clone(), peer));
-                for other in self.store.docs_of(&group)? {
-                    offers.push((conn, other));
+    /// After the handshake: a device must use its own key as its peer id; it is told to wipe
+    /// groups it was removed from, and offered every document it may read.
+    fn peer_ready(&mut self, conn: ConnId, peer: &str, now: u64) {
+        let principal = self.hub.policy().principal(conn).cloned();
+        if let Some(Principal::Device(device)) = &principal {
+            // A device's peer id is its id, or its id and a session (`DEVICE.SESSION`).
+            let own = peer == device
+                || peer
+                    .strip_prefix(device.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'));
+            if !own {
+                self.refuse(
+                    conn,
+                    "the join message's peer id is not the device that signed the connection",
+                );
+                return;
+            }
+            for group in self.hub.policy().wipes_owed(device) {
+                self.hub
+                    .send_control(conn, Control::Wipe { group }.to_json());
+            }
+        }
+        for doc in self.hub.policy().readable(conn) {
+            self.hub.offer(conn, doc, now);
+        }
+    }
+
+    fn refuse(&mut self, conn: ConnId, reason: &str) {
+        tracing::warn!(conn, %reason, "refusing a connection");
+        if let Some(tx) = self.conns.get(&conn) {
+            let _ = tx.send(Outbound::Frame(
+                groundwork_core::sync::wire::Message::Error {
+                    message: reason.to_owned(),
                 }
-            }
+                .encode(),
+            ));
+            let _ = tx.send(Outbound::Close(reason.to_owned()));
         }
-        let mut members: BTreeSet<String> = self.store_members(&group)?;
-        members.extend(self.hub.peer_of(from).map(str::to_owned));
-        for peer in members {
-            for conn in self.by_peer.get(&peer).into_iter().flatten() {
-                offers.push((*conn, doc));
-            }
-        }
-        Ok(())
+        self.drop_conn(conn);
     }
 
-    /// The group's members that are connected now: one indexed query, not a scan of every
-    /// connection.
-    fn store_members(&self, group: &str) -> Result<BTreeSet<String>, StoreError> {
-        Ok(self
-            .store
-            .members_of(group)?
-            .into_iter()
-            .filter(|peer| self.by_peer.contains_key(peer))
-            .collect())
-    }
-
-    /// A connection asked about a document: if its group is known, the device joins the group
-    /// (see the FIXME at the top) and is offered all of it.
-    fn subscribed(
-        &mut self,
-        conn: ConnId,
-        doc: DocumentId,
-        writes: &mut Vec<Write>,
-        offers: &mut Vec<(ConnId, DocumentId)>,
-    ) -> Result<(), StoreError> {
-        let Some(peer) = self.hub.peer_of(conn).map(str::to_owned) else {
-            return Ok(());
+    /// A control message from a device.
+    fn control(&mut self, conn: ConnId, body: &str, now: u64) -> Result<(), StoreError> {
+        let device = match self.hub.policy().principal(conn) {
+            Some(Principal::Device(d)) => d.clone(),
+            _ => {
+                self.refuse(conn, "control messages need a device's signed connection");
+                return Ok(());
+            }
         };
-        match self.store.group_of(&doc)? {
-            Some(group) => {
-                if !self.store.groups_of(&peer)?.contains(&group) {
-                    writes.push(Write::Member(group.clone(), peer));
-                    for other in self.store.docs_of(&group)? {
-                        offers.push((conn, other));
+        let message = match Control::from_json(body) {
+            Ok(m) => m,
+            Err(e) => {
+                self.refuse(conn, &e.to_string());
+                return Ok(());
+            }
+        };
+        match message {
+            Control::Request { id, request } => {
+                let result = self.request(&device, request, now)?;
+                let (ok, error) = match result {
+                    Ok(answer) => (Some(answer), None),
+                    Err(reason) => {
+                        tracing::info!(%reason, "refused a request");
+                        (None, Some(reason))
                     }
+                };
+                self.hub
+                    .send_control(conn, Control::Response { id, ok, error }.to_json());
+            }
+            Control::Wiped { group } => {
+                if let Some(w) = self.hub.policy_mut().wiped(&group, &device) {
+                    self.store.commit(&[w])?;
+                    tracing::info!("a removed device confirmed its wipe");
                 }
             }
-            None => {
-                self.waiting.entry(doc).or_default().insert(conn);
+            Control::Response { .. } | Control::Wipe { .. } => {
+                self.refuse(conn, "that control message goes from the relay to devices");
             }
         }
         Ok(())
+    }
+
+    /// Carries out a device's request; `Err` is the refusal to send back.
+    fn request(
+        &mut self,
+        device: &str,
+        request: Request,
+        now: u64,
+    ) -> Result<Result<Answer, String>, StoreError> {
+        Ok(match request {
+            Request::SignUp { code } => match self.hub.policy().signup_code() {
+                None => Ok(Answer::Done),
+                Some(expected) if expected == code => {
+                    let w = self.hub.policy_mut().add_creator(device);
+                    self.store.commit(&[w])?;
+                    Ok(Answer::Done)
+                }
+                Some(_) => Err("wrong sign-up code".into()),
+            },
+            Request::Redeem { invite, name } => self.redeem(device, &invite, &name, now)?,
+            Request::RemoveMember {
+                group,
+                device: target,
+            } => self.remove(device, &group, &target, now)?,
+            Request::MintToken { group, ttl_secs } => {
+                if self.hub.policy().role(&group, device).is_none() {
+                    return Ok(Err(format!(
+                        "cannot mint a token for group {group}: this device is not a member"
+                    )));
+                }
+                let ttl_ms = (ttl_secs.clamp(1, MAX_TOKEN_SECS) * 1000) as i64;
+                let mut bytes = [0u8; 32];
+                if getrandom::fill(&mut bytes).is_err() {
+                    return Ok(Err("the relay has no randomness".into()));
+                }
+                let token = bs58::encode(bytes).into_string();
+                let expires_at = now_ms() + ttl_ms;
+                self.store.commit(&[Write::Token {
+                    hash: token_hash(&token),
+                    device: device.to_owned(),
+                    group,
+                    expires_at,
+                }])?;
+                Ok(Answer::Token { token, expires_at })
+            }
+        })
+    }
+
+    fn redeem(
+        &mut self,
+        device: &str,
+        code: &str,
+        name: &str,
+        now: u64,
+    ) -> Result<Result<Answer, String>, StoreError> {
+        let invite = match Invite::verify_code(code) {
+            Ok(i) => i,
+            Err(e) => return Ok(Err(format!("invite refused: {e}"))),
+        };
+        let policy = self.hub.policy();
+        if !policy.group_exists(&invite.group) {
+            return Ok(Err("invite refused: its group is not on this relay".into()));
+        }
+        if let Some(role) = policy.role(&invite.group, device) {
+            // Already in: nothing to use up.
+            return Ok(Ok(Answer::Joined {
+                group: invite.group,
+                role,
+            }));
+        }
+        if now_ms() > invite.expires_at {
+            return Ok(Err(format!(
+                "invite refused: it expired at {}",
+                groundwork_core::time::format_rfc3339(invite.expires_at)
+            )));
+        }
+        if policy.role(&invite.group, &invite.issuer) != Some(Role::Lead) {
+            return Ok(Err(
+                "invite refused: its issuer is not a lead of the group (any more)".into(),
+            ));
+        }
+        let used = self.store.invite_uses(&invite.id)?;
+        if used >= invite.uses {
+            return Ok(Err(format!(
+                "invite refused: it was already used {used} of {} times",
+                invite.uses
+            )));
+        }
+        let name = name.trim();
+        let name = if name.is_empty() { "(unnamed)" } else { name };
+        let member = self
+            .hub
+            .policy_mut()
+            .add_member(&invite.group, device, invite.role, name);
+        let mut writes = vec![member, Write::InviteUsed(invite.id.clone())];
+        let roster = self.roster_change(&invite.group)?;
+        if let Some((doc, change)) = &roster {
+            writes.push(Write::Chunk(*doc, change.clone()));
+        }
+        self.store.commit(&writes)?;
+        self.apply_rosters(roster.into_iter().collect(), now);
+        tracing::info!(role = %invite.role, "a device joined a group");
+        for conn in self.hub.policy().conns_of(device) {
+            for doc in self.hub.policy().readable(conn) {
+                self.hub.offer(conn, doc, now);
+            }
+        }
+        Ok(Ok(Answer::Joined {
+            group: invite.group,
+            role: invite.role,
+        }))
+    }
+
+    fn remove(
+        &mut self,
+        requester: &str,
+        group: &str,
+        target: &str,
+        now: u64,
+    ) -> Result<Result<Answer, String>, StoreError> {
+        let policy = self.hub.policy();
+        match policy.role(group, requester) {
+            Some(Role::Lead) => {}
+            Some(role) => {
+                return Ok(Err(format!(
+                    "only a lead can remove members; this device is a {role} in the group"
+                )));
+            }
+            None => return Ok(Err("this device is not a member of the group".into())),
+        }
+        if policy.role(group, target).is_none() {
+            return Ok(Err(format!("device {target} is not a member of the group")));
+        }
+        let removed = self.hub.policy_mut().remove_member(group, target);
+        let mut writes = vec![removed];
+        let roster = self.roster_change(group)?;
+        if let Some((doc, change)) = &roster {
+            writes.push(Write::Chunk(*doc, change.clone()));
+        }
+        self.store.commit(&writes)?;
+        self.apply_rosters(roster.into_iter().collect(), now);
+        tracing::info!("a device was removed from a group");
+        // Service stops at once: the device's connections are dropped. When it comes back it
+        // is told to wipe the group.
+        for conn in self.hub.policy().conns_of(target) {
+            if let Some(tx) = self.conns.get(&conn) {
+                let _ = tx.send(Outbound::Close("removed from a group".into()));
+            }
+            self.drop_conn(conn);
+        }
+        Ok(Ok(Answer::Done))
+    }
+
+    /// The change that brings a group's roster document up to date with the tables.
+    fn roster_change(&mut self, group: &str) -> Result<Option<(DocumentId, Vec<u8>)>, StoreError> {
+        let policy = self.hub.policy();
+        let (Some(doc_id), Some(roster)) = (policy.roster_doc(group), policy.roster(group)) else {
+            return Ok(None);
+        };
+        let mut doc = match self.hub.doc(&doc_id) {
+            Some(d) => d.clone(),
+            None => {
+                let mut d = groundwork_core::schema::new_doc();
+                if let Some(bytes) = self.store.load(&doc_id)?
+                    && let Err(e) = d.load_incremental(&bytes)
+                {
+                    tracing::error!(error = %e, "a stored roster cannot be loaded");
+                    return Ok(None);
+                }
+                d
+            }
+        };
+        match roster.write(&mut doc, &doc_id.to_string(), now_ms()) {
+            Ok(change) => Ok(change.map(|c| (doc_id, c))),
+            Err(e) => {
+                tracing::error!(error = %e, "writing a roster failed");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Roster changes, once stored, go to the roster in memory and so to its readers.
+    fn apply_rosters(&mut self, rosters: Vec<(DocumentId, Vec<u8>)>, now: u64) {
+        for (doc, change) in rosters {
+            if self.hub.doc(&doc).is_some()
+                && let Err(e) = self.hub.handle_local_change(doc, &change, now)
+            {
+                tracing::error!(error = %e, "applying a roster change failed");
+            }
+        }
     }
 
     fn unload_idle(&mut self) {
@@ -429,13 +707,14 @@ impl HubThread {
     }
 }
 
-/// The `group_id` at a document's root, if it has one.
-fn group_id_of(doc: &automerge::AutoCommit) -> Option<String> {
-    match doc.get(automerge::ROOT, "group_id").ok()?? {
-        (automerge::Value::Scalar(s), _) => match s.as_ref() {
-            automerge::ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        },
-        _ => None,
-    }
+/// The longest a token lives.
+const MAX_TOKEN_SECS: u64 = 3600;
+
+/// How tokens are kept at rest: SHA-256, hex.
+fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

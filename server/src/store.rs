@@ -1,5 +1,6 @@
 //! The relay's store: one SQLite file under the data directory holding every document as
-//! chunks, which group each document belongs to, and which devices sync each group.
+//! chunks, and the tables access control decides from: groups, members and their roles, which
+//! group and kind each document is, invite redemptions, connection nonces and tokens.
 
 use std::path::{Path, PathBuf};
 
@@ -27,26 +28,76 @@ pub enum StoreError {
     },
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS chunks (
-    doc_id  TEXT NOT NULL,
-    seq     INTEGER NOT NULL,
-    bytes   BLOB NOT NULL,
-    PRIMARY KEY (doc_id, seq)
-) WITHOUT ROWID;
--- Which group a document belongs to (read from its root `group_id`; a plan's id is its group's).
-CREATE TABLE IF NOT EXISTS documents (
-    doc_id   TEXT PRIMARY KEY,
-    group_id TEXT
-) WITHOUT ROWID;
--- Devices that sync a group. FIXME(access control): today a device joins a group by asking for
--- any of its documents; the access-control issue replaces this with invites and roles.
-CREATE TABLE IF NOT EXISTS members (
-    group_id TEXT NOT NULL,
-    peer_id  TEXT NOT NULL,
-    PRIMARY KEY (group_id, peer_id)
-) WITHOUT ROWID;
-";
+/// The schema, by version (`PRAGMA user_version` counts how many have been applied).
+const MIGRATIONS: &[&str] = &[
+    // 1: documents as chunks; the temporary "ask for a group's document to join it" rule.
+    "
+    CREATE TABLE IF NOT EXISTS chunks (
+        doc_id  TEXT NOT NULL,
+        seq     INTEGER NOT NULL,
+        bytes   BLOB NOT NULL,
+        PRIMARY KEY (doc_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS documents (
+        doc_id   TEXT PRIMARY KEY,
+        group_id TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS members (
+        group_id TEXT NOT NULL,
+        peer_id  TEXT NOT NULL,
+        PRIMARY KEY (group_id, peer_id)
+    ) WITHOUT ROWID;
+    ",
+    // 2: access control. Memberships made by the old rule are not trusted and are dropped;
+    // documents whose kind is unknown are served to no one.
+    "
+    DROP TABLE members;
+    ALTER TABLE documents ADD COLUMN kind TEXT NOT NULL DEFAULT 'unknown';
+    ALTER TABLE documents ADD COLUMN owner TEXT;
+    -- A group: created when its lead's device first brings its plan (the plan's id is the
+    -- group's id); the relay writes its roster document.
+    CREATE TABLE groups (
+        group_id   TEXT PRIMARY KEY,
+        roster_doc TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- Devices in groups. A removed device keeps its row (removed_at) until it has wiped the
+    -- group (wiped_at), so that it can be told to.
+    CREATE TABLE members (
+        group_id   TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        joined_at  INTEGER NOT NULL,
+        removed_at INTEGER,
+        wiped_at   INTEGER,
+        PRIMARY KEY (group_id, device_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_by_device ON members(device_id);
+    -- Redemptions per invite.
+    CREATE TABLE invite_uses (
+        invite_id TEXT PRIMARY KEY,
+        uses      INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- Connection nonces seen, kept until they could no longer be accepted anyway.
+    CREATE TABLE nonces (
+        nonce      TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- Tokens for plain automerge-repo clients, by SHA-256 of the token.
+    CREATE TABLE tokens (
+        token_hash TEXT PRIMARY KEY,
+        device_id  TEXT NOT NULL,
+        group_id   TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- Devices that presented the operator's sign-up code.
+    CREATE TABLE creators (
+        device_id TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    ",
+];
 
 /// The relay's SQLite store.
 pub struct RelayStore {
@@ -55,13 +106,112 @@ pub struct RelayStore {
 }
 
 /// One write the relay must make durable before it acknowledges anything after it.
+#[derive(Clone, Debug)]
 pub enum Write {
     /// New changes of a document.
     Chunk(DocumentId, Vec<u8>),
-    /// A document's group, once known.
-    DocGroup(DocumentId, String),
-    /// A device syncs a group.
-    Member(String, String),
+    /// A document of a group, its kind and (for contacts) its owner.
+    Document {
+        /// The document.
+        doc: DocumentId,
+        /// Its group.
+        group: String,
+        /// plan | contacts | roster.
+        kind: String,
+        /// The device that writes it (contacts).
+        owner: Option<String>,
+    },
+    /// A new group.
+    Group {
+        /// The group.
+        group: String,
+        /// Its roster document.
+        roster: DocumentId,
+        /// Its creator (its first lead).
+        created_by: String,
+        /// When.
+        at: i64,
+    },
+    /// A device joins a group (again, if it had been removed).
+    Member {
+        /// The group.
+        group: String,
+        /// The device.
+        device: String,
+        /// Its role.
+        role: String,
+        /// Its name.
+        name: String,
+        /// When.
+        at: i64,
+    },
+    /// A device is removed from a group.
+    Removed {
+        /// The group.
+        group: String,
+        /// The device.
+        device: String,
+        /// When.
+        at: i64,
+    },
+    /// A removed device confirmed it wiped the group.
+    Wiped {
+        /// The group.
+        group: String,
+        /// The device.
+        device: String,
+        /// When.
+        at: i64,
+    },
+    /// One more redemption of an invite.
+    InviteUsed(String),
+    /// A connection nonce, remembered until it expires.
+    Nonce(String, i64),
+    /// A token (its hash) for a device in a group.
+    Token {
+        /// SHA-256 of the token, hex.
+        hash: String,
+        /// The device it acts for.
+        device: String,
+        /// The one group it opens.
+        group: String,
+        /// When it stops working.
+        expires_at: i64,
+    },
+    /// A device may create groups.
+    Creator(String),
+}
+
+/// A member row, as loaded at startup.
+#[derive(Clone, Debug)]
+pub struct MemberRow {
+    /// The group.
+    pub group: String,
+    /// The device.
+    pub device: String,
+    /// Its role.
+    pub role: String,
+    /// Its name.
+    pub name: String,
+    /// When it joined.
+    pub joined_at: i64,
+    /// When it was removed.
+    pub removed_at: Option<i64>,
+    /// When it confirmed its wipe.
+    pub wiped_at: Option<i64>,
+}
+
+/// Everything access decisions need, loaded once at startup.
+#[derive(Debug, Default)]
+pub struct AccessRows {
+    /// (doc, group, kind, owner).
+    pub documents: Vec<(DocumentId, String, String, Option<String>)>,
+    /// (group, roster doc, created_by).
+    pub groups: Vec<(String, DocumentId, String)>,
+    /// Members, removed ones included.
+    pub members: Vec<MemberRow>,
+    /// Devices allowed to create groups.
+    pub creators: Vec<String>,
 }
 
 impl RelayStore {
@@ -82,7 +232,16 @@ impl RelayStore {
         // Durable before acknowledged: every commit reaches the disk.
         conn.pragma_update(None, "synchronous", "full")
             .map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            .map_err(sql)? as usize;
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.unchecked_transaction().map_err(sql)?;
+            tx.execute_batch(migration).map_err(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
         Ok(Self { conn, path })
     }
 
@@ -131,17 +290,88 @@ impl RelayStore {
                         params![doc.to_string(), bytes],
                     )
                     .map_err(sql)?,
-                Write::DocGroup(doc, group) => tx
+                Write::Document {
+                    doc,
+                    group,
+                    kind,
+                    owner,
+                } => tx
                     .execute(
-                        "INSERT INTO documents (doc_id, group_id) VALUES (?1, ?2)
-                         ON CONFLICT (doc_id) DO UPDATE SET group_id = excluded.group_id",
-                        params![doc.to_string(), group],
+                        "INSERT INTO documents (doc_id, group_id, kind, owner) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (doc_id) DO UPDATE SET group_id = excluded.group_id,
+                             kind = excluded.kind, owner = excluded.owner",
+                        params![doc.to_string(), group, kind, owner],
                     )
                     .map_err(sql)?,
-                Write::Member(group, peer) => tx
+                Write::Group {
+                    group,
+                    roster,
+                    created_by,
+                    at,
+                } => tx
                     .execute(
-                        "INSERT OR IGNORE INTO members (group_id, peer_id) VALUES (?1, ?2)",
-                        params![group, peer],
+                        "INSERT INTO groups (group_id, roster_doc, created_by, created_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![group, roster.to_string(), created_by, at],
+                    )
+                    .map_err(sql)?,
+                Write::Member {
+                    group,
+                    device,
+                    role,
+                    name,
+                    at,
+                } => tx
+                    .execute(
+                        "INSERT INTO members (group_id, device_id, role, name, joined_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (group_id, device_id) DO UPDATE SET role = excluded.role,
+                             name = excluded.name, joined_at = excluded.joined_at,
+                             removed_at = NULL, wiped_at = NULL",
+                        params![group, device, role, name, at],
+                    )
+                    .map_err(sql)?,
+                Write::Removed { group, device, at } => tx
+                    .execute(
+                        "UPDATE members SET removed_at = ?3 WHERE group_id = ?1 AND device_id = ?2",
+                        params![group, device, at],
+                    )
+                    .map_err(sql)?,
+                Write::Wiped { group, device, at } => tx
+                    .execute(
+                        "UPDATE members SET wiped_at = ?3 WHERE group_id = ?1 AND device_id = ?2",
+                        params![group, device, at],
+                    )
+                    .map_err(sql)?,
+                Write::InviteUsed(id) => tx
+                    .execute(
+                        "INSERT INTO invite_uses (invite_id, uses) VALUES (?1, 1)
+                         ON CONFLICT (invite_id) DO UPDATE SET uses = uses + 1",
+                        [id],
+                    )
+                    .map_err(sql)?,
+                Write::Nonce(nonce, expires_at) => tx
+                    .execute(
+                        "INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2)",
+                        params![nonce, expires_at],
+                    )
+                    .map_err(sql)?,
+                Write::Token {
+                    hash,
+                    device,
+                    group,
+                    expires_at,
+                } => tx
+                    .execute(
+                        "INSERT INTO tokens (token_hash, device_id, group_id, expires_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![hash, device, group, expires_at],
+                    )
+                    .map_err(sql)?,
+                Write::Creator(device) => tx
+                    .execute(
+                        "INSERT OR IGNORE INTO creators (device_id) VALUES (?1)",
+                        [device],
                     )
                     .map_err(sql)?,
             };
@@ -149,54 +379,124 @@ impl RelayStore {
         tx.commit().map_err(sql)
     }
 
-    /// The group of a document, if known.
-    pub fn group_of(&self, doc: &DocumentId) -> Result<Option<String>, StoreError> {
+    /// Everything access decisions need.
+    pub fn access_rows(&self) -> Result<AccessRows, StoreError> {
+        let e = |e| self.err(e);
+        let mut rows = AccessRows::default();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT doc_id, group_id, kind, owner FROM documents WHERE group_id IS NOT NULL",
+            )
+            .map_err(e)?;
+        let docs = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .map_err(e)?;
+        for d in docs {
+            let (doc, group, kind, owner) = d.map_err(e)?;
+            if let Ok(doc) = doc.parse() {
+                rows.documents.push((doc, group, kind, owner));
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT group_id, roster_doc, created_by FROM groups")
+            .map_err(e)?;
+        let groups = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(e)?;
+        for g in groups {
+            let (group, roster, by) = g.map_err(e)?;
+            if let Ok(roster) = roster.parse() {
+                rows.groups.push((group, roster, by));
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT group_id, device_id, role, name, joined_at, removed_at, wiped_at FROM members",
+            )
+            .map_err(e)?;
+        let members = stmt
+            .query_map([], |r| {
+                Ok(MemberRow {
+                    group: r.get(0)?,
+                    device: r.get(1)?,
+                    role: r.get(2)?,
+                    name: r.get(3)?,
+                    joined_at: r.get(4)?,
+                    removed_at: r.get(5)?,
+                    wiped_at: r.get(6)?,
+                })
+            })
+            .map_err(e)?;
+        for m in members {
+            rows.members.push(m.map_err(e)?);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT device_id FROM creators")
+            .map_err(e)?;
+        let creators = stmt.query_map([], |r| r.get(0)).map_err(e)?;
+        for c in creators {
+            rows.creators.push(c.map_err(e)?);
+        }
+        Ok(rows)
+    }
+
+    /// How many times an invite was redeemed.
+    pub fn invite_uses(&self, invite: &str) -> Result<u32, StoreError> {
         self.conn
-            .prepare_cached("SELECT group_id FROM documents WHERE doc_id = ?1")
-            .and_then(|mut s| s.query_row([doc.to_string()], |r| r.get(0)).optional())
-            .map(Option::flatten)
+            .prepare_cached("SELECT uses FROM invite_uses WHERE invite_id = ?1")
+            .and_then(|mut s| s.query_row([invite], |r| r.get(0)).optional())
+            .map(Option::unwrap_or_default)
             .map_err(|e| self.err(e))
     }
 
-    /// The documents of a group.
-    pub fn docs_of(&self, group: &str) -> Result<Vec<DocumentId>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT doc_id FROM documents WHERE group_id = ?1 ORDER BY doc_id")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([group], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Ok(id) = row.map_err(|e| self.err(e))?.parse() {
-                out.push(id);
-            }
-        }
-        Ok(out)
+    /// Whether a nonce was seen (and not yet expired).
+    pub fn nonce_seen(&self, nonce: &str) -> Result<bool, StoreError> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM nonces WHERE nonce = ?1")
+            .and_then(|mut s| s.query_row([nonce], |_| Ok(())).optional())
+            .map(|r| r.is_some())
+            .map_err(|e| self.err(e))
     }
 
-    /// The devices that sync a group.
-    pub fn members_of(&self, group: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT peer_id FROM members WHERE group_id = ?1 ORDER BY peer_id")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([group], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    /// Forgets nonces and tokens that expired before `now`.
+    pub fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM nonces WHERE expires_at < ?1", [now])
+            .and_then(|_| {
+                self.conn
+                    .execute("DELETE FROM tokens WHERE expires_at < ?1", [now])
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
-    /// The groups a device syncs.
-    pub fn groups_of(&self, peer: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT group_id FROM members WHERE peer_id = ?1 ORDER BY group_id")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([peer], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    /// The device and group a token opens, if it is live.
+    pub fn token(&self, hash: &str, now: i64) -> Result<Option<(String, String)>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT device_id, group_id FROM tokens WHERE token_hash = ?1 AND expires_at >= ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![hash, now], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
     }
 }

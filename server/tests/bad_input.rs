@@ -104,7 +104,11 @@ async fn each_bad_frame_closes_only_its_connection_and_changes_nothing() -> Test
         groundwork_core::net::sync_once(&mut device, &url, Duration::from_secs(10)).await?;
     assert!(summary.synced, "{summary:?}");
     let before = stored(&data)?;
-    assert_eq!(before.len(), 2, "a plan and a contacts document");
+    assert_eq!(
+        before.len(),
+        3,
+        "a plan, its roster and a contacts document"
+    );
 
     let text = |s: &str| ciborium::Value::Text(s.into());
     let sync_frame = |doc: &str, data: Vec<u8>| {

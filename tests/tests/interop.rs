@@ -46,19 +46,69 @@ fn start(mut cmd: Command) -> Result<(Guard, String), Box<dyn std::error::Error>
     Ok((guard, line.trim().to_owned()))
 }
 
+/// Runs the CLI on one device directory.
+fn gw(root: &Path, dir: &str, args: &[&str]) -> Result<Value, Box<dyn std::error::Error>> {
+    let out = Command::new(bin("groundwork"))
+        .arg("--data")
+        .arg(root.join(dir))
+        .args(args)
+        .arg("--json")
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn text(v: &Value, key: &str) -> Result<String, String> {
+    v[key]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {key} in {v}"))
+}
+
 #[test]
 fn javascript_clients_sync_through_our_relay() -> TestResult {
     let interop = interop_dir()?;
-    let data = tempfile::tempdir()?;
+    let root = tempfile::tempdir()?;
+    let root = root.path();
     let mut relay = Command::new(bin("groundwork-relay"));
     relay
         .args(["--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path());
+        .arg(root.join("relay"));
     let (_relay, line) = start(relay)?;
     let addr = line.strip_prefix("listening on ").ok_or(line.clone())?;
+    let url = format!("ws://{addr}/v1/sync");
+
+    // A lead and a member, each of whom mints a token for a JavaScript client.
+    gw(root, "lead", &["init", "--name", "Lead"])?;
+    gw(root, "member", &["init", "--name", "Member"])?;
+    let group = text(
+        &gw(root, "lead", &["group", "create", "--name", "Via JS"])?,
+        "group_id",
+    )?;
+    gw(root, "lead", &["sync", "--relay", &url, "--once"])?;
+    let code = text(
+        &gw(
+            root,
+            "lead",
+            &["invite", "create", &group, "--role", "member"],
+        )?,
+        "code",
+    )?;
+    gw(root, "member", &["join", &code, "--relay", &url])?;
+    let token = |dir: &str| -> Result<String, Box<dyn std::error::Error>> {
+        let t = text(
+            &gw(root, dir, &["token", &group, "--relay", &url])?,
+            "token",
+        )?;
+        Ok(format!("{url}?token={t}"))
+    };
+    let (url_a, url_b) = (token("lead")?, token("member")?);
+
     let out = Command::new("node")
         .arg(interop.join("js-client.mjs"))
-        .arg(format!("ws://{addr}/v1/sync"))
+        .args([&url_a, &url_b, &group])
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -68,7 +118,21 @@ fn javascript_clients_sync_through_our_relay() -> TestResult {
     );
     let result: Value = serde_json::from_str(stdout.trim())?;
     assert_eq!(result["ok"], true);
-    assert_eq!(result["doc"]["items"], serde_json::json!(["one", "two"]));
+    assert_eq!(result["doc"]["interop"], serde_json::json!(["one", "two"]));
+    assert_eq!(result["doc"]["group_id"], group.as_str());
+
+    // The devices still read the plan the JavaScript clients edited (unknown fields are kept).
+    let synced = gw(root, "lead", &["sync", "--relay", &url, "--once"])?;
+    assert_eq!(synced["synced"], true, "{synced}");
+    assert_eq!(gw(root, "lead", &["group", "list"])?[0]["name"], "Via JS");
+
+    // Without a token a JavaScript client reads nothing: the plan is "unavailable".
+    let out = Command::new("node")
+        .arg(interop.join("js-client.mjs"))
+        .args([&url, &url, &group])
+        .env("INTEROP_DEADLINE_MS", "3000")
+        .output()?;
+    assert!(!out.status.success(), "an anonymous client read the plan");
     Ok(())
 }
 
@@ -125,11 +189,23 @@ fn our_client_syncs_through_a_javascript_sync_server() -> TestResult {
         gw("a", &["sync", "--relay", &url, "--once", "--timeout", "20"])?["synced"],
         true
     );
-    gw("b", &["group", "add", &group])?;
+    // The published sync server knows nothing of invites or roles: the second device checks
+    // the lead's invite itself (and says so), then syncs.
+    let code = gw("a", &["invite", "create", &group, "--role", "member"])?["code"]
+        .as_str()
+        .ok_or("no code")?
+        .to_owned();
+    let joined = gw("b", &["join", &code, "--relay", &url])?;
+    assert_eq!(joined["checked_by"], "device");
     assert_eq!(
         gw("b", &["sync", "--relay", &url, "--once", "--timeout", "20"])?["synced"],
         true
     );
     assert_eq!(gw("b", &["meeting", "list", &group])?[0]["title"], "Via JS");
+    // Again, with nothing new: the server still answers, and the device reports synced.
+    assert_eq!(
+        gw("b", &["sync", "--relay", &url, "--once", "--timeout", "20"])?["synced"],
+        true
+    );
     Ok(())
 }

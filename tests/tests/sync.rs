@@ -128,9 +128,15 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
     )?;
     assert_eq!(lead.sync(&relay)?["synced"], true);
 
-    // 2. The others join by the group's id and receive the plan.
-    for d in [&member, &canvasser] {
-        d.run(&["group", "add", &group])?;
+    // 2. The others join with the lead's invites and receive the plan.
+    for (d, role) in [(&member, "member"), (&canvasser, "canvasser")] {
+        let code = id(
+            &lead.run(&["invite", "create", &group, "--role", role])?,
+            "code",
+        )?;
+        let joined = d.run(&["join", &code, "--relay", &relay.url])?;
+        assert_eq!(joined["group_id"], group.as_str());
+        assert_eq!(joined["role"], role);
         assert_eq!(d.sync(&relay)?["synced"], true);
         assert_eq!(d.run(&["meeting", "show", &meeting])?["title"], "Ask");
     }
@@ -218,7 +224,7 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
     for (round, order) in orders.iter().enumerate() {
         for (i, d) in devices.iter().enumerate() {
             if i == 2 {
-                // The canvasser cannot edit the plan once roles land; it logs a contact.
+                // The canvasser cannot edit the plan; it logs a contact.
                 let c = d.run(&["contact", "log", &group, "--result", "not-home"])?;
                 contacts.push(id(&c, "contact_id")?);
             } else {
@@ -306,10 +312,24 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
         v.sort();
         Ok(v)
     };
+    // The lead and the canvasser hold the plan, the roster and the canvasser's contacts; the
+    // member holds the plan and the roster, and never receives the contacts.
     let lead_heads = heads(&lead)?;
-    assert_eq!(lead_heads.len(), 2, "the plan and the canvasser's contacts");
-    assert_eq!(heads(&member)?, lead_heads);
+    assert_eq!(
+        lead_heads.len(),
+        3,
+        "plan, roster, contacts: {lead_heads:?}"
+    );
     assert_eq!(heads(&canvasser)?, lead_heads);
+    let member_heads = heads(&member)?;
+    assert_eq!(member_heads.len(), 2, "{member_heads:?}");
+    assert!(member_heads.iter().all(|h| lead_heads.contains(h)));
+    assert!(
+        member
+            .run(&["contact", "list", &group])?
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
     Ok(())
 }
 
@@ -430,7 +450,11 @@ fn a_running_sync_pushes_edits_as_made_and_reconnects_after_the_relay_dies() -> 
         "meeting_id",
     )?;
     running.synced()?;
-    b.run(&["group", "add", &group])?;
+    let code = id(
+        &a.run(&["invite", "create", &group, "--role", "member"])?,
+        "code",
+    )?;
+    b.run(&["join", &code, "--relay", &relay.url])?;
     assert_eq!(b.sync(&relay)?["synced"], true);
     assert_eq!(b.run(&["meeting", "show", &meeting])?["title"], "Live");
 

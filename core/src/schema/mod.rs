@@ -1,8 +1,9 @@
-//! The typed documents of a group (plan, contacts) and how they are read from and written to
+//! The typed documents of a group (plan, contacts, roster) and how they are read from and written to
 //! automerge.
 
 pub mod contacts;
 pub mod plan;
+pub mod roster;
 pub mod vocab;
 
 use automerge::{AutoCommit, TextEncoding};
@@ -21,6 +22,8 @@ pub enum DocKind {
     Plan,
     /// One canvasser's contacts for one period.
     Contacts,
+    /// Who is in the group (written by the relay).
+    Roster,
 }
 
 impl DocKind {
@@ -29,6 +32,7 @@ impl DocKind {
         match self {
             DocKind::Plan => "plan",
             DocKind::Contacts => "contacts",
+            DocKind::Roster => "roster",
         }
     }
 
@@ -37,6 +41,7 @@ impl DocKind {
         match s {
             "plan" => Some(DocKind::Plan),
             "contacts" => Some(DocKind::Contacts),
+            "roster" => Some(DocKind::Roster),
             _ => None,
         }
     }

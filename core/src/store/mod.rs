@@ -144,6 +144,8 @@ impl Store {
         // durable against power loss, not only against a crash of this process.
         self.conn.pragma_update(None, "journal_mode", "wal")?;
         self.conn.pragma_update(None, "synchronous", "full")?;
+        // Deleted data (a wiped group) is overwritten, not left in free pages.
+        self.conn.pragma_update(None, "secure_delete", "on")?;
         self.conn.pragma_update(None, "foreign_keys", "on")?;
         self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(())

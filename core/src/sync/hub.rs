@@ -339,6 +339,15 @@ impl<P: Policy> Hub<P> {
         self.docs.keys()
     }
 
+    /// Forgets a document entirely (a device that wiped a group): it is no longer synced on
+    /// any connection.
+    pub fn forget(&mut self, id: &DocumentId) {
+        self.docs.remove(id);
+        for c in self.conns.values_mut() {
+            c.docs.remove(id);
+        }
+    }
+
     /// Drops an idle document from memory: one no connection syncs. Returns whether it did.
     pub fn unload(&mut self, id: &DocumentId) -> bool {
         let idle = self
@@ -1001,8 +1010,7 @@ impl<P: Policy> Hub<P> {
         // A document nobody has yet is empty here. Answer only a peer that has some of it (it
         // may be creating it), so that one asking for it hears exactly what it would hear of a
         // document it may not see: `doc-unavailable`, and nothing else.
-        if access == Access::Unknown && !pd.sync.their_heads.as_ref().is_some_and(|h| !h.is_empty())
-        {
+        if access == Access::Unknown && pd.sync.their_heads.as_ref().is_none_or(|h| h.is_empty()) {
             return;
         }
         let Some(message) = doc.sync().generate_sync_message(&mut pd.sync) else {

@@ -4,5 +4,6 @@
 //! device's view of its link to the relay (state, backoff).
 
 pub mod connection;
+pub mod control;
 pub mod hub;
 pub mod wire;

@@ -10,6 +10,10 @@ use crate::ids::DocumentId;
 /// The protocol version we speak.
 pub const PROTOCOL_VERSION: &str = "1";
 
+/// A Groundwork relay's peer id starts with this; any other server is a plain automerge-repo
+/// peer, which has no invites, roles or control messages.
+pub const RELAY_PEER_PREFIX: &str = "groundwork-relay-";
+
 /// The `type` of Groundwork's control messages.
 pub const CONTROL_TYPE: &str = "groundwork-control";
 

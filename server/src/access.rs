@@ -1,0 +1,445 @@
+//! The relay's access decisions: who is in which group with which role, what each document is,
+//! and from those, what each connection may read and write. Held in memory (loaded from the
+//! store at startup, changed together with the store) because the hub asks at every step.
+//!
+//! The rules:
+//! - plan: leads and members read and write; canvassers read.
+//! - contacts: the canvasser who owns the document reads and writes; leads read.
+//! - roster: every member reads; only the relay writes.
+//! - anything else, and anyone else: hidden, answered exactly as a missing document.
+//!
+//! A new plan creates its group, with its creator as lead (if the operator's sign-up code, when
+//! there is one, was presented). A new contacts document is accepted from a member who names
+//! itself as its canvasser.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use automerge::AutoCommit;
+use groundwork_core::identity::Role;
+use groundwork_core::ids::DocumentId;
+use groundwork_core::schema::contacts::ContactsDoc;
+use groundwork_core::schema::plan::Plan;
+use groundwork_core::schema::roster::{Roster, RosterMember};
+use groundwork_core::schema::{self, DocKind};
+use groundwork_core::sync::hub::{Access, ConnId, Policy};
+use groundwork_core::time::now_ms;
+
+use crate::store::{AccessRows, Write};
+
+/// Who is on a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// No proof and no token: may read nothing.
+    Anonymous,
+    /// A device that proved its key.
+    Device(String),
+    /// A plain automerge-repo client with a token acting for a device, in one group only.
+    Token {
+        /// The device it acts for.
+        device: String,
+        /// The only group it may touch.
+        group: String,
+    },
+}
+
+impl Principal {
+    fn device(&self) -> Option<&str> {
+        match self {
+            Principal::Anonymous => None,
+            Principal::Device(d) | Principal::Token { device: d, .. } => Some(d),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct DocEntry {
+    group: String,
+    kind: Option<DocKind>,
+    owner: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Member {
+    role: Role,
+    name: String,
+    joined_at: i64,
+    removed_at: Option<i64>,
+    wiped_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+struct GroupEntry {
+    roster: DocumentId,
+    members: BTreeMap<String, Member>,
+    docs: BTreeSet<DocumentId>,
+}
+
+/// The relay's access tables and the [`Policy`] the hub asks.
+#[derive(Debug, Default)]
+pub struct RelayAccess {
+    conns: HashMap<ConnId, Principal>,
+    docs: HashMap<DocumentId, DocEntry>,
+    groups: HashMap<String, GroupEntry>,
+    /// Groups each device was ever in (removed ones too, until wiped).
+    by_device: HashMap<String, BTreeSet<String>>,
+    signup_code: Option<String>,
+    creators: HashSet<String>,
+    /// Records decided inside the hub, for the host to commit with the batch.
+    pending: Vec<Write>,
+    /// Groups created inside the hub, whose rosters the host must write.
+    new_groups: Vec<String>,
+}
+
+impl RelayAccess {
+    /// The tables as stored; `signup_code` is the operator's code, if group creation needs one.
+    pub fn from_rows(rows: AccessRows, signup_code: Option<String>) -> Self {
+        let mut a = RelayAccess {
+            signup_code,
+            creators: rows.creators.into_iter().collect(),
+            ..Default::default()
+        };
+        for (group, roster, _) in rows.groups {
+            a.groups.insert(
+                group,
+                GroupEntry {
+                    roster,
+                    members: BTreeMap::new(),
+                    docs: BTreeSet::new(),
+                },
+            );
+        }
+        for m in rows.members {
+            let Ok(role) = m.role.parse() else { continue };
+            a.by_device
+                .entry(m.device.clone())
+                .or_default()
+                .insert(m.group.clone());
+            if let Some(g) = a.groups.get_mut(&m.group) {
+                g.members.insert(
+                    m.device,
+                    Member {
+                        role,
+                        name: m.name,
+                        joined_at: m.joined_at,
+                        removed_at: m.removed_at,
+                        wiped_at: m.wiped_at,
+                    },
+                );
+            }
+        }
+        for (doc, group, kind, owner) in rows.documents {
+            if let Some(g) = a.groups.get_mut(&group) {
+                g.docs.insert(doc);
+            }
+            a.docs.insert(
+                doc,
+                DocEntry {
+                    group,
+                    kind: DocKind::parse(&kind),
+                    owner,
+                },
+            );
+        }
+        a
+    }
+
+    /// A connection was authenticated as `principal`.
+    pub fn connect(&mut self, conn: ConnId, principal: Principal) {
+        self.conns.insert(conn, principal);
+    }
+
+    /// A connection closed.
+    pub fn disconnect(&mut self, conn: ConnId) {
+        self.conns.remove(&conn);
+    }
+
+    /// Who is on a connection.
+    pub fn principal(&self, conn: ConnId) -> Option<&Principal> {
+        self.conns.get(&conn)
+    }
+
+    /// Every connection of a device (its own and its tokens').
+    pub fn conns_of(&self, device: &str) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, p)| p.device() == Some(device))
+            .map(|(c, _)| *c)
+            .collect()
+    }
+
+    /// A device's role in a group, if it is a member now.
+    pub fn role(&self, group: &str, device: &str) -> Option<Role> {
+        self.groups
+            .get(group)?
+            .members
+            .get(device)
+            .filter(|m| m.removed_at.is_none())
+            .map(|m| m.role)
+    }
+
+    /// Whether a group exists.
+    pub fn group_exists(&self, group: &str) -> bool {
+        self.groups.contains_key(group)
+    }
+
+    /// The documents the peer on `conn` may read.
+    pub fn readable(&self, conn: ConnId) -> Vec<DocumentId> {
+        let Some(device) = self.conns.get(&conn).and_then(Principal::device) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for group in self.by_device.get(device).into_iter().flatten() {
+            for doc in self.groups.get(group).into_iter().flat_map(|g| &g.docs) {
+                if self.access(conn, doc).reads() {
+                    out.push(*doc);
+                }
+            }
+        }
+        out
+    }
+
+    /// The connections that may read `doc` now.
+    pub fn readers(&self, doc: &DocumentId) -> Vec<ConnId> {
+        self.conns
+            .keys()
+            .copied()
+            .filter(|c| self.access(*c, doc).reads())
+            .collect()
+    }
+
+    /// Groups a device was removed from and has not yet confirmed wiping.
+    pub fn wipes_owed(&self, device: &str) -> Vec<String> {
+        self.by_device
+            .get(device)
+            .into_iter()
+            .flatten()
+            .filter(|g| {
+                self.groups
+                    .get(*g)
+                    .and_then(|e| e.members.get(device))
+                    .is_some_and(|m| m.removed_at.is_some() && m.wiped_at.is_none())
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The group's roster document.
+    pub fn roster_doc(&self, group: &str) -> Option<DocumentId> {
+        self.groups.get(group).map(|g| g.roster)
+    }
+
+    /// The roster as the tables say.
+    pub fn roster(&self, group: &str) -> Option<Roster> {
+        let g = self.groups.get(group)?;
+        let mut roster = Roster::new(group);
+        for (device, m) in &g.members {
+            roster.members.insert(
+                device.clone(),
+                RosterMember {
+                    name: m.name.clone(),
+                    role: m.role,
+                    joined_at: m.joined_at,
+                    removed_at: m.removed_at,
+                },
+            );
+        }
+        Some(roster)
+    }
+
+    /// Adds (or re-adds) a device to a group.
+    pub fn add_member(&mut self, group: &str, device: &str, role: Role, name: &str) -> Write {
+        let at = now_ms();
+        if let Some(g) = self.groups.get_mut(group) {
+            g.members.insert(
+                device.to_owned(),
+                Member {
+                    role,
+                    name: name.to_owned(),
+                    joined_at: at,
+                    removed_at: None,
+                    wiped_at: None,
+                },
+            );
+        }
+        self.by_device
+            .entry(device.to_owned())
+            .or_default()
+            .insert(group.to_owned());
+        Write::Member {
+            group: group.to_owned(),
+            device: device.to_owned(),
+            role: role.as_str().to_owned(),
+            name: name.to_owned(),
+            at,
+        }
+    }
+
+    /// Removes a device from a group; it keeps its row until it confirms its wipe.
+    pub fn remove_member(&mut self, group: &str, device: &str) -> Write {
+        let at = now_ms();
+        if let Some(m) = self
+            .groups
+            .get_mut(group)
+            .and_then(|g| g.members.get_mut(device))
+        {
+            m.removed_at = Some(at);
+        }
+        Write::Removed {
+            group: group.to_owned(),
+            device: device.to_owned(),
+            at,
+        }
+    }
+
+    /// A removed device wiped the group.
+    pub fn wiped(&mut self, group: &str, device: &str) -> Option<Write> {
+        let m = self.groups.get_mut(group)?.members.get_mut(device)?;
+        if m.removed_at.is_none() || m.wiped_at.is_some() {
+            return None;
+        }
+        let at = now_ms();
+        m.wiped_at = Some(at);
+        Some(Write::Wiped {
+            group: group.to_owned(),
+            device: device.to_owned(),
+            at,
+        })
+    }
+
+    /// A device presented the sign-up code (checked by the caller).
+    pub fn add_creator(&mut self, device: &str) -> Write {
+        self.creators.insert(device.to_owned());
+        Write::Creator(device.to_owned())
+    }
+
+    /// The operator's sign-up code, if there is one.
+    pub fn signup_code(&self) -> Option<&str> {
+        self.signup_code.as_deref()
+    }
+
+    /// What the hub decided since the last call: records to commit, and new groups whose
+    /// rosters must be written.
+    pub fn take_pending(&mut self) -> (Vec<Write>, Vec<String>) {
+        (
+            std::mem::take(&mut self.pending),
+            std::mem::take(&mut self.new_groups),
+        )
+    }
+
+    fn record_doc(&mut self, doc: DocumentId, group: &str, kind: DocKind, owner: Option<String>) {
+        if let Some(g) = self.groups.get_mut(group) {
+            g.docs.insert(doc);
+        }
+        self.docs.insert(
+            doc,
+            DocEntry {
+                group: group.to_owned(),
+                kind: Some(kind),
+                owner: owner.clone(),
+            },
+        );
+        self.pending.push(Write::Document {
+            doc,
+            group: group.to_owned(),
+            kind: kind.as_str().to_owned(),
+            owner,
+        });
+    }
+
+    /// Creates a group (and records its roster document) for a plan its lead brought.
+    fn create_group(&mut self, group: &str, plan: DocumentId, lead: &str) -> bool {
+        let Ok(roster) = DocumentId::random() else {
+            return false;
+        };
+        self.groups.insert(
+            group.to_owned(),
+            GroupEntry {
+                roster,
+                members: BTreeMap::new(),
+                docs: BTreeSet::new(),
+            },
+        );
+        self.pending.push(Write::Group {
+            group: group.to_owned(),
+            roster,
+            created_by: lead.to_owned(),
+            at: now_ms(),
+        });
+        let member = self.add_member(group, lead, Role::Lead, "");
+        self.pending.push(member);
+        self.record_doc(plan, group, DocKind::Plan, None);
+        self.record_doc(roster, group, DocKind::Roster, None);
+        self.new_groups.push(group.to_owned());
+        true
+    }
+}
+
+impl Policy for RelayAccess {
+    fn access(&self, conn: ConnId, doc: &DocumentId) -> Access {
+        let Some(principal) = self.conns.get(&conn) else {
+            return Access::Hidden;
+        };
+        let Some(entry) = self.docs.get(doc) else {
+            return Access::Unknown;
+        };
+        let Some(device) = principal.device() else {
+            return Access::Hidden;
+        };
+        if let Principal::Token { group, .. } = principal
+            && *group != entry.group
+        {
+            return Access::Hidden;
+        }
+        let Some(role) = self.role(&entry.group, device) else {
+            return Access::Hidden;
+        };
+        match entry.kind {
+            Some(DocKind::Plan) if role.edits_plan() => Access::Write,
+            Some(DocKind::Plan) => Access::Read,
+            Some(DocKind::Contacts) if entry.owner.as_deref() == Some(device) => Access::Write,
+            Some(DocKind::Contacts) if role == Role::Lead => Access::Read,
+            Some(DocKind::Roster) => Access::Read,
+            _ => Access::Hidden,
+        }
+    }
+
+    fn may_create(&mut self, conn: ConnId, doc: &DocumentId, content: &AutoCommit) -> bool {
+        // Only a device itself creates documents, never a token.
+        let Some(Principal::Device(device)) = self.conns.get(&conn).cloned() else {
+            return false;
+        };
+        let id = doc.to_string();
+        use automerge::ReadDoc;
+        if content
+            .get(automerge::ROOT, "profile")
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            let Ok(plan) = schema::hydrate::<Plan>(content, &id, DocKind::Plan) else {
+                return false;
+            };
+            let allowed = plan.group_id == id
+                && plan.profile.created_by == device
+                && !self.groups.contains_key(&id)
+                && (self.signup_code.is_none() || self.creators.contains(&device));
+            return allowed && self.create_group(&id, *doc, &device);
+        }
+        if content
+            .get(automerge::ROOT, "contacts")
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            let Ok(c) = schema::hydrate::<ContactsDoc>(content, &id, DocKind::Contacts) else {
+                return false;
+            };
+            if c.canvasser != device || self.role(&c.group_id, &device).is_none() {
+                return false;
+            }
+            self.record_doc(*doc, &c.group_id, DocKind::Contacts, Some(device));
+            return true;
+        }
+        false
+    }
+}
