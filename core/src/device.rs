@@ -880,12 +880,16 @@ impl Device {
         Ok(out)
     }
 
-    /// Every document this device should sync, and whether it has any of it yet (a group
-    /// added by id has no plan until the relay sends it). Reads only the registry.
+    /// Every document this device should sync, plans first, and whether it has any of it yet
+    /// (a group just joined has no plan until the relay sends it). Reads only the registry.
     pub fn sync_document_ids(&self) -> Result<Vec<(DocumentId, bool)>> {
+        let mut records = self.documents()?;
+        // Plans first: the relay creates a group from its plan, and accepts the group's other
+        // documents only after that.
+        records.sort_by_key(|d| d.kind != DocKind::Plan);
         let known: std::collections::BTreeSet<DocumentId> =
-            self.documents()?.into_iter().map(|d| d.doc_id).collect();
-        let mut out: Vec<(DocumentId, bool)> = known.iter().map(|id| (*id, true)).collect();
+            records.iter().map(|d| d.doc_id).collect();
+        let mut out: Vec<(DocumentId, bool)> = records.iter().map(|d| (d.doc_id, true)).collect();
         for g in self.groups()? {
             let plan: DocumentId = g.plan_doc.parse()?;
             if !known.contains(&plan) {

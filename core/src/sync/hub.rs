@@ -240,6 +240,9 @@ pub struct Hub<P: Policy = AllowAll> {
     effects: VecDeque<Effect>,
     /// Who may read and write what.
     policy: P,
+    /// Documents in the order the host inserted them: a client offers them in this order, so
+    /// that a group's plan reaches the relay before the documents that depend on it.
+    order: Vec<DocumentId>,
 }
 
 /// How far a document is synced with the peer on one connection.
@@ -277,6 +280,7 @@ impl<P: Policy> Hub<P> {
             conns: BTreeMap::new(),
             effects: VecDeque::new(),
             policy,
+            order: Vec::new(),
         }
     }
 
@@ -309,6 +313,9 @@ impl<P: Policy> Hub<P> {
 
     /// Puts a document in memory (a device's documents, before it connects).
     pub fn insert_doc(&mut self, id: DocumentId, doc: AutoCommit) {
+        if !self.docs.contains_key(&id) {
+            self.order.push(id);
+        }
         self.docs.insert(
             id,
             Doc {
@@ -463,7 +470,10 @@ impl<P: Policy> Hub<P> {
                 );
             }
         }
-        let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
+        self.order.retain(|id| self.docs.contains_key(id));
+        let listed: BTreeSet<DocumentId> = self.order.iter().copied().collect();
+        let mut ids = self.order.clone();
+        ids.extend(self.docs.keys().filter(|id| !listed.contains(id)));
         for id in ids {
             self.offer(conn, id, now);
         }
