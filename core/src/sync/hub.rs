@@ -811,7 +811,7 @@ impl<P: Policy> Hub<P> {
     ) {
         let access = self.policy.access(conn, &id);
         if access == Access::Hidden {
-            return self.unavailable(conn, id);
+            return self.answer_as_missing(conn, id, message, request, now);
         }
         let new = !self.docs.contains_key(&id);
         let doc = self.docs.entry(id).or_insert_with(|| Doc {
@@ -944,6 +944,57 @@ impl<P: Policy> Hub<P> {
                 doc: id,
                 state: pd.sync.encode(),
             });
+        }
+    }
+
+    /// Answers a peer about a document it may not see exactly as a document nobody has would
+    /// be answered (see [`Access::Unknown`]), without touching the real one: a `request` gets
+    /// `doc-unavailable`; a `sync` from a peer that has some of it gets what an empty document
+    /// would say; changes are refused with `doc-unavailable`. Nothing tells the two apart.
+    fn answer_as_missing(
+        &mut self,
+        conn: ConnId,
+        id: DocumentId,
+        message: sync::Message,
+        request: bool,
+        now: u64,
+    ) {
+        if request {
+            return self.unavailable(conn, id);
+        }
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(peer) = c.peer.clone() else { return };
+        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
+            sync: sync::State::new(),
+            last_activity: now,
+            retry: None,
+            told_unavailable: false,
+        });
+        pd.last_activity = now;
+        let mut empty = schema::new_doc();
+        if let Err(e) = empty.sync().receive_sync_message(&mut pd.sync, message) {
+            return self.fail(
+                conn,
+                format!("document {id}: automerge rejected the sync message: {e}"),
+            );
+        }
+        if !empty.get_heads().is_empty() {
+            c.docs.remove(&id);
+            return self.unavailable(conn, id);
+        }
+        if pd.sync.their_heads.as_ref().is_none_or(|h| h.is_empty()) {
+            return;
+        }
+        if let Some(reply) = empty.sync().generate_sync_message(&mut pd.sync) {
+            let m = Message::Sync {
+                sender: self.me.clone(),
+                target: peer,
+                document: id,
+                data: reply.encode(),
+            };
+            self.send(conn, &m);
         }
     }
 

@@ -1,0 +1,655 @@
+//! Access control against the real relay binary: the access matrix (every document kind x every
+//! kind of peer x read and write), refusals of forged, expired, used-up, replayed and misplaced
+//! credentials, and a removed member's device wiping the group when it next connects.
+//!
+//! Devices are set up with the real CLI; the probing peers are raw automerge-repo clients (the
+//! core's sync hub over a real WebSocket), signed with the devices' own keys.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use automerge::transaction::Transactable;
+use futures_util::{SinkExt, StreamExt};
+use groundwork_core::identity::{Identity, Role};
+use groundwork_core::ids::DocumentId;
+use groundwork_core::sync::hub::{Effect, Hub, Side};
+use groundwork_core::sync::wire::{Message, PeerMetadata};
+use groundwork_core::time::now_ms;
+use groundwork_tests::bin;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+struct Relay {
+    child: Child,
+    addr: String,
+    data: PathBuf,
+}
+
+impl Relay {
+    fn start(data: &Path) -> Res<Self> {
+        let mut child = Command::new(bin("groundwork-relay"))
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("GROUNDWORK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("unexpected first line {line:?}"))?
+            .to_owned();
+        Ok(Self {
+            child,
+            addr,
+            data: data.to_owned(),
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}/v1/sync", self.addr)
+    }
+
+    /// What the relay has stored, for "nothing changed" checks: chunks per document, members.
+    fn stored(
+        &self,
+    ) -> Res<(
+        Vec<(String, i64)>,
+        Vec<(String, String, String, Option<i64>)>,
+    )> {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.data.join("relay.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let mut stmt =
+            conn.prepare("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id ORDER BY doc_id")?;
+        let chunks = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare(
+            "SELECT group_id, device_id, role, removed_at FROM members ORDER BY group_id, device_id",
+        )?;
+        let members = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok((chunks, members))
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Device {
+    dir: PathBuf,
+}
+
+impl Device {
+    fn new(root: &Path, name: &str) -> Res<Self> {
+        let d = Device {
+            dir: root.join(name),
+        };
+        d.run(&["init", "--name", name])?;
+        Ok(d)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Res<std::process::Output> {
+        Ok(Command::new(bin("groundwork"))
+            .arg("--data")
+            .arg(&self.dir)
+            .args(args)
+            .arg("--json")
+            .output()?)
+    }
+
+    fn run(&self, args: &[&str]) -> Res<Value> {
+        let out = self.cmd(args)?;
+        if !out.status.success() {
+            return Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+
+    /// Runs a command that must fail, and returns its error message.
+    fn refused(&self, args: &[&str]) -> Res<String> {
+        let out = self.cmd(args)?;
+        if out.status.success() {
+            return Err(format!(
+                "{args:?} succeeded: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+            .into());
+        }
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    fn sync(&self, relay: &Relay) -> Res<Value> {
+        self.run(&["sync", "--relay", &relay.url(), "--once", "--timeout", "20"])
+    }
+
+    fn identity(&self) -> Res<Identity> {
+        Ok(groundwork_core::Device::open(&self.dir)?.identity()?)
+    }
+
+    /// The stored bytes of one of this device's documents.
+    fn document(&self, doc: &DocumentId) -> Res<Vec<u8>> {
+        Ok(groundwork_core::Device::open(&self.dir)?.document_bytes(doc)?)
+    }
+
+    fn id(&self) -> Res<String> {
+        Ok(self.identity()?.device_id())
+    }
+}
+
+fn field(v: &Value, key: &str) -> Res<String> {
+    v[key]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {key} in {v}").into())
+}
+
+/// Who a probing connection is.
+#[derive(Clone)]
+enum Who {
+    /// Signed with a device's key.
+    Signed(std::sync::Arc<Identity>),
+    /// A token in the URL.
+    Token(String),
+    /// Nothing.
+    Anonymous,
+}
+
+impl Who {
+    fn url(&self, base: &str) -> Res<String> {
+        Ok(match self {
+            Who::Signed(id) => format!("{base}?{}", id.connect_proof(now_ms())?.to_query()),
+            Who::Token(t) => format!("{base}?token={t}"),
+            Who::Anonymous => base.to_owned(),
+        })
+    }
+
+    fn peer(&self) -> String {
+        match self {
+            Who::Signed(id) => format!("{}.probe", id.device_id()),
+            _ => "probe-peer".into(),
+        }
+    }
+}
+
+/// What a probe saw.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Read: the document arrived. Write: the relay acknowledged the change.
+    Allowed,
+    /// The relay's answers about the document, in order, when it was refused.
+    Refused(Vec<&'static str>),
+}
+
+fn kind(m: &Message) -> &'static str {
+    match m {
+        Message::Sync { .. } => "sync",
+        Message::Request { .. } => "request",
+        Message::DocUnavailable { .. } => "doc-unavailable",
+        _ => "other",
+    }
+}
+
+/// Connects as `who` and asks for `doc` (read: starting empty; write: starting from `copy`
+/// with one new change). Returns whether the read or write succeeded, or what it was told.
+async fn probe(base: &str, who: &Who, doc: DocumentId, copy: Option<&[u8]>) -> Res<Outcome> {
+    let mut am = groundwork_core::schema::new_doc();
+    let write = copy.is_some();
+    if let Some(bytes) = copy {
+        am.load_incremental(bytes)?;
+        am.put(automerge::ROOT, "probe", who.peer())?;
+        am.commit();
+    }
+    let mine = am.get_heads();
+    let mut hub = Hub::new(who.peer(), PeerMetadata::default());
+    hub.insert_doc(doc, am);
+    let (ws, _) = tokio_tungstenite::connect_async(who.url(base)?).await?;
+    let (mut sink, mut stream) = ws.split();
+    hub.connect(1, Side::Client, 0);
+    let mut answers = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        while let Some(e) = hub.poll_effect() {
+            match e {
+                Effect::Send { frame, .. } => sink.send(Ws::Binary(frame.into())).await?,
+                Effect::PeerReady { .. } => hub.handle_sync_states(1, Vec::new(), 0),
+                Effect::Close { reason, .. } => return Err(reason.into()),
+                _ => {}
+            }
+        }
+        if answers.contains(&"doc-unavailable") {
+            return Ok(Outcome::Refused(answers));
+        }
+        if let Some(s) = hub.status(1, &doc) {
+            let theirs = s.theirs.unwrap_or_default();
+            if write && mine.iter().all(|h| theirs.contains(h)) {
+                return Ok(Outcome::Allowed);
+            }
+            if !write && !s.ours.is_empty() && s.ours.iter().all(|h| theirs.contains(h)) {
+                return Ok(Outcome::Allowed);
+            }
+        }
+        let next = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .map_err(|_| format!("no answer about {doc}; saw {answers:?}"))?;
+        match next {
+            Some(Ok(Ws::Binary(b))) => {
+                if let Ok(m) = Message::decode(&b)
+                    && matches!(
+                        &m,
+                        Message::Sync { document, .. } | Message::Request { document, .. } | Message::DocUnavailable { document, .. }
+                        if *document == doc
+                    )
+                {
+                    answers.push(kind(&m));
+                }
+                hub.handle_frame(1, &b, 0);
+            }
+            Some(Ok(_)) => {}
+            other => return Err(format!("connection ended: {other:?}").into()),
+        }
+    }
+}
+
+/// The group every test here uses: a lead, a member, a canvasser (with contacts), a removed
+/// member, and an outsider who leads a group of its own.
+struct World {
+    _root: tempfile::TempDir,
+    relay: Relay,
+    lead: Device,
+    member: Device,
+    canvasser: Device,
+    removed: Device,
+    outsider: Device,
+    group: String,
+    other_group: String,
+    plan: DocumentId,
+    contacts: DocumentId,
+    roster: DocumentId,
+}
+
+fn world() -> Res<World> {
+    let root = tempfile::tempdir()?;
+    let relay = Relay::start(&root.path().join("relay"))?;
+    let url = relay.url();
+    let lead = Device::new(root.path(), "lead")?;
+    let member = Device::new(root.path(), "member")?;
+    let canvasser = Device::new(root.path(), "canvasser")?;
+    let removed = Device::new(root.path(), "removed")?;
+    let outsider = Device::new(root.path(), "outsider")?;
+    let group = field(
+        &lead.run(&["group", "create", "--name", "Riverside"])?,
+        "group_id",
+    )?;
+    lead.run(&[
+        "meeting",
+        "create",
+        &group,
+        "--kind",
+        "organizing",
+        "--title",
+        "Quiet planning meeting",
+    ])?;
+    lead.sync(&relay)?;
+    for (d, role) in [
+        (&member, "member"),
+        (&canvasser, "canvasser"),
+        (&removed, "member"),
+    ] {
+        let code = field(
+            &lead.run(&["invite", "create", &group, "--role", role])?,
+            "code",
+        )?;
+        d.run(&["join", &code, "--relay", &url])?;
+    }
+    canvasser.run(&[
+        "contact",
+        "log",
+        &group,
+        "--result",
+        "talked",
+        "--note",
+        "Lives near the school",
+    ])?;
+    canvasser.sync(&relay)?;
+    let other_group = field(
+        &outsider.run(&["group", "create", "--name", "Elsewhere"])?,
+        "group_id",
+    )?;
+    outsider.sync(&relay)?;
+    lead.sync(&relay)?;
+    let docs = lead.run(&["status"])?;
+    let doc_of = |kind: &str| -> Res<DocumentId> {
+        let id = docs["documents"]
+            .as_array()
+            .and_then(|a| a.iter().find(|d| d["kind"] == kind))
+            .and_then(|d| d["doc_id"].as_str())
+            .ok_or_else(|| format!("no {kind} document in {docs}"))?;
+        Ok(id.parse()?)
+    };
+    let (plan, contacts, roster) = (doc_of("plan")?, doc_of("contacts")?, doc_of("roster")?);
+    // The removed member synced while it was in, then is removed.
+    removed.sync(&relay)?;
+    lead.run(&["member", "remove", &group, &removed.id()?, "--relay", &url])?;
+    Ok(World {
+        _root: root,
+        relay,
+        lead,
+        member,
+        canvasser,
+        removed,
+        outsider,
+        group,
+        other_group,
+        plan,
+        contacts,
+        roster,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_matrix_holds_exactly() -> TestResult {
+    let w = tokio::task::spawn_blocking(|| world().map_err(|e| e.to_string())).await??;
+    let base = w.relay.url();
+    let signed = |name: &str, d: &Device| -> Res<Who> {
+        let _ = name;
+        Ok(Who::Signed(std::sync::Arc::new(d.identity()?)))
+    };
+    let token = field(
+        &w.member.run(&["token", &w.group, "--relay", &base])?,
+        "token",
+    )?;
+    let peers: Vec<(&str, Who)> = vec![
+        ("lead", signed("lead", &w.lead)?),
+        ("member", signed("member", &w.member)?),
+        ("canvasser", signed("canvasser", &w.canvasser)?),
+        ("member's token", Who::Token(token)),
+        ("non-member", signed("non-member", &w.outsider)?),
+        ("removed member", signed("removed", &w.removed)?),
+        ("unauthenticated", Who::Anonymous),
+    ];
+    let docs = [
+        ("plan", w.plan),
+        ("contacts", w.contacts),
+        ("roster", w.roster),
+    ];
+    // The lead's copy of each document, for write attempts.
+    let copies: Vec<Vec<u8>> = docs
+        .iter()
+        .map(|(_, d)| w.lead.document(d))
+        .collect::<Res<_>>()?;
+    // What a missing document gets, read and written.
+    let missing = DocumentId::random()?;
+    let mut garbage = groundwork_core::schema::new_doc();
+    garbage.put(automerge::ROOT, "not", "a groundwork document")?;
+    let garbage = garbage.save();
+    let member = &peers[1].1;
+    let missing_read = probe(&base, member, missing, None).await?;
+    let missing_write = probe(&base, member, missing, Some(&garbage)).await?;
+    assert_eq!(missing_read, Outcome::Refused(vec!["doc-unavailable"]));
+    assert!(matches!(&missing_write, Outcome::Refused(a) if a.last() == Some(&"doc-unavailable")));
+    println!("a missing document: read {missing_read:?}, write {missing_write:?}");
+
+    // Allowed cells: (peer, document) -> "RW", "R" or "".
+    let allowed = |peer: &str, doc: &str| match (peer, doc) {
+        ("lead" | "member" | "member's token", "plan") => "RW",
+        ("canvasser", "plan") => "R",
+        ("canvasser", "contacts") => "RW",
+        ("lead", "contacts") => "R",
+        ("lead" | "member" | "canvasser" | "member's token", "roster") => "R",
+        _ => "",
+    };
+    let mut table = format!("{:<16}", "");
+    for (name, _) in &docs {
+        table.push_str(&format!("{name:<12}"));
+    }
+    table.push('\n');
+    let mut wrong = Vec::new();
+    for (peer, who) in &peers {
+        table.push_str(&format!("{peer:<16}"));
+        for ((doc_name, doc), copy) in docs.iter().zip(&copies) {
+            let before = w.relay.stored()?;
+            let read = probe(&base, who, *doc, None).await?;
+            let write = probe(&base, who, *doc, Some(copy)).await?;
+            let after = w.relay.stored()?;
+            let cell = match (&read, &write) {
+                (Outcome::Allowed, Outcome::Allowed) => "RW",
+                (Outcome::Allowed, _) => "R",
+                (_, Outcome::Allowed) => "W",
+                _ => "",
+            };
+            table.push_str(&format!("{:<12}", if cell.is_empty() { "-" } else { cell }));
+            let expected = allowed(peer, doc_name);
+            if cell != expected {
+                wrong.push(format!(
+                    "{peer} x {doc_name}: {cell:?}, expected {expected:?}"
+                ));
+            }
+            // Denied cells look exactly like a missing document, and change nothing stored.
+            if read != Outcome::Allowed && read != missing_read {
+                wrong.push(format!("{peer} reading {doc_name} was told {read:?}"));
+            }
+            if write != Outcome::Allowed {
+                // A peer that may not even read must hear exactly what a missing document
+                // says. A reader may see the document's own sync messages (it may read it),
+                // and its changes are refused with the same `doc-unavailable`.
+                let same = if read == Outcome::Allowed {
+                    matches!(&write, Outcome::Refused(a) if a.last() == Some(&"doc-unavailable"))
+                } else {
+                    write == missing_write
+                };
+                if !same {
+                    wrong.push(format!("{peer} writing {doc_name} was told {write:?}"));
+                }
+                if before != after {
+                    wrong.push(format!(
+                        "{peer} writing {doc_name} changed the relay's store"
+                    ));
+                }
+            }
+        }
+        table.push('\n');
+    }
+    println!("access matrix (R read, W write, - the same answer as a missing document):\n{table}");
+    assert!(wrong.is_empty(), "{table}\n{}", wrong.join("\n"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_are_refused_and_change_nothing() -> TestResult {
+    let w = tokio::task::spawn_blocking(|| world().map_err(|e| e.to_string())).await??;
+    let url = w.relay.url();
+    let before = w.relay.stored()?;
+
+    // A forged signature: another key's signature under the lead's device id.
+    let forger = Identity::generate()?;
+    let mut proof = forger.connect_proof(now_ms())?;
+    proof.device = w.lead.id()?;
+    let forged = tokio_tungstenite::connect_async(format!("{url}?{}", proof.to_query())).await;
+    let err = refusal(forged)?;
+    assert!(err.contains("signature does not match"), "{err}");
+
+    // A replayed handshake: the same signed request twice.
+    let lead = w.lead.identity()?;
+    let once = format!("{url}?{}", lead.connect_proof(now_ms())?.to_query());
+    drop(tokio_tungstenite::connect_async(&once).await?);
+    let err = refusal(tokio_tungstenite::connect_async(&once).await)?;
+    assert!(err.contains("replayed"), "{err}");
+
+    // An expired invite, signed by the lead itself.
+    let (_, expired) = lead.invite(&w.group, Role::Member, now_ms() - 1_000, 5)?;
+    let latecomer = Device::new(w._root.path(), "latecomer")?;
+    let err = latecomer.refused(&["join", &expired, "--relay", &url])?;
+    assert!(err.contains("expired"), "{err}");
+
+    // An invite used past its uses.
+    let once_only = field(
+        &w.lead.run(&[
+            "invite",
+            "create",
+            &w.group,
+            "--role",
+            "canvasser",
+            "--uses",
+            "1",
+        ])?,
+        "code",
+    )?;
+    let first = Device::new(w._root.path(), "first")?;
+    first.run(&["join", &once_only, "--relay", &url])?;
+    let after_first = w.relay.stored()?;
+    let err = latecomer.refused(&["join", &once_only, "--relay", &url])?;
+    assert!(err.contains("already used 1 of 1"), "{err}");
+
+    // A forged invite: the outsider signs one for the lead's group.
+    let (_, forged_invite) =
+        w.outsider
+            .identity()?
+            .invite(&w.group, Role::Lead, now_ms() + 60_000, 1)?;
+    let err = latecomer.refused(&["join", &forged_invite, "--relay", &url])?;
+    assert!(err.contains("not a lead"), "{err}");
+
+    // A token for another group: the outsider's token opens its own group only.
+    let err = w.outsider.refused(&["token", &w.group, "--relay", &url])?;
+    assert!(err.contains("not a member"), "{err}");
+    let token = field(
+        &w.outsider
+            .run(&["token", &w.other_group, "--relay", &url])?,
+        "token",
+    )?;
+    let seen = probe(&url, &Who::Token(token), w.plan, None).await?;
+    assert_eq!(seen, Outcome::Refused(vec!["doc-unavailable"]));
+
+    // The wrong role removing a member.
+    let err = w.canvasser.refused(&[
+        "member",
+        "remove",
+        &w.group,
+        &w.member.id()?,
+        "--relay",
+        &url,
+    ])?;
+    assert!(err.contains("only a lead can remove members"), "{err}");
+
+    // Nothing stored changed, except the one legitimate join.
+    let end = w.relay.stored()?;
+    assert_eq!(end, after_first);
+    assert_eq!(before.0.len(), end.0.len());
+    assert_eq!(end.1.len(), before.1.len() + 1);
+    Ok(())
+}
+
+fn refusal(
+    r: Result<
+        (
+            tokio_tungstenite::WebSocketStream<
+                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+            >,
+            tokio_tungstenite::tungstenite::handshake::client::Response,
+        ),
+        tokio_tungstenite::tungstenite::Error,
+    >,
+) -> Res<String> {
+    match r {
+        Ok(_) => Err("the connection was accepted".into()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 401);
+            Ok(String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).into_owned())
+        }
+        Err(e) => Err(format!("unexpected failure: {e}").into()),
+    }
+}
+
+#[test]
+fn a_removed_device_wipes_the_group_while_the_others_keep_syncing() -> TestResult {
+    let w = world()?;
+    // The removed device still has the group from before.
+    assert_eq!(
+        w.removed.run(&["meeting", "list", &w.group])?[0]["title"],
+        "Quiet planning meeting"
+    );
+    let summary = w.removed.sync(&w.relay)?;
+    assert_eq!(summary["wiped"], serde_json::json!([w.group]), "{summary}");
+
+    // On disk: no trace of the group in the store's tables or in the file's bytes.
+    let store = w.removed.dir.join("groundwork.db");
+    let conn = rusqlite::Connection::open(&store)?;
+    for table in [
+        "groups",
+        "documents",
+        "chunks",
+        "idx_meetings",
+        "sync_states",
+    ] {
+        let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+        assert_eq!(n, 0, "{table} still has rows");
+    }
+    drop(conn);
+    let mut bytes = std::fs::read(&store)?;
+    for extra in ["groundwork.db-wal"] {
+        if let Ok(more) = std::fs::read(w.removed.dir.join(extra)) {
+            bytes.extend(more);
+        }
+    }
+    for secret in ["Quiet planning meeting", "Riverside", w.group.as_str()] {
+        assert!(
+            !bytes
+                .windows(secret.len())
+                .any(|win| win == secret.as_bytes()),
+            "{secret:?} is still in the removed device's files"
+        );
+    }
+    assert!(
+        w.removed
+            .refused(&["meeting", "list", &w.group])?
+            .contains("no group")
+    );
+
+    // Everyone else keeps syncing; the roster shows the removal.
+    w.member.run(&[
+        "meeting",
+        "agenda",
+        &first_meeting(&w.member, &w.group)?,
+        "--add",
+        "still here",
+    ])?;
+    assert_eq!(w.member.sync(&w.relay)?["synced"], true);
+    assert_eq!(w.lead.sync(&w.relay)?["synced"], true);
+    let roster = w.lead.run(&["member", "list", &w.group])?;
+    let removed_id = w.removed.id()?;
+    let entry = roster
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["device_id"] == removed_id.as_str()))
+        .ok_or("the removed device is not on the roster")?;
+    assert!(entry["removed_at"].is_i64(), "{entry}");
+    // And the removed device, syncing again, receives nothing of the group.
+    let again = w.removed.sync(&w.relay)?;
+    assert_eq!(again["documents"], 0, "{again}");
+    assert!(
+        w.removed
+            .run(&["group", "list"])?
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+    let _ = &w.canvasser;
+    Ok(())
+}
+
+fn first_meeting(d: &Device, group: &str) -> Res<String> {
+    field(&d.run(&["meeting", "list", group])?[0], "meeting_id")
+}
