@@ -24,6 +24,12 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// The relay's stored state: chunks per document, and (group, device, role, removed_at).
+type Stored = (
+    Vec<(String, i64)>,
+    Vec<(String, String, String, Option<i64>)>,
+);
+
 struct Relay {
     child: Child,
     addr: String,
@@ -59,12 +65,7 @@ impl Relay {
     }
 
     /// What the relay has stored, for "nothing changed" checks: chunks per document, members.
-    fn stored(
-        &self,
-    ) -> Res<(
-        Vec<(String, i64)>,
-        Vec<(String, String, String, Option<i64>)>,
-    )> {
+    fn stored(&self) -> Res<Stored> {
         let conn = rusqlite::Connection::open_with_flags(
             self.data.join("relay.db"),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
