@@ -8,6 +8,7 @@ use groundwork_core::identity::Invite;
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
+use groundwork_core::store::StoreKey;
 use groundwork_core::store::index::ContactQuery;
 use groundwork_core::sync::control::{Answer, Request};
 use groundwork_core::time::parse_rfc3339;
@@ -43,10 +44,33 @@ fn data_dir(cli_data: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
+/// Where the store key comes from: `GROUNDWORK_STORE_KEY` (64 hex digits) if set, else a key
+/// file only its owner can read (`--key-file`, default `DIR/store.key`), made by `init`.
+fn store_key(dir: &std::path::Path, key_file: Option<PathBuf>, create: bool) -> Result<StoreKey> {
+    if let Ok(hex) = std::env::var("GROUNDWORK_STORE_KEY") {
+        return StoreKey::from_hex(&hex).context("GROUNDWORK_STORE_KEY");
+    }
+    let path = key_file.unwrap_or_else(|| dir.join("store.key"));
+    if create && !path.exists() {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        return Ok(StoreKey::create_file(&path)?);
+    }
+    Ok(StoreKey::read_file(&path)?)
+}
+
 pub fn run(cli: Cli) -> Result<Output> {
     let dir = data_dir(cli.data)?;
     if let Command::Init { name } = &cli.command {
-        let device = Device::init(&dir, name)?;
+        let path = dir.join(groundwork_core::store::STORE_FILE);
+        if path.exists() {
+            // Said before any key file is touched.
+            return Err(groundwork_core::Error::AlreadyInitialized { path }.into());
+        }
+        let key = store_key(&dir, cli.key_file.clone(), true)?;
+        let device = Device::init(&dir, name, &key)?;
         let info = device.info();
         return Ok(Output::new(
             json!(info),
@@ -56,7 +80,13 @@ pub fn run(cli: Cli) -> Result<Output> {
     if let Command::Rules = &cli.command {
         return Ok(Output::new(json!(RULES), render::rules()));
     }
-    let mut device = Device::open(&dir)?;
+    let key = if dir.join(groundwork_core::store::STORE_FILE).exists() {
+        store_key(&dir, cli.key_file.clone(), false)?
+    } else {
+        // Device::open names the missing store.
+        StoreKey::from_bytes([0; 32])
+    };
+    let mut device = Device::open(&dir, &key)?;
     let out = match cli.command {
         Command::Init { .. } | Command::Rules => unreachable!("handled above"),
         Command::Whoami => {

@@ -28,6 +28,10 @@ struct Cli {
     /// Print one JSON value on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// The store's key file (64 hex digits, mode 0600) [default: DIR/store.key, made by init].
+    /// GROUNDWORK_STORE_KEY (64 hex digits) takes precedence.
+    #[arg(long, global = true, env = "GROUNDWORK_KEY_FILE", value_name = "FILE")]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }

@@ -56,7 +56,11 @@ fn page_and_cold_open(c: &mut Criterion) {
     drop(device);
     c.bench_function("cold_open_100k_to_first_page", |b| {
         b.iter(|| {
-            let device = Device::open(dir.path()).unwrap();
+            let device = Device::open(
+                dir.path(),
+                &groundwork_core::store::StoreKey::from_bytes([7; 32]),
+            )
+            .unwrap();
             let page = device.contacts(&group, &first).unwrap();
             assert_eq!(page.len(), 50);
             page

@@ -9,7 +9,7 @@ use automerge::{AutoCommit, LoadOptions, OnPartialLoad, TextEncoding, Verificati
 
 use crate::error::{Error, Result};
 use crate::ids::DocumentId;
-use crate::store::{self, Chunk, Store};
+use crate::store::{self, Chunk, Store, StoreKey};
 
 /// A document is compacted once it has this many chunks. Loading concatenates chunks, so fewer
 /// is faster; each compaction rewrites the whole document, so not after every edit.
@@ -17,8 +17,9 @@ pub const COMPACT_AFTER_CHUNKS: i64 = 64;
 
 /// Runs compactions on a background thread, started on first use.
 pub(crate) struct Compactor {
-    /// The store file the thread opens its own connection to.
+    /// The store file the thread opens its own connection to, and its key.
     path: PathBuf,
+    key: StoreKey,
     /// Where documents to compact are sent; `None` until the thread starts.
     queue: Option<mpsc::Sender<DocumentId>>,
     /// The thread, joined on drop so that no compaction is cut off by a clean exit.
@@ -26,9 +27,10 @@ pub(crate) struct Compactor {
 }
 
 impl Compactor {
-    pub(crate) fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf, key: StoreKey) -> Self {
         Self {
             path,
+            key,
             queue: None,
             thread: None,
         }
@@ -38,10 +40,10 @@ impl Compactor {
     pub(crate) fn request(&mut self, doc: DocumentId) {
         if self.queue.is_none() {
             let (tx, rx) = mpsc::channel();
-            let path = self.path.clone();
+            let (path, key) = (self.path.clone(), self.key.clone());
             match std::thread::Builder::new()
                 .name("groundwork-compactor".into())
-                .spawn(move || run(path, rx))
+                .spawn(move || run(path, key, rx))
             {
                 Ok(handle) => {
                     self.queue = Some(tx);
@@ -69,8 +71,8 @@ impl Drop for Compactor {
     }
 }
 
-fn run(path: PathBuf, rx: mpsc::Receiver<DocumentId>) {
-    let mut store = match Store::open(&path) {
+fn run(path: PathBuf, key: StoreKey, rx: mpsc::Receiver<DocumentId>) {
+    let mut store = match Store::open(&path, &key) {
         Ok(store) => store,
         Err(e) => {
             tracing::warn!(error = %e, "compaction thread could not open the store");

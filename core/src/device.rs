@@ -21,7 +21,7 @@ use crate::schema::{self, DocKind};
 use crate::store::index::{
     self, ActionRow, ContactQuery, ContactRow, Entity, MeetingRow, ScorecardRow, TargetRow,
 };
-use crate::store::{self, DocRecord, STORE_FILE, Store};
+use crate::store::{self, DocRecord, STORE_FILE, Store, StoreKey};
 use crate::sync::connection::ConnectionRecord;
 use crate::time::{now_ms, period_of};
 
@@ -72,8 +72,9 @@ pub struct Device {
 }
 
 impl Device {
-    /// Creates a new device in `dir`: the store file and an Ed25519 identity.
-    pub fn init(dir: &Path, name: &str) -> Result<Self> {
+    /// Creates a new device in `dir`: the store file, encrypted with `key`, and an Ed25519
+    /// identity.
+    pub fn init(dir: &Path, name: &str, store_key: &StoreKey) -> Result<Self> {
         let name = schema::non_empty("device name", name)?;
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             action: "creating directory",
@@ -81,7 +82,7 @@ impl Device {
             source,
         })?;
         let path = dir.join(STORE_FILE);
-        let mut store = Store::create(&path)?;
+        let mut store = Store::create(&path, store_key)?;
         let key = SigningKey::from_bytes(&random_bytes::<32>()?);
         let device_id = bs58::encode(key.verifying_key().to_bytes()).into_string();
         let tx = store.begin()?;
@@ -96,13 +97,14 @@ impl Device {
             store,
             DeviceInfo { device_id, name },
             path,
+            store_key,
         ))
     }
 
-    /// Opens the device in `dir`.
-    pub fn open(dir: &Path) -> Result<Self> {
+    /// Opens the device in `dir` with its store key.
+    pub fn open(dir: &Path, key: &StoreKey) -> Result<Self> {
         let path = dir.join(STORE_FILE);
-        let store = Store::open(&path)?;
+        let store = Store::open(&path, key)?;
         let info = store
             .conn()
             .query_row("SELECT device_id, name FROM device WHERE id = 1", [], |r| {
@@ -113,15 +115,15 @@ impl Device {
             })
             .optional()?
             .ok_or_else(|| Error::NotInitialized { path: path.clone() })?;
-        Ok(Self::with_store(store, info, path))
+        Ok(Self::with_store(store, info, path, key))
     }
 
-    fn with_store(store: Store, info: DeviceInfo, path: PathBuf) -> Self {
+    fn with_store(store: Store, info: DeviceInfo, path: PathBuf, key: &StoreKey) -> Self {
         Self {
             store,
             info,
             docs: HashMap::new(),
-            compactor: Compactor::new(path),
+            compactor: Compactor::new(path, key.clone()),
         }
     }
 

@@ -60,6 +60,16 @@ pub enum Error {
         /// What SQLite or the schema check reported.
         reason: String,
     },
+    /// The store cannot be decrypted with the key given.
+    #[error(
+        "the store at {} cannot be opened with this key (a wrong key, or not a Groundwork store); \
+         it was left untouched",
+        path.display()
+    )]
+    WrongKey {
+        /// The store file.
+        path: PathBuf,
+    },
     /// The store was written by a newer version of Groundwork.
     #[error(
         "the store at {} has schema version {found}, newer than this build supports ({supported})",

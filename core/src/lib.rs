@@ -12,7 +12,9 @@
 //! ```no_run
 //! # fn main() -> groundwork_core::Result<()> {
 //! use groundwork_core::{Device, schema::contacts::NewContact, schema::vocab::ContactResult};
-//! let mut device = Device::init(std::path::Path::new("/tmp/gw"), "Ana's phone")?;
+//! // The key comes from the platform's keystore; here, a new one.
+//! let key = groundwork_core::store::StoreKey::generate()?;
+//! let mut device = Device::init(std::path::Path::new("/tmp/gw"), "Ana's phone", &key)?;
 //! let group = device.create_group("Riverside Freedom City", None)?;
 //! device.log_contact(&group, NewContact::new(ContactResult::NotHome))?;
 //! # Ok(()) }

@@ -8,11 +8,16 @@ use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarge
 use groundwork_core::schema::vocab::{
     ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Position,
 };
-use groundwork_core::store::STORE_FILE;
 use groundwork_core::store::index::ContactQuery;
+use groundwork_core::store::{STORE_FILE, StoreKey};
 use groundwork_core::{Device, Error};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The key of every store these tests make.
+fn key() -> StoreKey {
+    StoreKey::from_bytes([7; 32])
+}
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -25,7 +30,7 @@ struct Fixture {
 /// A device with one group, one target and one official meeting.
 fn fixture() -> Result<Fixture, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let mut device = Device::init(dir.path(), "Test device")?;
+    let mut device = Device::init(dir.path(), "Test device", &key())?;
     let group = device.create_group("Riverside Freedom City", Some("Riverside County".into()))?;
     let target = device.add_target(
         &group,
@@ -70,9 +75,9 @@ fn contact(i: usize) -> NewContact {
     c
 }
 
-fn chunk_count(path: &Path) -> Result<i64, rusqlite::Error> {
-    let conn = rusqlite::Connection::open(path)?;
-    conn.query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))
+fn chunk_count(path: &Path) -> Result<i64, Box<dyn std::error::Error>> {
+    let conn = groundwork_core::store::connect_raw(path, &key())?;
+    Ok(conn.query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))?)
 }
 
 #[test]
@@ -136,7 +141,7 @@ fn every_edit_is_indexed_and_a_rebuild_from_the_documents_matches() -> TestResul
 
     // The same after compaction and a cold reopen.
     drop(device);
-    let mut device = Device::open(dir.path())?;
+    let mut device = Device::open(dir.path(), &key())?;
     device.compact_all()?;
     assert_eq!(chunk_count(&dir.path().join(STORE_FILE))?, 2);
     device.rebuild_index()?;
@@ -309,17 +314,24 @@ fn a_file_that_is_not_a_store_is_refused_and_left_untouched() -> TestResult {
     let path = dir.path().join(STORE_FILE);
     let garbage = b"this is not a database, and it must not be overwritten".repeat(100);
     std::fs::write(&path, &garbage)?;
-    let err = Device::open(dir.path()).err().ok_or("opened garbage")?;
-    assert!(matches!(err, Error::CorruptStore { .. }), "{err}");
-    assert!(err.to_string().contains("not a SQLite database"), "{err}");
-    let err = Device::init(dir.path(), "x")
+    let err = Device::open(dir.path(), &key())
+        .err()
+        .ok_or("opened garbage")?;
+    assert!(matches!(err, Error::WrongKey { .. }), "{err}");
+    assert!(
+        err.to_string().contains("cannot be opened with this key"),
+        "{err}"
+    );
+    let err = Device::init(dir.path(), "x", &key())
         .err()
         .ok_or("init over garbage")?;
     assert!(matches!(err, Error::AlreadyInitialized { .. }), "{err}");
     assert_eq!(std::fs::read(&path)?, garbage);
 
     let empty = tempfile::tempdir()?;
-    let err = Device::open(empty.path()).err().ok_or("opened nothing")?;
+    let err = Device::open(empty.path(), &key())
+        .err()
+        .ok_or("opened nothing")?;
     assert!(err.to_string().contains("run `groundwork init"), "{err}");
     Ok(())
 }
@@ -338,13 +350,17 @@ fn a_truncated_store_is_refused_and_left_untouched() -> TestResult {
     drop(device);
     // Fold the WAL into the main file, as a checkpoint does, then cut the file in half.
     let path = dir.path().join(STORE_FILE);
-    rusqlite::Connection::open(&path)?.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+    groundwork_core::store::connect_raw(&path, &key())?.pragma_update(
+        None,
+        "wal_checkpoint",
+        "TRUNCATE",
+    )?;
     let len = std::fs::metadata(&path)?.len();
     let file = std::fs::OpenOptions::new().write(true).open(&path)?;
     file.set_len(len / 2)?;
     drop(file);
     let truncated = std::fs::read(&path)?;
-    let err = Device::open(dir.path())
+    let err = Device::open(dir.path(), &key())
         .err()
         .ok_or("opened a truncated store")?;
     assert!(matches!(err, Error::CorruptStore { .. }), "{err}");
@@ -367,7 +383,7 @@ fn a_damaged_chunk_is_named_and_everything_else_keeps_working() -> TestResult {
     }
     drop(device);
     let path = dir.path().join(STORE_FILE);
-    let conn = rusqlite::Connection::open(&path)?;
+    let conn = groundwork_core::store::connect_raw(&path, &key())?;
     let (seq, mut bytes): (i64, Vec<u8>) = conn.query_row(
         "SELECT seq, bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq DESC LIMIT 1",
         [&plan_doc],
@@ -382,7 +398,7 @@ fn a_damaged_chunk_is_named_and_everything_else_keeps_working() -> TestResult {
     )?;
     drop(conn);
 
-    let mut device = Device::open(dir.path())?;
+    let mut device = Device::open(dir.path(), &key())?;
     let err = device.plan(&group).err().ok_or("loaded a damaged plan")?;
     match &err {
         Error::CorruptChunk { doc, seq: s, .. } => {
@@ -398,7 +414,7 @@ fn a_damaged_chunk_is_named_and_everything_else_keeps_working() -> TestResult {
     assert_eq!(device.contact_count(&group)?, 6);
     // A failed edit of the damaged plan stores nothing and keeps the damaged chunk for repair.
     assert!(device.add_target(&group, NewTarget::default()).is_err());
-    let conn = rusqlite::Connection::open(&path)?;
+    let conn = groundwork_core::store::connect_raw(&path, &key())?;
     let kept: Vec<u8> = conn.query_row(
         "SELECT bytes FROM chunks WHERE doc_id = ?1 AND seq = ?2",
         rusqlite::params![plan_doc, seq],
@@ -417,7 +433,7 @@ fn two_handles_on_one_store_see_each_others_edits() -> TestResult {
         meeting,
         ..
     } = fixture()?;
-    let mut b = Device::open(dir.path())?;
+    let mut b = Device::open(dir.path(), &key())?;
     a.log_contact(&group, contact(1))?;
     b.log_contact(&group, contact(2))?;
     a.log_contact(&group, contact(3))?;
@@ -453,7 +469,7 @@ fn background_compaction_keeps_every_contact() -> TestResult {
         chunks < n as i64,
         "{chunks} chunks for {n} contacts: compaction did not run"
     );
-    let mut device = Device::open(dir.path())?;
+    let mut device = Device::open(dir.path(), &key())?;
     device.rebuild_index()?;
     assert_eq!(device.index_dump()?, dump);
     assert_eq!(device.contact_count(&group)?, n as i64);
@@ -477,5 +493,58 @@ fn csv_export_has_a_row_per_contact() -> TestResult {
     assert_eq!(text.lines().count(), 8);
     assert!(text.starts_with("contact_id,time,canvasser,place,result"));
     assert!(text.contains("Person 3"));
+    Ok(())
+}
+
+#[test]
+fn the_store_holds_no_plaintext_and_a_wrong_key_is_refused() -> TestResult {
+    let Fixture {
+        dir,
+        mut device,
+        group,
+        ..
+    } = fixture()?;
+    // Made-up details, distinctive enough that finding them by chance is impossible.
+    let name = "Quillon Vexmarrow";
+    let note = "asked about the zephyrine clinic hours";
+    let mut c = NewContact::new(ContactResult::Talked);
+    c.consent = true;
+    c.name = Some(name.into());
+    c.note = Some(note.into());
+    device.log_contact(&group, c)?;
+    device.compact_all()?;
+    drop(device);
+    let path = dir.path().join(STORE_FILE);
+    let mut files = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(bytes) = std::fs::read(&p) {
+            files.push((suffix, bytes));
+        }
+    }
+    assert!(!files.is_empty());
+    for (suffix, bytes) in &files {
+        for secret in [name, note, "Riverside Freedom City", "SQLite format 3"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret:?} is readable in groundwork.db{suffix}"
+            );
+        }
+    }
+    // The right key reads it back; a wrong key is refused by name, and nothing changes.
+    let before = std::fs::read(&path)?;
+    let err = Device::open(dir.path(), &StoreKey::from_bytes([8; 32]))
+        .err()
+        .ok_or("opened with a wrong key")?;
+    assert!(matches!(err, Error::WrongKey { .. }), "{err}");
+    assert!(
+        err.to_string().contains("cannot be opened with this key"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path)?, before);
+    let device = Device::open(dir.path(), &key())?;
+    let found = device.contacts(&group, &ContactQuery::default())?;
+    assert!(found.iter().any(|c| c.name.as_deref() == Some(name)));
     Ok(())
 }

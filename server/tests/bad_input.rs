@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use groundwork_core::Device;
+use groundwork_core::store::StoreKey;
 use groundwork_core::sync::wire::{Message, PeerMetadata};
 use groundwork_relay::{Config, serve};
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -92,7 +93,7 @@ async fn each_bad_frame_closes_only_its_connection_and_changes_nothing() -> Test
 
     // A device with a group syncs through the relay: the state that must survive.
     let dir = root.path().join("device");
-    let mut device = Device::init(&dir, "good")?;
+    let mut device = Device::init(&dir, "good", &StoreKey::from_bytes([7; 32]))?;
     let group = device.create_group("Group", None)?;
     device.log_contact(
         &group,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use groundwork_core::Device;
 use groundwork_core::schema::plan::NewAction;
+use groundwork_core::store::StoreKey;
 use groundwork_relay::{Config, serve};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -40,9 +41,17 @@ async fn fifty_documents_take_no_more_round_trips_than_one() -> TestResult {
         },
     ));
 
-    let mut one = Device::init(&root.path().join("one"), "one document")?;
+    let mut one = Device::init(
+        &root.path().join("one"),
+        "one document",
+        &StoreKey::from_bytes([7; 32]),
+    )?;
     one.create_group("Only group", None)?;
-    let mut fifty = Device::init(&root.path().join("fifty"), "fifty documents")?;
+    let mut fifty = Device::init(
+        &root.path().join("fifty"),
+        "fifty documents",
+        &StoreKey::from_bytes([7; 32]),
+    )?;
     for i in 0..50 {
         fifty.create_group(&format!("Group {i}"), None)?;
     }

@@ -35,3 +35,14 @@ pub fn bin(name: &str) -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
     target.join("debug").join(name)
 }
+
+/// The store key tests use for stores they open directly (never a real key).
+pub fn test_key() -> groundwork_core::store::StoreKey {
+    groundwork_core::store::StoreKey::from_bytes([7; 32])
+}
+
+/// The key of a store the CLI made in `dir` (its `store.key` file).
+pub fn cli_key(dir: &Path) -> groundwork_core::store::StoreKey {
+    groundwork_core::store::StoreKey::read_file(&dir.join("store.key"))
+        .unwrap_or_else(|_| test_key())
+}

@@ -140,12 +140,18 @@ impl Device {
     }
 
     fn identity(&self) -> Res<Identity> {
-        Ok(groundwork_core::Device::open(&self.dir)?.identity()?)
+        Ok(
+            groundwork_core::Device::open(&self.dir, &groundwork_tests::cli_key(&self.dir))?
+                .identity()?,
+        )
     }
 
     /// The stored bytes of one of this device's documents.
     fn document(&self, doc: &DocumentId) -> Res<Vec<u8>> {
-        Ok(groundwork_core::Device::open(&self.dir)?.document_bytes(doc)?)
+        Ok(
+            groundwork_core::Device::open(&self.dir, &groundwork_tests::cli_key(&self.dir))?
+                .document_bytes(doc)?,
+        )
     }
 
     fn id(&self) -> Res<String> {
@@ -589,7 +595,8 @@ fn a_removed_device_wipes_the_group_while_the_others_keep_syncing() -> TestResul
 
     // On disk: no trace of the group in the store's tables or in the file's bytes.
     let store = w.removed.dir.join("groundwork.db");
-    let conn = rusqlite::Connection::open(&store)?;
+    let conn =
+        groundwork_core::store::connect_raw(&store, &groundwork_tests::cli_key(&w.removed.dir))?;
     for table in [
         "groups",
         "documents",

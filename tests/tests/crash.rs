@@ -43,7 +43,7 @@ fn contacts_whose_call_returned_survive_sigkill() -> Result<(), Box<dyn std::err
     let dir = std::env::temp_dir().join(format!("groundwork-crash-{}-{seed}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let group = {
-        let mut device = Device::init(&dir, "crash test")?;
+        let mut device = Device::init(&dir, "crash test", &groundwork_tests::test_key())?;
         device.create_group("Crash test group", None)?
     };
 
@@ -86,11 +86,12 @@ fn contacts_whose_call_returned_survive_sigkill() -> Result<(), Box<dyn std::err
     }
 
     // The store opens cleanly...
-    let conn = rusqlite::Connection::open(dir.join(STORE_FILE))?;
+    let conn =
+        groundwork_core::store::connect_raw(&dir.join(STORE_FILE), &groundwork_tests::test_key())?;
     let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     assert_eq!(check, "ok", "seed {seed}");
     drop(conn);
-    let mut device = Device::open(&dir)?;
+    let mut device = Device::open(&dir, &groundwork_tests::test_key())?;
     // ...every confirmed contact is in the index...
     let listed = device.contacts(
         &group,

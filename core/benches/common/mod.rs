@@ -23,7 +23,12 @@ pub fn contact(i: usize) -> NewContact {
 /// A store whose group holds `n` contacts, written in batches and compacted, as a store looks
 /// after weeks of use.
 pub fn store_with(dir: &Path, n: usize) -> (Device, String) {
-    let mut device = Device::init(dir, "bench").unwrap();
+    let mut device = Device::init(
+        dir,
+        "bench",
+        &groundwork_core::store::StoreKey::from_bytes([7; 32]),
+    )
+    .unwrap();
     let group = device.create_group("Bench group", None).unwrap();
     let mut i = 0;
     while i < n {

@@ -5,6 +5,7 @@
 //! rows it implies. When [`Store::commit`] returns, the edit survives `kill -9` and power loss.
 
 pub mod index;
+mod key;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_sync.sql"),
     include_str!("migrations/003_connection.sql"),
 ];
+
+pub use key::StoreKey;
 
 /// The file name of the store inside a data directory.
 pub const STORE_FILE: &str = "groundwork.db";
@@ -60,8 +63,9 @@ pub struct DocRecord {
 }
 
 impl Store {
-    /// Creates a new store file at `path`. Fails if a file is already there.
-    pub fn create(path: &Path) -> Result<Self> {
+    /// Creates a new store file at `path`, encrypted with `key`. Fails if a file is already
+    /// there.
+    pub fn create(path: &Path, key: &StoreKey) -> Result<Self> {
         if path.exists() {
             return Err(Error::AlreadyInitialized {
                 path: path.to_owned(),
@@ -73,6 +77,7 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        conn.execute_batch(&key.pragma())?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -85,28 +90,55 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing store file. A file that is missing, not SQLite, not a Groundwork store,
-    /// truncated, or from a newer version gives an error naming it; the file is never modified
-    /// in that case.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens an existing store file with its key. A file that is missing, not a store, opened
+    /// with the wrong key, truncated, or from a newer version gives an error naming it; the file
+    /// is never modified in that case.
+    pub fn open(path: &Path, key: &StoreKey) -> Result<Self> {
         if !path.exists() {
             return Err(Error::NotInitialized {
                 path: path.to_owned(),
             });
         }
-        check_not_truncated(path)?;
         let corrupt = |reason: String| Error::CorruptStore {
             path: path.to_owned(),
             reason,
         };
+        // SQLite's "malformed" is, for a file that decrypts, a damaged or cut-short file.
+        let damaged = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+                corrupt(format!("the file is damaged or truncated ({e})"))
+            }
+            _ => corrupt(e.to_string()),
+        };
+        check_size(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| corrupt(e.to_string()))?;
-        let app_id: i32 = conn
-            .pragma_query_value(None, "application_id", |r| r.get(0))
+        conn.execute_batch(&key.pragma())
             .map_err(|e| corrupt(e.to_string()))?;
+        // The first read decrypts page 1: a wrong key (or a file that is no store at all) fails
+        // here, before anything is written.
+        let app_id: i32 = match conn.pragma_query_value(None, "application_id", |r| r.get(0)) {
+            Ok(id) => id,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                return Err(if plaintext_sqlite(path) {
+                    corrupt("it is an unencrypted SQLite file, not a Groundwork store".into())
+                } else {
+                    Error::WrongKey {
+                        path: path.to_owned(),
+                    }
+                });
+            }
+            Err(e) => return Err(damaged(e)),
+        };
+        check_not_truncated(&conn, path).map_err(|e| match e {
+            Error::Sqlite(e) => damaged(e),
+            other => other,
+        })?;
         if app_id != APPLICATION_ID {
             return Err(corrupt(format!(
                 "it is not a Groundwork store (application id {app_id:#x})"
@@ -116,7 +148,10 @@ impl Store {
             conn,
             path: path.to_owned(),
         };
-        store.configure().map_err(|e| corrupt(e.to_string()))?;
+        store.configure().map_err(|e| match e {
+            Error::Sqlite(e) => damaged(e),
+            other => other,
+        })?;
         store.migrate()?;
         Ok(store)
     }
@@ -178,43 +213,62 @@ impl Store {
 /// and later fails half way through a command is worse than one that refuses to open. The header
 /// says how many pages the main file holds (after the last checkpoint); the file must be at
 /// least that long.
-fn check_not_truncated(path: &Path) -> Result<()> {
+/// A plain SQLite connection to a store file, unlocked with its key: for inspection and repair
+/// tools and tests. Everything else goes through [`Store`].
+pub fn connect_raw(path: &Path, key: &StoreKey) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(&key.pragma())?;
+    Ok(conn)
+}
+
+/// A file too short to hold one page is no store (checked before SQLite sees it).
+fn check_size(path: &Path) -> Result<()> {
+    let len = std::fs::metadata(path)
+        .map_err(|source| Error::Io {
+            action: "reading",
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    if len < 512 {
+        return Err(Error::CorruptStore {
+            path: path.to_owned(),
+            reason: format!("the file is {len} bytes, too short for a store"),
+        });
+    }
+    Ok(())
+}
+
+/// Whether the file starts like an unencrypted SQLite database.
+fn plaintext_sqlite(path: &Path) -> bool {
     use std::io::Read;
-    let io = |source| Error::Io {
-        action: "reading",
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    let mut header = [0u8; 100];
-    let corrupt = |reason: String| Error::CorruptStore {
-        path: path.to_owned(),
-        reason,
-    };
-    if len < 100 || file.read_exact(&mut header).is_err() {
-        return Err(corrupt(format!(
-            "the file is {len} bytes, too short for SQLite"
-        )));
-    }
-    if &header[..16] != b"SQLite format 3\0" {
-        return Err(corrupt("the file is not a SQLite database".into()));
-    }
-    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
-        1 => 65536,
-        n => u64::from(n),
-    };
-    let pages = u64::from(u32::from_be_bytes([
-        header[28], header[29], header[30], header[31],
-    ]));
-    let change_counter = &header[24..28];
-    let valid_for = &header[92..96];
-    // The in-header size is only trusted when written by a SQLite that maintains it.
-    if change_counter == valid_for && pages * page_size > len {
-        return Err(corrupt(format!(
-            "the file is truncated: {len} bytes, but its header says {} pages of {page_size}",
-            pages
-        )));
+    let mut header = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok()
+        && &header == b"SQLite format 3\0"
+}
+
+/// Compares the page count the (decrypted) header records with the bytes on disk (the file
+/// and its write-ahead log): fewer bytes than pages means the file was cut short.
+fn check_not_truncated(conn: &Connection, path: &Path) -> Result<()> {
+    let pages = conn.pragma_query_value(None, "page_count", |r| r.get::<_, i64>(0))? as u64;
+    // SQLCipher answers `page_size` as text.
+    let page_size: u64 = conn
+        .pragma_query_value(None, "page_size", |r| r.get::<_, String>(0))?
+        .parse()
+        .unwrap_or(4096);
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let len = size(path) + size(Path::new(&wal));
+    if pages * page_size > len {
+        return Err(Error::CorruptStore {
+            path: path.to_owned(),
+            reason: format!(
+                "the file is truncated: {len} bytes, but its header says {pages} pages of {page_size}"
+            ),
+        });
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(dir), Some(group)) = (args.next(), args.next()) else {
         return Err("usage: crash-logger DATA_DIR GROUP_ID".into());
     };
-    let mut device = Device::open(&PathBuf::from(dir))?;
+    let mut device = Device::open(&PathBuf::from(dir), &groundwork_tests::test_key())?;
     let stdout = std::io::stdout();
     for i in 0u64.. {
         let mut contact = NewContact::new(ContactResult::ALL[(i % 8) as usize]);
