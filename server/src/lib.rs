@@ -7,6 +7,7 @@
 //! the sans-IO sync hub of groundwork-core and the SQLite store ([`store`]).
 
 pub mod access;
+pub mod limits;
 pub mod relay;
 pub mod store;
 
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -43,6 +44,12 @@ pub struct Config {
     pub unload_idle_after: Duration,
     /// When set, a device must present this code before it may create groups.
     pub signup_code: Option<String>,
+    /// Connection handshakes one address may make per minute (0: no limit).
+    pub handshakes_per_minute: u32,
+    /// Invite redemptions one address may attempt per minute (0: no limit).
+    pub redemptions_per_minute: u32,
+    /// Documents one connection may sync; past it the connection is closed with an error.
+    pub max_docs_per_connection: usize,
 }
 
 impl Config {
@@ -54,6 +61,9 @@ impl Config {
             max_frame_bytes: 16 * 1024 * 1024,
             unload_idle_after: Duration::from_secs(2),
             signup_code: None,
+            handshakes_per_minute: 300,
+            redemptions_per_minute: 10,
+            max_docs_per_connection: 10_000,
         }
     }
 }
@@ -75,6 +85,7 @@ struct App {
     metrics: Arc<Metrics>,
     next_conn: Arc<AtomicU64>,
     max_frame: usize,
+    handshakes: Arc<limits::RateLimit>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -91,17 +102,23 @@ pub async fn serve(
     let metrics = Arc::new(Metrics::default());
     let (tx, rx) = std::sync::mpsc::channel();
     let hub_metrics = metrics.clone();
-    let unload = config.unload_idle_after;
-    let signup = config.signup_code.clone();
+    let options = relay::Options {
+        storage_id,
+        unload_after: config.unload_idle_after,
+        signup_code: config.signup_code.clone(),
+        max_docs_per_connection: config.max_docs_per_connection,
+        redemptions: Arc::new(limits::RateLimit::new(config.redemptions_per_minute)),
+    };
     let hub = std::thread::Builder::new()
         .name("groundwork-hub".into())
-        .spawn(move || relay::run(store, rx, hub_metrics, storage_id, unload, signup))?;
+        .spawn(move || relay::run(store, rx, hub_metrics, options))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = App {
         inbound: tx,
         metrics,
         next_conn: Arc::new(AtomicU64::new(1)),
         max_frame: config.max_frame_bytes,
+        handshakes: Arc::new(limits::RateLimit::new(config.handshakes_per_minute)),
         shutdown: stop_rx,
     };
     let router = Router::new()
@@ -110,12 +127,15 @@ pub async fn serve(
         .route("/metrics", get(metrics_text))
         .with_state(app.clone());
     tracing::info!(addr = ?listener.local_addr().ok(), "relay listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
     // Every connection task has ended; dropping the last sender lets the hub thread finish.
     drop(app);
     let _ = tokio::task::spawn_blocking(move || hub.join()).await;
@@ -149,8 +169,16 @@ async fn metrics_text(State(app): State<App>) -> impl IntoResponse {
 async fn sync_ws(
     ws: WebSocketUpgrade,
     Query(query): Query<HashMap<String, String>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     State(app): State<App>,
 ) -> Response {
+    if !app.handshakes.allow(peer.ip()) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from this address; wait a minute\n",
+        )
+            .into_response();
+    }
     let proof = if query.contains_key("sig") || query.contains_key("device") {
         match ConnectProof::from_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
             Ok(p) => Some(p),
@@ -188,11 +216,11 @@ async fn sync_ws(
         .write_buffer_size(0)
         .max_message_size(app.max_frame * 2)
         .max_frame_size(app.max_frame * 2)
-        .on_upgrade(move |socket| connection(socket, app, principal))
+        .on_upgrade(move |socket| connection(socket, app, principal, peer.ip()))
         .into_response()
 }
 
-async fn connection(socket: WebSocket, app: App, principal: Principal) {
+async fn connection(socket: WebSocket, app: App, principal: Principal, addr: std::net::IpAddr) {
     let conn = app.next_conn.fetch_add(1, Ordering::Relaxed);
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
     if app
@@ -201,6 +229,7 @@ async fn connection(socket: WebSocket, app: App, principal: Principal) {
             conn,
             tx: out_tx.clone(),
             principal,
+            addr,
         })
         .is_err()
     {

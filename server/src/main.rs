@@ -26,6 +26,15 @@ struct Args {
     /// default, for local use.
     #[arg(long, env = "GROUNDWORK_SIGNUP_CODE")]
     signup_code: Option<String>,
+    /// Connection handshakes one address may make per minute (0: no limit).
+    #[arg(long, default_value_t = 300)]
+    handshakes_per_minute: u32,
+    /// Invite redemptions one address may attempt per minute (0: no limit).
+    #[arg(long, default_value_t = 10)]
+    redemptions_per_minute: u32,
+    /// Documents one connection may sync.
+    #[arg(long, default_value_t = 10_000)]
+    max_docs_per_connection: usize,
 }
 
 #[tokio::main]
@@ -48,6 +57,9 @@ async fn main() -> anyhow::Result<()> {
     config.max_frame_bytes = args.max_frame_bytes;
     config.unload_idle_after = std::time::Duration::from_secs(args.unload_idle_secs);
     config.signup_code = args.signup_code;
+    config.handshakes_per_minute = args.handshakes_per_minute;
+    config.redemptions_per_minute = args.redemptions_per_minute;
+    config.max_docs_per_connection = args.max_docs_per_connection;
     serve(listener, config, shutdown_signal()).await?;
     Ok(())
 }

@@ -41,6 +41,8 @@ pub enum Inbound {
         tx: UnboundedSender<Outbound>,
         /// Who it is.
         principal: Principal,
+        /// Its network address, for rate limits.
+        addr: std::net::IpAddr,
     },
     /// A binary frame arrived.
     Frame {
@@ -144,17 +146,39 @@ struct HubThread {
     unload_after: Duration,
     /// When expired nonces and tokens were last purged.
     last_purge: Instant,
+    /// Each connection's network address.
+    addrs: BTreeMap<ConnId, std::net::IpAddr>,
+    /// Documents one connection may sync.
+    max_docs_per_connection: usize,
+    /// Invite redemptions per address.
+    redemptions: Arc<crate::limits::RateLimit>,
+    /// Connections that sent frames in this batch, to check against the limits.
+    busy: BTreeSet<ConnId>,
+}
+
+/// How the hub thread runs.
+pub struct Options {
+    /// This relay's storage id (its peer id follows from it).
+    pub storage_id: String,
+    /// Documents no connection syncs leave memory after this long.
+    pub unload_after: Duration,
+    /// The operator's sign-up code, if creating groups needs one.
+    pub signup_code: Option<String>,
+    /// Documents one connection may sync.
+    pub max_docs_per_connection: usize,
+    /// Invite redemptions per address.
+    pub redemptions: Arc<crate::limits::RateLimit>,
 }
 
 /// Runs the hub thread until every sender of `rx` is gone; returns after the last write.
-pub fn run(
-    store: RelayStore,
-    rx: Receiver<Inbound>,
-    metrics: Arc<Metrics>,
-    storage_id: String,
-    unload_after: Duration,
-    signup_code: Option<String>,
-) {
+pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, options: Options) {
+    let Options {
+        storage_id,
+        unload_after,
+        signup_code,
+        max_docs_per_connection,
+        redemptions,
+    } = options;
     let rows = match store.access_rows() {
         Ok(rows) => rows,
         Err(e) => {
@@ -182,6 +206,10 @@ pub fn run(
         idle_since: BTreeMap::new(),
         unload_after,
         last_purge: Instant::now(),
+        addrs: BTreeMap::new(),
+        max_docs_per_connection,
+        redemptions,
+        busy: BTreeSet::new(),
     };
     // Ticks (retries, unloading idle documents) run on time, busy or not.
     let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
@@ -205,7 +233,11 @@ pub fn run(
             t.unload_idle();
             t.purge();
         }
-        if let Err(e) = t.drive() {
+        let driven = t.drive().and_then(|()| {
+            t.enforce_limits();
+            t.drive()
+        });
+        if let Err(e) = driven {
             // The store failed: nothing more can be acknowledged safely. Close everyone; the
             // devices keep their changes and retry.
             tracing::error!(error = %e, "relay store failed; closing all connections");
@@ -237,8 +269,10 @@ impl HubThread {
                 conn,
                 tx,
                 principal,
+                addr,
             } => {
                 self.conns.insert(conn, tx);
+                self.addrs.insert(conn, addr);
                 self.metrics.connections.fetch_add(1, Ordering::Relaxed);
                 self.hub.policy_mut().connect(conn, principal);
                 self.hub
@@ -250,12 +284,27 @@ impl HubThread {
                     .bytes_in
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 self.hub.handle_frame(conn, &bytes, now);
+                self.busy.insert(conn);
             }
             Inbound::Closed { conn } => self.drop_conn(conn),
         }
     }
 
+    /// Closes connections that went over their document limit in this batch.
+    fn enforce_limits(&mut self) {
+        for conn in std::mem::take(&mut self.busy) {
+            if self.hub.docs_on(conn) > self.max_docs_per_connection {
+                let reason = format!(
+                    "more than {} documents on one connection",
+                    self.max_docs_per_connection
+                );
+                self.refuse(conn, &reason);
+            }
+        }
+    }
+
     fn drop_conn(&mut self, conn: ConnId) {
+        self.addrs.remove(&conn);
         if self.conns.remove(&conn).is_some() {
             self.metrics.connections.fetch_sub(1, Ordering::Relaxed);
         }
@@ -476,7 +525,18 @@ impl HubThread {
         };
         match message {
             Control::Request { id, request } => {
-                let result = self.request(&device, request, now)?;
+                let limited = matches!(request, Request::Redeem { .. })
+                    && self
+                        .addrs
+                        .get(&conn)
+                        .is_some_and(|addr| !self.redemptions.allow(*addr));
+                let result = if limited {
+                    Ok(Err(
+                        "too many invite redemptions from this address; wait a minute".into(),
+                    ))
+                } else {
+                    self.request(&device, request, now)
+                }?;
                 let (ok, error) = match result {
                     Ok(answer) => (Some(answer), None),
                     Err(reason) => {

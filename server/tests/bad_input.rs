@@ -193,3 +193,64 @@ async fn each_bad_frame_closes_only_its_connection_and_changes_nothing() -> Test
     server.await??;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_refuse_floods_from_one_address_and_oversized_connections() -> TestResult {
+    let root = tempfile::tempdir()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}/v1/sync", listener.local_addr()?);
+    let mut config = Config::new(root.path().join("relay"));
+    config.handshakes_per_minute = 4;
+    config.max_docs_per_connection = 2;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, config, async {
+        let _ = stopped.await;
+    }));
+
+    // A connection that asks about more documents than allowed is closed, saying why.
+    let requests: Vec<Ws> = (0..3)
+        .map(|_| {
+            let doc = groundwork_core::ids::DocumentId::random()
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            let text = |s: &str| ciborium::Value::Text(s.into());
+            Ws::Binary(
+                cbor(vec![
+                    ("type", text("request")),
+                    ("senderId", text("bad-peer")),
+                    ("targetId", text("relay")),
+                    ("documentId", text(&doc)),
+                    ("data", ciborium::Value::Bytes(empty_sync_message())),
+                ])
+                .into(),
+            )
+        })
+        .collect();
+    let error = answer_to(&url, true, requests).await?;
+    assert!(error.contains("more than 2 documents"), "{error}");
+
+    // The fifth handshake within a minute from this address is refused with 429.
+    for _ in 0..3 {
+        drop(tokio_tungstenite::connect_async(&url).await?);
+    }
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 429);
+        }
+        other => return Err(format!("a fifth handshake was not refused: {other:?}").into()),
+    }
+    let _ = stop.send(());
+    server.await??;
+    Ok(())
+}
+
+/// An automerge sync message from a peer that has nothing.
+fn empty_sync_message() -> Vec<u8> {
+    use automerge::sync::SyncDoc;
+    let mut doc = groundwork_core::schema::new_doc();
+    let mut state = automerge::sync::State::new();
+    doc.sync()
+        .generate_sync_message(&mut state)
+        .map(|m| m.encode())
+        .unwrap_or_default()
+}

@@ -376,6 +376,11 @@ impl<P: Policy> Hub<P> {
             .collect()
     }
 
+    /// How many documents a connection has touched (synced, asked for, or been refused).
+    pub fn docs_on(&self, conn: ConnId) -> usize {
+        self.conns.get(&conn).map_or(0, |c| c.docs.len())
+    }
+
     /// The peer on a connection, once the handshake is done.
     pub fn peer_of(&self, conn: ConnId) -> Option<&str> {
         self.conns.get(&conn).and_then(|c| c.peer.as_deref())
