@@ -97,11 +97,42 @@ fn load_hub(device: &mut Device) -> Result<Hub> {
 async fn dial(relay: &str, url: &str, timeout: Duration) -> Result<Ws> {
     // Another part of the process may have installed a provider already; either one will do.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(url))
+    let connector = tls_connector(relay)?;
+    let connect = tokio_tungstenite::connect_async_tls_with_config(url, None, false, connector);
+    let (ws, _) = tokio::time::timeout(timeout, connect)
         .await
         .map_err(|_| relay_error(relay, "timed out connecting"))?
         .map_err(|e| relay_error(relay, e))?;
     Ok(ws)
+}
+
+/// For `wss://`: the public web roots, plus the certificates in `GROUNDWORK_CA_FILE` (PEM) when
+/// it is set (a relay with a private CA or a self-signed certificate). Certificates are always
+/// verified.
+fn tls_connector(relay: &str) -> Result<Option<tokio_tungstenite::Connector>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let Some(ca) = std::env::var_os("GROUNDWORK_CA_FILE") else {
+        return Ok(None);
+    };
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let path = std::path::PathBuf::from(ca);
+    let certs = CertificateDer::pem_file_iter(&path)
+        .and_then(|i| i.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| relay_error(relay, format!("GROUNDWORK_CA_FILE {}: {e}", path.display())))?;
+    for cert in certs {
+        roots.add(cert).map_err(|e| {
+            relay_error(relay, format!("GROUNDWORK_CA_FILE {}: {e}", path.display()))
+        })?;
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(tokio_tungstenite::Connector::Rustls(
+        std::sync::Arc::new(config),
+    )))
 }
 
 /// One WebSocket connection to the relay and the hub speaking over it.

@@ -10,6 +10,7 @@ pub mod access;
 pub mod limits;
 pub mod relay;
 pub mod store;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -29,6 +30,7 @@ use groundwork_core::identity::ConnectProof;
 use groundwork_core::sync::wire::Message;
 
 use crate::access::Principal;
+use crate::tls::PeerAddr;
 
 use crate::relay::{Inbound, Metrics, Outbound};
 use crate::store::{RelayStore, StoreError};
@@ -50,6 +52,8 @@ pub struct Config {
     pub redemptions_per_minute: u32,
     /// Documents one connection may sync; past it the connection is closed with an error.
     pub max_docs_per_connection: usize,
+    /// Serve TLS with this certificate chain and private key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -64,6 +68,7 @@ impl Config {
             handshakes_per_minute: 300,
             redemptions_per_minute: 10,
             max_docs_per_connection: 10_000,
+            tls: None,
         }
     }
 }
@@ -77,6 +82,9 @@ pub enum RelayError {
     /// Serving failed.
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 #[derive(Clone)]
@@ -126,16 +134,30 @@ pub async fn serve(
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_text))
         .with_state(app.clone());
-    tracing::info!(addr = ?listener.local_addr().ok(), "relay listening");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    tracing::info!(addr = ?listener.local_addr().ok(), tls = config.tls.is_some(), "relay listening");
+    let shutdown = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
-    })
-    .await?;
+    };
+    match &config.tls {
+        Some((cert, key)) => {
+            let tls = tls::TlsListener::new(listener, tls::server_config(cert, key)?)?;
+            axum::serve(
+                tls,
+                router.into_make_service_with_connect_info::<PeerAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        }
+        None => {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<PeerAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        }
+    }
     // Every connection task has ended; dropping the last sender lets the hub thread finish.
     drop(app);
     let _ = tokio::task::spawn_blocking(move || hub.join()).await;
@@ -169,7 +191,7 @@ async fn metrics_text(State(app): State<App>) -> impl IntoResponse {
 async fn sync_ws(
     ws: WebSocketUpgrade,
     Query(query): Query<HashMap<String, String>>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
     State(app): State<App>,
 ) -> Response {
     if !app.handshakes.allow(peer.ip()) {

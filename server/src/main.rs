@@ -35,6 +35,12 @@ struct Args {
     /// Documents one connection may sync.
     #[arg(long, default_value_t = 10_000)]
     max_docs_per_connection: usize,
+    /// Serve TLS (wss://) with this PEM certificate chain (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -60,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
     config.handshakes_per_minute = args.handshakes_per_minute;
     config.redemptions_per_minute = args.redemptions_per_minute;
     config.max_docs_per_connection = args.max_docs_per_connection;
+    config.tls = args.tls_cert.zip(args.tls_key);
     serve(listener, config, shutdown_signal()).await?;
     Ok(())
 }

@@ -15,16 +15,34 @@ pub fn bin(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "groundwork-cli",
-                "-p",
-                "groundwork-relay",
-            ])
-            .status();
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "-q",
+            "-p",
+            "groundwork-cli",
+            "-p",
+            "groundwork-relay",
+        ]);
+        // Cargo sets these for the test process; a build script that watches one (ring's
+        // watches CARGO_MANIFEST_DIR) would rebuild half the workspace on every test run.
+        for (var, _) in std::env::vars_os() {
+            let name = var.to_string_lossy();
+            if [
+                "CARGO_MANIFEST",
+                "CARGO_PKG_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p))
+            {
+                build.env_remove(&var);
+            }
+        }
+        let status = build.status();
         assert!(
             status.is_ok_and(|s| s.success()),
             "building the binaries failed"
