@@ -432,10 +432,15 @@ fn sync(mut device: Device, relay: &str, once: bool, timeout: u64) -> Result<Out
                 serde_json::to_string(&summary).unwrap_or_default()
             );
         }
-        let text = format!(
+        let mut text = format!(
             "synced {} documents with {} in {} round trips\n",
             summary.documents, summary.relay, summary.round_trips
         );
+        for group in &summary.wiped {
+            text.push_str(&format!(
+                "removed from group {group}: its data was deleted from this device\n"
+            ));
+        }
         return Ok(Output::new(json!(summary), text));
     }
     // Stay connected until interrupted: one JSON line per event on stdout.

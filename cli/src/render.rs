@@ -201,7 +201,7 @@ pub fn contacts(rows: &[ContactRow]) -> String {
 pub fn status(connection: Option<&ConnectionRecord>, docs: &[DocSyncRecord]) -> String {
     let mut s = String::new();
     match connection {
-        None => s.push_str("relay: never synced\n"),
+        None => s.push_str("relay: never connected\n"),
         Some(c) => {
             let _ = write!(
                 s,

@@ -373,6 +373,27 @@ impl Link {
 /// Connects to `relay`, syncs every document of this device both ways, and returns when all
 /// are synced (or `timeout` passes, or a document the device has nothing of is unavailable).
 pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> Result<SyncSummary> {
+    let result = sync_once_inner(device, relay, timeout).await;
+    // `status` reports how the last sync ended.
+    let now = now_ms();
+    let record = ConnectionRecord {
+        relay: relay.to_owned(),
+        state: ConnectionState::Offline,
+        since: now,
+        attempt: u32::from(result.is_err()),
+        last_error: result.as_ref().err().map(|e| e.to_string()),
+        retry_at: None,
+        heartbeat: now,
+    };
+    device.record_connection(&record)?;
+    result
+}
+
+async fn sync_once_inner(
+    device: &mut Device,
+    relay: &str,
+    timeout: Duration,
+) -> Result<SyncSummary> {
     let started = Instant::now();
     let hub = load_hub(device)?;
     let url = device.connect_url(relay)?;
