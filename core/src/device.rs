@@ -916,8 +916,23 @@ impl Device {
         Ok(out)
     }
 
-    /// Saves the sync state of a document with a peer.
+    /// Saves the sync state of a document with a peer; a document this device does not hold
+    /// (one of a group it just wiped, say) is skipped.
     pub fn save_sync_state(&mut self, peer: &str, doc: &DocumentId, state: &[u8]) -> Result<()> {
+        let id = doc.to_string();
+        let held = self
+            .store
+            .conn()
+            .prepare_cached(
+                "SELECT 1 FROM documents WHERE doc_id = ?1
+                 UNION ALL SELECT 1 FROM groups WHERE plan_doc = ?1 LIMIT 1",
+            )?
+            .query_row([&id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !held {
+            return Ok(());
+        }
         self.store.conn().execute(
             "INSERT OR REPLACE INTO sync_states (peer_id, doc_id, state) VALUES (?1, ?2, ?3)",
             params![peer, doc.to_string(), state],

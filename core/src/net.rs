@@ -157,6 +157,8 @@ struct Link {
     controls: Vec<String>,
     /// Groups wiped on the relay's order during this connection.
     wiped: Vec<String>,
+    /// Whether the relay said it has offered every document this device may read.
+    offered: bool,
 }
 
 impl Link {
@@ -178,6 +180,7 @@ impl Link {
             changed: Vec::new(),
             controls: Vec::new(),
             wiped: Vec::new(),
+            offered: false,
         };
         link.hub.connect(CONN, Side::Client, 0);
         link
@@ -251,6 +254,7 @@ impl Link {
                     );
                     self.wiped.push(group);
                 }
+                Control::Offered => self.offered = true,
                 other => rest.push(other),
             }
         }
@@ -420,7 +424,14 @@ async fn sync_once_inner(
         }
         frames.extend(link.drain(device)?);
         link.send(frames).await?;
-        if link.peer.is_some() {
+        // A Groundwork relay says when it has offered everything this device may read; until
+        // then a document the device has never heard of may still be on its way.
+        let heard_all = link.offered
+            || link
+                .peer
+                .as_deref()
+                .is_some_and(|p| !p.starts_with(RELAY_PEER_PREFIX));
+        if link.peer.is_some() && heard_all {
             let pending = link.settle(device)?;
             summary.pending = pending.iter().map(|d| d.to_string()).collect();
             if pending.is_empty() {

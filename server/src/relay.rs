@@ -154,6 +154,9 @@ struct HubThread {
     redemptions: Arc<crate::limits::RateLimit>,
     /// Connections that sent frames in this batch, to check against the limits.
     busy: BTreeSet<ConnId>,
+    /// Connections whose readable documents are still to be offered: by when, and how many
+    /// documents they had opened at the last look.
+    pending_offers: BTreeMap<ConnId, (u64, usize)>,
 }
 
 /// How the hub thread runs.
@@ -210,6 +213,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         max_docs_per_connection,
         redemptions,
         busy: BTreeSet::new(),
+        pending_offers: BTreeMap::new(),
     };
     // Ticks (retries, unloading idle documents) run on time, busy or not.
     let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
@@ -235,6 +239,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         }
         let driven = t.drive().and_then(|()| {
             t.enforce_limits();
+            t.flush_offers();
             t.drive()
         });
         if let Err(e) = driven {
@@ -305,6 +310,7 @@ impl HubThread {
 
     fn drop_conn(&mut self, conn: ConnId) {
         self.addrs.remove(&conn);
+        self.pending_offers.remove(&conn);
         if self.conns.remove(&conn).is_some() {
             self.metrics.connections.fetch_sub(1, Ordering::Relaxed);
         }
@@ -488,8 +494,38 @@ impl HubThread {
                     .send_control(conn, Control::Wipe { group }.to_json());
             }
         }
-        for doc in self.hub.policy().readable(conn) {
-            self.hub.offer(conn, doc, now);
+        // Offered once the peer has said what it has (see `flush_offers`).
+        self.pending_offers.insert(conn, (now + OFFER_WAIT_MS, 0));
+    }
+
+    /// Offers each connection that finished its handshake the documents it may read, once its
+    /// opening burst of document messages is over (a batch added none), or after
+    /// `OFFER_WAIT_MS` if it sends none. A device opens every document it has at once;
+    /// offering those too would cross its messages and cost their exchanges an extra round
+    /// trip, so only the others are offered.
+    fn flush_offers(&mut self) {
+        let now = self.now();
+        let mut ready = Vec::new();
+        for (conn, (due, seen)) in self.pending_offers.iter_mut() {
+            let count = self.hub.docs_on(*conn);
+            if (count > 0 && count == *seen) || *due <= now {
+                ready.push(*conn);
+            }
+            *seen = count;
+        }
+        for conn in ready {
+            self.pending_offers.remove(&conn);
+            for doc in self.hub.policy().readable(conn) {
+                if !self.hub.syncing(conn, &doc) {
+                    self.hub.offer(conn, doc, now);
+                }
+            }
+            if matches!(
+                self.hub.policy().principal(conn),
+                Some(Principal::Device(_))
+            ) {
+                self.hub.send_control(conn, Control::Offered.to_json());
+            }
         }
     }
 
@@ -553,7 +589,7 @@ impl HubThread {
                     tracing::info!("a removed device confirmed its wipe");
                 }
             }
-            Control::Response { .. } | Control::Wipe { .. } => {
+            Control::Response { .. } | Control::Wipe { .. } | Control::Offered => {
                 self.refuse(conn, "that control message goes from the relay to devices");
             }
         }
@@ -766,6 +802,10 @@ impl HubThread {
             .store(loaded, Ordering::Relaxed);
     }
 }
+
+/// How long the relay waits for a new connection's first document messages before offering it
+/// its documents anyway (milliseconds).
+const OFFER_WAIT_MS: u64 = 300;
 
 /// The longest a token lives.
 const MAX_TOKEN_SECS: u64 = 3600;

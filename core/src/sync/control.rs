@@ -42,6 +42,10 @@ pub enum Control {
         /// The group.
         group: String,
     },
+    /// Relay -> device: every document this device may read has been offered on this
+    /// connection (after its own opening messages), so a one-off sync knows when it has heard
+    /// of everything.
+    Offered,
 }
 
 /// What a device can ask of its relay.

@@ -376,6 +376,13 @@ impl<P: Policy> Hub<P> {
             .collect()
     }
 
+    /// Whether a connection is already exchanging `doc` (it sent or was sent something of it).
+    pub fn syncing(&self, conn: ConnId, doc: &DocumentId) -> bool {
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| c.docs.contains_key(doc))
+    }
+
     /// How many documents a connection has touched (synced, asked for, or been refused).
     pub fn docs_on(&self, conn: ConnId) -> usize {
         self.conns.get(&conn).map_or(0, |c| c.docs.len())
