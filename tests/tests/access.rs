@@ -661,3 +661,53 @@ fn a_removed_device_wipes_the_group_while_the_others_keep_syncing() -> TestResul
 fn first_meeting(d: &Device, group: &str) -> Res<String> {
     field(&d.run(&["meeting", "list", group])?[0], "meeting_id")
 }
+
+#[test]
+fn with_a_signup_code_only_signed_up_devices_create_groups() -> TestResult {
+    let root = tempfile::tempdir()?;
+    let mut child = Command::new(bin("groundwork-relay"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--signup-code",
+            "open-sesame",
+            "--data",
+        ])
+        .arg(root.path().join("relay"))
+        .env("GROUNDWORK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let relay = Relay {
+        addr: line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or("no address")?
+            .to_owned(),
+        child,
+        data: root.path().join("relay"),
+    };
+    let url = relay.url();
+    let d = Device::new(root.path(), "organizer")?;
+    field(
+        &d.run(&["group", "create", "--name", "Needs a code"])?,
+        "group_id",
+    )?;
+    // Without signing up, the relay will not take the group: nothing is stored.
+    let refused = d.refused(&["sync", "--relay", &url, "--once", "--timeout", "2"])?;
+    assert!(refused.contains("not everything is synced"), "{refused}");
+    assert!(relay.stored()?.1.is_empty(), "a member was recorded");
+    let wrong = d.refused(&["signup", "sesame", "--relay", &url])?;
+    assert!(wrong.contains("wrong sign-up code"), "{wrong}");
+    d.run(&["signup", "open-sesame", "--relay", &url])?;
+    assert_eq!(d.sync(&relay)?["synced"], true);
+    assert_eq!(
+        relay.stored()?.1.len(),
+        1,
+        "the organizer is the group's lead"
+    );
+    Ok(())
+}
