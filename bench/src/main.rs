@@ -6,7 +6,7 @@
 //!   connection each, several at a time), then left idle until the relay unloads them (each new
 //!   group also gets a roster document, written by the relay).
 //!
-//! Every connection is signed by one load identity, as a device's would be.
+//! Every connection is signed by a device key, as a device's would be.
 //!
 //! Every loop is bounded in count and time, and only loopback addresses are accepted.
 
@@ -166,14 +166,15 @@ async fn main() -> anyhow::Result<()> {
             unload_wait,
         } => {
             let started = Instant::now();
-            let who = std::sync::Arc::new(Identity::generate()?);
             let mut next = 0;
             while next < count {
                 let batch: Vec<_> = (next..(next + parallel).min(count))
                     .map(|n| {
                         let url = url.clone();
-                        let who = who.clone();
                         tokio::spawn(async move {
+                            // A device of its own per group, as in life: a device is in a
+                            // few groups, and is offered all of their documents.
+                            let who = Identity::generate()?;
                             let id = DocumentId::random()?;
                             touch(&url, &who, id, n).await
                         })
