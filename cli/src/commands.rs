@@ -110,6 +110,14 @@ pub fn run(cli: Cli) -> Result<Output> {
                 format!("{code}\n"),
             )
         }
+        Command::Invite(InviteCommand::OwnDevice { group, expires }) => {
+            let valid_for = parse_duration_ms(&expires)?;
+            let (invite, code) = device.create_own_device_invite(&group, valid_for)?;
+            Output::new(
+                json!({ "code": code, "role": invite.role, "uses": 1, "expires_at": invite.expires_at }),
+                format!("{code}\n"),
+            )
+        }
         Command::Join { code, relay } => {
             let name = device.info().name.clone();
             let request = Request::Redeem {

@@ -158,6 +158,15 @@ enum InviteCommand {
         #[arg(long, default_value = "7d")]
         expires: String,
     },
+    /// Sign a one-use invite for another device of your own, at your role (any member may).
+    /// Either device can then report the other lost with `member remove`.
+    OwnDevice {
+        /// The group.
+        group: String,
+        /// How long it stays good, e.g. 30m, 24h, 7d.
+        #[arg(long, default_value = "1d")]
+        expires: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,8 +176,9 @@ enum MemberCommand {
         /// The group.
         group: String,
     },
-    /// Remove a device from a group (a lead only). The relay stops serving it at once and
-    /// tells it to wipe the group when it next connects.
+    /// Remove a device from a group (a lead; or anyone, for another device of their own, e.g.
+    /// a lost phone). The relay stops serving it at once and tells it to wipe the group when it
+    /// next connects.
     Remove {
         /// The group.
         group: String,

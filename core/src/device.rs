@@ -857,14 +857,23 @@ impl Device {
                 ),
             });
         }
-        if valid_for_ms <= 0 {
-            return Err(Error::Invalid {
-                what: "invite expiry",
-                reason: "it must be in the future".into(),
-            });
-        }
+        check_expiry(valid_for_ms)?;
         self.identity()?
             .invite(group_id, role, now_ms() + valid_for_ms, uses)
+    }
+
+    /// Signs a one-use invite for another device of this device's own person, at this
+    /// device's role (any member may). Either device can later report the other lost.
+    pub fn create_own_device_invite(
+        &self,
+        group_id: &str,
+        valid_for_ms: i64,
+    ) -> Result<(Invite, String)> {
+        let group = self.group(group_id)?;
+        let role: Role = group.role.parse()?;
+        check_expiry(valid_for_ms)?;
+        self.identity()?
+            .own_device_invite(group_id, role, now_ms() + valid_for_ms)
     }
 
     /// Every document this device should sync, with its stored bytes (`None` for a group's
@@ -1088,6 +1097,16 @@ pub struct DocSyncRecord {
     pub relay_heads: Option<String>,
     /// When (Unix milliseconds).
     pub synced_at: Option<i64>,
+}
+
+fn check_expiry(valid_for_ms: i64) -> Result<()> {
+    if valid_for_ms <= 0 {
+        return Err(Error::Invalid {
+            what: "invite expiry",
+            reason: "it must be in the future".into(),
+        });
+    }
+    Ok(())
 }
 
 fn heads_text(heads: &[automerge::ChangeHash]) -> String {

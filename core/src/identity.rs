@@ -101,6 +101,28 @@ impl Identity {
         expires_at: i64,
         uses: u32,
     ) -> Result<(Invite, String)> {
+        self.sign_invite(group, role, expires_at, uses, false)
+    }
+
+    /// Signs an invite for another device of this device's own person, at this device's role.
+    /// Any member may make one; either device may later report the other lost.
+    pub fn own_device_invite(
+        &self,
+        group: &str,
+        role: Role,
+        expires_at: i64,
+    ) -> Result<(Invite, String)> {
+        self.sign_invite(group, role, expires_at, 1, true)
+    }
+
+    fn sign_invite(
+        &self,
+        group: &str,
+        role: Role,
+        expires_at: i64,
+        uses: u32,
+        same_person: bool,
+    ) -> Result<(Invite, String)> {
         if uses == 0 {
             return Err(Error::Invalid {
                 what: "invite uses",
@@ -114,6 +136,7 @@ impl Identity {
             expires_at,
             uses,
             issuer: self.device_id(),
+            same_person,
         };
         let payload = serde_json::to_vec(&invite).map_err(|e| Error::Invalid {
             what: "invite",
@@ -260,6 +283,10 @@ pub struct Invite {
     pub uses: u32,
     /// The device that signed it.
     pub issuer: String,
+    /// An invite for another device of the issuer's own person (same role): either device may
+    /// then report the other lost.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub same_person: bool,
 }
 
 impl Invite {

@@ -65,6 +65,8 @@ struct Member {
     joined_at: i64,
     removed_at: Option<i64>,
     wiped_at: Option<i64>,
+    /// The person the device belongs to: the id of that person's first device.
+    person: String,
 }
 
 #[derive(Clone, Debug)]
@@ -115,6 +117,7 @@ impl RelayAccess {
                 .or_default()
                 .insert(m.group.clone());
             if let Some(g) = a.groups.get_mut(&m.group) {
+                let person = m.person.unwrap_or_else(|| m.device.clone());
                 g.members.insert(
                     m.device,
                     Member {
@@ -123,6 +126,7 @@ impl RelayAccess {
                         joined_at: m.joined_at,
                         removed_at: m.removed_at,
                         wiped_at: m.wiped_at,
+                        person,
                     },
                 );
             }
@@ -246,8 +250,37 @@ impl RelayAccess {
         Some(roster)
     }
 
-    /// Adds (or re-adds) a device to a group.
-    pub fn add_member(&mut self, group: &str, device: &str, role: Role, name: &str) -> Write {
+    /// Whether two devices are the same person's (each a current member of the group).
+    pub fn same_person(&self, group: &str, a: &str, b: &str) -> bool {
+        let person = |d: &str| {
+            self.groups
+                .get(group)?
+                .members
+                .get(d)
+                .filter(|m| m.removed_at.is_none())
+                .map(|m| m.person.clone())
+        };
+        person(a).is_some() && person(a) == person(b)
+    }
+
+    /// The person a member device belongs to.
+    pub fn person(&self, group: &str, device: &str) -> Option<String> {
+        self.groups
+            .get(group)?
+            .members
+            .get(device)
+            .map(|m| m.person.clone())
+    }
+
+    /// Adds (or re-adds) a device to a group, as a device of `person`.
+    pub fn add_member(
+        &mut self,
+        group: &str,
+        device: &str,
+        role: Role,
+        name: &str,
+        person: &str,
+    ) -> Write {
         let at = now_ms();
         if let Some(g) = self.groups.get_mut(group) {
             g.members.insert(
@@ -258,6 +291,7 @@ impl RelayAccess {
                     joined_at: at,
                     removed_at: None,
                     wiped_at: None,
+                    person: person.to_owned(),
                 },
             );
         }
@@ -270,6 +304,7 @@ impl RelayAccess {
             device: device.to_owned(),
             role: role.as_str().to_owned(),
             name: name.to_owned(),
+            person: person.to_owned(),
             at,
         }
     }
@@ -365,7 +400,7 @@ impl RelayAccess {
             created_by: lead.to_owned(),
             at: now_ms(),
         });
-        let member = self.add_member(group, lead, Role::Lead, "");
+        let member = self.add_member(group, lead, Role::Lead, "", lead);
         self.pending.push(member);
         self.record_doc(plan, group, DocKind::Plan, None);
         self.record_doc(roster, group, DocKind::Roster, None);

@@ -670,11 +670,27 @@ impl HubThread {
                 groundwork_core::time::format_rfc3339(invite.expires_at)
             )));
         }
-        if policy.role(&invite.group, &invite.issuer) != Some(Role::Lead) {
-            return Ok(Err(
-                "invite refused: its issuer is not a lead of the group (any more)".into(),
-            ));
-        }
+        let issuer_role = policy.role(&invite.group, &invite.issuer);
+        // A lead invites anyone; a member invites only another device of their own, at their
+        // own role.
+        let person = if invite.same_person {
+            if issuer_role != Some(invite.role) {
+                return Ok(Err(
+                    "invite refused: an own-device invite must carry its issuer's current role"
+                        .into(),
+                ));
+            }
+            policy
+                .person(&invite.group, &invite.issuer)
+                .unwrap_or_else(|| invite.issuer.clone())
+        } else {
+            if issuer_role != Some(Role::Lead) {
+                return Ok(Err(
+                    "invite refused: its issuer is not a lead of the group (any more)".into(),
+                ));
+            }
+            device.to_owned()
+        };
         let used = self.store.invite_uses(&invite.id)?;
         if used >= invite.uses {
             return Ok(Err(format!(
@@ -684,10 +700,10 @@ impl HubThread {
         }
         let name = name.trim();
         let name = if name.is_empty() { "(unnamed)" } else { name };
-        let member = self
-            .hub
-            .policy_mut()
-            .add_member(&invite.group, device, invite.role, name);
+        let member =
+            self.hub
+                .policy_mut()
+                .add_member(&invite.group, device, invite.role, name, &person);
         let mut writes = vec![member, Write::InviteUsed(invite.id.clone())];
         let roster = self.roster_change(&invite.group)?;
         if let Some((doc, change)) = &roster {
@@ -717,9 +733,12 @@ impl HubThread {
         let policy = self.hub.policy();
         match policy.role(group, requester) {
             Some(Role::Lead) => {}
+            // Anyone may report their own other device lost.
+            Some(_) if policy.same_person(group, requester, target) => {}
             Some(role) => {
                 return Ok(Err(format!(
-                    "only a lead can remove members; this device is a {role} in the group"
+                    "only a lead can remove members (or report their own device lost); \
+                     this device is a {role} in the group"
                 )));
             }
             None => return Ok(Err("this device is not a member of the group".into())),

@@ -97,6 +97,11 @@ const MIGRATIONS: &[&str] = &[
         device_id TEXT PRIMARY KEY
     ) WITHOUT ROWID;
     ",
+    // 3: which devices are one person's (the first device's id), so either can report the
+    // other lost.
+    "
+    ALTER TABLE members ADD COLUMN person TEXT;
+    ",
 ];
 
 /// The relay's SQLite store.
@@ -142,6 +147,8 @@ pub enum Write {
         role: String,
         /// Its name.
         name: String,
+        /// The person it belongs to (the id of that person's first device).
+        person: String,
         /// When.
         at: i64,
     },
@@ -199,6 +206,8 @@ pub struct MemberRow {
     pub removed_at: Option<i64>,
     /// When it confirmed its wipe.
     pub wiped_at: Option<i64>,
+    /// The person it belongs to.
+    pub person: Option<String>,
 }
 
 /// Everything access decisions need, loaded once at startup.
@@ -320,15 +329,16 @@ impl RelayStore {
                     device,
                     role,
                     name,
+                    person,
                     at,
                 } => tx
                     .execute(
-                        "INSERT INTO members (group_id, device_id, role, name, joined_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5)
+                        "INSERT INTO members (group_id, device_id, role, name, joined_at, person)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                          ON CONFLICT (group_id, device_id) DO UPDATE SET role = excluded.role,
                              name = excluded.name, joined_at = excluded.joined_at,
-                             removed_at = NULL, wiped_at = NULL",
-                        params![group, device, role, name, at],
+                             person = excluded.person, removed_at = NULL, wiped_at = NULL",
+                        params![group, device, role, name, at, person],
                     )
                     .map_err(sql)?,
                 Write::Removed { group, device, at } => tx
@@ -427,7 +437,8 @@ impl RelayStore {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT group_id, device_id, role, name, joined_at, removed_at, wiped_at FROM members",
+                "SELECT group_id, device_id, role, name, joined_at, removed_at, wiped_at, person
+                 FROM members",
             )
             .map_err(e)?;
         let members = stmt
@@ -440,6 +451,7 @@ impl RelayStore {
                     joined_at: r.get(4)?,
                     removed_at: r.get(5)?,
                     wiped_at: r.get(6)?,
+                    person: r.get(7)?,
                 })
             })
             .map_err(e)?;

@@ -711,3 +711,43 @@ fn with_a_signup_code_only_signed_up_devices_create_groups() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_member_reports_their_own_lost_device_from_another() -> TestResult {
+    let w = world()?;
+    let url = w.relay.url();
+    // The member's second device joins with an own-device invite (no lead needed).
+    let code = field(&w.member.run(&["invite", "own-device", &w.group])?, "code")?;
+    let second = Device::new(w._root.path(), "member's second phone")?;
+    let joined = second.run(&["join", &code, "--relay", &url])?;
+    assert_eq!(joined["role"], "member");
+    // It may not remove someone else's device...
+    let err = second.refused(&[
+        "member",
+        "remove",
+        &w.group,
+        &w.canvasser.id()?,
+        "--relay",
+        &url,
+    ])?;
+    assert!(err.contains("only a lead can remove members"), "{err}");
+    // ...but reports its owner's first phone lost, which then wipes the group when it connects.
+    second.run(&[
+        "member",
+        "remove",
+        &w.group,
+        &w.member.id()?,
+        "--relay",
+        &url,
+    ])?;
+    let summary = w.member.sync(&w.relay)?;
+    assert_eq!(summary["wiped"], serde_json::json!([w.group]), "{summary}");
+    assert!(
+        w.member
+            .run(&["group", "list"])?
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+    assert_eq!(second.sync(&w.relay)?["synced"], true);
+    Ok(())
+}
