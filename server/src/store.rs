@@ -231,6 +231,7 @@ impl RelayStore {
             source,
         })?;
         let path = dir.join("relay.db");
+        groundwork_core::store::ensure_sqlite_ready();
         let sql = |source| StoreError::Sqlite {
             path: path.clone(),
             source,

@@ -71,6 +71,7 @@ impl Store {
                 path: path.to_owned(),
             });
         }
+        ensure_sqlite_ready();
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -111,6 +112,7 @@ impl Store {
             _ => corrupt(e.to_string()),
         };
         check_size(path)?;
+        ensure_sqlite_ready();
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -216,9 +218,29 @@ impl Store {
 /// and later fails half way through a command is worse than one that refuses to open. The header
 /// says how many pages the main file holds (after the last checkpoint); the file must be at
 /// least that long.
+/// Initialises SQLite and SQLCipher once per process, before any connection is made. Two
+/// threads opening their first connections at once (a relay and a device in one test process)
+/// once made a `PRAGMA key` fail in CI with SQLCipher's "error occurred with PRAGMA key"; the
+/// first keyed use is now done here, alone. Every opener (this crate's and the relay's) calls it.
+pub fn ensure_sqlite_ready() {
+    static READY: std::sync::Once = std::sync::Once::new();
+    READY.call_once(|| {
+        let warmed = Connection::open_in_memory().and_then(|c| {
+            c.execute_batch(&StoreKey::from_bytes([0; 32]).pragma())?;
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        });
+        if let Err(e) = warmed {
+            tracing::warn!(error = %e, "warming SQLCipher up failed");
+        }
+    });
+}
+
 /// A plain SQLite connection to a store file, unlocked with its key: for inspection and repair
 /// tools and tests. Everything else goes through [`Store`].
 pub fn connect_raw(path: &Path, key: &StoreKey) -> Result<Connection> {
+    ensure_sqlite_ready();
     let conn = Connection::open(path)?;
     conn.execute_batch(&key.pragma())?;
     Ok(conn)
