@@ -38,8 +38,14 @@ struct Relay {
 
 impl Relay {
     fn start(data: &Path) -> Res<Self> {
+        Self::start_with(data, &[])
+    }
+
+    fn start_with(data: &Path, extra: &[&str]) -> Res<Self> {
         let mut child = Command::new(bin("groundwork-relay"))
-            .args(["--listen", "127.0.0.1:0", "--data"])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .arg("--data")
             .arg(data)
             .env("GROUNDWORK_LOG", "warn")
             .stdout(Stdio::piped())
@@ -665,31 +671,10 @@ fn first_meeting(d: &Device, group: &str) -> Res<String> {
 #[test]
 fn with_a_signup_code_only_signed_up_devices_create_groups() -> TestResult {
     let root = tempfile::tempdir()?;
-    let mut child = Command::new(bin("groundwork-relay"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--signup-code",
-            "open-sesame",
-            "--data",
-        ])
-        .arg(root.path().join("relay"))
-        .env("GROUNDWORK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let relay = Relay {
-        addr: line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or("no address")?
-            .to_owned(),
-        child,
-        data: root.path().join("relay"),
-    };
+    let relay = Relay::start_with(
+        &root.path().join("relay"),
+        &["--signup-code", "open-sesame"],
+    )?;
     let url = relay.url();
     let d = Device::new(root.path(), "organizer")?;
     field(

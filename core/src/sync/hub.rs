@@ -216,6 +216,18 @@ struct PeerDoc {
     told_unavailable: bool,
 }
 
+impl PeerDoc {
+    /// A document exchange that has not started.
+    fn fresh(now: u64) -> Self {
+        PeerDoc {
+            sync: sync::State::new(),
+            last_activity: now,
+            retry: None,
+            told_unavailable: false,
+        }
+    }
+}
+
 struct Conn {
     side: Side,
     /// When the connection opened, for the handshake timeout.
@@ -880,12 +892,7 @@ impl<P: Policy> Hub<P> {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
-            sync: sync::State::new(),
-            last_activity: now,
-            retry: None,
-            told_unavailable: false,
-        });
+        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc::fresh(now));
         pd.last_activity = now;
         let before = doc.get_heads();
         let received = doc.sync().receive_sync_message(&mut pd.sync, message);
@@ -978,12 +985,7 @@ impl<P: Policy> Hub<P> {
             return;
         };
         let Some(peer) = c.peer.clone() else { return };
-        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
-            sync: sync::State::new(),
-            last_activity: now,
-            retry: None,
-            told_unavailable: false,
-        });
+        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc::fresh(now));
         pd.last_activity = now;
         let mut empty = schema::new_doc();
         if let Err(e) = empty.sync().receive_sync_message(&mut pd.sync, message) {
@@ -1035,12 +1037,7 @@ impl<P: Policy> Hub<P> {
             return;
         };
         let Some(peer) = c.peer.clone() else { return };
-        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
-            sync: sync::State::new(),
-            last_activity: 0,
-            retry: None,
-            told_unavailable: false,
-        });
+        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc::fresh(0));
         if pd.told_unavailable {
             return;
         }
@@ -1074,12 +1071,7 @@ impl<P: Policy> Hub<P> {
             return;
         }
         let Some(peer) = c.peer.clone() else { return };
-        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc {
-            sync: sync::State::new(),
-            last_activity: now,
-            retry: None,
-            told_unavailable: false,
-        });
+        let pd = c.docs.entry(id).or_insert_with(|| PeerDoc::fresh(now));
         // A document nobody has yet is empty here. Answer only a peer that has some of it (it
         // may be creating it), so that one asking for it hears exactly what it would hear of a
         // document it may not see: `doc-unavailable`, and nothing else.
