@@ -217,9 +217,12 @@ impl Link {
                 Effect::SaveSyncState { peer, doc, state } => {
                     device.save_sync_state(&peer, &doc, &state)?;
                 }
-                Effect::Unavailable { doc, .. } => {
+                // A document this link no longer holds (its group was just wiped) is not
+                // missing; the relay's answer merely crossed the wipe order.
+                Effect::Unavailable { doc, .. } if self.hub.doc_ids().any(|d| *d == doc) => {
                     self.unavailable.insert(doc);
                 }
+                Effect::Unavailable { .. } => {}
                 Effect::Control { body, .. } => self.controls.push(body),
                 Effect::Load { .. } | Effect::DocChanged { .. } | Effect::Subscribed { .. } => {}
             }
@@ -244,6 +247,7 @@ impl Link {
                     for doc in docs.iter().chain(group.parse::<DocumentId>().ok().as_ref()) {
                         self.hub.forget(doc);
                         self.recorded.remove(doc);
+                        self.unavailable.remove(doc);
                     }
                     self.hub.send_control(
                         CONN,
