@@ -497,6 +497,16 @@ impl Device {
         self.compactor.request(*doc_id);
     }
 
+    /// The group a meeting belongs to.
+    pub fn group_of_meeting(&self, meeting_id: &str) -> Result<String> {
+        self.group_of(Entity::Meeting, meeting_id)
+    }
+
+    /// The group an action item belongs to.
+    pub fn group_of_action(&self, action_id: &str) -> Result<String> {
+        self.group_of(Entity::Action, action_id)
+    }
+
     fn group_of(&self, entity: Entity, id: &str) -> Result<String> {
         index::group_of(self.store.conn(), entity, id)?.ok_or_else(|| Error::NotFound {
             kind: match entity {

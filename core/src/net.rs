@@ -58,6 +58,9 @@ pub struct SyncSummary {
     pub millis: u64,
     /// Groups this device was removed from, whose data it deleted on the relay's order.
     pub wiped: Vec<String>,
+    /// The documents that changed here because of the relay (for observers; not printed).
+    #[serde(skip)]
+    pub changed: Vec<String>,
 }
 
 fn relay_error(relay: &str, reason: impl std::fmt::Display) -> Error {
@@ -420,6 +423,7 @@ async fn sync_once_inner(
         received_changes: 0,
         millis: 0,
         wiped: Vec::new(),
+        changed: Vec::new(),
     };
     loop {
         let mut frames = link.drain(device)?;
@@ -455,6 +459,10 @@ async fn sync_once_inner(
     summary.frames_received = link.frames_received;
     summary.received_changes = link.received_changes;
     summary.wiped = std::mem::take(&mut link.wiped);
+    let mut changed: Vec<String> = link.changed.iter().map(ToString::to_string).collect();
+    changed.sort();
+    changed.dedup();
+    summary.changed = changed;
     link.disconnect(device)?;
     link.goodbye().await;
     summary.millis = started.elapsed().as_millis() as u64;
@@ -537,7 +545,7 @@ pub async fn run(
     device: &Mutex<Device>,
     options: RunOptions,
     mut stop: tokio::sync::watch::Receiver<bool>,
-    mut on_event: impl FnMut(&SyncEvent),
+    mut on_event: impl FnMut(&SyncEvent) + Send,
 ) -> Result<()> {
     let mut backoff = Backoff::new(
         options.backoff_base.as_millis() as u64,
@@ -555,7 +563,7 @@ pub async fn run(
     };
     let report = |record: &mut ConnectionRecord,
                   state: ConnectionState,
-                  on_event: &mut dyn FnMut(&SyncEvent)|
+                  on_event: &mut (dyn FnMut(&SyncEvent) + Send)|
      -> Result<()> {
         let now = now_ms();
         if record.state != state {
@@ -627,7 +635,7 @@ async fn connected(
     device: &Mutex<Device>,
     options: &RunOptions,
     stop: &mut tokio::sync::watch::Receiver<bool>,
-    on: &mut dyn FnMut(Connected) -> Result<()>,
+    on: &mut (dyn FnMut(Connected) -> Result<()> + Send),
 ) -> Result<()> {
     let (hub, url) = {
         let mut d = lock(device);

@@ -29,6 +29,11 @@ impl StoreKey {
         Self(bytes)
     }
 
+    /// The key's 32 bytes, to hand to the platform's keystore.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// A key from 64 hex digits.
     pub fn from_hex(text: &str) -> Result<Self> {
         let text = text.trim();

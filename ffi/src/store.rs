@@ -1,0 +1,668 @@
+//! [`GroundworkStore`]: one opened device store, and everything the CLI can do with it.
+//!
+//! Every method that touches SQLite or the network is `async` and runs on the SDK's runtime;
+//! an edit is saved (one SQLite transaction) when its call returns. Observers hear of local
+//! edits as they are saved and of the relay's as they are stored.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use groundwork_core::identity::{Invite, Role};
+use groundwork_core::net::{RunOptions, SyncEvent};
+use groundwork_core::schema::contacts::NewContact;
+use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
+use groundwork_core::schema::vocab::MeetingStatus;
+use groundwork_core::store::StoreKey;
+use groundwork_core::store::index::ActionRow;
+use groundwork_core::sync::connection::ConnectionState;
+use groundwork_core::sync::control::{Answer, Request};
+use groundwork_core::{Device, DeviceInfo};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::error::{GroundworkError, Result};
+use crate::observe::{ChangeObserver, Subscription, Subscriptions, SyncStatusObserver};
+use crate::runtime::{self, Cancelled};
+use crate::types::{
+    ChangeEvent, ChangeOrigin, Contact, ContactFilter, DocumentKind, DocumentSync, Group,
+    InviteCode, Joined, Meeting, MeetingSummary, Member, ScorecardEntry, StoreStatus, SyncReport,
+    SyncStatus, Target,
+};
+
+/// How long a relay request (join, remove, sign up) may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One device store, opened with its key. Share it across the app; every method is safe to
+/// call from any thread, and none blocks its caller on I/O.
+#[derive(uniffi::Object)]
+pub struct GroundworkStore {
+    info: DeviceInfo,
+    device: Arc<Mutex<Device>>,
+    changes: broadcast::Sender<ChangeEvent>,
+    status: Arc<watch::Sender<SyncStatus>>,
+    sync: Mutex<Option<RunningSync>>,
+    subscriptions: Subscriptions,
+}
+
+/// The background sync, while one runs.
+struct RunningSync {
+    relay: String,
+    /// Set to stop it; dropping it stops it too.
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<()>>,
+}
+
+/// Locks a mutex. Every edit is one SQLite transaction and the in-memory documents catch up
+/// from the store, so a panic elsewhere while it was held left nothing half written: a
+/// poisoned lock is taken as it is.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A store key from the app's keystore: exactly 32 bytes.
+fn store_key(key: &[u8]) -> Result<StoreKey> {
+    let bytes: [u8; 32] = key.try_into().map_err(|_| {
+        GroundworkError::InvalidInput(format!(
+            "a store key is 32 bytes (from generateStoreKey); got {}",
+            key.len()
+        ))
+    })?;
+    Ok(StoreKey::from_bytes(bytes))
+}
+
+/// A fresh random store key, to keep in the platform's keystore (Android Keystore, iOS
+/// Keychain) and pass to [`GroundworkStore::create`] and [`GroundworkStore::open`].
+#[uniffi::export]
+pub fn generate_store_key() -> Result<Vec<u8>> {
+    Ok(StoreKey::generate()?.as_bytes().to_vec())
+}
+
+/// The model rules, in order, with their titles and one-line summaries.
+#[uniffi::export]
+pub fn rules() -> Vec<crate::types::Rule> {
+    groundwork_core::rules::RULES
+        .iter()
+        .map(Into::into)
+        .collect()
+}
+
+#[uniffi::export]
+impl GroundworkStore {
+    /// Creates a new device store in `dir` (the app's private files directory), encrypted with
+    /// `key`, for a device its owner calls `name`. Fails if a store is already there.
+    #[uniffi::constructor]
+    pub async fn create(dir: String, name: String, key: Vec<u8>) -> Result<Arc<Self>> {
+        let key = store_key(&key)?;
+        let device =
+            runtime::blocking(move || Ok(Device::init(&PathBuf::from(dir), &name, &key)?)).await?;
+        Ok(Self::wrap(device))
+    }
+
+    /// Opens the device store in `dir` with its key.
+    #[uniffi::constructor]
+    pub async fn open(dir: String, key: Vec<u8>) -> Result<Arc<Self>> {
+        let key = store_key(&key)?;
+        let device =
+            runtime::blocking(move || Ok(Device::open(&PathBuf::from(dir), &key)?)).await?;
+        Ok(Self::wrap(device))
+    }
+
+    /// Who this device is.
+    pub fn device_info(&self) -> DeviceInfo {
+        self.info.clone()
+    }
+
+    // --- groups ---
+
+    /// Starts a new group, led by this device; returns its id.
+    pub async fn create_group(&self, name: String, jurisdiction: Option<String>) -> Result<String> {
+        self.edit(DocumentKind::Plan, move |d| {
+            let id = d.create_group(&name, jurisdiction)?;
+            Ok((id.clone(), id))
+        })
+        .await
+    }
+
+    /// The groups this device is in.
+    pub async fn groups(&self) -> Result<Vec<Group>> {
+        let groups = self.read(|d| Ok(d.groups()?)).await?;
+        groups.into_iter().map(Group::try_from).collect()
+    }
+
+    /// The group's members, as the relay's roster says (synced like any document).
+    pub async fn members(&self, group_id: String) -> Result<Vec<Member>> {
+        let members = self.read(move |d| Ok(d.members(&group_id)?)).await?;
+        Ok(members
+            .into_iter()
+            .map(|(device_id, m)| Member {
+                device_id,
+                name: m.name,
+                role: m.role,
+                joined_at: m.joined_at,
+                removed_at: m.removed_at,
+            })
+            .collect())
+    }
+
+    // --- targets, meetings, actions ---
+
+    /// Adds an official the group will ask; returns its id.
+    pub async fn add_target(&self, group_id: String, target: NewTarget) -> Result<String> {
+        self.edit(DocumentKind::Plan, move |d| {
+            Ok((d.add_target(&group_id, target)?, group_id))
+        })
+        .await
+    }
+
+    /// The group's targets.
+    pub async fn targets(&self, group_id: String) -> Result<Vec<Target>> {
+        let rows = self.read(move |d| Ok(d.targets(&group_id)?)).await?;
+        rows.into_iter().map(Target::try_from).collect()
+    }
+
+    /// Plans a meeting; returns its id.
+    pub async fn create_meeting(&self, group_id: String, meeting: NewMeeting) -> Result<String> {
+        self.edit(DocumentKind::Plan, move |d| {
+            Ok((d.create_meeting(&group_id, meeting)?, group_id))
+        })
+        .await
+    }
+
+    /// The group's meetings.
+    pub async fn meetings(&self, group_id: String) -> Result<Vec<MeetingSummary>> {
+        let rows = self.read(move |d| Ok(d.meetings(&group_id)?)).await?;
+        rows.into_iter().map(MeetingSummary::try_from).collect()
+    }
+
+    /// A meeting in full: agenda, roles, notes.
+    pub async fn meeting(&self, meeting_id: String) -> Result<Meeting> {
+        Ok(self
+            .read(move |d| Ok(d.meeting(&meeting_id)?))
+            .await?
+            .into())
+    }
+
+    /// Appends an item to a meeting's agenda; returns the item's id.
+    pub async fn add_agenda_item(&self, meeting_id: String, text: String) -> Result<String> {
+        self.edit(DocumentKind::Plan, move |d| {
+            let item = d.add_agenda_item(&meeting_id, &text)?;
+            Ok((item, d.group_of_meeting(&meeting_id)?))
+        })
+        .await
+    }
+
+    /// Appends a paragraph to a meeting's shared notes.
+    pub async fn append_notes(&self, meeting_id: String, text: String) -> Result<()> {
+        self.edit(DocumentKind::Plan, move |d| {
+            d.append_notes(&meeting_id, &text)?;
+            Ok(((), d.group_of_meeting(&meeting_id)?))
+        })
+        .await
+    }
+
+    /// Moves a meeting to a new status (requested, scheduled, held...).
+    pub async fn set_meeting_status(
+        &self,
+        meeting_id: String,
+        status: MeetingStatus,
+    ) -> Result<()> {
+        self.edit(DocumentKind::Plan, move |d| {
+            d.set_meeting_status(&meeting_id, status)?;
+            Ok(((), d.group_of_meeting(&meeting_id)?))
+        })
+        .await
+    }
+
+    /// Adds an action item; returns its id.
+    pub async fn add_action(&self, group_id: String, action: NewAction) -> Result<String> {
+        self.edit(DocumentKind::Plan, move |d| {
+            Ok((d.add_action(&group_id, action)?, group_id))
+        })
+        .await
+    }
+
+    /// Marks an action item done, or not done.
+    pub async fn set_action_done(&self, action_id: String, done: bool) -> Result<()> {
+        self.edit(DocumentKind::Plan, move |d| {
+            d.set_action_done(&action_id, done)?;
+            Ok(((), d.group_of_action(&action_id)?))
+        })
+        .await
+    }
+
+    /// The group's action items.
+    pub async fn actions(&self, group_id: String) -> Result<Vec<ActionRow>> {
+        self.read(move |d| Ok(d.actions(&group_id)?)).await
+    }
+
+    // --- rule responses ---
+
+    /// Records what an official answered on one rule (replacing an earlier answer).
+    pub async fn record_response(&self, group_id: String, response: NewResponse) -> Result<()> {
+        self.edit(DocumentKind::Plan, move |d| {
+            d.record_response(&group_id, response)?;
+            Ok(((), group_id))
+        })
+        .await
+    }
+
+    /// Every target's answer on every rule; one target's if `target_id` is given.
+    pub async fn scorecard(
+        &self,
+        group_id: String,
+        target_id: Option<String>,
+    ) -> Result<Vec<ScorecardEntry>> {
+        let rows = self
+            .read(move |d| Ok(d.scorecard(&group_id, target_id.as_deref())?))
+            .await?;
+        rows.into_iter().map(ScorecardEntry::try_from).collect()
+    }
+
+    // --- contacts ---
+
+    /// Logs a contact at a door; saved (and safe from a crash) when this returns.
+    pub async fn log_contact(&self, group_id: String, contact: NewContact) -> Result<String> {
+        self.edit(DocumentKind::Contacts, move |d| {
+            Ok((d.log_contact(&group_id, contact)?, group_id))
+        })
+        .await
+    }
+
+    /// The group's contacts this device may read, newest first, a page at a time.
+    pub async fn contacts(&self, group_id: String, filter: ContactFilter) -> Result<Vec<Contact>> {
+        let rows = self
+            .read(move |d| Ok(d.contacts(&group_id, &filter.into())?))
+            .await?;
+        rows.into_iter().map(Contact::try_from).collect()
+    }
+
+    /// How many contacts of the group this device holds.
+    pub async fn contact_count(&self, group_id: String) -> Result<u64> {
+        let n = self.read(move |d| Ok(d.contact_count(&group_id)?)).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Writes the group's contacts to a CSV file at `path`; returns how many.
+    pub async fn export_contacts_csv(&self, group_id: String, path: String) -> Result<u64> {
+        let n = self
+            .read(move |d| Ok(d.export_contacts_csv(&group_id, &PathBuf::from(path))?))
+            .await?;
+        Ok(n as u64)
+    }
+
+    // --- invites and membership ---
+
+    /// Signs an invite to the group (leads only), redeemable `uses` times for `valid_for_ms`.
+    pub async fn create_invite(
+        &self,
+        group_id: String,
+        role: Role,
+        uses: u32,
+        valid_for_ms: i64,
+    ) -> Result<InviteCode> {
+        let (invite, code) = self
+            .read(move |d| Ok(d.create_invite(&group_id, role, uses, valid_for_ms)?))
+            .await?;
+        Ok(invite_code(&invite, code))
+    }
+
+    /// Signs a one-use invite for another device of this device's owner, at the same role.
+    pub async fn create_own_device_invite(
+        &self,
+        group_id: String,
+        valid_for_ms: i64,
+    ) -> Result<InviteCode> {
+        let (invite, code) = self
+            .read(move |d| Ok(d.create_own_device_invite(&group_id, valid_for_ms)?))
+            .await?;
+        Ok(invite_code(&invite, code))
+    }
+
+    /// Joins a group with an invite code: the relay checks it and adds this device to the
+    /// roster; then the group's data is fetched (a plain automerge-repo server cannot check
+    /// invites: then the code's signature and expiry are checked here).
+    pub async fn join(&self, code: String, relay: String) -> Result<Joined> {
+        let device = self.device.clone();
+        let joined = runtime::cancellable(move |rt, cancelled| {
+            let mut d = lock(&device);
+            let name = d.info().name.clone();
+            let request = Request::Redeem {
+                invite: code.clone(),
+                name,
+            };
+            let (group, role) = match relay_request(rt, &mut d, &relay, request, cancelled) {
+                Ok(Answer::Joined { group, role }) => (group, role),
+                Ok(_) => {
+                    return Err(GroundworkError::Relay(
+                        "the relay answered the invite unexpectedly".into(),
+                    ));
+                }
+                Err(GroundworkError::PlainRelay(_)) => {
+                    let invite = Invite::verify_code(&code)?;
+                    if invite.expires_at < groundwork_core::time::now_ms() {
+                        return Err(GroundworkError::NotAllowed(
+                            "invite refused: it has expired".into(),
+                        ));
+                    }
+                    (invite.group, invite.role)
+                }
+                Err(e) => return Err(e),
+            };
+            d.joined_group(&group, role)?;
+            // Fetch the group now; a failure leaves it for the next sync.
+            let synced = rt
+                .block_on(groundwork_core::net::sync_once(
+                    &mut d,
+                    &relay,
+                    REQUEST_TIMEOUT,
+                ))
+                .is_ok_and(|s| s.synced);
+            Ok(Joined {
+                group_id: group,
+                role,
+                synced,
+            })
+        })
+        .await?;
+        self.changed(&joined.group_id, DocumentKind::Plan, ChangeOrigin::Relay);
+        Ok(joined)
+    }
+
+    /// Removes a device from the group (leads; or a member reporting their own lost device).
+    /// The relay stops serving it at once and tells it to wipe the group when it next connects.
+    pub async fn remove_member(
+        &self,
+        group_id: String,
+        device_id: String,
+        relay: String,
+    ) -> Result<()> {
+        let request = Request::RemoveMember {
+            group: group_id,
+            device: device_id,
+        };
+        self.request(relay, request).await.map(|_| ())
+    }
+
+    /// Signs this device up with a relay that requires a sign-up code to create groups.
+    pub async fn sign_up(&self, code: String, relay: String) -> Result<()> {
+        self.request(relay, Request::SignUp { code })
+            .await
+            .map(|_| ())
+    }
+
+    // --- sync ---
+
+    /// Syncs every document both ways once, and returns when all are synced (or `timeout_ms`
+    /// passes). Cancelling the call closes the connection at once.
+    pub async fn sync_once(&self, relay: String, timeout_ms: u64) -> Result<SyncReport> {
+        let device = self.device.clone();
+        let (summary, changed) = runtime::cancellable(move |rt, cancelled| {
+            let mut d = lock(&device);
+            let summary = rt.block_on(async {
+                tokio::select! {
+                    summary = groundwork_core::net::sync_once(
+                        &mut d, &relay, Duration::from_millis(timeout_ms)
+                    ) => summary.map_err(GroundworkError::from),
+                    () = cancelled.wait() => Err(GroundworkError::Cancelled),
+                }
+            })?;
+            let changed = groups_of(&d, &summary.changed);
+            Ok((summary, changed))
+        })
+        .await?;
+        for (group, kind) in changed {
+            self.changed(&group, kind, ChangeOrigin::Relay);
+        }
+        for group in &summary.wiped {
+            self.changed(group, DocumentKind::Plan, ChangeOrigin::Wiped);
+        }
+        if summary.synced {
+            let documents = u32::try_from(summary.documents).unwrap_or(u32::MAX);
+            self.status.send_modify(|s| {
+                s.relay = Some(summary.relay.clone());
+                s.synced = true;
+                s.documents = documents;
+            });
+        }
+        Ok(summary.into())
+    }
+
+    /// Keeps this device synced with `relay` in the background until [`Self::stop_sync`] (or
+    /// until the store is closed): edits go out as they are saved, other devices' come in as
+    /// they arrive, and a lost connection is retried with a growing, jittered wait. Starting it
+    /// again with another relay moves it there.
+    pub fn start_sync(&self, relay: String) -> Result<()> {
+        let mut running = lock(&self.sync);
+        if running
+            .as_ref()
+            .is_some_and(|r| r.relay == relay && !r.task.is_finished())
+        {
+            return Ok(());
+        }
+        let (stop, stop_rx) = watch::channel(false);
+        let device = self.device.clone();
+        let on_event = self.on_sync_event();
+        let options = RunOptions::new(&relay);
+        let task = runtime::handle()?.spawn(async move {
+            groundwork_core::net::run(&device, options, stop_rx, on_event)
+                .await
+                .map_err(GroundworkError::from)
+        });
+        if let Some(old) = running.replace(RunningSync { relay, stop, task }) {
+            let _ = old.stop.send(true);
+        }
+        Ok(())
+    }
+
+    /// Stops the background sync and waits until it has saved where each document's exchange
+    /// got to. Returns the error that ended it, if one did (only a failing store does).
+    pub async fn stop_sync(&self) -> Result<()> {
+        let running = lock(&self.sync).take();
+        let Some(running) = running else {
+            return Ok(());
+        };
+        let _ = running.stop.send(true);
+        match running.task.await {
+            Ok(result) => result,
+            Err(e) => Err(GroundworkError::Storage(format!(
+                "the sync task failed: {e}"
+            ))),
+        }
+    }
+
+    /// Where syncing stands: the connection as last recorded, and each document's standing.
+    pub async fn status(&self) -> Result<StoreStatus> {
+        let (connection, docs) = self
+            .read(|d| Ok((d.connection()?, d.sync_status()?)))
+            .await?;
+        let now = groundwork_core::time::now_ms();
+        let documents = docs
+            .into_iter()
+            .map(|doc| {
+                Ok(DocumentSync {
+                    kind: groundwork_core::schema::DocKind::parse(doc.kind)
+                        .map(DocumentKind::from)
+                        .ok_or_else(|| {
+                            GroundworkError::CorruptStore(format!(
+                                "unknown document kind {:?}",
+                                doc.kind
+                            ))
+                        })?,
+                    document_id: doc.doc_id,
+                    group_id: doc.group_id,
+                    synced: doc.synced,
+                    synced_at: doc.synced_at,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let synced = documents.iter().filter(|d| d.synced).count();
+        Ok(StoreStatus {
+            connection: connection.map(|c| c.at(now).into()),
+            synced: u32::try_from(synced).unwrap_or(u32::MAX),
+            documents,
+        })
+    }
+
+    // --- observers ---
+
+    /// Calls `observer` on every change to any group's documents, local or from the relay,
+    /// until the returned subscription is cancelled or dropped.
+    pub fn subscribe_changes(
+        &self,
+        observer: Arc<dyn ChangeObserver>,
+    ) -> Result<Arc<Subscription>> {
+        self.subscriptions
+            .changes(self.changes.subscribe(), observer)
+    }
+
+    /// Calls `observer` with the sync status now, then on every change, until the returned
+    /// subscription is cancelled or dropped.
+    pub fn subscribe_sync_status(
+        &self,
+        observer: Arc<dyn SyncStatusObserver>,
+    ) -> Result<Arc<Subscription>> {
+        self.subscriptions.status(self.status.subscribe(), observer)
+    }
+
+    /// How many subscriptions of this store are alive (not yet dropped): a leak shows here.
+    pub fn live_subscriptions(&self) -> u32 {
+        self.subscriptions.live()
+    }
+}
+
+impl GroundworkStore {
+    fn wrap(device: Device) -> Arc<Self> {
+        let (changes, _) = broadcast::channel(1024);
+        Arc::new(GroundworkStore {
+            info: device.info().clone(),
+            device: Arc::new(Mutex::new(device)),
+            changes,
+            status: Arc::new(watch::channel(SyncStatus::offline()).0),
+            sync: Mutex::new(None),
+            subscriptions: Subscriptions::default(),
+        })
+    }
+
+    /// Runs a read (or an edit observers need not hear of) on the blocking pool.
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Device) -> Result<T> + Send + 'static,
+    {
+        let device = self.device.clone();
+        runtime::blocking(move || work(&mut lock(&device))).await
+    }
+
+    /// Runs an edit that returns its result and the group it changed, then tells observers.
+    async fn edit<T, F>(&self, kind: DocumentKind, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Device) -> Result<(T, String)> + Send + 'static,
+    {
+        let (value, group) = self.read(work).await?;
+        self.changed(&group, kind, ChangeOrigin::Local);
+        // An edit not yet sent: no longer synced, until the running sync says so again.
+        self.status
+            .send_if_modified(|s| std::mem::replace(&mut s.synced, false));
+        Ok(value)
+    }
+
+    fn changed(&self, group: &str, kind: DocumentKind, origin: ChangeOrigin) {
+        // No receivers is fine: nobody is listening.
+        let _ = self.changes.send(ChangeEvent {
+            group_id: group.to_owned(),
+            kind,
+            origin,
+        });
+    }
+
+    /// One request of the relay, cancellable.
+    async fn request(&self, relay: String, request: Request) -> Result<Answer> {
+        let device = self.device.clone();
+        runtime::cancellable(move |rt, cancelled| {
+            relay_request(rt, &mut lock(&device), &relay, request, cancelled)
+        })
+        .await
+    }
+
+    /// What the background sync reports becomes status updates and change events.
+    fn on_sync_event(&self) -> impl FnMut(&SyncEvent) + Send + 'static {
+        let status = self.status.clone();
+        let changes = self.changes.clone();
+        let device = self.device.clone();
+        move |event| match event {
+            SyncEvent::Connection(record) => status.send_modify(|s| {
+                let synced = s.synced && record.state == ConnectionState::Connected;
+                *s = SyncStatus {
+                    synced,
+                    documents: s.documents,
+                    ..record.clone().into()
+                };
+            }),
+            SyncEvent::Synced { documents, .. } => status.send_modify(|s| {
+                s.synced = true;
+                s.documents = u32::try_from(*documents).unwrap_or(u32::MAX);
+            }),
+            SyncEvent::Changed { document } => {
+                let changed = groups_of(&lock(&device), std::slice::from_ref(document));
+                for (group_id, kind) in changed {
+                    let _ = changes.send(ChangeEvent {
+                        group_id,
+                        kind,
+                        origin: ChangeOrigin::Relay,
+                    });
+                }
+            }
+            SyncEvent::Wiped { group } => {
+                let _ = changes.send(ChangeEvent {
+                    group_id: group.clone(),
+                    kind: DocumentKind::Plan,
+                    origin: ChangeOrigin::Wiped,
+                });
+            }
+        }
+    }
+}
+
+/// The group and kind of each of `docs` this device holds (one entry per group and kind).
+fn groups_of(device: &Device, docs: &[String]) -> Vec<(String, DocumentKind)> {
+    let Ok(records) = device.documents() else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, DocumentKind)> = records
+        .into_iter()
+        .filter(|r| docs.iter().any(|d| *d == r.doc_id.to_string()))
+        .map(|r| (r.group_id, r.kind.into()))
+        .collect();
+    out.sort_by(|a, b| (&a.0, a.1 as u8).cmp(&(&b.0, b.1 as u8)));
+    out.dedup();
+    out
+}
+
+fn invite_code(invite: &Invite, code: String) -> InviteCode {
+    InviteCode {
+        code,
+        role: invite.role,
+        uses: invite.uses,
+        expires_at: invite.expires_at,
+    }
+}
+
+/// Makes one request of the relay on a blocking thread, giving up when the caller cancels.
+fn relay_request(
+    rt: &tokio::runtime::Handle,
+    device: &mut Device,
+    relay: &str,
+    request: Request,
+    cancelled: Cancelled,
+) -> Result<Answer> {
+    rt.block_on(async {
+        tokio::select! {
+            answer = groundwork_core::net::request(device, relay, request, REQUEST_TIMEOUT) => {
+                answer.map_err(GroundworkError::from)
+            }
+            () = cancelled.wait() => Err(GroundworkError::Cancelled),
+        }
+    })
+}
