@@ -160,6 +160,9 @@ struct Link {
     controls: Vec<String>,
     /// Groups wiped on the relay's order during this connection.
     wiped: Vec<String>,
+    /// The documents of those groups: whatever of them still arrives (answers to messages sent
+    /// before the wipe) is dropped, so nothing of a wiped group is written again.
+    gone: BTreeSet<DocumentId>,
     /// Whether the relay said it has offered every document this device may read.
     offered: bool,
 }
@@ -183,6 +186,7 @@ impl Link {
             changed: Vec::new(),
             controls: Vec::new(),
             wiped: Vec::new(),
+            gone: BTreeSet::new(),
             offered: false,
         };
         link.hub.connect(CONN, Side::Client, 0);
@@ -198,6 +202,10 @@ impl Link {
         let mut frames = Vec::new();
         while let Some(effect) = self.hub.poll_effect() {
             match effect {
+                Effect::Persist { doc, .. }
+                | Effect::SaveSyncState { doc, .. }
+                | Effect::Unavailable { doc, .. }
+                    if self.gone.contains(&doc) => {}
                 Effect::Send { frame, .. } => frames.push(frame),
                 Effect::Close { reason, .. } => {
                     return Err(relay_error(
@@ -220,15 +228,17 @@ impl Link {
                 Effect::SaveSyncState { peer, doc, state } => {
                     device.save_sync_state(&peer, &doc, &state)?;
                 }
-                // A document this link no longer holds (its group was just wiped) is not
-                // missing; the relay's answer merely crossed the wipe order.
-                Effect::Unavailable { doc, .. } if self.hub.doc_ids().any(|d| *d == doc) => {
+                Effect::Unavailable { doc, .. } => {
                     self.unavailable.insert(doc);
                 }
-                Effect::Unavailable { .. } => {}
                 Effect::Control { body, .. } => self.controls.push(body),
                 Effect::Load { .. } | Effect::DocChanged { .. } | Effect::Subscribed { .. } => {}
             }
+        }
+        // A message about a wiped document that crossed the wipe order makes the hub hold it
+        // again; let it go.
+        for doc in &self.gone {
+            self.hub.forget(doc);
         }
         Ok(frames)
     }
@@ -251,6 +261,7 @@ impl Link {
                         self.hub.forget(doc);
                         self.recorded.remove(doc);
                         self.unavailable.remove(doc);
+                        self.gone.insert(*doc);
                     }
                     self.hub.send_control(
                         CONN,

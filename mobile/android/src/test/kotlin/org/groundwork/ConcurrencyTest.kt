@@ -1,0 +1,152 @@
+package org.groundwork
+
+import java.io.File
+import java.net.InetAddress
+import java.net.ServerSocket
+import java.util.concurrent.Executors
+import kotlin.concurrent.thread
+import kotlin.time.Duration.Companion.seconds
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.asCoroutineDispatcher
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.groundwork.ffi.ChangeOrigin
+import org.groundwork.ffi.ContactResult
+import org.groundwork.ffi.GroundworkStore
+import org.groundwork.ffi.NewContact
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+
+/** The SDK never blocks its caller's thread, and cancelling stops the Rust work. */
+class ConcurrencyTest {
+    /**
+     * A "relay" that accepts a connection and never answers: a sync against it is as slow as
+     * the timeout allows. It reports when the connection arrives and when the other end closes it.
+     */
+    private class SilentServer : AutoCloseable {
+        private val socket = ServerSocket(0, 1, InetAddress.getLoopbackAddress())
+        val url = "ws://127.0.0.1:${socket.localPort}/v1/sync"
+        val accepted = CompletableDeferred<Unit>()
+        val closedByClient = CompletableDeferred<Unit>()
+
+        init {
+            thread(isDaemon = true, name = "silent-server") {
+                runCatching {
+                    socket.accept().use { conn ->
+                        accepted.complete(Unit)
+                        // Read (and ignore) the WebSocket handshake until the client hangs up.
+                        val input = conn.getInputStream()
+                        val buf = ByteArray(4096)
+                        while (input.read(buf) >= 0) {
+                            // keep reading
+                        }
+                        closedByClient.complete(Unit)
+                    }
+                }
+            }
+        }
+
+        override fun close() = socket.close()
+    }
+
+    @Test
+    fun aSlowCallLeavesItsThreadFreeAndCancellingItClosesTheConnection() {
+        val single = Executors.newSingleThreadExecutor { Thread(it, "app-main") }.asCoroutineDispatcher()
+        single.use { dispatcher ->
+            runBlocking(dispatcher) {
+                val store = Groundwork.create(tempDir("slow"), "phone", Groundwork.newStoreKey())
+                SilentServer().use { server ->
+                    // A sync that would wait up to a minute for a handshake that never comes.
+                    val sync = launch { store.syncOnce(server.url, 60_000uL) }
+                    // This coroutine runs on the same single thread; it can only get here if the
+                    // pending sync left the thread free.
+                    withTimeout(20.seconds) { server.accepted.await() }
+                    assertTrue(Thread.currentThread().name.startsWith("app-main"), Thread.currentThread().name)
+                    assertTrue(sync.isActive, "the sync should still be waiting")
+                    // Another call on the same store meanwhile is not blocked by the thread either
+                    // (it waits for the store, which the sync holds, on the SDK's own threads).
+                    sync.cancelAndJoin()
+                    // Cancelling the coroutine dropped the Rust future: the socket is closed...
+                    withTimeout(20.seconds) { server.closedByClient.await() }
+                    // ...and the store is free again at once.
+                    val group = withTimeout(20.seconds) { store.createGroup("after cancel", null) }
+                    assertEquals(listOf(group), store.groups().map { it.groupId })
+                }
+                store.close()
+            }
+        }
+    }
+
+    @Test
+    fun closingAFlowEndsItsNativeSubscription() =
+        runBlocking {
+            Groundwork.create(tempDir("flows"), "phone", Groundwork.newStoreKey()).use { store ->
+                val group = store.createGroup("Northside", null)
+                val firstChange = CompletableDeferred<org.groundwork.ffi.ChangeEvent>()
+                val watching =
+                    launch {
+                        store.changes().collect { firstChange.complete(it) }
+                    }
+                // Wait until the subscription is live before editing.
+                withTimeout(20.seconds) {
+                    while (store.liveSubscriptions() == 0u) kotlinx.coroutines.yield()
+                }
+                store.logContact(group, NewContact(result = ContactResult.MOVED))
+                val event = withTimeout(20.seconds) { firstChange.await() }
+                assertEquals(group, event.groupId)
+                assertEquals(ChangeOrigin.LOCAL, event.origin)
+
+                watching.cancelAndJoin()
+                assertEquals(0u, store.liveSubscriptions())
+
+                // The status flow starts with the current status and ends the same way.
+                val status = withTimeout(20.seconds) { store.syncStatus().first() }
+                assertEquals(null, status.relay)
+                assertEquals(0u, store.liveSubscriptions())
+            }
+        }
+
+    /** RSS of this JVM process, from /proc (Linux). */
+    private fun rssKiB(): Long =
+        File("/proc/self/status").readLines().first { it.startsWith("VmRSS:") }
+            .split(Regex("\\s+"))[1].toLong()
+
+    @Test
+    fun tenThousandOpenCloseCyclesOfStoresAndSubscriptionsDoNotGrowMemory() =
+        runBlocking {
+            val dir = tempDir("cycles")
+            val key = Groundwork.newStoreKey()
+            Groundwork.create(dir, "phone", key).use { it.createGroup("Westside", null) }
+            val changes = object : org.groundwork.ffi.ChangeObserver {
+                override fun onChange(event: org.groundwork.ffi.ChangeEvent) {}
+            }
+            val statuses = object : org.groundwork.ffi.SyncStatusObserver {
+                override fun onStatus(status: org.groundwork.ffi.SyncStatus) {}
+            }
+
+            suspend fun cycle() {
+                val store: GroundworkStore = Groundwork.open(dir, key)
+                store.use {
+                    it.subscribeChanges(changes).use { sub -> sub.cancel() }
+                    it.subscribeSyncStatus(statuses).close()
+                    check(it.liveSubscriptions() == 0u)
+                }
+            }
+
+            // Warm up (JIT, allocator arenas, SQLite's page cache sizes), then measure.
+            repeat(2_000) { cycle() }
+            System.gc()
+            val before = rssKiB()
+            val started = System.nanoTime()
+            repeat(10_000) { cycle() }
+            val seconds = (System.nanoTime() - started) / 1e9
+            System.gc()
+            val after = rssKiB()
+            println("10,000 open/subscribe/close cycles in %.1f s: RSS %d KiB before, %d KiB after".format(seconds, before, after))
+            assertTrue(after - before < 16 * 1024, "RSS grew from $before KiB to $after KiB")
+        }
+}
