@@ -480,9 +480,10 @@ pub struct SyncStatus {
     pub relay: Option<String>,
     /// The connection's state.
     pub state: ConnectionState,
-    /// Whether, as of the last exchange with the relay, it has everything this device has and
-    /// this device has everything it may read. An edit made since makes it false until it is
-    /// sent.
+    /// Whether this device and the relay are in step: each has everything of the other's that
+    /// it may read. It turns false as soon as an edit is saved here (until it is sent) and when
+    /// the connection drops (the others may be editing); a `sync_once` that ends in step sets
+    /// it while no connection is kept.
     pub synced: bool,
     /// Documents synced at the last `synced`.
     pub documents: u32,

@@ -7,15 +7,15 @@
 @_exported import GroundworkFFI
 
 /// Forwards change events from the SDK's threads into an AsyncStream.
-private final class ChangeForwarder: ChangeObserver, @unchecked Sendable {
-    // Continuation.yield is safe to call from any thread.
+private final class ChangeForwarder: ChangeObserver {
+    // A continuation is Sendable: yield may be called from any thread.
     private let continuation: AsyncStream<ChangeEvent>.Continuation
     init(_ continuation: AsyncStream<ChangeEvent>.Continuation) { self.continuation = continuation }
     func onChange(event: ChangeEvent) { continuation.yield(event) }
 }
 
 /// Forwards sync status updates from the SDK's threads into an AsyncStream.
-private final class StatusForwarder: SyncStatusObserver, @unchecked Sendable {
+private final class StatusForwarder: SyncStatusObserver {
     private let continuation: AsyncStream<SyncStatus>.Continuation
     init(_ continuation: AsyncStream<SyncStatus>.Continuation) { self.continuation = continuation }
     func onStatus(status: SyncStatus) { continuation.yield(status) }
