@@ -529,5 +529,6 @@ fn parse_duration_ms(text: &str) -> Result<i64> {
         "d" => 86_400_000,
         _ => anyhow::bail!("invalid duration {text:?}: the unit must be s, m, h or d"),
     };
-    Ok(n * unit_ms)
+    n.checked_mul(unit_ms)
+        .with_context(|| format!("invalid duration {text:?}: too long"))
 }

@@ -867,9 +867,8 @@ impl Device {
                 ),
             });
         }
-        check_expiry(valid_for_ms)?;
-        self.identity()?
-            .invite(group_id, role, now_ms() + valid_for_ms, uses)
+        let expires_at = expires_at(valid_for_ms)?;
+        self.identity()?.invite(group_id, role, expires_at, uses)
     }
 
     /// Signs a one-use invite for another device of this device's own person, at this
@@ -881,9 +880,9 @@ impl Device {
     ) -> Result<(Invite, String)> {
         let group = self.group(group_id)?;
         let role: Role = group.role.parse()?;
-        check_expiry(valid_for_ms)?;
+        let expires_at = expires_at(valid_for_ms)?;
         self.identity()?
-            .own_device_invite(group_id, role, now_ms() + valid_for_ms)
+            .own_device_invite(group_id, role, expires_at)
     }
 
     /// Every document this device should sync, with its stored bytes (`None` for a group's
@@ -1109,14 +1108,18 @@ pub struct DocSyncRecord {
     pub synced_at: Option<i64>,
 }
 
-fn check_expiry(valid_for_ms: i64) -> Result<()> {
+/// When an invite valid for `valid_for_ms` from now expires (Unix ms).
+fn expires_at(valid_for_ms: i64) -> Result<i64> {
+    let invalid = |reason: &str| Error::Invalid {
+        what: "invite expiry",
+        reason: reason.into(),
+    };
     if valid_for_ms <= 0 {
-        return Err(Error::Invalid {
-            what: "invite expiry",
-            reason: "it must be in the future".into(),
-        });
+        return Err(invalid("it must be in the future"));
     }
-    Ok(())
+    now_ms()
+        .checked_add(valid_for_ms)
+        .ok_or_else(|| invalid("it is too far in the future"))
 }
 
 fn heads_text(heads: &[automerge::ChangeHash]) -> String {

@@ -548,3 +548,29 @@ fn the_store_holds_no_plaintext_and_a_wrong_key_is_refused() -> TestResult {
     assert!(found.iter().any(|c| c.name.as_deref() == Some(name)));
     Ok(())
 }
+
+#[test]
+fn an_invite_expiry_out_of_range_is_refused_by_name() -> TestResult {
+    let f = fixture()?;
+    for valid_for in [0, -1, i64::MAX] {
+        let err = f
+            .device
+            .create_invite(
+                &f.group,
+                groundwork_core::identity::Role::Member,
+                1,
+                valid_for,
+            )
+            .err()
+            .ok_or("an invite with an impossible expiry was signed")?;
+        assert!(err.to_string().contains("invite expiry"), "{err}");
+    }
+    let (invite, _) = f.device.create_invite(
+        &f.group,
+        groundwork_core::identity::Role::Member,
+        1,
+        3_600_000,
+    )?;
+    assert!(invite.expires_at > groundwork_core::time::now_ms());
+    Ok(())
+}

@@ -3,7 +3,7 @@
 //! observer (matrix-rust-sdk's task-handle pattern).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{broadcast, watch};
 use tokio::task::AbortHandle;
@@ -31,6 +31,9 @@ pub trait SyncStatusObserver: Send + Sync {
 #[derive(uniffi::Object)]
 pub struct Subscription {
     task: AbortHandle,
+    /// Checked before every call of the observer: aborting a task takes effect only at its
+    /// next await, and the observer must not be called after `cancel` returns.
+    cancelled: Arc<AtomicBool>,
     live: Arc<AtomicUsize>,
 }
 
@@ -39,15 +42,14 @@ impl Subscription {
     /// Ends the subscription now; the observer is not called again once this returns, apart
     /// from a call already under way. Calling it twice is harmless.
     pub fn cancel(&self) {
-        if !self.task.is_finished() {
-            self.task.abort();
-        }
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.task.abort();
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.task.abort();
+        self.cancel();
         self.live.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -70,20 +72,23 @@ impl Subscriptions {
         mut events: broadcast::Receiver<ChangeEvent>,
         observer: Arc<dyn ChangeObserver>,
     ) -> Result<Arc<Subscription>> {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let live = cancelled.clone();
         let task = runtime::handle()?.spawn(async move {
             loop {
                 match events.recv().await {
+                    Ok(_) if live.load(Ordering::SeqCst) => break,
                     Ok(event) => observer.on_change(event),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         // The observer returned too slowly for 1,024 events in a row; those
-                        // are gone, and it carries on with the next one.
+                        // are gone (logged), and it carries on with the next one.
                         tracing::warn!(missed, "a change observer fell behind");
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
                 }
             }
         });
-        Ok(self.track(task.abort_handle()))
+        Ok(self.track(task.abort_handle(), cancelled))
     }
 
     /// Sends the current status to `observer`, then every change, until the subscription ends.
@@ -92,22 +97,28 @@ impl Subscriptions {
         mut status: watch::Receiver<SyncStatus>,
         observer: Arc<dyn SyncStatusObserver>,
     ) -> Result<Arc<Subscription>> {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let live = cancelled.clone();
         let task = runtime::handle()?.spawn(async move {
             loop {
                 let current = status.borrow_and_update().clone();
+                if live.load(Ordering::SeqCst) {
+                    break;
+                }
                 observer.on_status(current);
                 if status.changed().await.is_err() {
                     break;
                 }
             }
         });
-        Ok(self.track(task.abort_handle()))
+        Ok(self.track(task.abort_handle(), cancelled))
     }
 
-    fn track(&self, task: AbortHandle) -> Arc<Subscription> {
+    fn track(&self, task: AbortHandle, cancelled: Arc<AtomicBool>) -> Arc<Subscription> {
         self.live.fetch_add(1, Ordering::Relaxed);
         Arc::new(Subscription {
             task,
+            cancelled,
             live: self.live.clone(),
         })
     }

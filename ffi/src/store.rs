@@ -397,35 +397,45 @@ impl GroundworkStore {
     /// passes). Cancelling the call closes the connection at once.
     pub async fn sync_once(&self, relay: String, timeout_ms: u64) -> Result<SyncReport> {
         let device = self.device.clone();
-        let (summary, changed) = runtime::cancellable(move |rt, cancelled| {
+        let changes = self.changes.clone();
+        let status = self.status.clone();
+        runtime::cancellable(move |rt, cancelled| {
             let mut d = lock(&device);
             let summary = rt.block_on(async {
                 tokio::select! {
+                    biased;
+                    () = cancelled.wait() => Err(GroundworkError::Cancelled),
                     summary = groundwork_core::net::sync_once(
                         &mut d, &relay, Duration::from_millis(timeout_ms)
                     ) => summary.map_err(GroundworkError::from),
-                    () = cancelled.wait() => Err(GroundworkError::Cancelled),
                 }
             })?;
-            let changed = groups_of(&d, &summary.changed);
-            Ok((summary, changed))
+            // Told while the store is still locked (see `edit`).
+            let relay_changes = groups_of(&d, &summary.changed)
+                .into_iter()
+                .map(|(group, kind)| (group, kind, ChangeOrigin::Relay));
+            let wipes = summary
+                .wiped
+                .iter()
+                .map(|group| (group.clone(), DocumentKind::Plan, ChangeOrigin::Wiped));
+            for (group_id, kind, origin) in relay_changes.chain(wipes) {
+                let _ = changes.send(ChangeEvent {
+                    group_id,
+                    kind,
+                    origin,
+                });
+            }
+            if summary.synced {
+                let documents = u32::try_from(summary.documents).unwrap_or(u32::MAX);
+                status.send_modify(|s| {
+                    s.relay = Some(summary.relay.clone());
+                    s.synced = true;
+                    s.documents = documents;
+                });
+            }
+            Ok(SyncReport::from(summary))
         })
-        .await?;
-        for (group, kind) in changed {
-            self.changed(&group, kind, ChangeOrigin::Relay);
-        }
-        for group in &summary.wiped {
-            self.changed(group, DocumentKind::Plan, ChangeOrigin::Wiped);
-        }
-        if summary.synced {
-            let documents = u32::try_from(summary.documents).unwrap_or(u32::MAX);
-            self.status.send_modify(|s| {
-                s.relay = Some(summary.relay.clone());
-                s.synced = true;
-                s.documents = documents;
-            });
-        }
-        Ok(summary.into())
+        .await
     }
 
     /// Keeps this device synced with `relay` in the background until [`Self::stop_sync`] (or
@@ -444,14 +454,26 @@ impl GroundworkStore {
         let device = self.device.clone();
         let on_event = self.on_sync_event();
         let options = RunOptions::new(&relay);
-        let task = runtime::handle()?.spawn(async move {
-            groundwork_core::net::run(&device, options, stop_rx, on_event)
-                .await
-                .map_err(GroundworkError::from)
-        });
-        if let Some(old) = running.replace(RunningSync { relay, stop, task }) {
+        // `run` takes the store's lock (a std mutex) between network events, and a `sync_once`
+        // or `join` may hold it for a whole exchange: on a blocking thread, that wait never
+        // stalls the runtime's workers, which drive every socket.
+        let rt = runtime::handle()?;
+        // A sync moving to another relay first lets the old one finish (its last report must
+        // not land after the new one's first).
+        let previous = running.take().map(|old| {
             let _ = old.stop.send(true);
-        }
+            old.task
+        });
+        let task = rt.clone().spawn_blocking(move || {
+            if let Some(previous) = previous {
+                let _ = rt.block_on(previous);
+            }
+            rt.block_on(groundwork_core::net::run(
+                &device, options, stop_rx, on_event,
+            ))
+            .map_err(GroundworkError::from)
+        });
+        *running = Some(RunningSync { relay, stop, task });
         Ok(())
     }
 
@@ -560,12 +582,22 @@ impl GroundworkStore {
         T: Send + 'static,
         F: FnOnce(&mut Device) -> Result<(T, String)> + Send + 'static,
     {
-        let (value, group) = self.read(work).await?;
-        self.changed(&group, kind, ChangeOrigin::Local);
-        // An edit not yet sent: no longer synced, until the running sync says so again.
-        self.status
-            .send_if_modified(|s| std::mem::replace(&mut s.synced, false));
-        Ok(value)
+        let changes = self.changes.clone();
+        let status = self.status.clone();
+        self.read(move |d| {
+            let (value, group) = work(d)?;
+            // Told while the store is still locked, so the news can neither be lost to a
+            // cancelled caller nor overtake a sync that runs next.
+            let _ = changes.send(ChangeEvent {
+                group_id: group,
+                kind,
+                origin: ChangeOrigin::Local,
+            });
+            // An edit not yet sent: no longer synced, until the running sync says so again.
+            status.send_if_modified(|s| std::mem::replace(&mut s.synced, false));
+            Ok(value)
+        })
+        .await
     }
 
     fn changed(&self, group: &str, kind: DocumentKind, origin: ChangeOrigin) {
@@ -659,10 +691,11 @@ fn relay_request(
 ) -> Result<Answer> {
     rt.block_on(async {
         tokio::select! {
+            biased;
+            () = cancelled.wait() => Err(GroundworkError::Cancelled),
             answer = groundwork_core::net::request(device, relay, request, REQUEST_TIMEOUT) => {
                 answer.map_err(GroundworkError::from)
             }
-            () = cancelled.wait() => Err(GroundworkError::Cancelled),
         }
     })
 }

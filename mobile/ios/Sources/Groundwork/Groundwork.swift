@@ -24,7 +24,7 @@ private final class StatusForwarder: SyncStatusObserver {
 public extension GroundworkStore {
     /// Every change to any group's documents, made here or received from the relay, for as long
     /// as the stream is iterated. Ending the iteration (or cancelling its task) cancels the
-    /// native subscription. No event is dropped.
+    /// native subscription. Events are buffered without limit, in order.
     func changes() -> AsyncStream<ChangeEvent> {
         AsyncStream(bufferingPolicy: .unbounded) { continuation in
             do {

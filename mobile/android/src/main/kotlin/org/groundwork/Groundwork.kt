@@ -25,7 +25,9 @@ import org.groundwork.ffi.SyncStatusObserver
 /**
  * Every change to any group's documents, made here or received from the relay, as long as the
  * flow is collected. Collecting subscribes; cancelling the collector cancels and frees the native
- * subscription. No event is dropped: a slow collector gets them all, in order.
+ * subscription. Events arrive in order and are buffered here without limit, so a slow collector
+ * loses none (the native side only drops events, with a log line, if this flow's own callback
+ * falls 1,024 behind, which an unbounded buffer does not).
  */
 fun GroundworkStore.changes(): Flow<ChangeEvent> =
     callbackFlow {
