@@ -667,7 +667,7 @@ fn groups_of(device: &Device, docs: &[String]) -> Vec<(String, DocumentKind)> {
         .filter(|r| docs.iter().any(|d| *d == r.doc_id.to_string()))
         .map(|r| (r.group_id, r.kind.into()))
         .collect();
-    out.sort_by(|a, b| (&a.0, a.1 as u8).cmp(&(&b.0, b.1 as u8)));
+    out.sort();
     out.dedup();
     out
 }

@@ -430,7 +430,7 @@ pub struct Rule {
 }
 
 /// What kind of document changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, uniffi::Enum)]
 pub enum DocumentKind {
     /// The plan: targets, meetings, action items, rule responses.
     Plan,
