@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use groundwork_core::Device;
-use groundwork_core::identity::Invite;
+use groundwork_core::identity::{Invite, invite_code, join_link};
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
@@ -20,10 +20,12 @@ use crate::{
     MemberCommand, ResponseCommand, StoreCommand, TargetCommand,
 };
 
-/// What a command prints: one JSON value for `--json`, text otherwise.
+/// What a command prints: one JSON value for `--json`, text otherwise; nothing more for a
+/// command that streamed its output as it went.
 pub struct Output {
     pub json: serde_json::Value,
     pub text: String,
+    pub streamed: bool,
 }
 
 impl Output {
@@ -31,6 +33,15 @@ impl Output {
         Self {
             json,
             text: text.into(),
+            streamed: false,
+        }
+    }
+
+    fn streamed() -> Self {
+        Self {
+            json: serde_json::Value::Null,
+            text: String::new(),
+            streamed: true,
         }
     }
 }
@@ -62,6 +73,7 @@ fn store_key(dir: &std::path::Path, key_file: Option<PathBuf>, create: bool) -> 
 }
 
 pub fn run(cli: Cli) -> Result<Output> {
+    let json = cli.json;
     let dir = data_dir(cli.data)?;
     if let Command::Init { name } = &cli.command {
         let path = dir.join(groundwork_core::store::STORE_FILE);
@@ -88,7 +100,9 @@ pub fn run(cli: Cli) -> Result<Output> {
     };
     let mut device = Device::open(&dir, &key)?;
     let out = match cli.command {
-        Command::Init { .. } | Command::Rules => unreachable!("handled above"),
+        Command::Init { .. } | Command::Rules | Command::Completions { .. } | Command::Man => {
+            unreachable!("handled before the store is opened")
+        }
         Command::Whoami => {
             let info = device.info();
             Output::new(json!(info), format!("{} ({})\n", info.device_id, info.name))
@@ -102,23 +116,29 @@ pub fn run(cli: Cli) -> Result<Output> {
             role,
             uses,
             expires,
+            link,
         }) => {
             let valid_for = parse_duration_ms(&expires)?;
-            let (invite, code) = device.create_invite(&group, role, uses, valid_for)?;
-            Output::new(
-                json!({ "code": code, "role": role, "uses": uses, "expires_at": invite.expires_at }),
-                format!("{code}\n"),
-            )
+            let (invite, code) =
+                device.create_invite(&group, role, uses, valid_for, link.relay.as_deref())?;
+            invite_output(&invite, &code, link.qr, json)?
         }
-        Command::Invite(InviteCommand::OwnDevice { group, expires }) => {
+        Command::Invite(InviteCommand::OwnDevice {
+            group,
+            expires,
+            link,
+        }) => {
             let valid_for = parse_duration_ms(&expires)?;
-            let (invite, code) = device.create_own_device_invite(&group, valid_for)?;
-            Output::new(
-                json!({ "code": code, "role": invite.role, "uses": 1, "expires_at": invite.expires_at }),
-                format!("{code}\n"),
-            )
+            let (invite, code) =
+                device.create_own_device_invite(&group, valid_for, link.relay.as_deref())?;
+            invite_output(&invite, &code, link.qr, json)?
         }
         Command::Join { code, relay } => {
+            // Checked here first: a forged or altered link (its relay changed, say) is refused
+            // before this device connects anywhere.
+            let invite = Invite::verify_code(&code)?;
+            let code = invite_code(&code)?.to_owned();
+            let relay = device.relay_or(relay.as_deref().or(invite.relay.as_deref()))?;
             let name = device.info().name.clone();
             let request = Request::Redeem {
                 invite: code.clone(),
@@ -133,9 +153,8 @@ pub fn run(cli: Cli) -> Result<Output> {
                         Some(groundwork_core::Error::PlainRelay { .. })
                     ) =>
                 {
-                    // A plain automerge-repo server enforces nothing; the invite's signature and
-                    // expiry are checked here, and the output says so.
-                    let invite = Invite::verify_code(&code)?;
+                    // A plain automerge-repo server enforces nothing; the invite's signature
+                    // (above) and expiry are checked here, and the output says so.
                     if invite.expires_at < groundwork_core::time::now_ms() {
                         anyhow::bail!("invite refused: it has expired");
                     }
@@ -159,6 +178,7 @@ pub fn run(cli: Cli) -> Result<Output> {
                     "role": role,
                     "synced": synced,
                     "checked_by": checked_by,
+                    "relay": relay,
                 }),
                 format!("joined {group} as {role}\n"),
             )
@@ -185,6 +205,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             device: target,
             relay,
         }) => {
+            let relay = device.relay_or(relay.relay.as_deref())?;
             control(
                 &mut device,
                 &relay,
@@ -199,6 +220,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             )
         }
         Command::Token { group, relay, ttl } => {
+            let relay = device.relay_or(relay.relay.as_deref())?;
             let answer = control(
                 &mut device,
                 &relay,
@@ -216,6 +238,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             )
         }
         Command::Signup { code, relay } => {
+            let relay = device.relay_or(relay.relay.as_deref())?;
             control(&mut device, &relay, Request::SignUp { code })?;
             Output::new(json!({ "signed_up": true }), "signed up\n")
         }
@@ -223,7 +246,10 @@ pub fn run(cli: Cli) -> Result<Output> {
             relay,
             once,
             timeout,
-        } => return sync(device, &relay, once, timeout),
+        } => {
+            let relay = device.relay_or(relay.relay.as_deref())?;
+            return sync(device, &relay, once, timeout, json);
+        }
         Command::Status => {
             let docs = device.sync_status()?;
             let connection = device.connection()?;
@@ -309,7 +335,17 @@ pub fn run(cli: Cli) -> Result<Output> {
         }
         Command::Meeting(MeetingCommand::Show { meeting }) => {
             let m = device.meeting(&meeting)?;
-            Output::new(render::meeting_json(&m), render::meeting(&m))
+            let with = match &m.target {
+                Some(target) => {
+                    let group = device.group_of_meeting(&meeting)?;
+                    device
+                        .targets(&group)?
+                        .into_iter()
+                        .find(|t| &t.target_id == target)
+                }
+                None => None,
+            };
+            Output::new(render::meeting_json(&m), render::meeting(&m, with.as_ref()))
         }
         Command::Meeting(MeetingCommand::List { group }) => {
             let rows = device.meetings(&group)?;
@@ -353,6 +389,11 @@ pub fn run(cli: Cli) -> Result<Output> {
                 meeting: r.meeting,
             };
             device.record_response(&r.group, new)?;
+            let official = device
+                .targets(&r.group)?
+                .into_iter()
+                .find(|t| t.target_id == r.target)
+                .map_or_else(|| r.target.clone(), |t| format!("{}, {}", t.name, t.title));
             Output::new(
                 json!({
                     "target_id": r.target,
@@ -360,7 +401,7 @@ pub fn run(cli: Cli) -> Result<Output> {
                     "existing": r.existing,
                     "position": r.position,
                 }),
-                format!("{} {}: {} / {}\n", r.target, r.rule, r.existing, r.position),
+                format!("{official} {}: {} / {}\n", r.rule, r.existing, r.position),
             )
         }
         Command::Scorecard { group, target } => {
@@ -392,15 +433,18 @@ pub fn run(cli: Cli) -> Result<Output> {
             result,
             limit,
             after,
+            all,
         }) => {
             let query = ContactQuery {
                 result,
                 limit,
                 after,
             };
-            let rows = device.contacts(&group, &query)?;
-            let text = render::contacts(&rows);
-            Output::new(render::contacts_json(&rows), text)
+            if all {
+                return stream_contacts(&device, &group, query, json);
+            }
+            let page = device.contact_page(&group, &query)?;
+            Output::new(render::contact_page_json(&page), render::contact_page(&page))
         }
         Command::Contact(ContactCommand::Export { group, csv }) => {
             let n = device.export_contacts_csv(&group, &csv)?;
@@ -424,16 +468,97 @@ pub fn run(cli: Cli) -> Result<Output> {
     Ok(out)
 }
 
+/// An invite as `invite create` prints it: the join link (which `join` takes, as it takes the
+/// bare code), and with `--qr` the link drawn for a phone's camera. With `--json` the QR code
+/// goes to stderr, so stdout stays one JSON value.
+fn invite_output(invite: &Invite, code: &str, qr: bool, json: bool) -> Result<Output> {
+    let link = join_link(code);
+    if invite.relay.is_none() {
+        eprintln!(
+            "note: this invite names no relay (this device has not reached one yet): the joiner \
+             must pass --relay URL; pass --relay here to sign it in"
+        );
+    }
+    let mut text = format!("{link}\n");
+    if qr {
+        let drawn = render::qr(&link)?;
+        if json {
+            eprint!("{drawn}");
+        } else {
+            text.push_str(&drawn);
+        }
+    }
+    Ok(Output::new(
+        json!({
+            "code": code,
+            "link": link,
+            "relay": invite.relay,
+            "role": invite.role,
+            "uses": invite.uses,
+            "expires_at": invite.expires_at,
+        }),
+        text,
+    ))
+}
+
+/// `contact list --all`: every row, a page at a time from the index, written as it is read
+/// (one JSON value, `{"items": [...], "next": null, "total": N}`, with `--json`).
+fn stream_contacts(device: &Device, group: &str, mut query: ContactQuery, json: bool) -> Result<Output> {
+    use std::io::Write;
+    const PAGE: u32 = 500;
+    query.limit = PAGE;
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    let mut first = true;
+    let mut written = 0u64;
+    if json {
+        write!(out, "{{\"items\":[")?;
+    }
+    loop {
+        let page = device.contact_page(group, &query)?;
+        for row in &page.items {
+            if json {
+                if !first {
+                    write!(out, ",")?;
+                }
+                write!(out, "{}", render::contact_json(row))?;
+            } else {
+                write!(out, "{}", render::contacts(std::slice::from_ref(row)))?;
+            }
+            first = false;
+            written += 1;
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    if json {
+        writeln!(out, "],\"next\":null,\"total\":{written}}}")?;
+    } else {
+        writeln!(out, "{written} contacts")?;
+    }
+    out.flush()?;
+    Ok(Output::streamed())
+}
+
 /// `sync`: once, or forever with jittered exponential backoff between failed rounds.
-fn sync(mut device: Device, relay: &str, once: bool, timeout: u64) -> Result<Output> {
+fn sync(mut device: Device, relay: &str, once: bool, timeout: u64, json: bool) -> Result<Output> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let timeout = std::time::Duration::from_secs(timeout);
     if once {
-        let summary =
-            runtime.block_on(groundwork_core::net::sync_once(&mut device, relay, timeout))?;
+        let mut progress = render::Progress::new(!json);
+        let summary = runtime.block_on(groundwork_core::net::sync_once_reporting(
+            &mut device,
+            relay,
+            timeout,
+            &mut |p| progress.show(p),
+        ));
+        progress.finish();
+        let summary = summary?;
         if !summary.synced {
             anyhow::bail!(
                 "not everything is synced: {}",

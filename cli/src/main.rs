@@ -52,13 +52,14 @@ enum Command {
     /// Invite devices into a group.
     #[command(subcommand)]
     Invite(InviteCommand),
-    /// Join a group with an invite code. Prints {"group_id"}.
+    /// Join a group with an invite link or code: the relay it names checks it. Prints
+    /// {"group_id"}.
     Join {
-        /// The invite code.
+        /// The invite link (groundwork://join?invite=...) or code (gw1....).
         code: String,
-        /// The relay's WebSocket URL.
+        /// The relay's WebSocket URL [default: the one the invite names, else the remembered one]
         #[arg(long, env = "GROUNDWORK_RELAY")]
-        relay: String,
+        relay: Option<String>,
     },
     /// A group's members; remove one.
     #[command(subcommand)]
@@ -68,9 +69,8 @@ enum Command {
     Token {
         /// The group.
         group: String,
-        /// The relay's WebSocket URL.
-        #[arg(long, env = "GROUNDWORK_RELAY")]
-        relay: String,
+        #[command(flatten)]
+        relay: RelayArg,
         /// Lifetime in seconds (at most an hour).
         #[arg(long, default_value_t = 600)]
         ttl: u64,
@@ -79,9 +79,8 @@ enum Command {
     Signup {
         /// The code.
         code: String,
-        /// The relay's WebSocket URL.
-        #[arg(long, env = "GROUNDWORK_RELAY")]
-        relay: String,
+        #[command(flatten)]
+        relay: RelayArg,
     },
     /// Officials the group asks to adopt the model rules.
     #[command(subcommand)]
@@ -111,11 +110,10 @@ enum Command {
     /// Maintenance of the device store.
     #[command(subcommand)]
     Store(StoreCommand),
-    /// Sync every document with the relay.
+    /// Sync every document with the relay. Shows progress on stderr (not with --json).
     Sync {
-        /// The relay's WebSocket URL, e.g. ws://127.0.0.1:7878/v1/sync
-        #[arg(long, env = "GROUNDWORK_RELAY")]
-        relay: String,
+        #[command(flatten)]
+        relay: RelayArg,
         /// Sync once and exit: 0 only when everything is synced.
         #[arg(long)]
         once: bool,
@@ -125,6 +123,22 @@ enum Command {
     },
     /// The relay connection, and per document: synced with the relay or not, and since when.
     Status,
+    /// Print a shell completion script: `groundwork completions bash > ~/.local/share/bash-completion/completions/groundwork`.
+    Completions {
+        /// bash | zsh | fish | elvish | powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `groundwork man | man -l -`.
+    Man,
+}
+
+/// Which relay to talk to.
+#[derive(Args, Debug)]
+struct RelayArg {
+    /// The relay's WebSocket URL, e.g. ws://127.0.0.1:7878/v1/sync [default: the one this
+    /// device last reached, remembered from a join or a sync]
+    #[arg(long, env = "GROUNDWORK_RELAY", value_name = "URL")]
+    relay: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -157,6 +171,8 @@ enum InviteCommand {
         /// How long it stays good, e.g. 30m, 24h, 7d.
         #[arg(long, default_value = "7d")]
         expires: String,
+        #[command(flatten)]
+        link: LinkArgs,
     },
     /// Sign a one-use invite for another device of your own, at your role (any member may).
     /// Either device can then report the other lost with `member remove`.
@@ -166,7 +182,21 @@ enum InviteCommand {
         /// How long it stays good, e.g. 30m, 24h, 7d.
         #[arg(long, default_value = "1d")]
         expires: String,
+        #[command(flatten)]
+        link: LinkArgs,
     },
+}
+
+/// Where an invite is redeemed, and how it is shown.
+#[derive(Args, Debug)]
+struct LinkArgs {
+    /// The relay the invite sends joiners to (signed into it) [default: the one this device
+    /// last reached]
+    #[arg(long, env = "GROUNDWORK_RELAY", value_name = "URL")]
+    relay: Option<String>,
+    /// Also draw the join link as a QR code, for a phone to scan.
+    #[arg(long)]
+    qr: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -184,9 +214,8 @@ enum MemberCommand {
         group: String,
         /// The device to remove.
         device: String,
-        /// The relay's WebSocket URL.
-        #[arg(long, env = "GROUNDWORK_RELAY")]
-        relay: String,
+        #[command(flatten)]
+        relay: RelayArg,
     },
 }
 
@@ -349,11 +378,14 @@ enum ContactCommand {
         #[arg(long)]
         result: Option<ContactResult>,
         /// Page size.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, conflicts_with = "all")]
         limit: u32,
-        /// Start after this contact id (the last of the previous page).
+        /// Start after this contact id (the `next` of the previous page).
         #[arg(long)]
         after: Option<String>,
+        /// Every contact (after --after), streamed a row at a time.
+        #[arg(long)]
+        all: bool,
     },
     /// Export every contact of a group to CSV.
     Export {
@@ -411,6 +443,25 @@ enum StoreCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Completions { shell } = &cli.command {
+        clap_complete::generate(
+            *shell,
+            &mut <Cli as clap::CommandFactory>::command(),
+            "groundwork",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    if let Command::Man = &cli.command {
+        let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+        return match man.render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("groundwork: writing the manual page: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GROUNDWORK_LOG")
@@ -420,6 +471,7 @@ fn main() -> ExitCode {
         .init();
     let json = cli.json;
     match commands::run(cli) {
+        Ok(out) if out.streamed => ExitCode::SUCCESS,
         Ok(out) => {
             if json {
                 println!("{}", out.json);

@@ -5,7 +5,10 @@ use std::fmt::Write;
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::plan::Meeting;
 use groundwork_core::schema::roster::RosterMember;
-use groundwork_core::store::index::{ActionRow, ContactRow, MeetingRow, ScorecardRow, TargetRow};
+use groundwork_core::net::SyncProgress;
+use groundwork_core::store::index::{
+    ActionRow, ContactPage, ContactRow, MeetingRow, ScorecardRow, TargetRow,
+};
 use groundwork_core::sync::connection::ConnectionRecord;
 use groundwork_core::time::format_rfc3339;
 use groundwork_core::{DocSyncRecord, GroupSummary};
@@ -103,7 +106,9 @@ pub fn meeting_json(m: &Meeting) -> Value {
     })
 }
 
-pub fn meeting(m: &Meeting) -> String {
+/// A meeting in full; `with` is its official as the index has them (the id alone if the
+/// target is not on this device).
+pub fn meeting(m: &Meeting, with: Option<&TargetRow>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} ({}, {})", m.title, m.kind, m.status);
     if let Some(at) = m.at {
@@ -112,8 +117,14 @@ pub fn meeting(m: &Meeting) -> String {
     if let Some(location) = &m.location {
         let _ = writeln!(s, "where: {location}");
     }
-    if let Some(target) = &m.target {
-        let _ = writeln!(s, "with:  {target}");
+    match (with, &m.target) {
+        (Some(t), _) => {
+            let _ = writeln!(s, "with:  {}, {}", t.name, t.title);
+        }
+        (None, Some(target)) => {
+            let _ = writeln!(s, "with:  {target}");
+        }
+        (None, None) => {}
     }
     if !m.agenda.is_empty() {
         let _ = writeln!(s, "agenda:");
@@ -159,27 +170,52 @@ pub fn scorecard(rows: &[ScorecardRow]) -> String {
     s
 }
 
-pub fn contacts_json(rows: &[ContactRow]) -> Value {
-    Value::Array(
-        rows.iter()
-            .map(|c| {
-                json!({
-                    "contact_id": c.contact_id,
-                    "at": format_rfc3339(c.at),
-                    "canvasser": c.canvasser,
-                    "place": c.place,
-                    "result": c.result,
-                    "support": c.support,
-                    "interests": c.interests,
-                    "follow_up": c.follow_up,
-                    "note": c.note,
-                    "name": c.name,
-                    "phone": c.phone,
-                    "email": c.email,
-                })
-            })
-            .collect(),
-    )
+/// One contact as JSON.
+pub fn contact_json(c: &ContactRow) -> Value {
+    json!({
+        "contact_id": c.contact_id,
+        "at": format_rfc3339(c.at),
+        "canvasser": c.canvasser,
+        "place": c.place,
+        "result": c.result,
+        "support": c.support,
+        "interests": c.interests,
+        "follow_up": c.follow_up,
+        "note": c.note,
+        "name": c.name,
+        "phone": c.phone,
+        "email": c.email,
+    })
+}
+
+/// A page of contacts: `{"items": [...], "next": CURSOR or null, "total": N}`. An array could
+/// not say that more exist, and a script counting it was silently wrong.
+pub fn contact_page_json(page: &ContactPage) -> Value {
+    json!({
+        "items": page.items.iter().map(contact_json).collect::<Vec<_>>(),
+        "next": page.next,
+        "total": page.total,
+    })
+}
+
+/// A page of contacts, and how to get the next one.
+pub fn contact_page(page: &ContactPage) -> String {
+    let mut s = contacts(&page.items);
+    match &page.next {
+        Some(next) => {
+            let _ = writeln!(
+                s,
+                "{} of {}; --after {next} for more (or --all)",
+                page.items.len(),
+                page.total
+            );
+        }
+        None if page.items.is_empty() && page.total == 0 => s.push_str("no contacts\n"),
+        None => {
+            let _ = writeln!(s, "{} of {}", page.items.len(), page.total);
+        }
+    }
+    s
 }
 
 pub fn contacts(rows: &[ContactRow]) -> String {
@@ -255,4 +291,94 @@ pub fn members(members: &[(String, RosterMember)]) -> String {
         s.push_str("no roster yet: run sync\n");
     }
     s
+}
+
+/// A QR code of `text` for the terminal: two modules per character cell (half blocks), light
+/// modules drawn as blocks so it reads on the usual dark terminal, with the quiet zone the
+/// standard asks for. Low error correction: a screen is clean, and it keeps the code small
+/// enough for an 80-column terminal.
+pub fn qr(text: &str) -> anyhow::Result<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::L)
+        .map_err(|e| anyhow::anyhow!("drawing the QR code: {e}"))?;
+    let drawn = code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build();
+    Ok(format!("{drawn}\n"))
+}
+
+/// `sync --once`'s progress on stderr: a line redrawn in place on a terminal, plain lines
+/// (at most one a second, and the last) otherwise, nothing at all with `--json`.
+pub struct Progress {
+    enabled: bool,
+    terminal: bool,
+    /// When a line was last written, and what it said.
+    shown: Option<(std::time::Instant, SyncProgress)>,
+    /// The latest progress, written or not.
+    latest: Option<SyncProgress>,
+}
+
+impl Progress {
+    pub fn new(enabled: bool) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            enabled,
+            terminal: std::io::stderr().is_terminal(),
+            shown: None,
+            latest: None,
+        }
+    }
+
+    pub fn show(&mut self, p: &SyncProgress) {
+        if !self.enabled {
+            return;
+        }
+        self.latest = Some(*p);
+        let every = std::time::Duration::from_millis(if self.terminal { 100 } else { 1000 });
+        if let Some((at, seen)) = &self.shown
+            && (seen == p || at.elapsed() < every)
+        {
+            return;
+        }
+        self.write(p);
+    }
+
+    fn write(&mut self, p: &SyncProgress) {
+        self.shown = Some((std::time::Instant::now(), *p));
+        let line = format!(
+            "syncing: {} of {} documents, {} received, {} sent",
+            p.synced,
+            p.documents,
+            bytes(p.bytes_received),
+            bytes(p.bytes_sent)
+        );
+        if self.terminal {
+            eprint!("\r\x1b[K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Writes where it ended, if that was not written yet, and ends a redrawn line.
+    pub fn finish(&mut self) {
+        if let Some(p) = self.latest
+            && self.shown.is_none_or(|(_, seen)| seen != p)
+        {
+            self.write(&p);
+        }
+        if self.terminal && self.shown.is_some() {
+            eprintln!();
+        }
+    }
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        0..1_024 => format!("{n} B"),
+        1_024..1_048_576 => format!("{:.1} KiB", n as f64 / 1_024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
 }

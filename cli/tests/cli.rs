@@ -191,17 +191,15 @@ fn a_lead_plans_a_meeting_records_answers_and_logs_contacts() -> TestResult {
         "contact_id",
     )?;
     let talked = gw.json(&["contact", "list", &group, "--result", "talked"])?;
-    assert_eq!(talked[0]["contact_id"], c.as_str());
+    assert_eq!(talked["items"][0]["contact_id"], c.as_str());
     assert_eq!(
-        talked[0]["interests"],
+        talked["items"][0]["interests"],
         serde_json::json!(["attend", "host"])
     );
-    assert_eq!(
-        gw.json(&["contact", "list", &group])?
-            .as_array()
-            .map(Vec::len),
-        Some(2)
-    );
+    assert_eq!(talked["total"], 1);
+    let all = gw.json(&["contact", "list", &group])?;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!((all["next"].clone(), all["total"].clone()), (Value::Null, 2.into()));
     let csv = dir.path().join("contacts.csv");
     let exported = gw.json(&["contact", "export", &group, "--csv", &csv.to_string_lossy()])?;
     assert_eq!(exported["exported"], 2);

@@ -19,7 +19,7 @@ use crate::schema::roster::{Roster, RosterMember};
 use crate::schema::vocab::MeetingStatus;
 use crate::schema::{self, DocKind};
 use crate::store::index::{
-    self, ActionRow, ContactQuery, ContactRow, Entity, MeetingRow, ScorecardRow, TargetRow,
+    self, ActionRow, ContactPage, ContactQuery, ContactRow, Entity, MeetingRow, ScorecardRow, TargetRow,
 };
 use crate::store::{self, DocRecord, STORE_FILE, Store, StoreKey};
 use crate::sync::connection::ConnectionRecord;
@@ -380,6 +380,13 @@ impl Device {
     pub fn contacts(&self, group_id: &str, query: &ContactQuery) -> Result<Vec<ContactRow>> {
         self.group(group_id)?;
         index::contacts(self.store.conn(), group_id, query)
+    }
+
+    /// A page of a group's contacts, newest first, with the cursor of the next page and the
+    /// number of contacts matching the filter.
+    pub fn contact_page(&self, group_id: &str, query: &ContactQuery) -> Result<ContactPage> {
+        self.group(group_id)?;
+        index::contact_page(self.store.conn(), group_id, query)
     }
 
     /// How many contacts a group has on this device.
@@ -850,13 +857,45 @@ impl Device {
         Ok(format!("{relay}{sep}{}", proof.to_query()))
     }
 
-    /// Signs an invite to a group this device leads.
+    /// The relay this device last reached, if it ever did (remembered by [`Self::remember_relay`]).
+    pub fn relay(&self) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .conn()
+            .query_row("SELECT relay FROM device WHERE id = 1", [], |r| r.get(0))?)
+    }
+
+    /// Remembers `relay` as the one this device syncs with. Called once a connection to it
+    /// was accepted, so a mistyped address is never remembered.
+    pub fn remember_relay(&mut self, relay: &str) -> Result<()> {
+        crate::relay::check(relay)?;
+        self.store.conn().execute(
+            "UPDATE device SET relay = ?1 WHERE id = 1 AND relay IS NOT ?1",
+            [relay],
+        )?;
+        Ok(())
+    }
+
+    /// The relay to talk to: `explicit` (a flag, an environment variable, an invite's) when
+    /// given, else the one this device remembers. Checked either way.
+    pub fn relay_or(&self, explicit: Option<&str>) -> Result<String> {
+        let relay = match explicit {
+            Some(relay) => relay.to_owned(),
+            None => self.relay()?.ok_or(Error::NoRelay)?,
+        };
+        crate::relay::check(&relay)?;
+        Ok(relay)
+    }
+
+    /// Signs an invite to a group this device leads, naming `relay` (or, without one, the
+    /// relay this device remembers) as where it is redeemed.
     pub fn create_invite(
         &self,
         group_id: &str,
         role: Role,
         uses: u32,
         valid_for_ms: i64,
+        relay: Option<&str>,
     ) -> Result<(Invite, String)> {
         let group = self.group(group_id)?;
         if group.role != Role::Lead.as_str() {
@@ -868,7 +907,16 @@ impl Device {
             });
         }
         let expires_at = expires_at(valid_for_ms)?;
-        self.identity()?.invite(group_id, role, expires_at, uses)
+        let relay = self.invite_relay(relay)?;
+        self.identity()?
+            .invite(group_id, role, expires_at, uses, relay.as_deref())
+    }
+
+    fn invite_relay(&self, explicit: Option<&str>) -> Result<Option<String>> {
+        match explicit {
+            Some(relay) => Ok(Some(relay.to_owned())),
+            None => self.relay(),
+        }
     }
 
     /// Signs a one-use invite for another device of this device's own person, at this
@@ -877,12 +925,14 @@ impl Device {
         &self,
         group_id: &str,
         valid_for_ms: i64,
+        relay: Option<&str>,
     ) -> Result<(Invite, String)> {
         let group = self.group(group_id)?;
         let role: Role = group.role.parse()?;
         let expires_at = expires_at(valid_for_ms)?;
+        let relay = self.invite_relay(relay)?;
         self.identity()?
-            .own_device_invite(group_id, role, expires_at)
+            .own_device_invite(group_id, role, expires_at, relay.as_deref())
     }
 
     /// Every document this device should sync, with its stored bytes (`None` for a group's

@@ -123,6 +123,13 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// No relay was named and this device has never reached one.
+    #[error(
+        "no relay given and this device has not reached one yet: pass --relay URL (e.g. \
+         ws://HOST:7878/v1/sync) or set GROUNDWORK_RELAY; once a join or a sync reaches it, \
+         it is remembered"
+    )]
+    NoRelay,
     /// The server is a plain automerge-repo sync server, which has no invites, roles or
     /// members: it cannot answer Groundwork's requests.
     #[error(

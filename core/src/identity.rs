@@ -44,6 +44,9 @@ pub const CONNECT_WINDOW_MS: i64 = 5 * 60_000;
 const CONNECT_DOMAIN: &[u8] = b"groundwork connect v1\n";
 const INVITE_DOMAIN: &[u8] = b"groundwork invite v1\n";
 const INVITE_PREFIX: &str = "gw1.";
+/// What a join link starts with: the invite code follows. Phones register the `groundwork`
+/// scheme, so scanning the link (as a QR code) opens the app on its join screen.
+pub const JOIN_LINK_PREFIX: &str = "groundwork://join?invite=";
 
 /// A device's key pair.
 pub struct Identity {
@@ -93,15 +96,17 @@ impl Identity {
     }
 
     /// Signs an invite to `group` with `role`, good until `expires_at` (Unix ms) for `uses`
-    /// redemptions. Made offline; the relay checks it when someone redeems it.
+    /// redemptions, to be redeemed at `relay` (which the signature covers, so nobody can send
+    /// the joiner elsewhere). Made offline; the relay checks it when someone redeems it.
     pub fn invite(
         &self,
         group: &str,
         role: Role,
         expires_at: i64,
         uses: u32,
+        relay: Option<&str>,
     ) -> Result<(Invite, String)> {
-        self.sign_invite(group, role, expires_at, uses, false)
+        self.sign_invite(group, role, expires_at, uses, false, relay)
     }
 
     /// Signs an invite for another device of this device's own person, at this device's role.
@@ -111,8 +116,9 @@ impl Identity {
         group: &str,
         role: Role,
         expires_at: i64,
+        relay: Option<&str>,
     ) -> Result<(Invite, String)> {
-        self.sign_invite(group, role, expires_at, 1, true)
+        self.sign_invite(group, role, expires_at, 1, true, relay)
     }
 
     fn sign_invite(
@@ -122,12 +128,16 @@ impl Identity {
         expires_at: i64,
         uses: u32,
         same_person: bool,
+        relay: Option<&str>,
     ) -> Result<(Invite, String)> {
         if uses == 0 {
             return Err(Error::Invalid {
                 what: "invite uses",
                 reason: "an invite must allow at least one use".into(),
             });
+        }
+        if let Some(relay) = relay {
+            crate::relay::check(relay)?;
         }
         let invite = Invite {
             id: bs58::encode(random_bytes::<16>()?).into_string(),
@@ -137,6 +147,7 @@ impl Identity {
             uses,
             issuer: self.device_id(),
             same_person,
+            relay: relay.map(str::to_owned),
         };
         let payload = serde_json::to_vec(&invite).map_err(|e| Error::Invalid {
             what: "invite",
@@ -287,18 +298,21 @@ pub struct Invite {
     /// then report the other lost.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub same_person: bool,
+    /// The relay where it is redeemed (its WebSocket URL), signed with the rest. Codes made
+    /// before invites carried it have none: the joiner then names the relay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
 }
 
 impl Invite {
-    /// Decodes a code and checks its signature against its issuer's key. Expiry and uses are
-    /// the redeemer's to check.
+    /// Decodes a code (or a join link carrying one) and checks its signature against its
+    /// issuer's key. Expiry and uses are the redeemer's to check.
     pub fn verify_code(code: &str) -> Result<Invite> {
         let bad = |reason: &str| Error::Invalid {
             what: "invite",
             reason: reason.to_owned(),
         };
-        let rest = code
-            .trim()
+        let rest = invite_code(code)?
             .strip_prefix(INVITE_PREFIX)
             .ok_or_else(|| bad("not a Groundwork invite code"))?;
         let (payload, sig) = rest
@@ -317,6 +331,27 @@ impl Invite {
             .map_err(|_| bad("the signature does not match its issuer (forged or altered)"))?;
         Ok(invite)
     }
+}
+
+/// The join link for an invite code: what `invite create --qr` draws and phones open.
+pub fn join_link(code: &str) -> String {
+    format!("{JOIN_LINK_PREFIX}{}", code.trim())
+}
+
+/// The invite code in `text`, which is a code or a join link. The code's characters (bs58 and
+/// dots) need no escaping in a URL, so a link is its prefix and the code, nothing else.
+pub fn invite_code(text: &str) -> Result<&str> {
+    let text = text.trim();
+    if let Some(code) = text.strip_prefix(JOIN_LINK_PREFIX) {
+        return Ok(code);
+    }
+    if text.contains("://") {
+        return Err(Error::Invalid {
+            what: "invite",
+            reason: format!("not a Groundwork join link: it should start with {JOIN_LINK_PREFIX}"),
+        });
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -355,7 +390,7 @@ mod tests {
     #[test]
     fn an_invite_round_trips_and_a_forged_one_is_refused() -> Result<()> {
         let lead = Identity::generate()?;
-        let (invite, code) = lead.invite("group-1", Role::Canvasser, 5_000, 3)?;
+        let (invite, code) = lead.invite("group-1", Role::Canvasser, 5_000, 3, None)?;
         assert_eq!(Invite::verify_code(&code)?, invite);
         // Changing the payload (say, the role) breaks the signature.
         let mut altered = invite.clone();
@@ -366,7 +401,28 @@ mod tests {
         let e = Invite::verify_code(&forged).err().map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("forged")));
         assert!(Invite::verify_code("hello").is_err());
-        assert!(lead.invite("g", Role::Member, 1, 0).is_err());
+        assert!(lead.invite("g", Role::Member, 1, 0, None).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_link_carries_its_signed_relay_and_an_altered_relay_is_forged() -> Result<()> {
+        let lead = Identity::generate()?;
+        let relay = "wss://relay.example.org/v1/sync";
+        let (invite, code) = lead.invite("group-1", Role::Member, 5_000, 1, Some(relay))?;
+        let link = join_link(&code);
+        assert_eq!(Invite::verify_code(&link)?, invite);
+        assert_eq!(invite.relay.as_deref(), Some(relay));
+        // Pointing the joiner at another relay breaks the signature.
+        let mut moved = invite.clone();
+        moved.relay = Some("wss://elsewhere.example.org/v1/sync".into());
+        let payload = serde_json::to_vec(&moved).map_err(|e| Error::Random(e.to_string()))?;
+        let sig = code.rsplit('.').next().unwrap_or_default();
+        let forged = join_link(&format!("gw1.{}.{sig}", bs58::encode(payload).into_string()));
+        let e = Invite::verify_code(&forged).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("forged")), "{forged}");
+        assert!(Invite::verify_code("https://example.org/join?invite=x").is_err());
+        assert!(lead.invite("g", Role::Member, 1, 1, Some("http://host")).is_err());
         Ok(())
     }
 }

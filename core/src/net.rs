@@ -63,6 +63,19 @@ pub struct SyncSummary {
     pub changed: Vec<String>,
 }
 
+/// How far a [`sync_once`] has got, reported as it goes (for a progress line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SyncProgress {
+    /// Documents known so far (the relay may still offer more until it says it is done).
+    pub documents: usize,
+    /// Of those, documents synced both ways.
+    pub synced: usize,
+    /// Bytes sent to the relay.
+    pub bytes_sent: u64,
+    /// Bytes received from the relay.
+    pub bytes_received: u64,
+}
+
 fn relay_error(relay: &str, reason: impl std::fmt::Display) -> Error {
     Error::Relay {
         relay: relay.to_owned(),
@@ -100,13 +113,34 @@ fn load_hub(device: &mut Device) -> Result<Hub> {
 async fn dial(relay: &str, url: &str, timeout: Duration) -> Result<Ws> {
     // Another part of the process may have installed a provider already; either one will do.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::relay::check(relay)?;
     let connector = tls_connector(relay)?;
     let connect = tokio_tungstenite::connect_async_tls_with_config(url, None, false, connector);
     let (ws, _) = tokio::time::timeout(timeout, connect)
         .await
         .map_err(|_| relay_error(relay, "timed out connecting"))?
-        .map_err(|e| relay_error(relay, e))?;
+        .map_err(|e| dial_error(relay, e))?;
     Ok(ws)
+}
+
+/// A failed upgrade, said so that the person can fix it: a 404 is a URL without the relay's
+/// sync path far more often than a missing relay.
+fn dial_error(relay: &str, e: tokio_tungstenite::tungstenite::Error) -> Error {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match e {
+        WsError::Http(response) if response.status() == 404 => {
+            let reason = if crate::relay::has_no_path(relay) {
+                format!(
+                    "no sync endpoint at {relay}; the relay's is {}",
+                    crate::relay::with_sync_path(relay)
+                )
+            } else {
+                format!("no sync endpoint at {relay} (HTTP 404 Not Found)")
+            };
+            relay_error(relay, reason)
+        }
+        e => relay_error(relay, e),
+    }
 }
 
 /// For `wss://`: the public web roots, plus the certificates in `GROUNDWORK_CA_FILE` (PEM) when
@@ -152,6 +186,8 @@ struct Link {
     recorded: HashMap<DocumentId, Vec<ChangeHash>>,
     frames_sent: u64,
     frames_received: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
     received_changes: usize,
     sends_per_doc: BTreeMap<DocumentId, u32>,
     /// Documents the relay changed here since the host last took them.
@@ -181,6 +217,8 @@ impl Link {
             recorded: HashMap::new(),
             frames_sent: 0,
             frames_received: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
             received_changes: 0,
             sends_per_doc: BTreeMap::new(),
             changed: Vec::new(),
@@ -214,6 +252,8 @@ impl Link {
                     ));
                 }
                 Effect::PeerReady { peer, .. } => {
+                    // The relay answered: this is the address to come back to.
+                    device.remember_relay(&self.relay)?;
                     let states = device.sync_states(&peer)?;
                     let now = self.now();
                     self.hub.handle_sync_states(CONN, states, now);
@@ -282,6 +322,7 @@ impl Link {
     async fn send(&mut self, frames: Vec<Vec<u8>>) -> Result<()> {
         for frame in frames {
             self.frames_sent += 1;
+            self.bytes_sent += frame.len() as u64;
             if let Ok(Message::Sync { document, .. } | Message::Request { document, .. }) =
                 Message::decode(&frame)
             {
@@ -359,6 +400,7 @@ impl Link {
             Some(Err(e)) => Err(relay_error(&self.relay, e)),
             Some(Ok(WsMessage::Binary(bytes))) => {
                 self.frames_received += 1;
+                self.bytes_received += bytes.len() as u64;
                 let now = self.now();
                 self.hub.handle_frame(CONN, &bytes, now);
                 self.hub.handle_tick(now);
@@ -395,7 +437,18 @@ impl Link {
 /// Connects to `relay`, syncs every document of this device both ways, and returns when all
 /// are synced (or `timeout` passes, or a document the device has nothing of is unavailable).
 pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> Result<SyncSummary> {
-    let result = sync_once_inner(device, relay, timeout).await;
+    sync_once_reporting(device, relay, timeout, &mut |_| {}).await
+}
+
+/// [`sync_once`], telling `on_progress` how far it has got after each exchange with the relay
+/// (a lead's first sync of a large group takes a while).
+pub async fn sync_once_reporting(
+    device: &mut Device,
+    relay: &str,
+    timeout: Duration,
+    on_progress: &mut (dyn FnMut(&SyncProgress) + Send),
+) -> Result<SyncSummary> {
+    let result = sync_once_inner(device, relay, timeout, on_progress).await;
     // `status` reports how the last sync ended.
     let now = now_ms();
     let record = ConnectionRecord {
@@ -415,6 +468,7 @@ async fn sync_once_inner(
     device: &mut Device,
     relay: &str,
     timeout: Duration,
+    on_progress: &mut (dyn FnMut(&SyncProgress) + Send),
 ) -> Result<SyncSummary> {
     let started = Instant::now();
     let hub = load_hub(device)?;
@@ -450,14 +504,24 @@ async fn sync_once_inner(
                 .peer
                 .as_deref()
                 .is_some_and(|p| !p.starts_with(RELAY_PEER_PREFIX));
+        let mut progress = SyncProgress {
+            documents: link.hub.doc_ids().count(),
+            synced: 0,
+            bytes_sent: link.bytes_sent,
+            bytes_received: link.bytes_received,
+        };
         if link.peer.is_some() && heard_all {
             let pending = link.settle(device)?;
+            progress.synced = progress.documents.saturating_sub(pending.len());
+            on_progress(&progress);
             summary.pending = pending.iter().map(|d| d.to_string()).collect();
             if pending.is_empty() {
                 summary.unavailable = link.unavailable.iter().map(|d| d.to_string()).collect();
                 summary.synced = link.unavailable.is_empty();
                 break;
             }
+        } else {
+            on_progress(&progress);
         }
         match tokio::time::timeout_at(deadline, link.stream.next()).await {
             Err(_) => break,

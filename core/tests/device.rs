@@ -550,8 +550,8 @@ fn the_store_holds_no_plaintext_and_a_wrong_key_is_refused() -> TestResult {
 }
 
 #[test]
-fn an_invite_expiry_out_of_range_is_refused_by_name() -> TestResult {
-    let f = fixture()?;
+fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_relay() -> TestResult {
+    let mut f = fixture()?;
     for valid_for in [0, -1, i64::MAX] {
         let err = f
             .device
@@ -560,6 +560,7 @@ fn an_invite_expiry_out_of_range_is_refused_by_name() -> TestResult {
                 groundwork_core::identity::Role::Member,
                 1,
                 valid_for,
+                None,
             )
             .err()
             .ok_or("an invite with an impossible expiry was signed")?;
@@ -570,7 +571,46 @@ fn an_invite_expiry_out_of_range_is_refused_by_name() -> TestResult {
         groundwork_core::identity::Role::Member,
         1,
         3_600_000,
+        None,
     )?;
     assert!(invite.expires_at > groundwork_core::time::now_ms());
+    // A device that never reached a relay signs none in; one named is signed in and checked.
+    assert_eq!(invite.relay, None);
+    let (invite, _) = f.device.create_invite(
+        &f.group,
+        groundwork_core::identity::Role::Member,
+        1,
+        3_600_000,
+        Some("ws://127.0.0.1:7878/v1/sync"),
+    )?;
+    assert_eq!(invite.relay.as_deref(), Some("ws://127.0.0.1:7878/v1/sync"));
+    let err = f
+        .device
+        .create_invite(
+            &f.group,
+            groundwork_core::identity::Role::Member,
+            1,
+            3_600_000,
+            Some("http://127.0.0.1:7878/v1/sync"),
+        )
+        .err()
+        .ok_or("an invite naming a web address was signed")?;
+    assert!(err.to_string().contains("ws://127.0.0.1:7878/v1/sync"), "{err}");
+    // The remembered relay: none yet, then the one remembered, which invites then carry.
+    assert!(matches!(
+        f.device.relay_or(None),
+        Err(groundwork_core::Error::NoRelay)
+    ));
+    f.device.remember_relay("wss://relay.example.org/v1/sync")?;
+    assert_eq!(f.device.relay_or(None)?, "wss://relay.example.org/v1/sync");
+    assert_eq!(f.device.relay_or(Some("ws://other:1/v1/sync"))?, "ws://other:1/v1/sync");
+    let (invite, _) = f.device.create_invite(
+        &f.group,
+        groundwork_core::identity::Role::Member,
+        1,
+        3_600_000,
+        None,
+    )?;
+    assert_eq!(invite.relay.as_deref(), Some("wss://relay.example.org/v1/sync"));
     Ok(())
 }

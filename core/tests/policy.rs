@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ReadDoc};
 use groundwork_core::ids::DocumentId;
-use groundwork_core::sync::hub::{Access, ConnId, Effect, Hub, Policy, Side};
+use groundwork_core::sync::hub::{Access, ConnId, Effect, Hub, Policy, Refused, Side};
 use groundwork_core::sync::wire::{Message, PeerMetadata};
 
 /// Per connection: what it may do with every document; `creators` may create new ones.
@@ -27,13 +27,13 @@ impl Policy for Table {
         }
     }
 
-    fn may_create(&mut self, conn: ConnId, doc: &DocumentId, _: &AutoCommit) -> bool {
-        let ok = self.creators.contains(&conn);
-        if ok {
-            self.known.push(*doc);
-            self.access.insert((conn, *doc), Access::Write);
+    fn may_create(&mut self, conn: ConnId, doc: &DocumentId, _: &AutoCommit) -> Result<(), Refused> {
+        if !self.creators.contains(&conn) {
+            return Err(Refused("not a creator".into()));
         }
-        ok
+        self.known.push(*doc);
+        self.access.insert((conn, *doc), Access::Write);
+        Ok(())
     }
 }
 

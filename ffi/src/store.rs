@@ -293,39 +293,63 @@ impl GroundworkStore {
 
     // --- invites and membership ---
 
-    /// Signs an invite to the group (leads only), redeemable `uses` times for `valid_for_ms`.
+    /// Signs an invite to the group (leads only), redeemable `uses` times for `valid_for_ms`,
+    /// naming `relay` (default: the relay this device last reached) as where it is redeemed.
+    /// Its `link` is what a QR code shows and [`Self::join`] takes.
+    #[uniffi::method(default(relay = None))]
     pub async fn create_invite(
         &self,
         group_id: String,
         role: Role,
         uses: u32,
         valid_for_ms: i64,
+        relay: Option<String>,
     ) -> Result<InviteCode> {
         let (invite, code) = self
-            .read(move |d| Ok(d.create_invite(&group_id, role, uses, valid_for_ms)?))
+            .read(move |d| {
+                Ok(d.create_invite(&group_id, role, uses, valid_for_ms, relay.as_deref())?)
+            })
             .await?;
         Ok(invite_code(&invite, code))
     }
 
     /// Signs a one-use invite for another device of this device's owner, at the same role.
+    #[uniffi::method(default(relay = None))]
     pub async fn create_own_device_invite(
         &self,
         group_id: String,
         valid_for_ms: i64,
+        relay: Option<String>,
     ) -> Result<InviteCode> {
         let (invite, code) = self
-            .read(move |d| Ok(d.create_own_device_invite(&group_id, valid_for_ms)?))
+            .read(move |d| {
+                Ok(d.create_own_device_invite(&group_id, valid_for_ms, relay.as_deref())?)
+            })
             .await?;
         Ok(invite_code(&invite, code))
     }
 
-    /// Joins a group with an invite code: the relay checks it and adds this device to the
-    /// roster; then the group's data is fetched (a plain automerge-repo server cannot check
-    /// invites: then the code's signature and expiry are checked here).
-    pub async fn join(&self, code: String, relay: String) -> Result<Joined> {
+    /// The relay this device last reached (remembered from a join or a sync), if any: the
+    /// one the calls below use when they are not given one.
+    pub async fn relay(&self) -> Result<Option<String>> {
+        self.read(|d| Ok(d.relay()?)).await
+    }
+
+    /// Joins a group with an invite link (`code` may also be the bare code): its signature is checked here
+    /// first (a link whose relay was altered is refused before anything is dialled), then the
+    /// relay it names (or `relay`, which overrides it) checks it and adds this device to the
+    /// roster, and the group's data is fetched. A plain automerge-repo server cannot check
+    /// invites: then the expiry is checked here too.
+    #[uniffi::method(default(relay = None))]
+    pub async fn join(&self, code: String, relay: Option<String>) -> Result<Joined> {
         let device = self.device.clone();
         let joined = runtime::cancellable(move |rt, cancelled| {
+            let invite = Invite::verify_code(&code)?;
+            let code = groundwork_core::identity::invite_code(&code)?.to_owned();
             let mut d = lock(&device);
+            let relay = d
+                .relay_or(relay.as_deref().or(invite.relay.as_deref()))
+                .map_err(no_relay)?;
             let name = d.info().name.clone();
             let request = Request::Redeem {
                 invite: code.clone(),
@@ -339,7 +363,6 @@ impl GroundworkStore {
                     ));
                 }
                 Err(GroundworkError::PlainRelay(_)) => {
-                    let invite = Invite::verify_code(&code)?;
                     if invite.expires_at < groundwork_core::time::now_ms() {
                         return Err(GroundworkError::NotAllowed(
                             "invite refused: it has expired".into(),
@@ -371,11 +394,12 @@ impl GroundworkStore {
 
     /// Removes a device from the group (leads; or a member reporting their own lost device).
     /// The relay stops serving it at once and tells it to wipe the group when it next connects.
+    #[uniffi::method(default(relay = None))]
     pub async fn remove_member(
         &self,
         group_id: String,
         device_id: String,
-        relay: String,
+        relay: Option<String>,
     ) -> Result<()> {
         let request = Request::RemoveMember {
             group: group_id,
@@ -385,7 +409,8 @@ impl GroundworkStore {
     }
 
     /// Signs this device up with a relay that requires a sign-up code to create groups.
-    pub async fn sign_up(&self, code: String, relay: String) -> Result<()> {
+    #[uniffi::method(default(relay = None))]
+    pub async fn sign_up(&self, code: String, relay: Option<String>) -> Result<()> {
         self.request(relay, Request::SignUp { code })
             .await
             .map(|_| ())
@@ -394,13 +419,15 @@ impl GroundworkStore {
     // --- sync ---
 
     /// Syncs every document both ways once, and returns when all are synced (or `timeout_ms`
-    /// passes). Cancelling the call closes the connection at once.
-    pub async fn sync_once(&self, relay: String, timeout_ms: u64) -> Result<SyncReport> {
+    /// passes), with `relay` or, when it is `None`, the relay this device last reached.
+    /// Cancelling the call closes the connection at once.
+    pub async fn sync_once(&self, relay: Option<String>, timeout_ms: u64) -> Result<SyncReport> {
         let device = self.device.clone();
         let changes = self.changes.clone();
         let status = self.status.clone();
         runtime::cancellable(move |rt, cancelled| {
             let mut d = lock(&device);
+            let relay = d.relay_or(relay.as_deref()).map_err(no_relay)?;
             let summary = rt.block_on(async {
                 tokio::select! {
                     biased;
@@ -441,8 +468,11 @@ impl GroundworkStore {
     /// Keeps this device synced with `relay` in the background until [`Self::stop_sync`] (or
     /// until the store is closed): edits go out as they are saved, other devices' come in as
     /// they arrive, and a lost connection is retried with a growing, jittered wait. Starting it
-    /// again with another relay moves it there.
-    pub fn start_sync(&self, relay: String) -> Result<()> {
+    /// again with another relay moves it there. `None`: the relay this device last reached.
+    pub fn start_sync(&self, relay: Option<String>) -> Result<()> {
+        let relay = lock(&self.device)
+            .relay_or(relay.as_deref())
+            .map_err(no_relay)?;
         let mut running = lock(&self.sync);
         if running
             .as_ref()
@@ -609,11 +639,13 @@ impl GroundworkStore {
         });
     }
 
-    /// One request of the relay, cancellable.
-    async fn request(&self, relay: String, request: Request) -> Result<Answer> {
+    /// One request of the relay (`None`: the one this device last reached), cancellable.
+    async fn request(&self, relay: Option<String>, request: Request) -> Result<Answer> {
         let device = self.device.clone();
         runtime::cancellable(move |rt, cancelled| {
-            relay_request(rt, &mut lock(&device), &relay, request, cancelled)
+            let mut d = lock(&device);
+            let relay = d.relay_or(relay.as_deref()).map_err(no_relay)?;
+            relay_request(rt, &mut d, &relay, request, cancelled)
         })
         .await
     }
@@ -672,8 +704,23 @@ fn groups_of(device: &Device, docs: &[String]) -> Vec<(String, DocumentKind)> {
     out
 }
 
+/// Core's "no relay" names the CLI's flag; an app passes the relay as an argument.
+fn no_relay(e: groundwork_core::Error) -> GroundworkError {
+    match e {
+        groundwork_core::Error::NoRelay => GroundworkError::InvalidInput(
+            "no relay given and this device has not reached one yet: pass the relay's URL \
+             (e.g. wss://relay.example.org/v1/sync); once a join or a sync reaches it, it is \
+             remembered"
+                .into(),
+        ),
+        e => e.into(),
+    }
+}
+
 fn invite_code(invite: &Invite, code: String) -> InviteCode {
     InviteCode {
+        link: groundwork_core::identity::join_link(&code),
+        relay: invite.relay.clone(),
         code,
         role: invite.role,
         uses: invite.uses,

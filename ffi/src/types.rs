@@ -399,6 +399,11 @@ pub struct Member {
 pub struct InviteCode {
     /// The code to give the invitee.
     pub code: String,
+    /// The join link (`groundwork://join?invite=...`) carrying the code: what a QR code
+    /// shows, and what [`crate::store::GroundworkStore::join`] takes.
+    pub link: String,
+    /// The relay the invite names (signed with it), if this device knew one.
+    pub relay: Option<String>,
     /// The role it grants.
     pub role: Role,
     /// How many devices may redeem it.

@@ -21,7 +21,7 @@ use groundwork_core::schema::contacts::ContactsDoc;
 use groundwork_core::schema::plan::Plan;
 use groundwork_core::schema::roster::{Roster, RosterMember};
 use groundwork_core::schema::{self, DocKind};
-use groundwork_core::sync::hub::{Access, ConnId, Policy};
+use groundwork_core::sync::hub::{Refused, Access, ConnId, Policy};
 use groundwork_core::time::now_ms;
 
 use crate::store::{AccessRows, Write};
@@ -438,43 +438,97 @@ impl Policy for RelayAccess {
         }
     }
 
-    fn may_create(&mut self, conn: ConnId, doc: &DocumentId, content: &AutoCommit) -> bool {
+    fn may_create(
+        &mut self,
+        conn: ConnId,
+        doc: &DocumentId,
+        content: &AutoCommit,
+    ) -> Result<(), Refused> {
+        let refused = |why: &str| Err(Refused(why.to_owned()));
         // Only a device itself creates documents, never a token.
-        let Some(Principal::Device(device)) = self.conns.get(&conn).cloned() else {
-            return false;
+        let device = match self.conns.get(&conn) {
+            Some(Principal::Device(device)) => device.clone(),
+            Some(_) => return refused("a token may not create documents"),
+            None => return refused("an unauthenticated connection"),
         };
         let id = doc.to_string();
         use automerge::ReadDoc;
-        if content
-            .get(automerge::ROOT, "profile")
-            .ok()
-            .flatten()
-            .is_some()
-        {
-            let Ok(plan) = schema::hydrate::<Plan>(content, &id, DocKind::Plan) else {
-                return false;
+        let has = |key: &str| content.get(automerge::ROOT, key).ok().flatten().is_some();
+        if has("profile") {
+            let plan = match schema::hydrate::<Plan>(content, &id, DocKind::Plan) {
+                Ok(plan) => plan,
+                Err(_) => return refused("a new plan that fails the plan schema"),
             };
-            let allowed = plan.group_id == id
-                && plan.profile.created_by == device
-                && !self.groups.contains_key(&id)
-                && (self.signup_code.is_none() || self.creators.contains(&device));
-            return allowed && self.create_group(&id, *doc, &device);
+            if plan.group_id != id {
+                return refused("a new plan whose group id is not its document id");
+            }
+            if plan.profile.created_by != device {
+                return refused("a new plan created by another device");
+            }
+            if self.groups.contains_key(&id) {
+                return refused("a plan for a group that already exists");
+            }
+            if self.signup_code.is_some() && !self.creators.contains(&device) {
+                return refused("a new group from a device that has not signed up");
+            }
+            if !self.create_group(&id, *doc, &device) {
+                return refused("no randomness for the group's roster id");
+            }
+            return Ok(());
         }
-        if content
-            .get(automerge::ROOT, "contacts")
-            .ok()
-            .flatten()
-            .is_some()
-        {
-            let Ok(c) = schema::hydrate::<ContactsDoc>(content, &id, DocKind::Contacts) else {
-                return false;
+        if has("contacts") {
+            let c = match schema::hydrate::<ContactsDoc>(content, &id, DocKind::Contacts) {
+                Ok(c) => c,
+                Err(_) => return refused("a new contacts document that fails its schema"),
             };
-            if c.canvasser != device || self.role(&c.group_id, &device).is_none() {
-                return false;
+            if c.canvasser != device {
+                return refused("a contacts document naming another canvasser");
+            }
+            if self.role(&c.group_id, &device).is_none() {
+                return refused("contacts for a group the device is not a member of");
             }
             self.record_doc(*doc, &c.group_id, DocKind::Contacts, Some(device));
-            return true;
+            return Ok(());
         }
-        false
+        refused("a new document that is neither a plan nor a contacts document")
+    }
+
+    fn why_not(&self, conn: ConnId, doc: &DocumentId, access: Access) -> Refused {
+        let why = |s: &str| Refused(s.to_owned());
+        let (Some(principal), Some(entry)) = (self.conns.get(&conn), self.docs.get(doc)) else {
+            return why("an unauthenticated connection");
+        };
+        let Some(device) = principal.device() else {
+            return why("an unauthenticated connection");
+        };
+        if let Principal::Token { group, .. } = principal
+            && *group != entry.group
+        {
+            return why("a token for another group");
+        }
+        let Some(role) = self.role(&entry.group, device) else {
+            let removed = self
+                .groups
+                .get(&entry.group)
+                .and_then(|g| g.members.get(device))
+                .is_some();
+            return why(if removed {
+                "a device removed from the group"
+            } else {
+                "not a member of the group"
+            });
+        };
+        let kind = entry.kind.map_or("unknown", DocKind::as_str);
+        Refused(match (access, entry.kind) {
+            (_, Some(DocKind::Roster)) => "a change to the roster, which only the relay writes".into(),
+            (_, Some(DocKind::Contacts)) if role == Role::Lead => {
+                "a lead's change to a canvasser's contacts (leads read them)".into()
+            }
+            (_, Some(DocKind::Contacts)) => {
+                format!("a {role}'s change to another canvasser's contacts")
+            }
+            (Access::Read, _) => format!("a {role}'s change to the {kind} (read only for a {role})"),
+            _ => format!("a {role} may not see this {kind} document"),
+        })
     }
 }

@@ -505,7 +505,7 @@ async fn bad_credentials_are_refused_and_change_nothing() -> TestResult {
     assert!(err.contains("replayed"), "{err}");
 
     // An expired invite, signed by the lead itself.
-    let (_, expired) = lead.invite(&w.group, Role::Member, now_ms() - 1_000, 5)?;
+    let (_, expired) = lead.invite(&w.group, Role::Member, now_ms() - 1_000, 5, None)?;
     let latecomer = Device::new(w._root.path(), "latecomer")?;
     let err = latecomer.refused(&["join", &expired, "--relay", &url])?;
     assert!(err.contains("expired"), "{err}");
@@ -533,7 +533,7 @@ async fn bad_credentials_are_refused_and_change_nothing() -> TestResult {
     let (_, forged_invite) =
         w.outsider
             .identity()?
-            .invite(&w.group, Role::Lead, now_ms() + 60_000, 1)?;
+            .invite(&w.group, Role::Lead, now_ms() + 60_000, 1, None)?;
     let err = latecomer.refused(&["join", &forged_invite, "--relay", &url])?;
     assert!(err.contains("not a lead"), "{err}");
 

@@ -127,6 +127,17 @@ pub struct ContactQuery {
     pub after: Option<String>,
 }
 
+/// One page of contacts, and where the next one starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContactPage {
+    /// The contacts, newest first.
+    pub items: Vec<ContactRow>,
+    /// The cursor of the next page (pass it as [`ContactQuery::after`]); `None` on the last.
+    pub next: Option<String>,
+    /// How many contacts match the query's filter, on every page together.
+    pub total: i64,
+}
+
 /// Rewrites every index row derived from a group's plan.
 pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
     let g = &plan.group_id;
@@ -455,6 +466,34 @@ pub fn contacts(conn: &Connection, group_id: &str, q: &ContactQuery) -> Result<V
         contact_row,
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many contacts a group has.
+/// A page of contacts with its cursor: one row more than the page is read, so "is there a
+/// next page" is known without a second query.
+pub fn contact_page(conn: &Connection, group_id: &str, q: &ContactQuery) -> Result<ContactPage> {
+    let limit = if q.limit == 0 { 50 } else { q.limit };
+    let mut items = contacts(
+        conn,
+        group_id,
+        &ContactQuery {
+            limit: limit.saturating_add(1),
+            ..q.clone()
+        },
+    )?;
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|c| c.contact_id.clone())
+    } else {
+        None
+    };
+    let total = match q.result {
+        None => contact_count(conn, group_id)?,
+        Some(result) => conn
+            .prepare_cached("SELECT COUNT(*) FROM idx_contacts WHERE group_id = ?1 AND result = ?2")?
+            .query_row(params![group_id, result.as_str()], |r| r.get(0))?,
+    };
+    Ok(ContactPage { items, next, total })
 }
 
 /// How many contacts a group has.

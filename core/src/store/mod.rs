@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_sync.sql"),
     include_str!("migrations/003_connection.sql"),
+    include_str!("migrations/004_relay.sql"),
 ];
 
 pub use key::StoreKey;

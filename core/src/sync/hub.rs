@@ -79,9 +79,41 @@ pub trait Policy {
     /// What the peer on `conn` may do with `doc`.
     fn access(&self, conn: ConnId, doc: &DocumentId) -> Access;
     /// Whether the peer on `conn` may create `doc` (one the policy called [`Access::Unknown`])
-    /// with this first content. A yes is the policy's cue to record the new document, so that
-    /// [`Policy::access`] knows it from now on; the host persists that record with the changes.
-    fn may_create(&mut self, conn: ConnId, doc: &DocumentId, content: &AutoCommit) -> bool;
+    /// with this first content, or why not. A yes is the policy's cue to record the new
+    /// document, so that [`Policy::access`] knows it from now on; the host persists that
+    /// record with the changes.
+    fn may_create(
+        &mut self,
+        conn: ConnId,
+        doc: &DocumentId,
+        content: &AutoCommit,
+    ) -> Result<(), Refused>;
+    /// Why the peer on `conn` may not change `doc`, which [`Policy::access`] called `access`
+    /// (hidden or read-only), for the host's log. The default says only that much; a host
+    /// that knows roles says more.
+    fn why_not(&self, conn: ConnId, doc: &DocumentId, access: Access) -> Refused {
+        let _ = (conn, doc);
+        Refused(
+            match access {
+                Access::Read => "a reader's change: the peer may only read this document",
+                _ => "the peer may not see this document",
+            }
+            .into(),
+        )
+    }
+}
+
+/// Why a peer's changes were refused: the rule that failed (not a member, a reader's change, a
+/// document that fails its schema, the wrong canvasser...), for the host's log. It names the
+/// rule, never the content, and is never sent to the peer, who is answered as if the document
+/// did not exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Everything is allowed: a device's policy towards its relay.
@@ -93,8 +125,8 @@ impl Policy for AllowAll {
         Access::Write
     }
 
-    fn may_create(&mut self, _: ConnId, _: &DocumentId, _: &AutoCommit) -> bool {
-        true
+    fn may_create(&mut self, _: ConnId, _: &DocumentId, _: &AutoCommit) -> Result<(), Refused> {
+        Ok(())
     }
 }
 
@@ -906,12 +938,15 @@ impl<P: Policy> Hub<P> {
         let changed = before != after;
         if changed {
             let allowed = match access {
-                Access::Write => true,
-                Access::Unknown => before.is_empty() && self.policy.may_create(conn, &id, doc),
-                Access::Read | Access::Hidden => false,
+                Access::Write => Ok(()),
+                Access::Unknown if before.is_empty() => self.policy.may_create(conn, &id, doc),
+                Access::Unknown => Err(Refused(
+                    "a document the host does not know, changed on top of earlier content".into(),
+                )),
+                Access::Read | Access::Hidden => Err(self.policy.why_not(conn, &id, access)),
             };
-            if !allowed {
-                return self.refuse_changes(conn, id, before.is_empty());
+            if let Err(why) = allowed {
+                return self.refuse_changes(conn, id, before.is_empty(), &why);
             }
             let changes = doc.save_after(&before);
             self.effects.push_back(Effect::Persist { doc: id, changes });
@@ -1015,8 +1050,9 @@ impl<P: Policy> Hub<P> {
     /// A peer sent changes it may not make: none are kept. The document in memory goes back to
     /// what is stored (empty, for a document that was never created), and the peer is answered
     /// as if the document did not exist.
-    fn refuse_changes(&mut self, conn: ConnId, id: DocumentId, was_empty: bool) {
-        tracing::warn!(conn, "refused changes the peer may not make");
+    fn refuse_changes(&mut self, conn: ConnId, id: DocumentId, was_empty: bool, why: &Refused) {
+        let peer = self.conns.get(&conn).and_then(|c| c.peer.as_deref());
+        tracing::warn!(conn, peer, doc = %id, reason = %why, "refused changes the peer may not make");
         if let Some(doc) = self.docs.get_mut(&id) {
             doc.subscribers.remove(&conn);
             if was_empty {
