@@ -444,7 +444,10 @@ pub fn run(cli: Cli) -> Result<Output> {
                 return stream_contacts(&device, &group, query, json);
             }
             let page = device.contact_page(&group, &query)?;
-            Output::new(render::contact_page_json(&page), render::contact_page(&page))
+            Output::new(
+                render::contact_page_json(&page),
+                render::contact_page(&page),
+            )
         }
         Command::Contact(ContactCommand::Export { group, csv }) => {
             let n = device.export_contacts_csv(&group, &csv)?;
@@ -503,7 +506,12 @@ fn invite_output(invite: &Invite, code: &str, qr: bool, json: bool) -> Result<Ou
 
 /// `contact list --all`: every row, a page at a time from the index, written as it is read
 /// (one JSON value, `{"items": [...], "next": null, "total": N}`, with `--json`).
-fn stream_contacts(device: &Device, group: &str, mut query: ContactQuery, json: bool) -> Result<Output> {
+fn stream_contacts(
+    device: &Device,
+    group: &str,
+    mut query: ContactQuery,
+    json: bool,
+) -> Result<Output> {
     use std::io::Write;
     const PAGE: u32 = 500;
     query.limit = PAGE;

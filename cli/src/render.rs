@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
+use groundwork_core::net::SyncProgress;
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::plan::Meeting;
 use groundwork_core::schema::roster::RosterMember;
-use groundwork_core::net::SyncProgress;
 use groundwork_core::store::index::{
     ActionRow, ContactPage, ContactRow, MeetingRow, ScorecardRow, TargetRow,
 };

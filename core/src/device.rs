@@ -19,7 +19,8 @@ use crate::schema::roster::{Roster, RosterMember};
 use crate::schema::vocab::MeetingStatus;
 use crate::schema::{self, DocKind};
 use crate::store::index::{
-    self, ActionRow, ContactPage, ContactQuery, ContactRow, Entity, MeetingRow, ScorecardRow, TargetRow,
+    self, ActionRow, ContactPage, ContactQuery, ContactRow, Entity, MeetingRow, ScorecardRow,
+    TargetRow,
 };
 use crate::store::{self, DocRecord, STORE_FILE, Store, StoreKey};
 use crate::sync::connection::ConnectionRecord;

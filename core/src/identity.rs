@@ -418,11 +418,17 @@ mod tests {
         moved.relay = Some("wss://elsewhere.example.org/v1/sync".into());
         let payload = serde_json::to_vec(&moved).map_err(|e| Error::Random(e.to_string()))?;
         let sig = code.rsplit('.').next().unwrap_or_default();
-        let forged = join_link(&format!("gw1.{}.{sig}", bs58::encode(payload).into_string()));
+        let forged = join_link(&format!(
+            "gw1.{}.{sig}",
+            bs58::encode(payload).into_string()
+        ));
         let e = Invite::verify_code(&forged).err().map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("forged")), "{forged}");
         assert!(Invite::verify_code("https://example.org/join?invite=x").is_err());
-        assert!(lead.invite("g", Role::Member, 1, 1, Some("http://host")).is_err());
+        assert!(
+            lead.invite("g", Role::Member, 1, 1, Some("http://host"))
+                .is_err()
+        );
         Ok(())
     }
 }

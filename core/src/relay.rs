@@ -13,9 +13,11 @@ pub fn check(url: &str) -> Result<()> {
         what: "relay URL",
         reason,
     };
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad(format!("{url:?} has no scheme: write ws://HOST:PORT{SYNC_PATH}")))?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        bad(format!(
+            "{url:?} has no scheme: write ws://HOST:PORT{SYNC_PATH}"
+        ))
+    })?;
     match scheme {
         "ws" | "wss" => {}
         "http" | "https" => {
@@ -35,7 +37,9 @@ pub fn check(url: &str) -> Result<()> {
         return Err(bad(format!("{url:?} names no host")));
     }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad(format!("{url:?} contains spaces or control characters")));
+        return Err(bad(format!(
+            "{url:?} contains spaces or control characters"
+        )));
     }
     Ok(())
 }

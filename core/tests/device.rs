@@ -550,7 +550,8 @@ fn the_store_holds_no_plaintext_and_a_wrong_key_is_refused() -> TestResult {
 }
 
 #[test]
-fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_relay() -> TestResult {
+fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_relay() -> TestResult
+{
     let mut f = fixture()?;
     for valid_for in [0, -1, i64::MAX] {
         let err = f
@@ -595,7 +596,10 @@ fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_re
         )
         .err()
         .ok_or("an invite naming a web address was signed")?;
-    assert!(err.to_string().contains("ws://127.0.0.1:7878/v1/sync"), "{err}");
+    assert!(
+        err.to_string().contains("ws://127.0.0.1:7878/v1/sync"),
+        "{err}"
+    );
     // The remembered relay: none yet, then the one remembered, which invites then carry.
     assert!(matches!(
         f.device.relay_or(None),
@@ -603,7 +607,10 @@ fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_re
     ));
     f.device.remember_relay("wss://relay.example.org/v1/sync")?;
     assert_eq!(f.device.relay_or(None)?, "wss://relay.example.org/v1/sync");
-    assert_eq!(f.device.relay_or(Some("ws://other:1/v1/sync"))?, "ws://other:1/v1/sync");
+    assert_eq!(
+        f.device.relay_or(Some("ws://other:1/v1/sync"))?,
+        "ws://other:1/v1/sync"
+    );
     let (invite, _) = f.device.create_invite(
         &f.group,
         groundwork_core::identity::Role::Member,
@@ -611,6 +618,9 @@ fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_re
         3_600_000,
         None,
     )?;
-    assert_eq!(invite.relay.as_deref(), Some("wss://relay.example.org/v1/sync"));
+    assert_eq!(
+        invite.relay.as_deref(),
+        Some("wss://relay.example.org/v1/sync")
+    );
     Ok(())
 }

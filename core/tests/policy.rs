@@ -27,7 +27,12 @@ impl Policy for Table {
         }
     }
 
-    fn may_create(&mut self, conn: ConnId, doc: &DocumentId, _: &AutoCommit) -> Result<(), Refused> {
+    fn may_create(
+        &mut self,
+        conn: ConnId,
+        doc: &DocumentId,
+        _: &AutoCommit,
+    ) -> Result<(), Refused> {
         if !self.creators.contains(&conn) {
             return Err(Refused("not a creator".into()));
         }

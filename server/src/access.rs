@@ -21,7 +21,7 @@ use groundwork_core::schema::contacts::ContactsDoc;
 use groundwork_core::schema::plan::Plan;
 use groundwork_core::schema::roster::{Roster, RosterMember};
 use groundwork_core::schema::{self, DocKind};
-use groundwork_core::sync::hub::{Refused, Access, ConnId, Policy};
+use groundwork_core::sync::hub::{Access, ConnId, Policy, Refused};
 use groundwork_core::time::now_ms;
 
 use crate::store::{AccessRows, Write};
@@ -520,14 +520,18 @@ impl Policy for RelayAccess {
         };
         let kind = entry.kind.map_or("unknown", DocKind::as_str);
         Refused(match (access, entry.kind) {
-            (_, Some(DocKind::Roster)) => "a change to the roster, which only the relay writes".into(),
+            (_, Some(DocKind::Roster)) => {
+                "a change to the roster, which only the relay writes".into()
+            }
             (_, Some(DocKind::Contacts)) if role == Role::Lead => {
                 "a lead's change to a canvasser's contacts (leads read them)".into()
             }
             (_, Some(DocKind::Contacts)) => {
                 format!("a {role}'s change to another canvasser's contacts")
             }
-            (Access::Read, _) => format!("a {role}'s change to the {kind} (read only for a {role})"),
+            (Access::Read, _) => {
+                format!("a {role}'s change to the {kind} (read only for a {role})")
+            }
             _ => format!("a {role} may not see this {kind} document"),
         })
     }

@@ -48,6 +48,8 @@ async fn main() -> anyhow::Result<()> {
     // Logs go to stderr: stdout carries the "listening on" line that scripts read.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal; a log file gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GROUNDWORK_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

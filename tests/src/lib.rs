@@ -6,6 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
 
+use groundwork_core::identity::Identity;
+use groundwork_core::ids::DocumentId;
+use serde_json::Value;
+
+/// What the helpers here return.
+pub type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
 /// The path of a binary of this workspace (`groundwork`, `groundwork-relay`), built once per
 /// test process: they belong to other packages, so cargo does not build them for these tests.
 ///
@@ -64,3 +71,191 @@ pub fn cli_key(dir: &Path) -> groundwork_core::store::StoreKey {
     groundwork_core::store::StoreKey::read_file(&dir.join("store.key"))
         .unwrap_or_else(|_| test_key())
 }
+
+/// A real relay process on a loopback port, killed (SIGKILL) when dropped.
+pub struct Relay {
+    child: std::process::Child,
+    /// `HOST:PORT` it listens on, from its first line of output.
+    pub addr: String,
+    /// Its data directory.
+    pub data: PathBuf,
+}
+
+/// How a test starts a relay: `Relay::options(data).arg(..).log_to(..).start()`.
+pub struct RelayOptions {
+    data: PathBuf,
+    listen: String,
+    args: Vec<std::ffi::OsString>,
+    log: Option<PathBuf>,
+}
+
+impl RelayOptions {
+    /// Listen on this address instead of an ephemeral port (a restart on the same port).
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen = addr.to_owned();
+        self
+    }
+
+    /// One more command-line argument.
+    pub fn arg(mut self, arg: impl Into<std::ffi::OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Writes the relay's log (stderr, at `warn`) to `file` instead of the test's stderr.
+    pub fn log_to(mut self, file: &Path) -> Self {
+        self.log = Some(file.to_owned());
+        self
+    }
+
+    /// Starts it and waits for its "listening on" line.
+    pub fn start(self) -> Result<Relay, Box<dyn std::error::Error>> {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let stderr = match &self.log {
+            Some(file) => Stdio::from(std::fs::File::create(file)?),
+            None => Stdio::inherit(),
+        };
+        let mut child = Command::new(bin("groundwork-relay"))
+            .args(["--listen", &self.listen])
+            .args(&self.args)
+            .arg("--data")
+            .arg(&self.data)
+            .env("GROUNDWORK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("unexpected first line {line:?}"))?
+            .to_owned();
+        Ok(Relay {
+            child,
+            addr,
+            data: self.data,
+        })
+    }
+}
+
+impl Relay {
+    /// A relay on an ephemeral loopback port with its data in `data`.
+    pub fn start(data: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::options(data).start()
+    }
+
+    /// Options for a relay with its data in `data`.
+    pub fn options(data: &Path) -> RelayOptions {
+        RelayOptions {
+            data: data.to_owned(),
+            listen: "127.0.0.1:0".into(),
+            args: Vec::new(),
+            log: None,
+        }
+    }
+
+    /// Its sync endpoint, `ws://HOST:PORT/v1/sync`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/v1/sync", self.addr)
+    }
+
+    /// SIGKILLs it and waits for it to be gone.
+    pub fn kill(mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait().map(|_| ())
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A device driven through the real `groundwork` binary, with its data in `dir`.
+pub struct Device {
+    /// Its data directory.
+    pub dir: PathBuf,
+}
+
+impl Device {
+    /// Runs `init` for a new device named `name` in `root/name`.
+    pub fn new(root: &Path, name: &str) -> Res<Self> {
+        let d = Device {
+            dir: root.join(name),
+        };
+        d.run(&["init", "--name", name])?;
+        Ok(d)
+    }
+
+    /// Runs a command with `--json`.
+    pub fn cmd(&self, args: &[&str]) -> Res<std::process::Output> {
+        Ok(Command::new(bin("groundwork"))
+            .arg("--data")
+            .arg(&self.dir)
+            .args(args)
+            .arg("--json")
+            .output()?)
+    }
+
+    /// Runs a command with `--json` that must succeed, and returns its JSON.
+    pub fn run(&self, args: &[&str]) -> Res<Value> {
+        let out = self.cmd(args)?;
+        if !out.status.success() {
+            return Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+
+    /// Runs a command that must fail, and returns its error message.
+    pub fn refused(&self, args: &[&str]) -> Res<String> {
+        let out = self.cmd(args)?;
+        if out.status.success() {
+            return Err(format!(
+                "{args:?} succeeded: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+            .into());
+        }
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// `sync --once` with the relay.
+    pub fn sync(&self, relay: &Relay) -> Res<Value> {
+        self.run(&["sync", "--relay", &relay.url(), "--once", "--timeout", "20"])
+    }
+
+    /// Its key pair, read from its store.
+    pub fn identity(&self) -> Res<Identity> {
+        Ok(
+            groundwork_core::Device::open(&self.dir, &cli_key(&self.dir))?
+                .identity()?,
+        )
+    }
+
+    /// The stored bytes of one of this device's documents.
+    pub fn document(&self, doc: &DocumentId) -> Res<Vec<u8>> {
+        Ok(
+            groundwork_core::Device::open(&self.dir, &cli_key(&self.dir))?
+                .document_bytes(doc)?,
+        )
+    }
+
+    /// Its device id.
+    pub fn id(&self) -> Res<String> {
+        Ok(self.identity()?.device_id())
+    }
+}
+
+/// A string field of a JSON value, or an error naming it.
+pub fn field(v: &Value, key: &str) -> Res<String> {
+    v[key]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {key} in {v}").into())
+}
+

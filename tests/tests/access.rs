@@ -5,9 +5,6 @@
 //! Devices are set up with the real CLI; the probing peers are raw automerge-repo clients (the
 //! core's sync hub over a real WebSocket), signed with the devices' own keys.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use automerge::transaction::Transactable;
@@ -17,8 +14,7 @@ use groundwork_core::ids::DocumentId;
 use groundwork_core::sync::hub::{Effect, Hub, Side};
 use groundwork_core::sync::wire::{Message, PeerMetadata};
 use groundwork_core::time::now_ms;
-use groundwork_tests::bin;
-use serde_json::Value;
+use groundwork_tests::{Device, Relay, field};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -30,146 +26,24 @@ type Stored = (
     Vec<(String, String, String, Option<i64>)>,
 );
 
-struct Relay {
-    child: Child,
-    addr: String,
-    data: PathBuf,
-}
-
-impl Relay {
-    fn start(data: &Path) -> Res<Self> {
-        Self::start_with(data, &[])
-    }
-
-    fn start_with(data: &Path, extra: &[&str]) -> Res<Self> {
-        let mut child = Command::new(bin("groundwork-relay"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .arg("--data")
-            .arg(data)
-            .env("GROUNDWORK_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or_else(|| format!("unexpected first line {line:?}"))?
-            .to_owned();
-        Ok(Self {
-            child,
-            addr,
-            data: data.to_owned(),
-        })
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}/v1/sync", self.addr)
-    }
-
-    /// What the relay has stored, for "nothing changed" checks: chunks per document, members.
-    fn stored(&self) -> Res<Stored> {
-        let conn = rusqlite::Connection::open_with_flags(
-            self.data.join("relay.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        let mut stmt =
-            conn.prepare("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id ORDER BY doc_id")?;
-        let chunks = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        let mut stmt = conn.prepare(
-            "SELECT group_id, device_id, role, removed_at FROM members ORDER BY group_id, device_id",
-        )?;
-        let members = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok((chunks, members))
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Device {
-    dir: PathBuf,
-}
-
-impl Device {
-    fn new(root: &Path, name: &str) -> Res<Self> {
-        let d = Device {
-            dir: root.join(name),
-        };
-        d.run(&["init", "--name", name])?;
-        Ok(d)
-    }
-
-    fn cmd(&self, args: &[&str]) -> Res<std::process::Output> {
-        Ok(Command::new(bin("groundwork"))
-            .arg("--data")
-            .arg(&self.dir)
-            .args(args)
-            .arg("--json")
-            .output()?)
-    }
-
-    fn run(&self, args: &[&str]) -> Res<Value> {
-        let out = self.cmd(args)?;
-        if !out.status.success() {
-            return Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-        }
-        Ok(serde_json::from_slice(&out.stdout)?)
-    }
-
-    /// Runs a command that must fail, and returns its error message.
-    fn refused(&self, args: &[&str]) -> Res<String> {
-        let out = self.cmd(args)?;
-        if out.status.success() {
-            return Err(format!(
-                "{args:?} succeeded: {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-            .into());
-        }
-        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-
-    fn sync(&self, relay: &Relay) -> Res<Value> {
-        self.run(&["sync", "--relay", &relay.url(), "--once", "--timeout", "20"])
-    }
-
-    fn identity(&self) -> Res<Identity> {
-        Ok(
-            groundwork_core::Device::open(&self.dir, &groundwork_tests::cli_key(&self.dir))?
-                .identity()?,
-        )
-    }
-
-    /// The stored bytes of one of this device's documents.
-    fn document(&self, doc: &DocumentId) -> Res<Vec<u8>> {
-        Ok(
-            groundwork_core::Device::open(&self.dir, &groundwork_tests::cli_key(&self.dir))?
-                .document_bytes(doc)?,
-        )
-    }
-
-    fn id(&self) -> Res<String> {
-        Ok(self.identity()?.device_id())
-    }
-}
-
-fn field(v: &Value, key: &str) -> Res<String> {
-    v[key]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no {key} in {v}").into())
+/// What the relay has stored, for "nothing changed" checks: chunks per document, members.
+fn stored(relay: &Relay) -> Res<Stored> {
+    let conn = rusqlite::Connection::open_with_flags(
+        relay.data.join("relay.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let mut stmt =
+        conn.prepare("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id ORDER BY doc_id")?;
+    let chunks = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT group_id, device_id, role, removed_at FROM members ORDER BY group_id, device_id",
+    )?;
+    let members = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok((chunks, members))
 }
 
 /// Who a probing connection is.
@@ -218,6 +92,9 @@ fn kind(m: &Message) -> &'static str {
     }
 }
 
+/// Planted in every probe's change: the relay's log must never contain it.
+const CONTENT_MARKER: &str = "probe-content-7f3a";
+
 /// Connects as `who` and asks for `doc` (read: starting empty; write: starting from `copy`
 /// with one new change). Returns whether the read or write succeeded, or what it was told.
 async fn probe(base: &str, who: &Who, doc: DocumentId, copy: Option<&[u8]>) -> Res<Outcome> {
@@ -225,7 +102,11 @@ async fn probe(base: &str, who: &Who, doc: DocumentId, copy: Option<&[u8]>) -> R
     let write = copy.is_some();
     if let Some(bytes) = copy {
         am.load_incremental(bytes)?;
-        am.put(automerge::ROOT, "probe", who.peer())?;
+        am.put(
+            automerge::ROOT,
+            "probe",
+            format!("{CONTENT_MARKER} {}", who.peer()),
+        )?;
         am.commit();
     }
     let mine = am.get_heads();
@@ -298,7 +179,9 @@ struct World {
 
 fn world() -> Res<World> {
     let root = tempfile::tempdir()?;
-    let relay = Relay::start(&root.path().join("relay"))?;
+    let relay = Relay::options(&root.path().join("relay"))
+        .log_to(&root.path().join("relay.log"))
+        .start()?;
     let url = relay.url();
     let lead = Device::new(root.path(), "lead")?;
     let member = Device::new(root.path(), "member")?;
@@ -436,10 +319,10 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
     for (peer, who) in &peers {
         table.push_str(&format!("{peer:<16}"));
         for ((doc_name, doc), copy) in docs.iter().zip(&copies) {
-            let before = w.relay.stored()?;
+            let before = stored(&w.relay)?;
             let read = probe(&base, who, *doc, None).await?;
             let write = probe(&base, who, *doc, Some(copy)).await?;
-            let after = w.relay.stored()?;
+            let after = stored(&w.relay)?;
             let cell = match (&read, &write) {
                 (Outcome::Allowed, Outcome::Allowed) => "RW",
                 (Outcome::Allowed, _) => "R",
@@ -480,6 +363,31 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
     }
     println!("access matrix (R read, W write, - the same answer as a missing document):\n{table}");
     assert!(wrong.is_empty(), "{table}\n{}", wrong.join("\n"));
+
+    // Every refusal is logged with its reason, and never with what the change said.
+    let log = std::fs::read_to_string(w._root.path().join("relay.log"))?;
+    let refusals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("refused changes the peer may not make"))
+        .collect();
+    for reason in [
+        "reason=a canvasser's change to the plan (read only for a canvasser)",
+        "reason=a lead's change to a canvasser's contacts (leads read them)",
+        "reason=a member's change to another canvasser's contacts",
+        "reason=a change to the roster, which only the relay writes",
+        "reason=not a member of the group",
+        "reason=a device removed from the group",
+        "reason=an unauthenticated connection",
+        "reason=a new document that is neither a plan nor a contacts document",
+    ] {
+        assert!(
+            refusals.iter().any(|l| l.contains(reason)),
+            "no refusal logged with {reason:?}:\n{}",
+            refusals.join("\n")
+        );
+    }
+    assert!(!log.contains(CONTENT_MARKER), "a change's content reached the log");
+    println!("refusals logged: {}", refusals.len());
     Ok(())
 }
 
@@ -487,7 +395,7 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
 async fn bad_credentials_are_refused_and_change_nothing() -> TestResult {
     let w = tokio::task::spawn_blocking(|| world().map_err(|e| e.to_string())).await??;
     let url = w.relay.url();
-    let before = w.relay.stored()?;
+    let before = stored(&w.relay)?;
 
     // A forged signature: another key's signature under the lead's device id.
     let forger = Identity::generate()?;
@@ -525,7 +433,7 @@ async fn bad_credentials_are_refused_and_change_nothing() -> TestResult {
     )?;
     let first = Device::new(w._root.path(), "first")?;
     first.run(&["join", &once_only, "--relay", &url])?;
-    let after_first = w.relay.stored()?;
+    let after_first = stored(&w.relay)?;
     let err = latecomer.refused(&["join", &once_only, "--relay", &url])?;
     assert!(err.contains("already used 1 of 1"), "{err}");
 
@@ -560,7 +468,7 @@ async fn bad_credentials_are_refused_and_change_nothing() -> TestResult {
     assert!(err.contains("only a lead can remove members"), "{err}");
 
     // Nothing stored changed, except the one legitimate join.
-    let end = w.relay.stored()?;
+    let end = stored(&w.relay)?;
     assert_eq!(end, after_first);
     assert_eq!(before.0.len(), end.0.len());
     assert_eq!(end.1.len(), before.1.len() + 1);
@@ -671,10 +579,10 @@ fn first_meeting(d: &Device, group: &str) -> Res<String> {
 #[test]
 fn with_a_signup_code_only_signed_up_devices_create_groups() -> TestResult {
     let root = tempfile::tempdir()?;
-    let relay = Relay::start_with(
-        &root.path().join("relay"),
-        &["--signup-code", "open-sesame"],
-    )?;
+    let relay = Relay::options(&root.path().join("relay"))
+        .arg("--signup-code")
+        .arg("open-sesame")
+        .start()?;
     let url = relay.url();
     let d = Device::new(root.path(), "organizer")?;
     field(
@@ -684,13 +592,13 @@ fn with_a_signup_code_only_signed_up_devices_create_groups() -> TestResult {
     // Without signing up, the relay will not take the group: nothing is stored.
     let refused = d.refused(&["sync", "--relay", &url, "--once", "--timeout", "2"])?;
     assert!(refused.contains("not everything is synced"), "{refused}");
-    assert!(relay.stored()?.1.is_empty(), "a member was recorded");
+    assert!(stored(&relay)?.1.is_empty(), "a member was recorded");
     let wrong = d.refused(&["signup", "sesame", "--relay", &url])?;
     assert!(wrong.contains("wrong sign-up code"), "{wrong}");
     d.run(&["signup", "open-sesame", "--relay", &url])?;
     assert_eq!(d.sync(&relay)?["synced"], true);
     assert_eq!(
-        relay.stored()?.1.len(),
+        stored(&relay)?.1.len(),
         1,
         "the organizer is the group's lead"
     );

@@ -3,57 +3,13 @@
 //! killed with SIGKILL in the middle of a sync and restarted, and nothing it acknowledged is lost.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use groundwork_tests::bin;
+use groundwork_tests::{Relay, bin};
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-struct Relay {
-    child: Child,
-    url: String,
-}
-
-impl Relay {
-    fn start(data: &Path) -> Result<Self, Box<dyn std::error::Error>> {
-        Self::start_on(data, "127.0.0.1:0")
-    }
-
-    fn start_on(data: &Path, listen: &str) -> Result<Self, Box<dyn std::error::Error>> {
-        let mut child = Command::new(bin("groundwork-relay"))
-            .args(["--listen", listen, "--data"])
-            .arg(data)
-            .env("GROUNDWORK_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or_else(|| format!("unexpected first line {line:?}"))?;
-        Ok(Self {
-            url: format!("ws://{addr}/v1/sync"),
-            child,
-        })
-    }
-
-    fn kill(mut self) -> std::io::Result<()> {
-        self.child.kill()?; // SIGKILL
-        self.child.wait().map(|_| ())
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Device {
     dir: PathBuf,
@@ -77,7 +33,7 @@ impl Device {
     }
 
     fn sync(&self, relay: &Relay) -> Result<Value, Box<dyn std::error::Error>> {
-        self.run(&["sync", "--relay", &relay.url, "--once", "--timeout", "20"])
+        self.run(&["sync", "--relay", &relay.url(), "--once", "--timeout", "20"])
     }
 }
 
@@ -134,7 +90,7 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
             &lead.run(&["invite", "create", &group, "--role", role])?,
             "code",
         )?;
-        let joined = d.run(&["join", &code, "--relay", &relay.url])?;
+        let joined = d.run(&["join", &code, "--relay", &relay.url()])?;
         assert_eq!(joined["group_id"], group.as_str());
         assert_eq!(joined["role"], role);
         assert_eq!(d.sync(&relay)?["synced"], true);
@@ -194,7 +150,7 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
 
     // 5. The member starts syncing and the relay is killed under it.
     let mut in_flight = member
-        .cmd(&["sync", "--relay", &relay.url, "--once", "--timeout", "10"])
+        .cmd(&["sync", "--relay", &relay.url(), "--once", "--timeout", "10"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
@@ -326,8 +282,7 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
     assert_eq!(member_heads.len(), 2, "{member_heads:?}");
     assert!(member_heads.iter().all(|h| lead_heads.contains(h)));
     assert!(
-        member
-            .run(&["contact", "list", &group])?["items"]
+        member.run(&["contact", "list", &group])?["items"]
             .as_array()
             .is_some_and(Vec::is_empty)
     );
@@ -432,7 +387,7 @@ fn a_running_sync_pushes_edits_as_made_and_reconnects_after_the_relay_dies() -> 
     assert_eq!(status["synced"], 0, "{status}");
 
     // 2. The relay comes up: the sync connects and gets everything there.
-    let relay = Relay::start_on(&relay_data, &listen)?;
+    let relay = Relay::options(&relay_data).listen(&listen).start()?;
     running.state("connected")?;
     running.synced()?;
     assert_eq!(a.run(&["status"])?["connection"]["state"], "connected");
@@ -455,7 +410,7 @@ fn a_running_sync_pushes_edits_as_made_and_reconnects_after_the_relay_dies() -> 
         &a.run(&["invite", "create", &group, "--role", "member"])?,
         "code",
     )?;
-    b.run(&["join", &code, "--relay", &relay.url])?;
+    b.run(&["join", &code, "--relay", &relay.url()])?;
     assert_eq!(b.sync(&relay)?["synced"], true);
     assert_eq!(b.run(&["meeting", "show", &meeting])?["title"], "Live");
 
@@ -470,7 +425,7 @@ fn a_running_sync_pushes_edits_as_made_and_reconnects_after_the_relay_dies() -> 
     relay.kill()?;
     running.state("waiting")?;
     a.run(&["meeting", "agenda", &meeting, "--add", "offline on A"])?;
-    let relay = Relay::start_on(&relay_data, &listen)?;
+    let relay = Relay::options(&relay_data).listen(&listen).start()?;
     running.state("connected")?;
     running.synced()?;
     assert_eq!(b.sync(&relay)?["synced"], true);

@@ -490,7 +490,9 @@ pub fn contact_page(conn: &Connection, group_id: &str, q: &ContactQuery) -> Resu
     let total = match q.result {
         None => contact_count(conn, group_id)?,
         Some(result) => conn
-            .prepare_cached("SELECT COUNT(*) FROM idx_contacts WHERE group_id = ?1 AND result = ?2")?
+            .prepare_cached(
+                "SELECT COUNT(*) FROM idx_contacts WHERE group_id = ?1 AND result = ?2",
+            )?
             .query_row(params![group_id, result.as_str()], |r| r.get(0))?,
     };
     Ok(ContactPage { items, next, total })

@@ -1031,6 +1031,8 @@ impl<P: Policy> Hub<P> {
         }
         if !empty.get_heads().is_empty() {
             c.docs.remove(&id);
+            let why = self.policy.why_not(conn, &id, Access::Hidden);
+            tracing::warn!(conn, peer = %peer, doc = %id, reason = %why, "refused changes the peer may not make");
             return self.unavailable(conn, id);
         }
         if pd.sync.their_heads.as_ref().is_none_or(|h| h.is_empty()) {
@@ -1051,8 +1053,8 @@ impl<P: Policy> Hub<P> {
     /// what is stored (empty, for a document that was never created), and the peer is answered
     /// as if the document did not exist.
     fn refuse_changes(&mut self, conn: ConnId, id: DocumentId, was_empty: bool, why: &Refused) {
-        let peer = self.conns.get(&conn).and_then(|c| c.peer.as_deref());
-        tracing::warn!(conn, peer, doc = %id, reason = %why, "refused changes the peer may not make");
+        let peer = self.conns.get(&conn).and_then(|c| c.peer.as_deref()).unwrap_or("-");
+        tracing::warn!(conn, peer = %peer, doc = %id, reason = %why, "refused changes the peer may not make");
         if let Some(doc) = self.docs.get_mut(&id) {
             doc.subscribers.remove(&conn);
             if was_empty {
