@@ -231,18 +231,12 @@ impl Device {
 
     /// Its key pair, read from its store.
     pub fn identity(&self) -> Res<Identity> {
-        Ok(
-            groundwork_core::Device::open(&self.dir, &cli_key(&self.dir))?
-                .identity()?,
-        )
+        Ok(groundwork_core::Device::open(&self.dir, &cli_key(&self.dir))?.identity()?)
     }
 
     /// The stored bytes of one of this device's documents.
     pub fn document(&self, doc: &DocumentId) -> Res<Vec<u8>> {
-        Ok(
-            groundwork_core::Device::open(&self.dir, &cli_key(&self.dir))?
-                .document_bytes(doc)?,
-        )
+        Ok(groundwork_core::Device::open(&self.dir, &cli_key(&self.dir))?.document_bytes(doc)?)
     }
 
     /// Its device id.
@@ -258,4 +252,3 @@ pub fn field(v: &Value, key: &str) -> Res<String> {
         .map(str::to_owned)
         .ok_or_else(|| format!("no {key} in {v}").into())
 }
-

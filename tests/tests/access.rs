@@ -386,7 +386,10 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
             refusals.join("\n")
         );
     }
-    assert!(!log.contains(CONTENT_MARKER), "a change's content reached the log");
+    assert!(
+        !log.contains(CONTENT_MARKER),
+        "a change's content reached the log"
+    );
     println!("refusals logged: {}", refusals.len());
     Ok(())
 }

@@ -1053,7 +1053,11 @@ impl<P: Policy> Hub<P> {
     /// what is stored (empty, for a document that was never created), and the peer is answered
     /// as if the document did not exist.
     fn refuse_changes(&mut self, conn: ConnId, id: DocumentId, was_empty: bool, why: &Refused) {
-        let peer = self.conns.get(&conn).and_then(|c| c.peer.as_deref()).unwrap_or("-");
+        let peer = self
+            .conns
+            .get(&conn)
+            .and_then(|c| c.peer.as_deref())
+            .unwrap_or("-");
         tracing::warn!(conn, peer = %peer, doc = %id, reason = %why, "refused changes the peer may not make");
         if let Some(doc) = self.docs.get_mut(&id) {
             doc.subscribers.remove(&conn);
