@@ -516,11 +516,7 @@ fn read_terminal_qr(drawn: &str) -> Result<String, Box<dyn std::error::Error>> {
             .and_then(|r| r.get(x))
             .copied()
             .unwrap_or(' ');
-        match (c, y % 2) {
-            ('█', _) => true,
-            ('▀', 0) | ('▄', 1) => true,
-            _ => false,
-        }
+        matches!((c, y % 2), ('█', _) | ('▀', 0) | ('▄', 1))
     };
     let scale = 4;
     let mut img = rqrr::PreparedImage::prepare_from_greyscale(

@@ -882,9 +882,11 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     func createGroup(name: String, jurisdiction: String?) async throws  -> String
     
     /**
-     * Signs an invite to the group (leads only), redeemable `uses` times for `valid_for_ms`.
+     * Signs an invite to the group (leads only), redeemable `uses` times for `valid_for_ms`,
+     * naming `relay` (default: the relay this device last reached) as where it is redeemed.
+     * Its `link` is what a QR code shows and [`Self::join`] takes.
      */
-    func createInvite(groupId: String, role: Role, uses: UInt32, validForMs: Int64) async throws  -> InviteCode
+    func createInvite(groupId: String, role: Role, uses: UInt32, validForMs: Int64, relay: String?) async throws  -> InviteCode
     
     /**
      * Plans a meeting; returns its id.
@@ -894,7 +896,7 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     /**
      * Signs a one-use invite for another device of this device's owner, at the same role.
      */
-    func createOwnDeviceInvite(groupId: String, validForMs: Int64) async throws  -> InviteCode
+    func createOwnDeviceInvite(groupId: String, validForMs: Int64, relay: String?) async throws  -> InviteCode
     
     /**
      * Who this device is.
@@ -912,11 +914,13 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     func groups() async throws  -> [Group]
     
     /**
-     * Joins a group with an invite code: the relay checks it and adds this device to the
-     * roster; then the group's data is fetched (a plain automerge-repo server cannot check
-     * invites: then the code's signature and expiry are checked here).
+     * Joins a group with an invite link (`code` may also be the bare code): its signature is checked here
+     * first (a link whose relay was altered is refused before anything is dialled), then the
+     * relay it names (or `relay`, which overrides it) checks it and adds this device to the
+     * roster, and the group's data is fetched. A plain automerge-repo server cannot check
+     * invites: then the expiry is checked here too.
      */
-    func join(code: String, relay: String) async throws  -> Joined
+    func join(code: String, relay: String?) async throws  -> Joined
     
     /**
      * How many subscriptions of this store are alive (not yet dropped): a leak shows here.
@@ -949,10 +953,16 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     func recordResponse(groupId: String, response: NewResponse) async throws 
     
     /**
+     * The relay this device last reached (remembered from a join or a sync), if any: the
+     * one the calls below use when they are not given one.
+     */
+    func relay() async throws  -> String?
+    
+    /**
      * Removes a device from the group (leads; or a member reporting their own lost device).
      * The relay stops serving it at once and tells it to wipe the group when it next connects.
      */
-    func removeMember(groupId: String, deviceId: String, relay: String) async throws 
+    func removeMember(groupId: String, deviceId: String, relay: String?) async throws 
     
     /**
      * Every target's answer on every rule; one target's if `target_id` is given.
@@ -972,15 +982,15 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     /**
      * Signs this device up with a relay that requires a sign-up code to create groups.
      */
-    func signUp(code: String, relay: String) async throws 
+    func signUp(code: String, relay: String?) async throws 
     
     /**
      * Keeps this device synced with `relay` in the background until [`Self::stop_sync`] (or
      * until the store is closed): edits go out as they are saved, other devices' come in as
      * they arrive, and a lost connection is retried with a growing, jittered wait. Starting it
-     * again with another relay moves it there.
+     * again with another relay moves it there. `None`: the relay this device last reached.
      */
-    func startSync(relay: String) throws 
+    func startSync(relay: String?) throws 
     
     /**
      * Where syncing stands: the connection as last recorded, and each document's standing.
@@ -1007,9 +1017,10 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     
     /**
      * Syncs every document both ways once, and returns when all are synced (or `timeout_ms`
-     * passes). Cancelling the call closes the connection at once.
+     * passes), with `relay` or, when it is `None`, the relay this device last reached.
+     * Cancelling the call closes the connection at once.
      */
-    func syncOnce(relay: String, timeoutMs: UInt64) async throws  -> SyncReport
+    func syncOnce(relay: String?, timeoutMs: UInt64) async throws  -> SyncReport
     
     /**
      * The group's targets.
@@ -1264,14 +1275,16 @@ open func createGroup(name: String, jurisdiction: String?)async throws  -> Strin
 }
     
     /**
-     * Signs an invite to the group (leads only), redeemable `uses` times for `valid_for_ms`.
+     * Signs an invite to the group (leads only), redeemable `uses` times for `valid_for_ms`,
+     * naming `relay` (default: the relay this device last reached) as where it is redeemed.
+     * Its `link` is what a QR code shows and [`Self::join`] takes.
      */
-open func createInvite(groupId: String, role: Role, uses: UInt32, validForMs: Int64)async throws  -> InviteCode  {
+open func createInvite(groupId: String, role: Role, uses: UInt32, validForMs: Int64, relay: String? = nil)async throws  -> InviteCode  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_groundwork_ffi_fn_method_groundworkstore_create_invite(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(groupId),FfiConverterTypeRole_lower(role),FfiConverterUInt32.lower(uses),FfiConverterInt64.lower(validForMs)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(groupId),FfiConverterTypeRole_lower(role),FfiConverterUInt32.lower(uses),FfiConverterInt64.lower(validForMs),FfiConverterOptionString.lower(relay)
                 )
             },
             pollFunc: ffi_groundwork_ffi_rust_future_poll_rust_buffer,
@@ -1304,12 +1317,12 @@ open func createMeeting(groupId: String, meeting: NewMeeting)async throws  -> St
     /**
      * Signs a one-use invite for another device of this device's owner, at the same role.
      */
-open func createOwnDeviceInvite(groupId: String, validForMs: Int64)async throws  -> InviteCode  {
+open func createOwnDeviceInvite(groupId: String, validForMs: Int64, relay: String? = nil)async throws  -> InviteCode  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_groundwork_ffi_fn_method_groundworkstore_create_own_device_invite(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(groupId),FfiConverterInt64.lower(validForMs)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(groupId),FfiConverterInt64.lower(validForMs),FfiConverterOptionString.lower(relay)
                 )
             },
             pollFunc: ffi_groundwork_ffi_rust_future_poll_rust_buffer,
@@ -1371,16 +1384,18 @@ open func groups()async throws  -> [Group]  {
 }
     
     /**
-     * Joins a group with an invite code: the relay checks it and adds this device to the
-     * roster; then the group's data is fetched (a plain automerge-repo server cannot check
-     * invites: then the code's signature and expiry are checked here).
+     * Joins a group with an invite link (`code` may also be the bare code): its signature is checked here
+     * first (a link whose relay was altered is refused before anything is dialled), then the
+     * relay it names (or `relay`, which overrides it) checks it and adds this device to the
+     * roster, and the group's data is fetched. A plain automerge-repo server cannot check
+     * invites: then the expiry is checked here too.
      */
-open func join(code: String, relay: String)async throws  -> Joined  {
+open func join(code: String, relay: String? = nil)async throws  -> Joined  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_groundwork_ffi_fn_method_groundworkstore_join(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterString.lower(relay)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterOptionString.lower(relay)
                 )
             },
             pollFunc: ffi_groundwork_ffi_rust_future_poll_rust_buffer,
@@ -1499,15 +1514,35 @@ open func recordResponse(groupId: String, response: NewResponse)async throws   {
 }
     
     /**
+     * The relay this device last reached (remembered from a join or a sync), if any: the
+     * one the calls below use when they are not given one.
+     */
+open func relay()async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_groundwork_ffi_fn_method_groundworkstore_relay(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_groundwork_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_groundwork_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_groundwork_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeGroundworkError_lift
+        )
+}
+    
+    /**
      * Removes a device from the group (leads; or a member reporting their own lost device).
      * The relay stops serving it at once and tells it to wipe the group when it next connects.
      */
-open func removeMember(groupId: String, deviceId: String, relay: String)async throws   {
+open func removeMember(groupId: String, deviceId: String, relay: String? = nil)async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_groundwork_ffi_fn_method_groundworkstore_remove_member(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(groupId),FfiConverterString.lower(deviceId),FfiConverterString.lower(relay)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(groupId),FfiConverterString.lower(deviceId),FfiConverterOptionString.lower(relay)
                 )
             },
             pollFunc: ffi_groundwork_ffi_rust_future_poll_void,
@@ -1578,12 +1613,12 @@ open func setMeetingStatus(meetingId: String, status: MeetingStatus)async throws
     /**
      * Signs this device up with a relay that requires a sign-up code to create groups.
      */
-open func signUp(code: String, relay: String)async throws   {
+open func signUp(code: String, relay: String? = nil)async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_groundwork_ffi_fn_method_groundworkstore_sign_up(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterString.lower(relay)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterOptionString.lower(relay)
                 )
             },
             pollFunc: ffi_groundwork_ffi_rust_future_poll_void,
@@ -1598,13 +1633,13 @@ open func signUp(code: String, relay: String)async throws   {
      * Keeps this device synced with `relay` in the background until [`Self::stop_sync`] (or
      * until the store is closed): edits go out as they are saved, other devices' come in as
      * they arrive, and a lost connection is retried with a growing, jittered wait. Starting it
-     * again with another relay moves it there.
+     * again with another relay moves it there. `None`: the relay this device last reached.
      */
-open func startSync(relay: String)throws   {try rustCallWithError(FfiConverterTypeGroundworkError_lift) {
+open func startSync(relay: String?)throws   {try rustCallWithError(FfiConverterTypeGroundworkError_lift) {
         uniffiCallStatus in
     uniffi_groundwork_ffi_fn_method_groundworkstore_start_sync(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(relay),uniffiCallStatus
+        FfiConverterOptionString.lower(relay),uniffiCallStatus
     )
 }
 }
@@ -1678,14 +1713,15 @@ open func subscribeSyncStatus(observer: SyncStatusObserver)throws  -> Subscripti
     
     /**
      * Syncs every document both ways once, and returns when all are synced (or `timeout_ms`
-     * passes). Cancelling the call closes the connection at once.
+     * passes), with `relay` or, when it is `None`, the relay this device last reached.
+     * Cancelling the call closes the connection at once.
      */
-open func syncOnce(relay: String, timeoutMs: UInt64)async throws  -> SyncReport  {
+open func syncOnce(relay: String?, timeoutMs: UInt64)async throws  -> SyncReport  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_groundwork_ffi_fn_method_groundworkstore_sync_once(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(relay),FfiConverterUInt64.lower(timeoutMs)
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(relay),FfiConverterUInt64.lower(timeoutMs)
                 )
             },
             pollFunc: ffi_groundwork_ffi_rust_future_poll_rust_buffer,
@@ -2810,6 +2846,15 @@ public struct InviteCode: Equatable, Hashable {
      */
     public var code: String
     /**
+     * The join link (`groundwork://join?invite=...`) carrying the code: what a QR code
+     * shows, and what [`crate::store::GroundworkStore::join`] takes.
+     */
+    public var link: String
+    /**
+     * The relay the invite names (signed with it), if this device knew one.
+     */
+    public var relay: String?
+    /**
      * The role it grants.
      */
     public var role: Role
@@ -2829,6 +2874,13 @@ public struct InviteCode: Equatable, Hashable {
          * The code to give the invitee.
          */code: String, 
         /**
+         * The join link (`groundwork://join?invite=...`) carrying the code: what a QR code
+         * shows, and what [`crate::store::GroundworkStore::join`] takes.
+         */link: String, 
+        /**
+         * The relay the invite names (signed with it), if this device knew one.
+         */relay: String?, 
+        /**
          * The role it grants.
          */role: Role, 
         /**
@@ -2838,6 +2890,8 @@ public struct InviteCode: Equatable, Hashable {
          * Until when it can be redeemed (Unix milliseconds).
          */expiresAt: Int64) {
         self.code = code
+        self.link = link
+        self.relay = relay
         self.role = role
         self.uses = uses
         self.expiresAt = expiresAt
@@ -2860,6 +2914,8 @@ public struct FfiConverterTypeInviteCode: FfiConverterRustBuffer {
         return
             try InviteCode(
                 code: FfiConverterString.read(from: &buf), 
+                link: FfiConverterString.read(from: &buf), 
+                relay: FfiConverterOptionString.read(from: &buf), 
                 role: FfiConverterTypeRole.read(from: &buf), 
                 uses: FfiConverterUInt32.read(from: &buf), 
                 expiresAt: FfiConverterInt64.read(from: &buf)
@@ -2868,6 +2924,8 @@ public struct FfiConverterTypeInviteCode: FfiConverterRustBuffer {
 
     public static func write(_ value: InviteCode, into buf: inout [UInt8]) {
         FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.link, into: &buf)
+        FfiConverterOptionString.write(value.relay, into: &buf)
         FfiConverterTypeRole.write(value.role, into: &buf)
         FfiConverterUInt32.write(value.uses, into: &buf)
         FfiConverterInt64.write(value.expiresAt, into: &buf)
@@ -6319,13 +6377,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_create_group() != 58023) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_create_invite() != 2398) {
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_create_invite() != 25942) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_create_meeting() != 28898) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_create_own_device_invite() != 26699) {
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_create_own_device_invite() != 42690) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_device_info() != 49726) {
@@ -6337,7 +6395,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_groups() != 56595) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_join() != 56293) {
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_join() != 40638) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_live_subscriptions() != 4204) {
@@ -6358,7 +6416,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_record_response() != 7445) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_remove_member() != 50296) {
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_relay() != 25977) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_remove_member() != 32989) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_scorecard() != 55625) {
@@ -6370,10 +6431,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_meeting_status() != 651) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_sign_up() != 30676) {
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_sign_up() != 48805) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_start_sync() != 54354) {
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_start_sync() != 60573) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_status() != 14562) {
@@ -6388,7 +6449,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_subscribe_sync_status() != 62614) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_sync_once() != 42106) {
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_sync_once() != 61440) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_targets() != 15946) {

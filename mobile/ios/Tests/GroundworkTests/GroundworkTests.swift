@@ -62,8 +62,13 @@ final class GroupSyncTests: XCTestCase {
         let canvasserInvite = try await lead.createInvite(groupId: group, role: .canvasser, uses: 1, validForMs: hour)
         let joinedMember = try await member.join(code: memberInvite.code, relay: relay.url)
         XCTAssertEqual(joinedMember.role, .member)
-        let joinedCanvasser = try await canvasser.join(code: canvasserInvite.code, relay: relay.url)
+        // The link alone: it carries the relay, signed with the rest of the invite.
+        XCTAssertEqual(canvasserInvite.relay, relay.url)
+        XCTAssertEqual(canvasserInvite.link, "groundwork://join?invite=\(canvasserInvite.code)")
+        let joinedCanvasser = try await canvasser.join(code: canvasserInvite.link)
         XCTAssertEqual(joinedCanvasser.role, .canvasser)
+        let remembered = try await canvasser.relay()
+        XCTAssertEqual(remembered, relay.url)
 
         let changes = lead.changes()
         _ = try await member.addAgendaItem(meetingId: meeting, text: "Ask the sheriff about R1 (judicial warrants)")
@@ -78,7 +83,7 @@ final class GroupSyncTests: XCTestCase {
 
         let memberSync = try await member.syncOnce(relay: relay.url, timeoutMs: 20_000)
         XCTAssertTrue(memberSync.synced)
-        let canvasserSync = try await canvasser.syncOnce(relay: relay.url, timeoutMs: 20_000)
+        let canvasserSync = try await canvasser.syncOnce(relay: nil, timeoutMs: 20_000)
         XCTAssertTrue(canvasserSync.synced)
 
         try lead.startSync(relay: relay.url)

@@ -42,11 +42,21 @@ class GroupSyncTest {
                 val meeting = lead.createMeeting(group, NewMeeting(kind = MeetingKind.ORGANIZING, title = "Kickoff"))
                 assertTrue(lead.syncOnce(relay.url, 20_000uL).synced)
 
-                // The others join with invites the lead signed.
+                // The others join with invites the lead signed: the member with the code and the
+                // relay's URL, the canvasser with the link alone (it carries the relay, signed).
+                assertEquals(relay.url, lead.relay())
                 val memberInvite = lead.createInvite(group, Role.MEMBER, 1u, hour)
                 val canvasserInvite = lead.createInvite(group, Role.CANVASSER, 1u, hour)
+                assertEquals(relay.url, canvasserInvite.relay)
+                assertEquals("groundwork://join?invite=${canvasserInvite.code}", canvasserInvite.link)
                 assertEquals(Role.MEMBER, member.join(memberInvite.code, relay.url).role)
-                assertEquals(Role.CANVASSER, canvasser.join(canvasserInvite.code, relay.url).role)
+                // A link whose relay was changed is refused as forged, before anything is dialled.
+                val forged = Links.withRelay(canvasserInvite.link, "ws://127.0.0.1:9/v1/sync")
+                val refusedLink =
+                    assertThrows<GroundworkException.InvalidInput> { runBlocking { canvasser.join(forged) } }
+                assertTrue(refusedLink.message!!.contains("forged"), refusedLink.message)
+                assertEquals(Role.CANVASSER, canvasser.join(canvasserInvite.link).role)
+                assertEquals(relay.url, canvasser.relay())
                 assertEquals("Kickoff", member.meeting(meeting).title)
 
                 // The lead watches from before anything happens.
@@ -75,7 +85,8 @@ class GroupSyncTest {
 
                 // They reconnect and send what they did.
                 assertTrue(member.syncOnce(relay.url, 20_000uL).synced)
-                assertTrue(canvasser.syncOnce(relay.url, 20_000uL).synced)
+                // The canvasser's device remembers its relay.
+                assertTrue(canvasser.syncOnce(null, 20_000uL).synced)
 
                 // The lead syncs in the background; its Flows see it all arrive.
                 lead.startSync(relay.url)
