@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::render;
 use crate::{
     ActionCommand, Cli, Command, ContactCommand, GroupCommand, InviteCommand, MeetingCommand,
-    MemberCommand, ResponseCommand, StoreCommand, TargetCommand,
+    MemberCommand, PlacesCommand, ResponseCommand, StoreCommand, TargetCommand,
 };
 
 /// What a command prints: one JSON value for `--json`, text otherwise; nothing more for a
@@ -92,6 +92,13 @@ pub fn run(cli: Cli) -> Result<Output> {
     if let Command::Rules = &cli.command {
         return Ok(Output::new(json!(RULES), render::rules()));
     }
+    if let Command::Places(PlacesCommand::Search { text, limit }) = &cli.command {
+        let found = groundwork_core::places::search(text, *limit);
+        if found.is_empty() {
+            anyhow::bail!("no county matches {text:?}");
+        }
+        return Ok(Output::new(json!(found), render::counties(&found)));
+    }
     let key = if dir.join(groundwork_core::store::STORE_FILE).exists() {
         store_key(&dir, cli.key_file.clone(), false)?
     } else {
@@ -100,7 +107,11 @@ pub fn run(cli: Cli) -> Result<Output> {
     };
     let mut device = Device::open(&dir, &key)?;
     let out = match cli.command {
-        Command::Init { .. } | Command::Rules | Command::Completions { .. } | Command::Man => {
+        Command::Init { .. }
+        | Command::Rules
+        | Command::Places(_)
+        | Command::Completions { .. }
+        | Command::Man => {
             unreachable!("handled before the store is opened")
         }
         Command::Whoami => {
@@ -277,13 +288,19 @@ pub fn run(cli: Cli) -> Result<Output> {
             agency,
             jurisdiction,
             level,
+            county,
+            office,
+            place,
         }) => {
             let new = NewTarget {
-                name,
-                title,
+                name: name.unwrap_or_default(),
+                title: title.unwrap_or_default(),
                 agency,
                 jurisdiction,
                 level,
+                county,
+                office,
+                place,
             };
             let target_id = device.add_target(&group, new)?;
             Output::new(json!({ "target_id": target_id }), format!("{target_id}\n"))

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use groundwork_core::identity::Role;
 use groundwork_core::rules::RuleCode;
 use groundwork_core::schema::vocab::{
-    ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Position,
+    ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Office, Position,
 };
 
 /// Groundwork: plans, rule-by-rule answers and canvass contacts for Freedom Cities groups,
@@ -107,6 +107,9 @@ enum Command {
     Contact(ContactCommand),
     /// The model rules: codes, titles, summaries.
     Rules,
+    /// The county directory that ships with the program (offline).
+    #[command(subcommand)]
+    Places(PlacesCommand),
     /// Maintenance of the device store.
     #[command(subcommand)]
     Store(StoreCommand),
@@ -139,6 +142,18 @@ struct RelayArg {
     /// device last reached, remembered from a join or a sync]
     #[arg(long, env = "GROUNDWORK_RELAY", value_name = "URL")]
     relay: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum PlacesCommand {
+    /// Find a county by name (optionally with its state) or FIPS code: "Travis County, TX".
+    Search {
+        /// What to look for.
+        text: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -221,16 +236,27 @@ enum MemberCommand {
 
 #[derive(Subcommand, Debug)]
 enum TargetCommand {
-    /// Add an official to ask.
+    /// Add an official to ask: by county and office (so groups asking the same official find
+    /// each other), or by name and title alone.
     Add {
         /// The group.
         group: String,
-        /// The official's name.
-        #[arg(long)]
-        name: String,
-        /// Their title, e.g. Sheriff.
-        #[arg(long)]
-        title: String,
+        /// The official's name [default with --office: the office and county].
+        #[arg(long, required_unless_present = "office")]
+        name: Option<String>,
+        /// Their title, e.g. Sheriff [default with --office: the office's].
+        #[arg(long, required_unless_present = "office")]
+        title: Option<String>,
+        /// The county, by its 5-digit FIPS code (`groundwork places search NAME`).
+        #[arg(long, requires = "office", value_name = "FIPS")]
+        county: Option<String>,
+        /// sheriff | police-chief | precinct-commander | mayor | city-council |
+        /// state-legislator | school-board | other
+        #[arg(long, requires = "county")]
+        office: Option<Office>,
+        /// The city or precinct, for offices below the county.
+        #[arg(long, requires = "office", value_name = "NAME")]
+        place: Option<String>,
         /// Their agency.
         #[arg(long)]
         agency: Option<String>,

@@ -44,7 +44,7 @@ pub fn groups(rows: &[GroupSummary]) -> String {
 pub fn targets(rows: &[TargetRow]) -> String {
     let mut s = String::new();
     for t in rows {
-        let _ = writeln!(
+        let _ = write!(
             s,
             "{}  {}, {}  {}  [{}]",
             t.target_id,
@@ -53,6 +53,19 @@ pub fn targets(rows: &[TargetRow]) -> String {
             opt(&t.agency),
             t.level
         );
+        if let Some(key) = &t.official_key {
+            let _ = write!(s, "  {key}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Counties found in the directory.
+pub fn counties(rows: &[&groundwork_core::places::County]) -> String {
+    let mut s = String::new();
+    for c in rows {
+        let _ = writeln!(s, "{}  {}, {} ({})", c.fips, c.name, c.state, c.state_name);
     }
     s
 }

@@ -616,3 +616,72 @@ fn a_device_that_never_reached_a_relay_is_told_to_name_one() -> TestResult {
     assert!(err.contains("no scheme"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_county_is_found_offline_and_a_target_named_by_county_and_office() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let gw = Gw { data: dir.path() };
+    // No device is needed to search the directory.
+    let found = gw.json(&["places", "search", "Travis County, TX"])?;
+    assert_eq!(found[0]["fips"], "48453");
+    assert_eq!(found[0]["state_name"], "Texas");
+    let text = String::from_utf8(gw.run(&["places", "search", "orleans parish"])?.stdout)?;
+    assert!(text.starts_with("22071  Orleans, LA (Louisiana)"), "{text}");
+    assert!(
+        gw.fails(&["places", "search", "Nowhere At All"])?
+            .contains("no county matches")
+    );
+
+    gw.json(&["init", "--name", "Lead"])?;
+    let group = field(&gw.json(&["group", "create", "--name", "G"])?, "group_id")?;
+    gw.json(&[
+        "target", "add", &group, "--county", "48453", "--office", "sheriff",
+    ])?;
+    gw.json(&[
+        "target",
+        "add",
+        &group,
+        "--county",
+        "48453",
+        "--office",
+        "police-chief",
+        "--place",
+        "Austin",
+        "--name",
+        "Chief Example",
+    ])?;
+    let targets = gw.json(&["target", "list", &group])?;
+    let keys: Vec<&str> = targets
+        .as_array()
+        .ok_or("no targets")?
+        .iter()
+        .filter_map(|t| t["official_key"].as_str())
+        .collect();
+    assert_eq!(keys, ["48453/police-chief/austin", "48453/sheriff"]);
+    assert_eq!(targets[1]["name"], "Sheriff of Travis, TX");
+    // Half an official, or a county that does not exist, is refused and nothing is added.
+    assert!(
+        gw.fails(&["target", "add", &group, "--county", "48453"])?
+            .contains("--office")
+    );
+    assert!(
+        gw.fails(&[
+            "target", "add", &group, "--county", "99999", "--office", "sheriff"
+        ])?
+        .contains("99999")
+    );
+    assert!(
+        gw.fails(&[
+            "target", "add", &group, "--county", "48453", "--office", "king"
+        ])?
+        .contains("police-chief")
+    );
+    assert!(gw.fails(&["target", "add", &group])?.contains("--name"));
+    assert_eq!(
+        gw.json(&["target", "list", &group])?
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    Ok(())
+}

@@ -29,6 +29,7 @@ pub mod identity;
 pub mod ids;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod places;
 pub mod relay;
 pub mod rules;
 pub mod schema;

@@ -16,7 +16,7 @@ use groundwork_core::schema::plan::{
     RuleResponse, Target,
 };
 use groundwork_core::schema::vocab::{
-    ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Position,
+    ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Office, Position,
 };
 use groundwork_core::schema::{self, DocKind};
 use proptest::prelude::*;
@@ -437,6 +437,9 @@ fn arb_plan() -> impl Strategy<Value = Plan> {
                                 title: "t".into(),
                                 agency,
                                 jurisdiction: None,
+                                county: level_is_county(level).then(|| "48453".into()),
+                                office: level_is_county(level).then_some(Office::Sheriff),
+                                place: None,
                                 level,
                             },
                         )
@@ -565,4 +568,9 @@ proptest! {
         let back: ContactsDoc = schema::hydrate(&doc, "c", DocKind::Contacts).unwrap();
         prop_assert_eq!(back, contacts);
     }
+}
+
+/// Some generated targets name a county and office (as targets since codes do), some do not.
+fn level_is_county(level: Level) -> bool {
+    level == Level::County
 }

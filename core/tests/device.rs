@@ -40,6 +40,7 @@ fn fixture() -> Result<Fixture, Box<dyn std::error::Error>> {
             agency: Some("Riverside County Sheriff's Office".into()),
             jurisdiction: Some("Riverside County".into()),
             level: Some(Level::County),
+            ..Default::default()
         },
     )?;
     let meeting = device.create_meeting(

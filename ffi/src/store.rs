@@ -78,6 +78,16 @@ pub fn generate_store_key() -> Result<Vec<u8>> {
     Ok(StoreKey::generate()?.as_bytes().to_vec())
 }
 
+/// Counties of the directory matching `text` (a name, optionally with its state, or a FIPS
+/// code), best first, at most `limit`. Offline.
+#[uniffi::export]
+pub fn search_places(text: String, limit: u32) -> Vec<crate::types::County> {
+    groundwork_core::places::search(&text, limit as usize)
+        .into_iter()
+        .map(Into::into)
+        .collect()
+}
+
 /// The model rules, in order, with their titles and one-line summaries.
 #[uniffi::export]
 pub fn rules() -> Vec<crate::types::Rule> {

@@ -11,7 +11,7 @@ use groundwork_core::rules::RuleCode;
 use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{AgendaItem, NewAction, NewMeeting, NewResponse, NewTarget};
 use groundwork_core::schema::vocab::{
-    ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Position,
+    ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Office, Position,
 };
 use groundwork_core::store::index::ActionRow;
 use groundwork_core::sync::connection::ConnectionState;
@@ -30,6 +30,19 @@ pub enum Level {
     Town,
     Precinct,
     Campus,
+    Other,
+}
+
+/// The office an official holds.
+#[uniffi::remote(Enum)]
+pub enum Office {
+    Sheriff,
+    PoliceChief,
+    PrecinctCommander,
+    Mayor,
+    CityCouncil,
+    StateLegislator,
+    SchoolBoard,
     Other,
 }
 
@@ -137,10 +150,14 @@ pub struct DeviceInfo {
     pub name: String,
 }
 
-/// An official the group asks to adopt the rules.
+/// An official the group asks to adopt the rules: by `county` (FIPS) and `office`, so groups
+/// asking the same official find each other (name and title then default from them), or by
+/// name and title alone.
 #[uniffi::remote(Record)]
 pub struct NewTarget {
+    #[uniffi(default = "")]
     pub name: String,
+    #[uniffi(default = "")]
     pub title: String,
     #[uniffi(default)]
     pub agency: Option<String>,
@@ -148,6 +165,12 @@ pub struct NewTarget {
     pub jurisdiction: Option<String>,
     #[uniffi(default)]
     pub level: Option<Level>,
+    #[uniffi(default)]
+    pub county: Option<String>,
+    #[uniffi(default)]
+    pub office: Option<Office>,
+    #[uniffi(default)]
+    pub place: Option<String>,
 }
 
 /// A new meeting: `target` is required for official meetings; `at` is Unix milliseconds.
@@ -259,6 +282,38 @@ pub struct Target {
     pub jurisdiction: Option<String>,
     /// The level of government.
     pub level: Level,
+    /// Its county's FIPS code, if it names one.
+    pub county: Option<String>,
+    /// Its office, if it names one.
+    pub office: Option<Office>,
+    /// Its city or precinct.
+    pub place: Option<String>,
+    /// The key it shares with the same official in other groups (`FIPS/office[/place]`).
+    pub official_key: Option<String>,
+}
+
+/// A county of the directory that ships with the SDK.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct County {
+    /// Its 5-digit FIPS code.
+    pub fips: String,
+    /// Its name, e.g. "Travis".
+    pub name: String,
+    /// Its state's USPS code, e.g. "TX".
+    pub state: String,
+    /// Its state's name.
+    pub state_name: String,
+}
+
+impl From<&groundwork_core::places::County> for County {
+    fn from(c: &groundwork_core::places::County) -> Self {
+        County {
+            fips: c.fips.into(),
+            name: c.name.into(),
+            state: c.state.into(),
+            state_name: c.state_name.into(),
+        }
+    }
 }
 
 /// A meeting as lists show it.
@@ -596,6 +651,10 @@ impl TryFrom<groundwork_core::store::index::TargetRow> for Target {
             title: t.title,
             agency: t.agency,
             jurisdiction: t.jurisdiction,
+            office: t.office.as_deref().map(stored).transpose()?,
+            county: t.county,
+            place: t.place,
+            official_key: t.official_key,
         })
     }
 }

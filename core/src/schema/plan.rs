@@ -11,7 +11,7 @@ use autosurgeon::{Hydrate, Reconcile, Text};
 
 use crate::error::{Error, Result};
 use crate::rules::RuleCode;
-use crate::schema::vocab::{ExistingPolicy, Level, MeetingKind, MeetingStatus, Position};
+use crate::schema::vocab::{ExistingPolicy, Level, MeetingKind, MeetingStatus, Office, Position};
 use crate::schema::{SCHEMA_VERSION, non_empty};
 
 /// A group's plan: everything the group decides together.
@@ -64,6 +64,47 @@ pub struct Target {
     pub jurisdiction: Option<String>,
     /// The level of government of that jurisdiction.
     pub level: Level,
+    /// The county the office is in, by its 5-digit FIPS code (see [`crate::places`]).
+    #[autosurgeon(missing = "Default::default")]
+    pub county: Option<String>,
+    /// The office held.
+    #[autosurgeon(missing = "Default::default")]
+    pub office: Option<Office>,
+    /// The city or precinct, for offices below the county (a police chief's city).
+    #[autosurgeon(missing = "Default::default")]
+    pub place: Option<String>,
+}
+
+impl Target {
+    /// The key of "the same official" across groups (see [`official_key`]), for targets that
+    /// name their county and office; `None` for free-text targets written before codes.
+    pub fn official_key(&self) -> Option<String> {
+        Some(official_key(
+            self.county.as_deref()?,
+            self.office?,
+            self.place.as_deref(),
+        ))
+    }
+}
+
+/// The key two groups asking the same official share: `FIPS/office` or `FIPS/office/place`,
+/// the place folded to lower case with runs of anything but letters and digits as one `-`
+/// ("St. Louis" and "st louis" are one place).
+pub fn official_key(county: &str, office: Office, place: Option<&str>) -> String {
+    let place = place.map(fold_place).filter(|p| !p.is_empty());
+    match place {
+        Some(p) => format!("{county}/{office}/{p}"),
+        None => format!("{county}/{office}"),
+    }
+}
+
+fn fold_place(place: &str) -> String {
+    place
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// A meeting: the group's own, or one requested with an official.
@@ -177,8 +218,14 @@ pub struct NewTarget {
     pub agency: Option<String>,
     /// Their jurisdiction.
     pub jurisdiction: Option<String>,
-    /// Its level; `other` when not given.
+    /// Its level; the office's, else `other`, when not given.
     pub level: Option<Level>,
+    /// The county, by FIPS code; checked against the directory.
+    pub county: Option<String>,
+    /// The office held (needs a county).
+    pub office: Option<Office>,
+    /// The city or precinct, for offices below the county.
+    pub place: Option<String>,
 }
 
 /// The fields of a new meeting.
@@ -251,15 +298,66 @@ impl Plan {
         })
     }
 
-    /// Adds an official to ask.
+    /// Adds an official to ask. With a county and an office, the name and title may be left
+    /// empty: they default to the office and the county ("Sheriff", "Sheriff of Travis, TX").
     pub fn add_target(&mut self, id: &str, new: NewTarget) -> Result<&Target> {
+        let county = match optional(new.county) {
+            Some(fips) => Some(crate::places::county(fips.trim())?),
+            None => None,
+        };
+        let place = optional(new.place);
+        let (name, title) = match (county, new.office) {
+            (Some(_), None) => {
+                return Err(Error::Invalid {
+                    what: "target",
+                    reason: "a county needs an office (sheriff, police-chief, ...)".into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(Error::Invalid {
+                    what: "target",
+                    reason: "an office needs its county (--county FIPS; `places search` finds it)"
+                        .into(),
+                });
+            }
+            (Some(c), Some(office)) => {
+                let title = match optional(Some(new.title)) {
+                    Some(t) => t,
+                    None => office.title().to_owned(),
+                };
+                let name = match optional(Some(new.name)) {
+                    Some(n) => n,
+                    None => match &place {
+                        Some(p) => format!("{title} of {p}, {}", c.state),
+                        None => format!("{title} of {c}"),
+                    },
+                };
+                (name, title)
+            }
+            (None, None) => (
+                non_empty("target name", &new.name)?,
+                non_empty("target title", &new.title)?,
+            ),
+        };
+        if place.is_some() && county.is_none() {
+            return Err(Error::Invalid {
+                what: "target",
+                reason: "a city or precinct needs its county and office".into(),
+            });
+        }
         let target = Target {
             id: id.to_owned(),
-            name: non_empty("target name", &new.name)?,
-            title: non_empty("target title", &new.title)?,
+            name,
+            title,
             agency: optional(new.agency),
-            jurisdiction: optional(new.jurisdiction),
-            level: new.level.unwrap_or(Level::Other),
+            jurisdiction: optional(new.jurisdiction).or_else(|| county.map(|c| c.to_string())),
+            level: new
+                .level
+                .or(new.office.map(Office::level))
+                .unwrap_or(Level::Other),
+            county: county.map(|c| c.fips.to_owned()),
+            office: new.office,
+            place,
         };
         Ok(self.targets.entry(id.to_owned()).or_insert(target))
     }
@@ -407,4 +505,124 @@ impl Plan {
 /// `None` for an absent or blank optional text, trimmed text otherwise.
 fn optional(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{self, DocKind};
+
+    fn plan() -> Plan {
+        Plan::new("g", "G", None, "d", 0).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn by_office(county: &str, office: Office, place: Option<&str>) -> NewTarget {
+        NewTarget {
+            county: Some(county.into()),
+            office: Some(office),
+            place: place.map(Into::into),
+            ..NewTarget::default()
+        }
+    }
+
+    #[test]
+    fn a_target_by_county_and_office_names_the_same_official_in_every_group() -> Result<()> {
+        let mut p = plan();
+        let sheriff = p.add_target("t1", by_office("48453", Office::Sheriff, None))?;
+        assert_eq!(sheriff.name, "Sheriff of Travis, TX");
+        assert_eq!(sheriff.title, "Sheriff");
+        assert_eq!(sheriff.level, Level::County);
+        assert_eq!(sheriff.jurisdiction.as_deref(), Some("Travis, TX"));
+        assert_eq!(sheriff.official_key().as_deref(), Some("48453/sheriff"));
+        // The place folds: spelled two ways, one official.
+        let a = p
+            .add_target(
+                "t2",
+                by_office("29510", Office::PoliceChief, Some("St. Louis")),
+            )?
+            .official_key();
+        let b = p
+            .add_target(
+                "t3",
+                by_office("29510", Office::PoliceChief, Some(" st  louis ")),
+            )?
+            .official_key();
+        assert_eq!(a.as_deref(), Some("29510/police-chief/st-louis"));
+        assert_eq!(a, b);
+        // A name and title given are kept.
+        let named = NewTarget {
+            name: "Sally Hernandez".into(),
+            ..by_office("48453", Office::Sheriff, None)
+        };
+        assert_eq!(p.add_target("t4", named)?.name, "Sally Hernandez");
+        Ok(())
+    }
+
+    #[test]
+    fn a_half_named_official_is_refused_by_name() {
+        let mut p = plan();
+        let refused = |p: &mut Plan, new: NewTarget| {
+            p.add_target("t", new)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let no_office = NewTarget {
+            county: Some("48453".into()),
+            ..NewTarget::default()
+        };
+        assert!(refused(&mut p, no_office).contains("needs an office"));
+        let no_county = NewTarget {
+            office: Some(Office::Sheriff),
+            name: "X".into(),
+            title: "Y".into(),
+            ..NewTarget::default()
+        };
+        assert!(refused(&mut p, no_county).contains("needs its county"));
+        assert!(refused(&mut p, by_office("99999", Office::Sheriff, None)).contains("99999"));
+        let place_alone = NewTarget {
+            place: Some("Austin".into()),
+            name: "X".into(),
+            title: "Y".into(),
+            ..NewTarget::default()
+        };
+        assert!(refused(&mut p, place_alone).contains("needs its county"));
+        assert!(p.targets.is_empty());
+    }
+
+    #[test]
+    fn a_target_written_before_codes_still_loads() -> Result<()> {
+        use automerge::transaction::Transactable;
+        use automerge::{ObjType, ROOT, ReadDoc};
+        let mut p = plan();
+        p.add_target(
+            "t1",
+            NewTarget {
+                name: "Sheriff Example".into(),
+                title: "Sheriff".into(),
+                ..NewTarget::default()
+            },
+        )?;
+        let mut doc = schema::new_doc();
+        schema::reconcile(&mut doc, &p, "g", DocKind::Plan)?;
+        // Take the new fields out, as a document from before them has none.
+        let targets = doc
+            .get(ROOT, "targets")?
+            .map(|(_, id)| id)
+            .ok_or(Error::Random("no targets".into()))?;
+        let t1 = doc
+            .get(&targets, "t1")?
+            .map(|(_, id)| id)
+            .ok_or(Error::Random("no t1".into()))?;
+        for key in ["county", "office", "place"] {
+            doc.delete(&t1, key)?;
+        }
+        assert_eq!(doc.object_type(&t1)?, ObjType::Map);
+        assert!(doc.get(&t1, "county")?.is_none());
+        let loaded: Plan = schema::hydrate(&doc, "g", DocKind::Plan)?;
+        assert_eq!(loaded.targets["t1"].county, None);
+        assert_eq!(loaded.targets["t1"].official_key(), None);
+        assert_eq!(loaded, p);
+        Ok(())
+    }
 }

@@ -100,6 +100,57 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// The office a target holds: with a county (and a city or precinct where the office
+    /// needs one) it names "the same official" across groups.
+    Office, "office" {
+        /// A county sheriff.
+        Sheriff = "sheriff",
+        /// A city's chief of police.
+        PoliceChief = "police-chief",
+        /// A big city's precinct commander.
+        PrecinctCommander = "precinct-commander",
+        /// A mayor.
+        Mayor = "mayor",
+        /// A city or town council.
+        CityCouncil = "city-council",
+        /// A state legislator.
+        StateLegislator = "state-legislator",
+        /// A school board.
+        SchoolBoard = "school-board",
+        /// Any other office.
+        Other = "other",
+    }
+}
+
+impl Office {
+    /// The title to show when a target gives none, e.g. "Sheriff".
+    pub fn title(self) -> &'static str {
+        match self {
+            Office::Sheriff => "Sheriff",
+            Office::PoliceChief => "Chief of Police",
+            Office::PrecinctCommander => "Precinct Commander",
+            Office::Mayor => "Mayor",
+            Office::CityCouncil => "City Council",
+            Office::StateLegislator => "State Legislator",
+            Office::SchoolBoard => "School Board",
+            Office::Other => "Official",
+        }
+    }
+
+    /// The level of government the office answers to.
+    pub fn level(self) -> Level {
+        match self {
+            Office::Sheriff => Level::County,
+            Office::PoliceChief | Office::Mayor | Office::CityCouncil => Level::City,
+            Office::PrecinctCommander => Level::Precinct,
+            Office::StateLegislator => Level::State,
+            Office::SchoolBoard => Level::Campus,
+            Office::Other => Level::Other,
+        }
+    }
+}
+
+vocabulary! {
     /// Whether a meeting is the group's own or one with an official.
     MeetingKind, "meeting kind" {
         /// The group's own organizing meeting.

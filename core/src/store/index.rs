@@ -26,6 +26,14 @@ pub struct TargetRow {
     pub jurisdiction: Option<String>,
     /// Its level.
     pub level: String,
+    /// Its county's FIPS code, if it names one.
+    pub county: Option<String>,
+    /// Its office, if it names one.
+    pub office: Option<String>,
+    /// Its city or precinct.
+    pub place: Option<String>,
+    /// The key of the same official in other groups ([`crate::schema::plan::official_key`]).
+    pub official_key: Option<String>,
 }
 
 /// A meeting as lists show it.
@@ -150,8 +158,9 @@ pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
         tx.execute(&format!("DELETE FROM {table} WHERE group_id = ?1"), [g])?;
     }
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO idx_targets (target_id, group_id, name, title, agency, jurisdiction, level)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO idx_targets (target_id, group_id, name, title, agency, jurisdiction, level,
+                                  county, office, place, official_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     for t in plan.targets.values() {
         stmt.execute(params![
@@ -161,7 +170,11 @@ pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
             t.title,
             t.agency,
             t.jurisdiction,
-            t.level.as_str()
+            t.level.as_str(),
+            t.county,
+            t.office.map(|o| o.as_str()),
+            t.place,
+            t.official_key(),
         ])?;
     }
     let mut stmt = tx.prepare_cached(
@@ -271,8 +284,9 @@ pub fn clear(tx: &Transaction<'_>) -> Result<()> {
 /// A group's targets, by name.
 pub fn targets(conn: &Connection, group_id: &str) -> Result<Vec<TargetRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT target_id, name, title, agency, jurisdiction, level FROM idx_targets
-         WHERE group_id = ?1 ORDER BY name, target_id",
+        "SELECT target_id, name, title, agency, jurisdiction, level, county, office, place,
+                official_key
+         FROM idx_targets WHERE group_id = ?1 ORDER BY name, target_id",
     )?;
     let rows = stmt.query_map([group_id], |r| {
         Ok(TargetRow {
@@ -282,6 +296,10 @@ pub fn targets(conn: &Connection, group_id: &str) -> Result<Vec<TargetRow>> {
             agency: r.get(3)?,
             jurisdiction: r.get(4)?,
             level: r.get(5)?,
+            county: r.get(6)?,
+            office: r.get(7)?,
+            place: r.get(8)?,
+            official_key: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
