@@ -1,0 +1,205 @@
+//! Canvass contacts on the device: logging (one map entry into the canvasser's document of
+//! the month), pages and counts from the index, CSV export.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::Transaction;
+
+use crate::compaction::COMPACT_AFTER_CHUNKS;
+use crate::error::{Error, Result};
+use crate::ids::{DocumentId, new_entity_id};
+use crate::schema::contacts::{Contact, ContactsDoc, NewContact, insert_contact};
+use crate::schema::{self, DocKind};
+use crate::store::index::{self, ContactPage, ContactQuery, ContactRow};
+use crate::store::{self, DocRecord};
+use crate::time::{now_ms, period_of};
+
+use super::{Device, Loaded, catch_up, commit_change, reindex};
+
+impl Device {
+    /// Logs a contact in this device's contacts document for the current period. The contact is
+    /// checked (support range, consent for personal details) before anything is written.
+    pub fn log_contact(&mut self, group_id: &str, new: NewContact) -> Result<String> {
+        let mut ids = self.log_contacts(group_id, vec![new])?;
+        ids.pop().ok_or_else(|| Error::Invalid {
+            what: "contact",
+            reason: "nothing was logged".into(),
+        })
+    }
+
+    /// Logs several contacts as one change in one transaction (an import of a paper walk list):
+    /// either all are saved or, if any is refused, none is.
+    pub fn log_contacts(&mut self, group_id: &str, new: Vec<NewContact>) -> Result<Vec<String>> {
+        self.group(group_id)?;
+        let now = now_ms();
+        let me = self.info.device_id.clone();
+        let contacts = new
+            .into_iter()
+            .map(|c| Contact::new(&new_entity_id()?, &me, c, now))
+            .collect::<Result<Vec<_>>>()?;
+        let period = period_of(now);
+        let tx = self.store.begin()?;
+        let mut created = None;
+        let doc_id = match store::contacts_doc(&tx, group_id, &me, &period)? {
+            Some(doc_id) => doc_id,
+            None => {
+                let doc_id = create_contacts_doc(&tx, &mut self.docs, group_id, &me, &period, now)?;
+                created = Some(doc_id);
+                doc_id
+            }
+        };
+        match write_contacts(tx, &mut self.docs, group_id, &doc_id, &contacts, now) {
+            Ok(chunks) => {
+                if chunks >= COMPACT_AFTER_CHUNKS {
+                    self.request_compaction(&doc_id);
+                }
+                Ok(contacts.into_iter().map(|c| c.id).collect())
+            }
+            Err(e) => {
+                // The in-memory document may hold a change the store does not: drop it, and
+                // the next use reloads what was really saved.
+                self.docs.remove(&doc_id);
+                if let Some(doc_id) = created {
+                    self.docs.remove(&doc_id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A page of a group's contacts, newest first.
+    pub fn contacts(&self, group_id: &str, query: &ContactQuery) -> Result<Vec<ContactRow>> {
+        self.group(group_id)?;
+        index::contacts(self.store.conn(), group_id, query)
+    }
+
+    /// A page of a group's contacts, newest first, with the cursor of the next page and the
+    /// number of contacts matching the filter.
+    pub fn contact_page(&self, group_id: &str, query: &ContactQuery) -> Result<ContactPage> {
+        self.group(group_id)?;
+        index::contact_page(self.store.conn(), group_id, query)
+    }
+
+    /// How many contacts a group has on this device.
+    pub fn contact_count(&self, group_id: &str) -> Result<i64> {
+        self.group(group_id)?;
+        index::contact_count(self.store.conn(), group_id)
+    }
+
+    /// Writes every contact of a group to a CSV file; returns how many.
+    pub fn export_contacts_csv(&self, group_id: &str, path: &Path) -> Result<usize> {
+        self.group(group_id)?;
+        let rows = index::all_contacts(self.store.conn(), group_id)?;
+        let mut out = csv::Writer::from_path(path).map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(source) => Error::Io {
+                action: "creating",
+                path: path.to_owned(),
+                source,
+            },
+            other => Error::Invalid {
+                what: "csv file",
+                reason: format!("{other:?}"),
+            },
+        })?;
+        out.write_record([
+            "contact_id",
+            "time",
+            "canvasser",
+            "place",
+            "result",
+            "support",
+            "interests",
+            "follow_up",
+            "note",
+            "name",
+            "phone",
+            "email",
+        ])?;
+        for r in &rows {
+            out.write_record([
+                r.contact_id.as_str(),
+                &crate::time::format_rfc3339(r.at),
+                &r.canvasser,
+                r.place.as_deref().unwrap_or(""),
+                &r.result,
+                &r.support.map(|s| s.to_string()).unwrap_or_default(),
+                &r.interests.join(";"),
+                if r.follow_up { "yes" } else { "no" },
+                r.note.as_deref().unwrap_or(""),
+                r.name.as_deref().unwrap_or(""),
+                r.phone.as_deref().unwrap_or(""),
+                r.email.as_deref().unwrap_or(""),
+            ])?;
+        }
+        out.flush().map_err(|source| Error::Io {
+            action: "writing",
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(rows.len())
+    }
+}
+
+fn create_contacts_doc(
+    tx: &Transaction<'_>,
+    docs: &mut HashMap<DocumentId, Loaded>,
+    group_id: &str,
+    owner: &str,
+    period: &str,
+    now: i64,
+) -> Result<DocumentId> {
+    let doc_id = DocumentId::random()?;
+    let mut doc = schema::new_doc();
+    let value = ContactsDoc::new(group_id, owner, period);
+    schema::reconcile(&mut doc, &value, &doc_id.to_string(), DocKind::Contacts)?;
+    let change = commit_change(&mut doc, now).ok_or_else(|| Error::Invalid {
+        what: "contacts document",
+        reason: "the new document is empty".into(),
+    })?;
+    let record = DocRecord {
+        doc_id,
+        group_id: group_id.to_owned(),
+        kind: DocKind::Contacts,
+    };
+    store::insert_document(tx, &record, Some(owner), Some(period))?;
+    let seq = store::append_chunk(tx, &doc_id, &change)?;
+    docs.insert(
+        doc_id,
+        Loaded {
+            doc,
+            seq,
+            chunks: 1,
+        },
+    );
+    Ok(doc_id)
+}
+
+fn write_contacts(
+    tx: Transaction<'_>,
+    docs: &mut HashMap<DocumentId, Loaded>,
+    group_id: &str,
+    doc_id: &DocumentId,
+    contacts: &[Contact],
+    now: i64,
+) -> Result<i64> {
+    let id = doc_id.to_string();
+    let (loaded, foreign) = catch_up(&tx, docs, doc_id)?;
+    if foreign {
+        reindex(&tx, DocKind::Contacts, doc_id, &loaded.doc)?;
+    }
+    for contact in contacts {
+        insert_contact(&mut loaded.doc, contact, &id)?;
+    }
+    let Some(change) = commit_change(&mut loaded.doc, now) else {
+        return Ok(loaded.chunks);
+    };
+    let seq = store::append_chunk(&tx, doc_id, &change)?;
+    for contact in contacts {
+        index::put_contact(&tx, group_id, &id, contact)?;
+    }
+    tx.commit()?;
+    loaded.seq = seq;
+    loaded.chunks += 1;
+    Ok(loaded.chunks)
+}

@@ -1,0 +1,161 @@
+//! Membership on the device: joining with an invite, the relay-written roster, a wipe on the
+//! relay's order, this device's key and the invites it signs.
+
+use rusqlite::params;
+
+use crate::error::{Error, Result};
+use crate::identity::{Identity, Invite, Role};
+use crate::ids::DocumentId;
+use crate::schema::DocKind;
+use crate::schema::roster::{Roster, RosterMember};
+use crate::time::now_ms;
+
+use super::{Device, catch_up};
+
+impl Device {
+    /// Records that the relay accepted this device into a group with `role` (after redeeming
+    /// an invite), so that the next sync receives the group's documents.
+    pub fn joined_group(&mut self, group_id: &str, role: Role) -> Result<()> {
+        let _: DocumentId = group_id.parse()?;
+        let tx = self.store.begin()?;
+        tx.execute(
+            "INSERT INTO groups (group_id, plan_doc, name, jurisdiction, role, joined_at)
+             VALUES (?1, ?1, '', NULL, ?2, ?3)
+             ON CONFLICT (group_id) DO UPDATE SET role = excluded.role",
+            params![group_id, role.as_str(), now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes everything of a group from this device: its documents and their chunks, index
+    /// rows and sync states, and the group itself. Returns how many documents were deleted.
+    /// The relay orders this when the device was removed from the group.
+    pub fn wipe_group(&mut self, group_id: &str) -> Result<usize> {
+        let docs: Vec<DocumentId> = self
+            .documents()?
+            .into_iter()
+            .filter(|d| d.group_id == group_id)
+            .map(|d| d.doc_id)
+            .collect();
+        let tx = self.store.begin()?;
+        for doc in &docs {
+            let id = doc.to_string();
+            tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [&id])?;
+            tx.execute("DELETE FROM sync_states WHERE doc_id = ?1", [&id])?;
+            tx.execute("DELETE FROM sync_status WHERE doc_id = ?1", [&id])?;
+            tx.execute("DELETE FROM idx_contacts WHERE doc_id = ?1", [&id])?;
+            tx.execute("DELETE FROM documents WHERE doc_id = ?1", [&id])?;
+        }
+        for table in [
+            "idx_targets",
+            "idx_meetings",
+            "idx_actions",
+            "idx_responses",
+        ] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE group_id = ?1"),
+                [group_id],
+            )?;
+        }
+        tx.execute("DELETE FROM groups WHERE group_id = ?1", [group_id])?;
+        tx.commit()?;
+        for doc in &docs {
+            self.docs.remove(doc);
+        }
+        // Freed pages are overwritten with zeros (secure_delete) and the file shrinks, so the
+        // group's data does not linger in the file.
+        self.store
+            .conn()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
+        tracing::info!(documents = docs.len(), "group wiped");
+        Ok(docs.len())
+    }
+
+    /// A group's members, from its roster (empty until the roster has arrived from the relay).
+    pub fn members(&mut self, group_id: &str) -> Result<Vec<(String, RosterMember)>> {
+        self.group(group_id)?;
+        let roster = self
+            .documents()?
+            .into_iter()
+            .find(|d| d.group_id == group_id && d.kind == DocKind::Roster);
+        let Some(record) = roster else {
+            return Ok(Vec::new());
+        };
+        let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &record.doc_id)?;
+        let roster = Roster::read(&loaded.doc, &record.doc_id.to_string())?;
+        Ok(roster.members.into_iter().collect())
+    }
+
+    /// This device's key pair.
+    pub fn identity(&self) -> Result<Identity> {
+        let secret: Vec<u8> = self.store.conn().query_row(
+            "SELECT signing_key FROM device WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Identity::from_secret(&secret)
+    }
+
+    /// Signs an invite to a group this device leads, naming `relay` (or, without one, the
+    /// relay this device remembers) as where it is redeemed.
+    pub fn create_invite(
+        &self,
+        group_id: &str,
+        role: Role,
+        uses: u32,
+        valid_for_ms: i64,
+        relay: Option<&str>,
+    ) -> Result<(Invite, String)> {
+        let group = self.group(group_id)?;
+        if group.role != Role::Lead.as_str() {
+            return Err(Error::NotAllowed {
+                reason: format!(
+                    "only a lead can invite; this device is a {} in group {group_id}",
+                    group.role
+                ),
+            });
+        }
+        let expires_at = expires_at(valid_for_ms)?;
+        let relay = self.invite_relay(relay)?;
+        self.identity()?
+            .invite(group_id, role, expires_at, uses, relay.as_deref())
+    }
+
+    fn invite_relay(&self, explicit: Option<&str>) -> Result<Option<String>> {
+        match explicit {
+            Some(relay) => Ok(Some(relay.to_owned())),
+            None => self.relay(),
+        }
+    }
+
+    /// Signs a one-use invite for another device of this device's own person, at this
+    /// device's role (any member may). Either device can later report the other lost.
+    pub fn create_own_device_invite(
+        &self,
+        group_id: &str,
+        valid_for_ms: i64,
+        relay: Option<&str>,
+    ) -> Result<(Invite, String)> {
+        let group = self.group(group_id)?;
+        let role: Role = group.role.parse()?;
+        let expires_at = expires_at(valid_for_ms)?;
+        let relay = self.invite_relay(relay)?;
+        self.identity()?
+            .own_device_invite(group_id, role, expires_at, relay.as_deref())
+    }
+}
+
+/// When an invite valid for `valid_for_ms` from now expires (Unix ms).
+fn expires_at(valid_for_ms: i64) -> Result<i64> {
+    let invalid = |reason: &str| Error::Invalid {
+        what: "invite expiry",
+        reason: reason.into(),
+    };
+    if valid_for_ms <= 0 {
+        return Err(invalid("it must be in the future"));
+    }
+    now_ms()
+        .checked_add(valid_for_ms)
+        .ok_or_else(|| invalid("it is too far in the future"))
+}

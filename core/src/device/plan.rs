@@ -1,0 +1,291 @@
+//! The plan's side of the device: groups, targets, meetings, agendas and notes, action items
+//! and rule responses; each edit one transaction holding the change and its index rows.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::compaction::COMPACT_AFTER_CHUNKS;
+use crate::error::{Error, Result};
+use crate::identity::Role;
+use crate::ids::{DocumentId, new_entity_id};
+use crate::schema::plan::{Meeting, NewAction, NewMeeting, NewResponse, NewTarget, Plan};
+use crate::schema::vocab::MeetingStatus;
+use crate::schema::{self, DocKind};
+use crate::store::index::{self, ActionRow, Entity, MeetingRow, ScorecardRow, TargetRow};
+use crate::store::{self, DocRecord};
+use crate::time::now_ms;
+
+use super::{Device, GroupSummary, Loaded, catch_up, commit_change};
+
+impl Device {
+    /// Creates a group with this device as its lead, and its plan.
+    pub fn create_group(&mut self, name: &str, jurisdiction: Option<String>) -> Result<String> {
+        // A group is named by its plan's document id: knowing the group is knowing where its
+        // plan is, for this device and for the relay.
+        let plan_doc = DocumentId::random()?;
+        let group_id = plan_doc.to_string();
+        let now = now_ms();
+        let plan = Plan::new(&group_id, name, jurisdiction, &self.info.device_id, now)?;
+        let mut doc = schema::new_doc();
+        schema::reconcile(&mut doc, &plan, &plan_doc.to_string(), DocKind::Plan)?;
+        let change = commit_change(&mut doc, now).ok_or_else(|| Error::Invalid {
+            what: "group",
+            reason: "the new plan is empty".into(),
+        })?;
+        let tx = self.store.begin()?;
+        tx.execute(
+            "INSERT INTO groups (group_id, plan_doc, name, jurisdiction, role, joined_at)
+             VALUES (?1, ?2, ?3, ?4, 'lead', ?5)",
+            params![
+                group_id,
+                plan_doc.to_string(),
+                plan.profile.name,
+                plan.profile.jurisdiction,
+                now
+            ],
+        )?;
+        let record = DocRecord {
+            doc_id: plan_doc,
+            group_id: group_id.clone(),
+            kind: DocKind::Plan,
+        };
+        store::insert_document(&tx, &record, None, None)?;
+        let seq = store::append_chunk(&tx, &plan_doc, &change)?;
+        index::replace_plan(&tx, &plan)?;
+        tx.commit()?;
+        self.docs.insert(
+            plan_doc,
+            Loaded {
+                doc,
+                seq,
+                chunks: 1,
+            },
+        );
+        Ok(group_id)
+    }
+
+    /// The groups on this device.
+    pub fn groups(&self) -> Result<Vec<GroupSummary>> {
+        let mut stmt = self.store.conn().prepare_cached(
+            "SELECT group_id, name, jurisdiction, role, plan_doc FROM groups ORDER BY name, group_id",
+        )?;
+        let rows = stmt.query_map([], group_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One group.
+    pub fn group(&self, group_id: &str) -> Result<GroupSummary> {
+        self.store
+            .conn()
+            .prepare_cached(
+                "SELECT group_id, name, jurisdiction, role, plan_doc FROM groups WHERE group_id = ?1",
+            )?
+            .query_row([group_id], group_row)
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                kind: "group",
+                id: group_id.to_owned(),
+            })
+    }
+
+    /// Adds a target (an official) to a group's plan.
+    pub fn add_target(&mut self, group_id: &str, new: NewTarget) -> Result<String> {
+        let id = new_entity_id()?;
+        self.edit_plan(group_id, |plan, _| plan.add_target(&id, new).map(|_| ()))?;
+        Ok(id)
+    }
+
+    /// A group's targets.
+    pub fn targets(&self, group_id: &str) -> Result<Vec<TargetRow>> {
+        self.group(group_id)?;
+        index::targets(self.store.conn(), group_id)
+    }
+
+    /// Creates a meeting in a group's plan.
+    pub fn create_meeting(&mut self, group_id: &str, new: NewMeeting) -> Result<String> {
+        let id = new_entity_id()?;
+        self.edit_plan(group_id, |plan, now| {
+            plan.create_meeting(&id, new, now).map(|_| ())
+        })?;
+        Ok(id)
+    }
+
+    /// Appends an item to a meeting's agenda; returns the item's id.
+    pub fn add_agenda_item(&mut self, meeting_id: &str, text: &str) -> Result<String> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        let item = new_entity_id()?;
+        self.edit_plan(&group_id, |plan, _| {
+            plan.add_agenda_item(meeting_id, &item, text)
+        })?;
+        Ok(item)
+    }
+
+    /// Appends a paragraph to a meeting's shared notes.
+    pub fn append_notes(&mut self, meeting_id: &str, text: &str) -> Result<()> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        self.edit_plan(&group_id, |plan, _| plan.append_notes(meeting_id, text))
+    }
+
+    /// Moves a meeting to a new status.
+    pub fn set_meeting_status(&mut self, meeting_id: &str, status: MeetingStatus) -> Result<()> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        self.edit_plan(&group_id, |plan, _| {
+            plan.set_meeting_status(meeting_id, status)
+        })
+    }
+
+    /// A meeting in full (agenda, roles, notes), read from the plan document.
+    pub fn meeting(&mut self, meeting_id: &str) -> Result<Meeting> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        let plan = self.plan(&group_id)?;
+        plan.meeting(meeting_id).cloned()
+    }
+
+    /// A group's meetings.
+    pub fn meetings(&self, group_id: &str) -> Result<Vec<MeetingRow>> {
+        self.group(group_id)?;
+        index::meetings(self.store.conn(), group_id)
+    }
+
+    /// Adds an action item.
+    pub fn add_action(&mut self, group_id: &str, new: NewAction) -> Result<String> {
+        let id = new_entity_id()?;
+        self.edit_plan(group_id, |plan, now| {
+            plan.add_action(&id, new, now).map(|_| ())
+        })?;
+        Ok(id)
+    }
+
+    /// Marks an action item done or not done.
+    pub fn set_action_done(&mut self, action_id: &str, done: bool) -> Result<()> {
+        let group_id = self.group_of(Entity::Action, action_id)?;
+        self.edit_plan(&group_id, |plan, _| plan.set_action_done(action_id, done))
+    }
+
+    /// A group's action items.
+    pub fn actions(&self, group_id: &str) -> Result<Vec<ActionRow>> {
+        self.group(group_id)?;
+        index::actions(self.store.conn(), group_id)
+    }
+
+    /// Records what a target answered for a rule.
+    pub fn record_response(&mut self, group_id: &str, new: NewResponse) -> Result<()> {
+        let me = self.info.device_id.clone();
+        self.edit_plan(group_id, |plan, now| {
+            plan.record_response(new, &me, now).map(|_| ())
+        })
+    }
+
+    /// The scorecard: one row per target and rule.
+    pub fn scorecard(&self, group_id: &str, target: Option<&str>) -> Result<Vec<ScorecardRow>> {
+        self.group(group_id)?;
+        if let Some(target) = target {
+            let known = index::targets(self.store.conn(), group_id)?
+                .iter()
+                .any(|t| t.target_id == target);
+            if !known {
+                return Err(Error::NotFound {
+                    kind: "target",
+                    id: target.to_owned(),
+                });
+            }
+        }
+        index::scorecard(self.store.conn(), group_id, target)
+    }
+
+    /// The whole plan of a group, read from its document.
+    pub fn plan(&mut self, group_id: &str) -> Result<Plan> {
+        let group = self.group(group_id)?;
+        let doc_id: DocumentId = group.plan_doc.parse()?;
+        let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &doc_id)?;
+        schema::hydrate(&loaded.doc, &group.plan_doc, DocKind::Plan)
+    }
+
+    /// The group a meeting belongs to.
+    pub fn group_of_meeting(&self, meeting_id: &str) -> Result<String> {
+        self.group_of(Entity::Meeting, meeting_id)
+    }
+
+    /// The group an action item belongs to.
+    pub fn group_of_action(&self, action_id: &str) -> Result<String> {
+        self.group_of(Entity::Action, action_id)
+    }
+
+    fn group_of(&self, entity: Entity, id: &str) -> Result<String> {
+        index::group_of(self.store.conn(), entity, id)?.ok_or_else(|| Error::NotFound {
+            kind: match entity {
+                Entity::Meeting => "meeting",
+                Entity::Action => "action item",
+            },
+            id: id.to_owned(),
+        })
+    }
+
+    /// Runs one plan edit as one transaction: read the plan, let `edit` change the typed value
+    /// (it may refuse: then nothing is written), write the difference as one change, rewrite the
+    /// plan's index rows, commit.
+    fn edit_plan<R>(
+        &mut self,
+        group_id: &str,
+        edit: impl FnOnce(&mut Plan, i64) -> Result<R>,
+    ) -> Result<R> {
+        let group = self.group(group_id)?;
+        let role: Role = group.role.parse()?;
+        if !role.edits_plan() {
+            return Err(Error::NotAllowed {
+                reason: format!(
+                    "this device is a {role} in group {group_id}; only leads and members edit the plan"
+                ),
+            });
+        }
+        let doc_id: DocumentId = group.plan_doc.parse()?;
+        let now = now_ms();
+        let tx = self.store.begin()?;
+        let result = edit_plan_in(tx, &mut self.docs, &doc_id, now, edit);
+        match result {
+            Ok((out, chunks)) => {
+                if chunks >= COMPACT_AFTER_CHUNKS {
+                    self.request_compaction(&doc_id);
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                self.docs.remove(&doc_id);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupSummary> {
+    Ok(GroupSummary {
+        group_id: r.get(0)?,
+        name: r.get(1)?,
+        jurisdiction: r.get(2)?,
+        role: r.get(3)?,
+        plan_doc: r.get(4)?,
+    })
+}
+
+fn edit_plan_in<R>(
+    tx: Transaction<'_>,
+    docs: &mut HashMap<DocumentId, Loaded>,
+    doc_id: &DocumentId,
+    now: i64,
+    edit: impl FnOnce(&mut Plan, i64) -> Result<R>,
+) -> Result<(R, i64)> {
+    let id = doc_id.to_string();
+    let (loaded, _) = catch_up(&tx, docs, doc_id)?;
+    let mut plan: Plan = schema::hydrate(&loaded.doc, &id, DocKind::Plan)?;
+    let out = edit(&mut plan, now)?;
+    schema::reconcile(&mut loaded.doc, &plan, &id, DocKind::Plan)?;
+    if let Some(change) = commit_change(&mut loaded.doc, now) {
+        let seq = store::append_chunk(&tx, doc_id, &change)?;
+        index::replace_plan(&tx, &plan)?;
+        tx.commit()?;
+        loaded.seq = seq;
+        loaded.chunks += 1;
+    }
+    Ok((out, loaded.chunks))
+}

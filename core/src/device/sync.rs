@@ -1,0 +1,282 @@
+//! What sync needs from the device store: documents and their bytes, sync states per peer,
+//! what the relay confirmed, the connection record, and the relay this device remembers. The
+//! network code (`net`) drives these; each is one store operation.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::DocumentId;
+use crate::schema::DocKind;
+use crate::sync::connection::ConnectionRecord;
+use crate::time::now_ms;
+
+use super::{Device, apply_known, apply_new, catch_up, heads_text};
+
+impl Device {
+    /// The relay URL with a fresh signed proof that this device is connecting.
+    pub fn connect_url(&self, relay: &str) -> Result<String> {
+        let proof = self.identity()?.connect_proof(now_ms())?;
+        let sep = if relay.contains('?') { "&" } else { "?" };
+        // `ws://host:port` has no path: the query needs one (`ws://host:port/?...`).
+        let after_scheme = relay.split_once("://").map_or(relay, |(_, rest)| rest);
+        let sep = if !after_scheme.contains('/') && sep == "?" {
+            "/?"
+        } else {
+            sep
+        };
+        Ok(format!("{relay}{sep}{}", proof.to_query()))
+    }
+
+    /// The relay this device last reached, if it ever did (remembered by [`Self::remember_relay`]).
+    pub fn relay(&self) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .conn()
+            .query_row("SELECT relay FROM device WHERE id = 1", [], |r| r.get(0))?)
+    }
+
+    /// Remembers `relay` as the one this device syncs with. Called once a connection to it
+    /// was accepted, so a mistyped address is never remembered.
+    pub fn remember_relay(&mut self, relay: &str) -> Result<()> {
+        crate::relay::check(relay)?;
+        self.store.conn().execute(
+            "UPDATE device SET relay = ?1 WHERE id = 1 AND relay IS NOT ?1",
+            [relay],
+        )?;
+        Ok(())
+    }
+
+    /// The relay to talk to: `explicit` (a flag, an environment variable, an invite's) when
+    /// given, else the one this device remembers. Checked either way.
+    pub fn relay_or(&self, explicit: Option<&str>) -> Result<String> {
+        let relay = match explicit {
+            Some(relay) => relay.to_owned(),
+            None => self.relay()?.ok_or(Error::NoRelay)?,
+        };
+        crate::relay::check(&relay)?;
+        Ok(relay)
+    }
+
+    /// Every document this device should sync, with its stored bytes (`None` for a group's
+    /// plan not received yet).
+    pub fn sync_documents(&mut self) -> Result<Vec<(DocumentId, Option<Vec<u8>>)>> {
+        let mut out = Vec::new();
+        for (id, stored) in self.sync_document_ids()? {
+            let bytes = if stored {
+                Some(self.document_bytes(&id)?)
+            } else {
+                None
+            };
+            out.push((id, bytes));
+        }
+        Ok(out)
+    }
+
+    /// Every document this device should sync, plans first, and whether it has any of it yet
+    /// (a group just joined has no plan until the relay sends it). Reads only the registry.
+    pub fn sync_document_ids(&self) -> Result<Vec<(DocumentId, bool)>> {
+        let mut records = self.documents()?;
+        // Plans first: the relay creates a group from its plan, and accepts the group's other
+        // documents only after that.
+        records.sort_by_key(|d| d.kind != DocKind::Plan);
+        let known: std::collections::BTreeSet<DocumentId> =
+            records.iter().map(|d| d.doc_id).collect();
+        let mut out: Vec<(DocumentId, bool)> = records.iter().map(|d| (d.doc_id, true)).collect();
+        for g in self.groups()? {
+            let plan: DocumentId = g.plan_doc.parse()?;
+            if !known.contains(&plan) {
+                out.push((plan, false));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sync states saved for a peer.
+    pub fn sync_states(&self, peer: &str) -> Result<Vec<(DocumentId, Vec<u8>)>> {
+        let mut stmt = self
+            .store
+            .conn()
+            .prepare_cached("SELECT doc_id, state FROM sync_states WHERE peer_id = ?1")?;
+        let rows = stmt.query_map([peer], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (doc, state) = row?;
+            out.push((doc.parse()?, state));
+        }
+        Ok(out)
+    }
+
+    /// Saves the sync state of a document with a peer; a document this device does not hold
+    /// (one of a group it just wiped, say) is skipped.
+    pub fn save_sync_state(&mut self, peer: &str, doc: &DocumentId, state: &[u8]) -> Result<()> {
+        let id = doc.to_string();
+        let held = self
+            .store
+            .conn()
+            .prepare_cached(
+                "SELECT 1 FROM documents WHERE doc_id = ?1
+                 UNION ALL SELECT 1 FROM groups WHERE plan_doc = ?1 LIMIT 1",
+            )?
+            .query_row([&id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !held {
+            return Ok(());
+        }
+        self.store.conn().execute(
+            "INSERT OR REPLACE INTO sync_states (peer_id, doc_id, state) VALUES (?1, ?2, ?3)",
+            params![peer, doc.to_string(), state],
+        )?;
+        Ok(())
+    }
+
+    /// Records that the relay has `heads` of a document.
+    pub fn record_relay_heads(
+        &mut self,
+        doc: &DocumentId,
+        heads: &[automerge::ChangeHash],
+    ) -> Result<()> {
+        self.store.conn().execute(
+            "INSERT OR REPLACE INTO sync_status (doc_id, relay_heads, synced_at) VALUES (?1, ?2, ?3)",
+            params![doc.to_string(), heads_text(heads), now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// The changes this device has of a document beyond `heads` (what a running sync last
+    /// handed the relay), or `None` when there are none. Catches up on edits other processes
+    /// stored, so a long-lived sync picks up edits made by the CLI.
+    pub fn changes_since(
+        &mut self,
+        doc: &DocumentId,
+        heads: &[automerge::ChangeHash],
+    ) -> Result<Option<Vec<u8>>> {
+        let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, doc)?;
+        if loaded.doc.get_heads() == heads {
+            return Ok(None);
+        }
+        Ok(Some(loaded.doc.save_after(heads)))
+    }
+
+    /// Records the relay connection's state, for `status` (in this process or another).
+    pub fn record_connection(&mut self, record: &ConnectionRecord) -> Result<()> {
+        self.store.conn().execute(
+            "INSERT OR REPLACE INTO sync_connection
+               (id, relay, state, since, attempt, last_error, retry_at, heartbeat)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                record.relay,
+                record.state.as_str(),
+                record.since,
+                record.attempt,
+                record.last_error,
+                record.retry_at,
+                record.heartbeat
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The relay connection as last recorded, judged now (a sync that stopped refreshing its
+    /// record reads as offline); `None` if this device never ran sync.
+    pub fn connection(&self) -> Result<Option<ConnectionRecord>> {
+        let row = self
+            .store
+            .conn()
+            .prepare_cached(
+                "SELECT relay, state, since, attempt, last_error, retry_at, heartbeat
+                 FROM sync_connection WHERE id = 1",
+            )?
+            .query_row([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .optional()?;
+        let Some((relay, state, since, attempt, last_error, retry_at, heartbeat)) = row else {
+            return Ok(None);
+        };
+        let record = ConnectionRecord {
+            relay,
+            state: state.parse()?,
+            since,
+            attempt,
+            last_error,
+            retry_at,
+            heartbeat,
+        };
+        Ok(Some(record.at(now_ms())))
+    }
+
+    /// Per document: its local heads, the heads the relay last confirmed, and when.
+    pub fn sync_status(&mut self) -> Result<Vec<DocSyncRecord>> {
+        let records = self.documents()?;
+        let mut out = Vec::new();
+        for record in records {
+            let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &record.doc_id)?;
+            let local = heads_text(&loaded.doc.get_heads());
+            let relay: Option<(String, i64)> = self
+                .store
+                .conn()
+                .prepare_cached("SELECT relay_heads, synced_at FROM sync_status WHERE doc_id = ?1")?
+                .query_row([record.doc_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            out.push(DocSyncRecord {
+                doc_id: record.doc_id.to_string(),
+                group_id: record.group_id,
+                kind: record.kind.as_str(),
+                synced: relay.as_ref().is_some_and(|(h, _)| *h == local),
+                local_heads: local,
+                relay_heads: relay.as_ref().map(|(h, _)| h.clone()),
+                synced_at: relay.map(|(_, t)| t),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stores changes that came from the relay: one transaction holding the chunk and the
+    /// document's index rows. A document seen for the first time is registered by what it is
+    /// (a plan or a contacts document), and its group too if this device only knew its id.
+    pub fn apply_remote_changes(&mut self, doc_id: &DocumentId, changes: &[u8]) -> Result<()> {
+        let registered = self.documents()?.iter().any(|d| d.doc_id == *doc_id);
+        let tx = self.store.begin()?;
+        let result = if registered {
+            apply_known(&tx, &mut self.docs, doc_id, changes)
+        } else {
+            apply_new(&tx, &mut self.docs, doc_id, changes)
+        };
+        match result.and_then(|()| Ok(tx.commit()?)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.docs.remove(doc_id);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A document's sync standing, for `status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DocSyncRecord {
+    /// The document.
+    pub doc_id: String,
+    /// Its group.
+    pub group_id: String,
+    /// plan | contacts.
+    pub kind: &'static str,
+    /// Whether the relay has everything this device has of it.
+    pub synced: bool,
+    /// This device's heads.
+    pub local_heads: String,
+    /// The heads the relay last confirmed.
+    pub relay_heads: Option<String>,
+    /// When (Unix milliseconds).
+    pub synced_at: Option<i64>,
+}
