@@ -276,6 +276,18 @@ pub fn run(cli: Cli) -> Result<Output> {
                 text,
             )
         }
+        Command::Group(GroupCommand::Share { group, setting }) => {
+            let on = setting == "on";
+            device.set_group_sharing(&group, on)?;
+            Output::new(
+                json!({ "group_id": group, "shares": on }),
+                if on {
+                    format!("{group} shares with the campaign\n")
+                } else {
+                    format!("{group} no longer shares with the campaign\n")
+                },
+            )
+        }
         Command::Group(GroupCommand::List) => {
             let groups = device.groups()?;
             let text = render::groups(&groups);
@@ -348,6 +360,16 @@ pub fn run(cli: Cli) -> Result<Output> {
             Output::new(
                 json!({ "meeting_id": meeting, "status": status }),
                 format!("{meeting}: {status}\n"),
+            )
+        }
+        Command::Meeting(MeetingCommand::Share {
+            meeting,
+            visibility,
+        }) => {
+            device.set_meeting_visibility(&meeting, visibility)?;
+            Output::new(
+                json!({ "meeting_id": meeting, "visibility": visibility }),
+                format!("{meeting}: {visibility}\n"),
             )
         }
         Command::Meeting(MeetingCommand::Show { meeting }) => {

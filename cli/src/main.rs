@@ -15,6 +15,7 @@ use groundwork_core::identity::Role;
 use groundwork_core::rules::RuleCode;
 use groundwork_core::schema::vocab::{
     ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Office, Position,
+    Visibility,
 };
 
 /// Groundwork: plans, rule-by-rule answers and canvass contacts for Freedom Cities groups,
@@ -169,6 +170,16 @@ enum GroupCommand {
     },
     /// List the groups on this device.
     List,
+    /// Share the group's targets, official meetings (status and time), rule responses and
+    /// canvass counts with the campaign, or stop (leads only; on by default). Never contacts'
+    /// details, notes or agendas.
+    Share {
+        /// The group.
+        group: String,
+        /// on | off
+        #[arg(value_parser = ["on", "off"])]
+        setting: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -318,6 +329,14 @@ enum MeetingCommand {
         meeting: String,
         /// draft | requested | scheduled | held | declined | no-response | cancelled
         status: MeetingStatus,
+    },
+    /// Choose who beyond the group sees a meeting (leads only): private (the campaign sees an
+    /// official meeting's status and time), shared (its place too), public (the public map).
+    Share {
+        /// The meeting.
+        meeting: String,
+        /// private | shared | public
+        visibility: Visibility,
     },
     /// Show a meeting in full.
     Show {

@@ -31,11 +31,12 @@ pub fn groups(rows: &[GroupSummary]) -> String {
     for g in rows {
         let _ = writeln!(
             s,
-            "{}  {}  ({}, {})",
+            "{}  {}  ({}, {}{})",
             g.group_id,
             g.name,
             g.role,
-            opt(&g.jurisdiction)
+            opt(&g.jurisdiction),
+            if g.shares { "" } else { ", not sharing" }
         );
     }
     s
@@ -82,6 +83,7 @@ pub fn meetings_json(rows: &[MeetingRow]) -> Value {
                     "at": m.at.map(format_rfc3339),
                     "location": m.location,
                     "status": m.status,
+                    "visibility": m.visibility,
                     "agenda_items": m.agenda_items,
                 })
             })
@@ -113,6 +115,7 @@ pub fn meeting_json(m: &Meeting) -> Value {
         "host": m.host,
         "roles": m.roles,
         "status": m.status,
+        "visibility": m.visibility,
         "agenda": m.agenda.iter().map(|i| json!({ "item_id": i.id, "text": i.text })).collect::<Vec<_>>(),
         "attendees": m.attendees,
         "notes": m.notes.as_str(),
@@ -123,7 +126,11 @@ pub fn meeting_json(m: &Meeting) -> Value {
 /// target is not on this device).
 pub fn meeting(m: &Meeting, with: Option<&TargetRow>) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{} ({}, {})", m.title, m.kind, m.status);
+    let _ = writeln!(
+        s,
+        "{} ({}, {}, {})",
+        m.title, m.kind, m.status, m.visibility
+    );
     if let Some(at) = m.at {
         let _ = writeln!(s, "when:  {}", format_rfc3339(at));
     }

@@ -685,3 +685,49 @@ fn a_county_is_found_offline_and_a_target_named_by_county_and_office() -> TestRe
     );
     Ok(())
 }
+
+#[test]
+fn a_lead_turns_sharing_off_and_makes_a_meeting_public() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let gw = Gw { data: dir.path() };
+    gw.json(&["init", "--name", "Lead"])?;
+    let group = field(&gw.json(&["group", "create", "--name", "G"])?, "group_id")?;
+    assert_eq!(gw.json(&["group", "list"])?[0]["shares"], true);
+    assert_eq!(
+        gw.json(&["group", "share", &group, "off"])?["shares"],
+        false
+    );
+    assert_eq!(gw.json(&["group", "list"])?[0]["shares"], false);
+    let text = String::from_utf8(gw.run(&["group", "list"])?.stdout)?;
+    assert!(text.contains("not sharing"), "{text}");
+    let meeting = field(
+        &gw.json(&[
+            "meeting",
+            "create",
+            &group,
+            "--kind",
+            "organizing",
+            "--title",
+            "Open house",
+        ])?,
+        "meeting_id",
+    )?;
+    assert_eq!(
+        gw.json(&["meeting", "show", &meeting])?["visibility"],
+        "private"
+    );
+    gw.json(&["meeting", "share", &meeting, "public"])?;
+    assert_eq!(
+        gw.json(&["meeting", "list", &group])?[0]["visibility"],
+        "public"
+    );
+    assert!(
+        gw.fails(&["meeting", "share", &meeting, "everyone"])?
+            .contains("shared")
+    );
+    assert!(
+        gw.fails(&["group", "share", &group, "maybe"])?
+            .contains("on")
+    );
+    Ok(())
+}

@@ -17,6 +17,7 @@ use groundwork_core::schema::plan::{
 };
 use groundwork_core::schema::vocab::{
     ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Office, Position,
+    Visibility,
 };
 use groundwork_core::schema::{self, DocKind};
 use proptest::prelude::*;
@@ -373,25 +374,29 @@ fn arb_meeting() -> impl Strategy<Value = Meeting> {
         proptest::collection::vec(("[a-z]{5}", "[a-z ]{1,9}"), 0..4),
         vocab(MeetingStatus::ALL),
         "[a-zé\n ]{0,20}",
+        vocab(Visibility::ALL),
     )
         .prop_map(
-            |(id, kind, title, target, at, location, roles, agenda, status, notes)| Meeting {
-                id,
-                kind,
-                title,
-                target,
-                at,
-                location: location.clone(),
-                host: location,
-                roles,
-                agenda: agenda
-                    .into_iter()
-                    .map(|(id, text)| AgendaItem { id, text })
-                    .collect(),
-                attendees: vec!["someone".into()],
-                status,
-                notes: Text::with_value(notes),
-                created_at: 7,
+            |(id, kind, title, target, at, location, roles, agenda, status, notes, visibility)| {
+                Meeting {
+                    id,
+                    kind,
+                    title,
+                    target,
+                    at,
+                    location: location.clone(),
+                    host: location,
+                    roles,
+                    agenda: agenda
+                        .into_iter()
+                        .map(|(id, text)| AgendaItem { id, text })
+                        .collect(),
+                    attendees: vec!["someone".into()],
+                    status,
+                    visibility,
+                    notes: Text::with_value(notes),
+                    created_at: 7,
+                }
             },
         )
 }
@@ -421,6 +426,7 @@ fn arb_plan() -> impl Strategy<Value = Plan> {
                 schema: 1,
                 group_id: "g".into(),
                 profile: Profile {
+                    shares: jurisdiction.is_none(),
                     name,
                     jurisdiction,
                     created_by: "d".into(),

@@ -625,3 +625,42 @@ fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_re
     );
     Ok(())
 }
+
+#[test]
+fn a_lead_chooses_what_the_group_shares_and_a_member_cannot() -> TestResult {
+    use groundwork_core::schema::vocab::Visibility;
+    let mut f = fixture()?;
+    // On by default; meetings private by default.
+    assert!(f.device.group(&f.group)?.shares);
+    assert_eq!(f.device.meetings(&f.group)?[0].visibility, "private");
+    f.device.set_group_sharing(&f.group, false)?;
+    f.device
+        .set_meeting_visibility(&f.meeting, Visibility::Public)?;
+    assert!(!f.device.group(&f.group)?.shares);
+    assert!(!f.device.plan(&f.group)?.profile.shares);
+    assert_eq!(f.device.meetings(&f.group)?[0].visibility, "public");
+    assert_eq!(f.device.meeting(&f.meeting)?.visibility, Visibility::Public);
+    // The index rebuilt from the documents says the same.
+    let before = f.device.index_dump()?;
+    f.device.rebuild_index()?;
+    assert_eq!(f.device.index_dump()?, before);
+    assert!(!f.device.group(&f.group)?.shares);
+    // A member may edit the plan, but not choose what the group shows the campaign.
+    f.device
+        .joined_group(&f.group, groundwork_core::identity::Role::Member)?;
+    let e = f
+        .device
+        .set_group_sharing(&f.group, true)
+        .err()
+        .map(|e| e.to_string());
+    assert!(e.is_some_and(|e| e.contains("only a lead")));
+    let e = f
+        .device
+        .set_meeting_visibility(&f.meeting, Visibility::Private)
+        .err()
+        .map(|e| e.to_string());
+    assert!(e.is_some_and(|e| e.contains("only a lead")));
+    assert!(!f.device.group(&f.group)?.shares);
+    assert_eq!(f.device.meeting(&f.meeting)?.visibility, Visibility::Public);
+    Ok(())
+}

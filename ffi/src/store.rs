@@ -12,7 +12,7 @@ use groundwork_core::identity::{Invite, Role};
 use groundwork_core::net::{RunOptions, SyncEvent};
 use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
-use groundwork_core::schema::vocab::MeetingStatus;
+use groundwork_core::schema::vocab::{MeetingStatus, Visibility};
 use groundwork_core::store::StoreKey;
 use groundwork_core::store::index::ActionRow;
 use groundwork_core::sync::connection::ConnectionState;
@@ -220,6 +220,30 @@ impl GroundworkStore {
         self.edit(DocumentKind::Plan, move |d| {
             d.set_meeting_status(&meeting_id, status)?;
             Ok(((), d.group_of_meeting(&meeting_id)?))
+        })
+        .await
+    }
+
+    /// Chooses who beyond the group sees a meeting (leads only).
+    pub async fn set_meeting_visibility(
+        &self,
+        meeting_id: String,
+        visibility: Visibility,
+    ) -> Result<()> {
+        self.edit(DocumentKind::Plan, move |d| {
+            d.set_meeting_visibility(&meeting_id, visibility)?;
+            Ok(((), d.group_of_meeting(&meeting_id)?))
+        })
+        .await
+    }
+
+    /// Turns the group's sharing with the campaign on or off (leads only): its targets,
+    /// official meetings' status and time, rule responses and canvass counts; never contacts'
+    /// details, notes or agendas.
+    pub async fn set_group_sharing(&self, group_id: String, on: bool) -> Result<()> {
+        self.edit(DocumentKind::Plan, move |d| {
+            d.set_group_sharing(&group_id, on)?;
+            Ok(((), group_id))
         })
         .await
     }

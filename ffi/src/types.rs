@@ -12,6 +12,7 @@ use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{AgendaItem, NewAction, NewMeeting, NewResponse, NewTarget};
 use groundwork_core::schema::vocab::{
     ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Office, Position,
+    Visibility,
 };
 use groundwork_core::store::index::ActionRow;
 use groundwork_core::sync::connection::ConnectionState;
@@ -44,6 +45,15 @@ pub enum Office {
     StateLegislator,
     SchoolBoard,
     Other,
+}
+
+/// Who beyond the group sees a meeting: no one (the campaign sees an official meeting's status
+/// and time), the campaign (its place too), or the public map.
+#[uniffi::remote(Enum)]
+pub enum Visibility {
+    Private,
+    Shared,
+    Public,
 }
 
 /// A meeting of the group itself, or one with an official.
@@ -265,6 +275,8 @@ pub struct Group {
     pub jurisdiction: Option<String>,
     /// This device's role in it.
     pub role: Role,
+    /// Whether it shares with the campaign.
+    pub shares: bool,
 }
 
 /// An official the group asks.
@@ -333,6 +345,8 @@ pub struct MeetingSummary {
     pub location: Option<String>,
     /// Where it stands.
     pub status: MeetingStatus,
+    /// Who beyond the group sees it.
+    pub visibility: Visibility,
     /// How many agenda items it has.
     pub agenda_items: u32,
 }
@@ -362,6 +376,8 @@ pub struct Meeting {
     pub attendees: Vec<String>,
     /// Where it stands.
     pub status: MeetingStatus,
+    /// Who beyond the group sees it.
+    pub visibility: Visibility,
     /// The shared notes.
     pub notes: String,
     /// When it was created (Unix milliseconds).
@@ -637,6 +653,7 @@ impl TryFrom<groundwork_core::GroupSummary> for Group {
             group_id: g.group_id,
             name: g.name,
             jurisdiction: g.jurisdiction,
+            shares: g.shares,
         })
     }
 }
@@ -665,6 +682,7 @@ impl TryFrom<groundwork_core::store::index::MeetingRow> for MeetingSummary {
         Ok(MeetingSummary {
             kind: stored(&m.kind)?,
             status: stored(&m.status)?,
+            visibility: stored(&m.visibility)?,
             meeting_id: m.meeting_id,
             title: m.title,
             target_id: m.target_id,
@@ -689,6 +707,7 @@ impl From<groundwork_core::schema::plan::Meeting> for Meeting {
             agenda: m.agenda,
             attendees: m.attendees,
             status: m.status,
+            visibility: m.visibility,
             notes: m.notes.as_str().to_owned(),
             created_at: m.created_at,
         }

@@ -55,6 +55,8 @@ pub struct GroupSummary {
     pub role: String,
     /// The id of its plan document.
     pub plan_doc: String,
+    /// Whether it shares with the campaign (its plan's setting).
+    pub shares: bool,
 }
 
 /// A document loaded in memory, and how far into its stored chunks it has read.

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::identity::Role;
 use crate::ids::{DocumentId, new_entity_id};
 use crate::schema::plan::{Meeting, NewAction, NewMeeting, NewResponse, NewTarget, Plan};
-use crate::schema::vocab::MeetingStatus;
+use crate::schema::vocab::{MeetingStatus, Visibility};
 use crate::schema::{self, DocKind};
 use crate::store::index::{self, ActionRow, Entity, MeetingRow, ScorecardRow, TargetRow};
 use crate::store::{self, DocRecord};
@@ -68,7 +68,7 @@ impl Device {
     /// The groups on this device.
     pub fn groups(&self) -> Result<Vec<GroupSummary>> {
         let mut stmt = self.store.conn().prepare_cached(
-            "SELECT group_id, name, jurisdiction, role, plan_doc FROM groups ORDER BY name, group_id",
+            "SELECT group_id, name, jurisdiction, role, plan_doc, shares FROM groups ORDER BY name, group_id",
         )?;
         let rows = stmt.query_map([], group_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -79,7 +79,7 @@ impl Device {
         self.store
             .conn()
             .prepare_cached(
-                "SELECT group_id, name, jurisdiction, role, plan_doc FROM groups WHERE group_id = ?1",
+                "SELECT group_id, name, jurisdiction, role, plan_doc, shares FROM groups WHERE group_id = ?1",
             )?
             .query_row([group_id], group_row)
             .optional()?
@@ -133,6 +133,41 @@ impl Device {
         self.edit_plan(&group_id, |plan, _| {
             plan.set_meeting_status(meeting_id, status)
         })
+    }
+
+    /// Turns the group's sharing with the campaign on or off (leads only).
+    pub fn set_group_sharing(&mut self, group_id: &str, on: bool) -> Result<()> {
+        self.lead_only(group_id, "turn the group's sharing on or off")?;
+        self.edit_plan(group_id, |plan, _| {
+            plan.set_sharing(on);
+            Ok(())
+        })
+    }
+
+    /// Sets who beyond the group may see a meeting (leads only).
+    pub fn set_meeting_visibility(
+        &mut self,
+        meeting_id: &str,
+        visibility: Visibility,
+    ) -> Result<()> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        self.lead_only(&group_id, "choose who sees a meeting")?;
+        self.edit_plan(&group_id, |plan, _| {
+            plan.set_meeting_visibility(meeting_id, visibility)
+        })
+    }
+
+    fn lead_only(&self, group_id: &str, what: &str) -> Result<()> {
+        let group = self.group(group_id)?;
+        if group.role != Role::Lead.as_str() {
+            return Err(Error::NotAllowed {
+                reason: format!(
+                    "only a lead can {what}; this device is a {} in group {group_id}",
+                    group.role
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// A meeting in full (agenda, roles, notes), read from the plan document.
@@ -265,6 +300,7 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupSummary> {
         jurisdiction: r.get(2)?,
         role: r.get(3)?,
         plan_doc: r.get(4)?,
+        shares: r.get(5)?,
     })
 }
 

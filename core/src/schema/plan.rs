@@ -11,7 +11,9 @@ use autosurgeon::{Hydrate, Reconcile, Text};
 
 use crate::error::{Error, Result};
 use crate::rules::RuleCode;
-use crate::schema::vocab::{ExistingPolicy, Level, MeetingKind, MeetingStatus, Office, Position};
+use crate::schema::vocab::{
+    ExistingPolicy, Level, MeetingKind, MeetingStatus, Office, Position, Visibility,
+};
 use crate::schema::{SCHEMA_VERSION, non_empty};
 
 /// A group's plan: everything the group decides together.
@@ -45,6 +47,15 @@ pub struct Profile {
     pub created_by: String,
     /// When the group was created (Unix milliseconds).
     pub created_at: i64,
+    /// Whether the group shares with the campaign (its targets, its official meetings' status
+    /// and time, its rule responses, counts of its canvassing). On unless a lead turns it off;
+    /// groups from before the setting share, as groups do by default.
+    #[autosurgeon(missing = "shares_by_default")]
+    pub shares: bool,
+}
+
+fn shares_by_default() -> bool {
+    true
 }
 
 /// An official the group asks to adopt the model rules.
@@ -139,6 +150,9 @@ pub struct Meeting {
     pub attendees: Vec<String>,
     /// Where it stands.
     pub status: MeetingStatus,
+    /// Who beyond the group may see it (and its place).
+    #[autosurgeon(missing = "Default::default")]
+    pub visibility: Visibility,
     /// Notes that the members write together, merged character by character.
     #[autosurgeon(missing = "Default::default")]
     pub notes: Text,
@@ -290,6 +304,7 @@ impl Plan {
                 jurisdiction: optional(jurisdiction),
                 created_by: created_by.to_owned(),
                 created_at: now,
+                shares: true,
             },
             targets: BTreeMap::new(),
             meetings: BTreeMap::new(),
@@ -389,6 +404,7 @@ impl Plan {
             agenda: Vec::new(),
             attendees: Vec::new(),
             status: MeetingStatus::Draft,
+            visibility: Visibility::Private,
             notes: Text::default(),
             created_at: now,
         };
@@ -416,6 +432,17 @@ impl Plan {
         } else {
             notes.splice(end, 0, format!("\n{text}"));
         }
+        Ok(())
+    }
+
+    /// Turns sharing with the campaign on or off.
+    pub fn set_sharing(&mut self, on: bool) {
+        self.profile.shares = on;
+    }
+
+    /// Sets who beyond the group may see a meeting.
+    pub fn set_meeting_visibility(&mut self, meeting: &str, visibility: Visibility) -> Result<()> {
+        self.meeting_mut(meeting)?.visibility = visibility;
         Ok(())
     }
 

@@ -55,6 +55,8 @@ pub struct MeetingRow {
     pub status: String,
     /// How many agenda items it has.
     pub agenda_items: i64,
+    /// Who beyond the group sees it: private | shared | public.
+    pub visibility: String,
 }
 
 /// An action item as lists show it.
@@ -179,8 +181,9 @@ pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
     }
     let mut stmt = tx.prepare_cached(
         "INSERT INTO idx_meetings
-         (meeting_id, group_id, kind, title, target_id, at, location, status, agenda_items, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         (meeting_id, group_id, kind, title, target_id, at, location, status, agenda_items,
+          created_at, visibility)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     for m in plan.meetings.values() {
         stmt.execute(params![
@@ -193,9 +196,20 @@ pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
             m.location,
             m.status.as_str(),
             m.agenda.len() as i64,
-            m.created_at
+            m.created_at,
+            m.visibility.as_str(),
         ])?;
     }
+    // The group's row mirrors its profile (a rename, the sharing setting) as the plan says.
+    tx.prepare_cached(
+        "UPDATE groups SET name = ?2, jurisdiction = ?3, shares = ?4 WHERE group_id = ?1",
+    )?
+    .execute(params![
+        g,
+        plan.profile.name,
+        plan.profile.jurisdiction,
+        plan.profile.shares
+    ])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO idx_actions (action_id, group_id, title, assignee, due, done, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -308,7 +322,8 @@ pub fn targets(conn: &Connection, group_id: &str) -> Result<Vec<TargetRow>> {
 /// A group's meetings, soonest first (undated ones last, by creation).
 pub fn meetings(conn: &Connection, group_id: &str) -> Result<Vec<MeetingRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT meeting_id, kind, title, target_id, at, location, status, agenda_items
+        "SELECT meeting_id, kind, title, target_id, at, location, status, agenda_items,
+                visibility
          FROM idx_meetings WHERE group_id = ?1
          ORDER BY at IS NULL, at, created_at, meeting_id",
     )?;
@@ -322,6 +337,7 @@ pub fn meetings(conn: &Connection, group_id: &str) -> Result<Vec<MeetingRow>> {
             location: r.get(5)?,
             status: r.get(6)?,
             agenda_items: r.get(7)?,
+            visibility: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

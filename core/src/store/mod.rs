@@ -26,7 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_sync.sql"),
     include_str!("migrations/003_connection.sql"),
     include_str!("migrations/004_relay.sql"),
-    include_str!("migrations/005_official.sql"),
+    include_str!("migrations/005_campaign.sql"),
 ];
 
 pub use key::StoreKey;

@@ -975,9 +975,21 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     func setActionDone(actionId: String, done: Bool) async throws 
     
     /**
+     * Turns the group's sharing with the campaign on or off (leads only): its targets,
+     * official meetings' status and time, rule responses and canvass counts; never contacts'
+     * details, notes or agendas.
+     */
+    func setGroupSharing(groupId: String, on: Bool) async throws 
+    
+    /**
      * Moves a meeting to a new status (requested, scheduled, held...).
      */
     func setMeetingStatus(meetingId: String, status: MeetingStatus) async throws 
+    
+    /**
+     * Chooses who beyond the group sees a meeting (leads only).
+     */
+    func setMeetingVisibility(meetingId: String, visibility: Visibility) async throws 
     
     /**
      * Signs this device up with a relay that requires a sign-up code to create groups.
@@ -1592,6 +1604,27 @@ open func setActionDone(actionId: String, done: Bool)async throws   {
 }
     
     /**
+     * Turns the group's sharing with the campaign on or off (leads only): its targets,
+     * official meetings' status and time, rule responses and canvass counts; never contacts'
+     * details, notes or agendas.
+     */
+open func setGroupSharing(groupId: String, on: Bool)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_groundwork_ffi_fn_method_groundworkstore_set_group_sharing(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(groupId),FfiConverterBool.lower(on)
+                )
+            },
+            pollFunc: ffi_groundwork_ffi_rust_future_poll_void,
+            completeFunc: ffi_groundwork_ffi_rust_future_complete_void,
+            freeFunc: ffi_groundwork_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeGroundworkError_lift
+        )
+}
+    
+    /**
      * Moves a meeting to a new status (requested, scheduled, held...).
      */
 open func setMeetingStatus(meetingId: String, status: MeetingStatus)async throws   {
@@ -1600,6 +1633,25 @@ open func setMeetingStatus(meetingId: String, status: MeetingStatus)async throws
             rustFutureFunc: {
                 uniffi_groundwork_ffi_fn_method_groundworkstore_set_meeting_status(
                         self.uniffiCloneHandle(),FfiConverterString.lower(meetingId),FfiConverterTypeMeetingStatus_lower(status)
+                )
+            },
+            pollFunc: ffi_groundwork_ffi_rust_future_poll_void,
+            completeFunc: ffi_groundwork_ffi_rust_future_complete_void,
+            freeFunc: ffi_groundwork_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeGroundworkError_lift
+        )
+}
+    
+    /**
+     * Chooses who beyond the group sees a meeting (leads only).
+     */
+open func setMeetingVisibility(meetingId: String, visibility: Visibility)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_groundwork_ffi_fn_method_groundworkstore_set_meeting_visibility(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(meetingId),FfiConverterTypeVisibility_lower(visibility)
                 )
             },
             pollFunc: ffi_groundwork_ffi_rust_future_poll_void,
@@ -2593,6 +2645,95 @@ public func FfiConverterTypeContactFilter_lower(_ value: ContactFilter) -> RustB
 
 
 /**
+ * A county of the directory that ships with the SDK.
+ */
+public struct County: Equatable, Hashable {
+    /**
+     * Its 5-digit FIPS code.
+     */
+    public var fips: String
+    /**
+     * Its name, e.g. "Travis".
+     */
+    public var name: String
+    /**
+     * Its state's USPS code, e.g. "TX".
+     */
+    public var state: String
+    /**
+     * Its state's name.
+     */
+    public var stateName: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its 5-digit FIPS code.
+         */fips: String, 
+        /**
+         * Its name, e.g. "Travis".
+         */name: String, 
+        /**
+         * Its state's USPS code, e.g. "TX".
+         */state: String, 
+        /**
+         * Its state's name.
+         */stateName: String) {
+        self.fips = fips
+        self.name = name
+        self.state = state
+        self.stateName = stateName
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension County: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCounty: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> County {
+        return
+            try County(
+                fips: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                state: FfiConverterString.read(from: &buf), 
+                stateName: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: County, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.fips, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.state, into: &buf)
+        FfiConverterString.write(value.stateName, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCounty_lift(_ buf: RustBuffer) throws -> County {
+    return try FfiConverterTypeCounty.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCounty_lower(_ value: County) -> RustBuffer {
+    return FfiConverterTypeCounty.lower(value)
+}
+
+
+/**
  * Who this device is: its id (its public key) and the name its owner gave it.
  */
 public struct DeviceInfo: Equatable, Hashable {
@@ -2768,6 +2909,10 @@ public struct Group: Equatable, Hashable {
      * This device's role in it.
      */
     public var role: Role
+    /**
+     * Whether it shares with the campaign.
+     */
+    public var shares: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2783,11 +2928,15 @@ public struct Group: Equatable, Hashable {
          */jurisdiction: String?, 
         /**
          * This device's role in it.
-         */role: Role) {
+         */role: Role, 
+        /**
+         * Whether it shares with the campaign.
+         */shares: Bool) {
         self.groupId = groupId
         self.name = name
         self.jurisdiction = jurisdiction
         self.role = role
+        self.shares = shares
     }
 
     
@@ -2809,7 +2958,8 @@ public struct FfiConverterTypeGroup: FfiConverterRustBuffer {
                 groupId: FfiConverterString.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
                 jurisdiction: FfiConverterOptionString.read(from: &buf), 
-                role: FfiConverterTypeRole.read(from: &buf)
+                role: FfiConverterTypeRole.read(from: &buf), 
+                shares: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2818,6 +2968,7 @@ public struct FfiConverterTypeGroup: FfiConverterRustBuffer {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterOptionString.write(value.jurisdiction, into: &buf)
         FfiConverterTypeRole.write(value.role, into: &buf)
+        FfiConverterBool.write(value.shares, into: &buf)
     }
 }
 
@@ -3076,6 +3227,10 @@ public struct Meeting: Equatable, Hashable {
      */
     public var status: MeetingStatus
     /**
+     * Who beyond the group sees it.
+     */
+    public var visibility: Visibility
+    /**
      * The shared notes.
      */
     public var notes: String
@@ -3121,6 +3276,9 @@ public struct Meeting: Equatable, Hashable {
          * Where it stands.
          */status: MeetingStatus, 
         /**
+         * Who beyond the group sees it.
+         */visibility: Visibility, 
+        /**
          * The shared notes.
          */notes: String, 
         /**
@@ -3137,6 +3295,7 @@ public struct Meeting: Equatable, Hashable {
         self.agenda = agenda
         self.attendees = attendees
         self.status = status
+        self.visibility = visibility
         self.notes = notes
         self.createdAt = createdAt
     }
@@ -3168,6 +3327,7 @@ public struct FfiConverterTypeMeeting: FfiConverterRustBuffer {
                 agenda: FfiConverterSequenceTypeAgendaItem.read(from: &buf), 
                 attendees: FfiConverterSequenceString.read(from: &buf), 
                 status: FfiConverterTypeMeetingStatus.read(from: &buf), 
+                visibility: FfiConverterTypeVisibility.read(from: &buf), 
                 notes: FfiConverterString.read(from: &buf), 
                 createdAt: FfiConverterInt64.read(from: &buf)
         )
@@ -3185,6 +3345,7 @@ public struct FfiConverterTypeMeeting: FfiConverterRustBuffer {
         FfiConverterSequenceTypeAgendaItem.write(value.agenda, into: &buf)
         FfiConverterSequenceString.write(value.attendees, into: &buf)
         FfiConverterTypeMeetingStatus.write(value.status, into: &buf)
+        FfiConverterTypeVisibility.write(value.visibility, into: &buf)
         FfiConverterString.write(value.notes, into: &buf)
         FfiConverterInt64.write(value.createdAt, into: &buf)
     }
@@ -3239,6 +3400,10 @@ public struct MeetingSummary: Equatable, Hashable {
      */
     public var status: MeetingStatus
     /**
+     * Who beyond the group sees it.
+     */
+    public var visibility: Visibility
+    /**
      * How many agenda items it has.
      */
     public var agendaItems: UInt32
@@ -3268,6 +3433,9 @@ public struct MeetingSummary: Equatable, Hashable {
          * Where it stands.
          */status: MeetingStatus, 
         /**
+         * Who beyond the group sees it.
+         */visibility: Visibility, 
+        /**
          * How many agenda items it has.
          */agendaItems: UInt32) {
         self.meetingId = meetingId
@@ -3277,6 +3445,7 @@ public struct MeetingSummary: Equatable, Hashable {
         self.at = at
         self.location = location
         self.status = status
+        self.visibility = visibility
         self.agendaItems = agendaItems
     }
 
@@ -3303,6 +3472,7 @@ public struct FfiConverterTypeMeetingSummary: FfiConverterRustBuffer {
                 at: FfiConverterOptionInt64.read(from: &buf), 
                 location: FfiConverterOptionString.read(from: &buf), 
                 status: FfiConverterTypeMeetingStatus.read(from: &buf), 
+                visibility: FfiConverterTypeVisibility.read(from: &buf), 
                 agendaItems: FfiConverterUInt32.read(from: &buf)
         )
     }
@@ -3315,6 +3485,7 @@ public struct FfiConverterTypeMeetingSummary: FfiConverterRustBuffer {
         FfiConverterOptionInt64.write(value.at, into: &buf)
         FfiConverterOptionString.write(value.location, into: &buf)
         FfiConverterTypeMeetingStatus.write(value.status, into: &buf)
+        FfiConverterTypeVisibility.write(value.visibility, into: &buf)
         FfiConverterUInt32.write(value.agendaItems, into: &buf)
     }
 }
@@ -3731,7 +3902,9 @@ public func FfiConverterTypeNewResponse_lower(_ value: NewResponse) -> RustBuffe
 
 
 /**
- * An official the group asks to adopt the rules.
+ * An official the group asks to adopt the rules: by `county` (FIPS) and `office`, so groups
+ * asking the same official find each other (name and title then default from them), or by
+ * name and title alone.
  */
 public struct NewTarget: Equatable, Hashable {
     public var name: String
@@ -3739,15 +3912,21 @@ public struct NewTarget: Equatable, Hashable {
     public var agency: String?
     public var jurisdiction: String?
     public var level: Level?
+    public var county: String?
+    public var office: Office?
+    public var place: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(name: String, title: String, agency: String? = nil, jurisdiction: String? = nil, level: Level? = nil) {
+    public init(name: String = "", title: String = "", agency: String? = nil, jurisdiction: String? = nil, level: Level? = nil, county: String? = nil, office: Office? = nil, place: String? = nil) {
         self.name = name
         self.title = title
         self.agency = agency
         self.jurisdiction = jurisdiction
         self.level = level
+        self.county = county
+        self.office = office
+        self.place = place
     }
 
     
@@ -3770,7 +3949,10 @@ public struct FfiConverterTypeNewTarget: FfiConverterRustBuffer {
                 title: FfiConverterString.read(from: &buf), 
                 agency: FfiConverterOptionString.read(from: &buf), 
                 jurisdiction: FfiConverterOptionString.read(from: &buf), 
-                level: FfiConverterOptionTypeLevel.read(from: &buf)
+                level: FfiConverterOptionTypeLevel.read(from: &buf), 
+                county: FfiConverterOptionString.read(from: &buf), 
+                office: FfiConverterOptionTypeOffice.read(from: &buf), 
+                place: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3780,6 +3962,9 @@ public struct FfiConverterTypeNewTarget: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.agency, into: &buf)
         FfiConverterOptionString.write(value.jurisdiction, into: &buf)
         FfiConverterOptionTypeLevel.write(value.level, into: &buf)
+        FfiConverterOptionString.write(value.county, into: &buf)
+        FfiConverterOptionTypeOffice.write(value.office, into: &buf)
+        FfiConverterOptionString.write(value.place, into: &buf)
     }
 }
 
@@ -4369,6 +4554,22 @@ public struct Target: Equatable, Hashable {
      * The level of government.
      */
     public var level: Level
+    /**
+     * Its county's FIPS code, if it names one.
+     */
+    public var county: String?
+    /**
+     * Its office, if it names one.
+     */
+    public var office: Office?
+    /**
+     * Its city or precinct.
+     */
+    public var place: String?
+    /**
+     * The key it shares with the same official in other groups (`FIPS/office[/place]`).
+     */
+    public var officialKey: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4390,13 +4591,29 @@ public struct Target: Equatable, Hashable {
          */jurisdiction: String?, 
         /**
          * The level of government.
-         */level: Level) {
+         */level: Level, 
+        /**
+         * Its county's FIPS code, if it names one.
+         */county: String?, 
+        /**
+         * Its office, if it names one.
+         */office: Office?, 
+        /**
+         * Its city or precinct.
+         */place: String?, 
+        /**
+         * The key it shares with the same official in other groups (`FIPS/office[/place]`).
+         */officialKey: String?) {
         self.targetId = targetId
         self.name = name
         self.title = title
         self.agency = agency
         self.jurisdiction = jurisdiction
         self.level = level
+        self.county = county
+        self.office = office
+        self.place = place
+        self.officialKey = officialKey
     }
 
     
@@ -4420,7 +4637,11 @@ public struct FfiConverterTypeTarget: FfiConverterRustBuffer {
                 title: FfiConverterString.read(from: &buf), 
                 agency: FfiConverterOptionString.read(from: &buf), 
                 jurisdiction: FfiConverterOptionString.read(from: &buf), 
-                level: FfiConverterTypeLevel.read(from: &buf)
+                level: FfiConverterTypeLevel.read(from: &buf), 
+                county: FfiConverterOptionString.read(from: &buf), 
+                office: FfiConverterOptionTypeOffice.read(from: &buf), 
+                place: FfiConverterOptionString.read(from: &buf), 
+                officialKey: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -4431,6 +4652,10 @@ public struct FfiConverterTypeTarget: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.agency, into: &buf)
         FfiConverterOptionString.write(value.jurisdiction, into: &buf)
         FfiConverterTypeLevel.write(value.level, into: &buf)
+        FfiConverterOptionString.write(value.county, into: &buf)
+        FfiConverterOptionTypeOffice.write(value.office, into: &buf)
+        FfiConverterOptionString.write(value.place, into: &buf)
+        FfiConverterOptionString.write(value.officialKey, into: &buf)
     }
 }
 
@@ -5463,6 +5688,117 @@ public func FfiConverterTypeMeetingStatus_lower(_ value: MeetingStatus) -> RustB
 
 
 /**
+ * The office an official holds.
+ */
+
+public enum Office: Equatable, Hashable {
+    
+    case sheriff
+    case policeChief
+    case precinctCommander
+    case mayor
+    case cityCouncil
+    case stateLegislator
+    case schoolBoard
+    case other
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Office: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOffice: FfiConverterRustBuffer {
+    typealias SwiftType = Office
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Office {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .sheriff
+        
+        case 2: return .policeChief
+        
+        case 3: return .precinctCommander
+        
+        case 4: return .mayor
+        
+        case 5: return .cityCouncil
+        
+        case 6: return .stateLegislator
+        
+        case 7: return .schoolBoard
+        
+        case 8: return .other
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Office, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .sheriff:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .policeChief:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .precinctCommander:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .mayor:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .cityCouncil:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .stateLegislator:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .schoolBoard:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .other:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOffice_lift(_ buf: RustBuffer) throws -> Office {
+    return try FfiConverterTypeOffice.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOffice_lower(_ value: Office) -> RustBuffer {
+    return FfiConverterTypeOffice.lower(value)
+}
+
+
+
+/**
  * What an official said they will do about a rule.
  */
 
@@ -5760,6 +6096,83 @@ public func FfiConverterTypeRuleCode_lower(_ value: RuleCode) -> RustBuffer {
 }
 
 
+
+/**
+ * Who beyond the group sees a meeting: no one (the campaign sees an official meeting's status
+ * and time), the campaign (its place too), or the public map.
+ */
+
+public enum Visibility: Equatable, Hashable {
+    
+    case `private`
+    case shared
+    case `public`
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Visibility: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVisibility: FfiConverterRustBuffer {
+    typealias SwiftType = Visibility
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Visibility {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .`private`
+        
+        case 2: return .shared
+        
+        case 3: return .`public`
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Visibility, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .`private`:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .shared:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .`public`:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVisibility_lift(_ buf: RustBuffer) throws -> Visibility {
+    return try FfiConverterTypeVisibility.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVisibility_lower(_ value: Visibility) -> RustBuffer {
+    return FfiConverterTypeVisibility.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -5907,6 +6320,30 @@ fileprivate struct FfiConverterOptionTypeLevel: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeOffice: FfiConverterRustBuffer {
+    typealias SwiftType = Office?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOffice.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOffice.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypePosition: FfiConverterRustBuffer {
     typealias SwiftType = Position?
 
@@ -6023,6 +6460,31 @@ fileprivate struct FfiConverterSequenceTypeContact: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeContact.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCounty: FfiConverterRustBuffer {
+    typealias SwiftType = [County]
+
+    public static func write(_ value: [County], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCounty.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [County] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [County]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCounty.read(from: &buf))
         }
         return seq
     }
@@ -6322,6 +6784,19 @@ public func rules() -> [Rule]  {
     )
 })
 }
+/**
+ * Counties of the directory matching `text` (a name, optionally with its state, or a FIPS
+ * code), best first, at most `limit`. Offline.
+ */
+public func searchPlaces(text: String, limit: UInt32) -> [County]  {
+    return try!  FfiConverterSequenceTypeCounty.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_groundwork_ffi_fn_func_search_places(
+        FfiConverterString.lower(text),
+        FfiConverterUInt32.lower(limit),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -6342,6 +6817,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_func_rules() != 11330) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_groundwork_ffi_checksum_func_search_places() != 30484) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_changeobserver_on_change() != 37560) {
@@ -6428,7 +6906,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_action_done() != 24548) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_group_sharing() != 55694) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_meeting_status() != 651) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_meeting_visibility() != 61181) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_sign_up() != 48805) {

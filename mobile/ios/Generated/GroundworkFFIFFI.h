@@ -475,9 +475,19 @@ uint64_t uniffi_groundwork_ffi_fn_method_groundworkstore_scorecard(uint64_t ptr,
 uint64_t uniffi_groundwork_ffi_fn_method_groundworkstore_set_action_done(uint64_t ptr, RustBuffer action_id, int8_t done
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_METHOD_GROUNDWORKSTORE_SET_GROUP_SHARING
+#define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_METHOD_GROUNDWORKSTORE_SET_GROUP_SHARING
+uint64_t uniffi_groundwork_ffi_fn_method_groundworkstore_set_group_sharing(uint64_t ptr, RustBuffer group_id, int8_t on
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_METHOD_GROUNDWORKSTORE_SET_MEETING_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_METHOD_GROUNDWORKSTORE_SET_MEETING_STATUS
 uint64_t uniffi_groundwork_ffi_fn_method_groundworkstore_set_meeting_status(uint64_t ptr, RustBuffer meeting_id, RustBuffer status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_METHOD_GROUNDWORKSTORE_SET_MEETING_VISIBILITY
+#define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_METHOD_GROUNDWORKSTORE_SET_MEETING_VISIBILITY
+uint64_t uniffi_groundwork_ffi_fn_method_groundworkstore_set_meeting_visibility(uint64_t ptr, RustBuffer meeting_id, RustBuffer visibility
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_METHOD_GROUNDWORKSTORE_SIGN_UP
@@ -530,6 +540,11 @@ RustBuffer uniffi_groundwork_ffi_fn_func_generate_store_key(RustCallStatus *_Non
 #define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_FUNC_RULES
 RustBuffer uniffi_groundwork_ffi_fn_func_rules(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_FUNC_SEARCH_PLACES
+#define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_FN_FUNC_SEARCH_PLACES
+RustBuffer uniffi_groundwork_ffi_fn_func_search_places(RustBuffer text, uint32_t limit, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_GROUNDWORK_FFI_RUSTBUFFER_ALLOC
@@ -804,6 +819,12 @@ uint16_t uniffi_groundwork_ffi_checksum_func_rules(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_FUNC_SEARCH_PLACES
+#define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_FUNC_SEARCH_PLACES
+uint16_t uniffi_groundwork_ffi_checksum_func_search_places(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_METHOD_CHANGEOBSERVER_ON_CHANGE
 #define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_METHOD_CHANGEOBSERVER_ON_CHANGE
 uint16_t uniffi_groundwork_ffi_checksum_method_changeobserver_on_change(void
@@ -972,9 +993,21 @@ uint16_t uniffi_groundwork_ffi_checksum_method_groundworkstore_set_action_done(v
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_METHOD_GROUNDWORKSTORE_SET_GROUP_SHARING
+#define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_METHOD_GROUNDWORKSTORE_SET_GROUP_SHARING
+uint16_t uniffi_groundwork_ffi_checksum_method_groundworkstore_set_group_sharing(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_METHOD_GROUNDWORKSTORE_SET_MEETING_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_METHOD_GROUNDWORKSTORE_SET_MEETING_STATUS
 uint16_t uniffi_groundwork_ffi_checksum_method_groundworkstore_set_meeting_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_METHOD_GROUNDWORKSTORE_SET_MEETING_VISIBILITY
+#define UNIFFI_FFIDEF_UNIFFI_GROUNDWORK_FFI_CHECKSUM_METHOD_GROUNDWORKSTORE_SET_MEETING_VISIBILITY
+uint16_t uniffi_groundwork_ffi_checksum_method_groundworkstore_set_meeting_visibility(void
     
 );
 #endif

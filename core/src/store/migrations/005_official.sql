@@ -1,7 +1,0 @@
--- 005: targets name their county (FIPS), office and city or precinct, and so the official they
--- share with other groups. Targets written before have none: NULL, as their documents say.
-ALTER TABLE idx_targets ADD COLUMN county TEXT;
-ALTER TABLE idx_targets ADD COLUMN office TEXT;
-ALTER TABLE idx_targets ADD COLUMN place TEXT;
-ALTER TABLE idx_targets ADD COLUMN official_key TEXT;
-CREATE INDEX idx_targets_official ON idx_targets(official_key) WHERE official_key IS NOT NULL;
