@@ -153,20 +153,16 @@ impl Office {
 vocabulary! {
     /// Who beyond the group may see a meeting: no one, the campaign (nearby groups' leads and
     /// members through their county's board, campaign staff), or the public map.
+    #[derive(Default)]
     Visibility, "visibility" {
         /// The group alone; the campaign sees an official meeting's status and time, never
         /// its place.
+        #[default]
         Private = "private",
         /// The campaign sees its place too.
         Shared = "shared",
         /// Anyone: the public map lists it.
         Public = "public",
-    }
-}
-
-impl Default for Visibility {
-    fn default() -> Self {
-        Visibility::Private
     }
 }
 
