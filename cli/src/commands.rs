@@ -16,8 +16,9 @@ use serde_json::json;
 
 use crate::render;
 use crate::{
-    ActionCommand, Cli, Command, ContactCommand, GroupCommand, InviteCommand, MeetingCommand,
-    MemberCommand, PlacesCommand, ResponseCommand, StoreCommand, TargetCommand,
+    ActionCommand, CampaignCommand, Cli, Command, ContactCommand, GroupCommand, InviteCommand,
+    MeetingCommand, MemberCommand, PlacesCommand, RelayArg, ResponseCommand, StoreCommand,
+    TargetCommand,
 };
 
 /// What a command prints: one JSON value for `--json`, text otherwise; nothing more for a
@@ -276,6 +277,7 @@ pub fn run(cli: Cli) -> Result<Output> {
                 text,
             )
         }
+        Command::Campaign(c) => campaign(&mut device, c)?,
         Command::Group(GroupCommand::Share { group, setting }) => {
             let on = setting == "on";
             device.set_group_sharing(&group, on)?;
@@ -587,6 +589,55 @@ fn stream_contacts(
     }
     out.flush()?;
     Ok(Output::streamed())
+}
+
+/// `campaign ...`: staff requests of the relay.
+fn campaign(device: &mut Device, command: CampaignCommand) -> Result<Output> {
+    use groundwork_core::campaign::OfficialFilter;
+    let officials = |device: &mut Device, relay: &RelayArg, filter: OfficialFilter| {
+        let relay = device.relay_or(relay.relay.as_deref())?;
+        match control(device, &relay, Request::CampaignOfficials { filter })? {
+            Answer::Officials { officials } => Ok(officials),
+            _ => anyhow::bail!("the relay answered the campaign request unexpectedly"),
+        }
+    };
+    Ok(match command {
+        CampaignCommand::Officials {
+            state,
+            office,
+            position,
+            relay,
+        } => {
+            let filter = OfficialFilter {
+                state: state.map(|s| s.trim().to_uppercase()),
+                office,
+                position,
+            };
+            let found = officials(device, &relay, filter)?;
+            Output::new(json!(found), render::officials(&found))
+        }
+        CampaignCommand::Official { key, relay } => {
+            let relay = device.relay_or(relay.relay.as_deref())?;
+            match control(device, &relay, Request::CampaignOfficial { key })? {
+                Answer::Official { detail } => {
+                    Output::new(json!(detail), render::official(&detail))
+                }
+                _ => anyhow::bail!("the relay answered the campaign request unexpectedly"),
+            }
+        }
+        CampaignCommand::Export { csv, relay } => {
+            let found = officials(device, &relay, OfficialFilter::default())?;
+            let rows = render::write_officials_csv(&found, &csv)?;
+            Output::new(
+                json!({ "exported": rows, "officials": found.len(), "file": csv }),
+                format!(
+                    "{rows} rows ({} officials) written to {}\n",
+                    found.len(),
+                    csv.display()
+                ),
+            )
+        }
+    })
 }
 
 /// `sync`: once, or forever with jittered exponential backoff between failed rounds.

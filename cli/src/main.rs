@@ -108,6 +108,10 @@ enum Command {
     Contact(ContactCommand),
     /// The model rules: codes, titles, summaries.
     Rules,
+    /// For campaign staff (a role the relay's operator grants): every sharing group's
+    /// officials and answers, rule by rule.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
     /// The county directory that ships with the program (offline).
     #[command(subcommand)]
     Places(PlacesCommand),
@@ -143,6 +147,39 @@ struct RelayArg {
     /// device last reached, remembered from a join or a sync]
     #[arg(long, env = "GROUNDWORK_RELAY", value_name = "URL")]
     relay: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum CampaignCommand {
+    /// The officials sharing groups ask, with the latest answer per rule.
+    Officials {
+        /// Only this state (USPS code, e.g. TX).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this office.
+        #[arg(long)]
+        office: Option<Office>,
+        /// Only officials with a latest answer in this position.
+        #[arg(long)]
+        position: Option<Position>,
+        #[command(flatten)]
+        relay: RelayArg,
+    },
+    /// One official: every sharing group's reports, conditions, legal basis and meetings.
+    Official {
+        /// The official's key, FIPS/office[/place] (from `campaign officials`).
+        key: String,
+        #[command(flatten)]
+        relay: RelayArg,
+    },
+    /// Every official's latest answer per rule as CSV: one row per official and rule.
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        csv: PathBuf,
+        #[command(flatten)]
+        relay: RelayArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]

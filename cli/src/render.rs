@@ -402,3 +402,125 @@ fn bytes(n: u64) -> String {
         _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
     }
 }
+
+/// Officials with their latest answers, one line per official and one per answer.
+pub fn officials(rows: &[groundwork_core::campaign::Official]) -> String {
+    let mut s = String::new();
+    for o in rows {
+        let _ = writeln!(
+            s,
+            "{}  {}, {} ({})  asked by {}",
+            o.key,
+            o.name,
+            o.title,
+            o.county_name,
+            o.groups.join(", ")
+        );
+        for a in &o.answers {
+            let _ = writeln!(
+                s,
+                "    {:<6} {:<12} {:<22} ({})",
+                a.rule.as_str(),
+                a.existing.as_str(),
+                a.position.as_str(),
+                a.group_name
+            );
+        }
+    }
+    if rows.is_empty() {
+        s.push_str("no sharing group asks an official yet\n");
+    }
+    s
+}
+
+/// An official's page.
+pub fn official(d: &groundwork_core::campaign::OfficialDetail) -> String {
+    let o = &d.official;
+    let mut s = format!("{}, {}  ({}; {})\n", o.name, o.title, o.county_name, o.key);
+    let _ = writeln!(s, "asked by: {}", o.groups.join(", "));
+    if !d.reports.is_empty() {
+        s.push_str("reports:\n");
+    }
+    for r in &d.reports {
+        let _ = writeln!(
+            s,
+            "  {:<6} {:<12} {:<22} {}  {}{}",
+            r.rule.as_str(),
+            r.existing.as_str(),
+            r.position.as_str(),
+            r.group_name,
+            format_rfc3339(r.recorded_at),
+            r.conditions
+                .as_deref()
+                .map(|c| format!("  conditions: {c}"))
+                .unwrap_or_default()
+        );
+    }
+    if !d.meetings.is_empty() {
+        s.push_str("meetings:\n");
+    }
+    for m in &d.meetings {
+        let at = m.at.map(format_rfc3339).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            s,
+            "  {:<11} {}  {}  {}",
+            m.status.as_str(),
+            at,
+            m.group_name,
+            m.place.as_deref().unwrap_or("")
+        );
+    }
+    s
+}
+
+/// The campaign matrix as CSV: one row per official and rule with a latest answer.
+pub fn write_officials_csv(
+    rows: &[groundwork_core::campaign::Official],
+    path: &std::path::Path,
+) -> anyhow::Result<usize> {
+    use anyhow::Context;
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    w.write_record([
+        "official_key",
+        "county",
+        "county_name",
+        "state",
+        "office",
+        "place",
+        "name",
+        "title",
+        "rule",
+        "existing",
+        "position",
+        "conditions",
+        "legal_basis",
+        "reported_by",
+        "recorded_at",
+    ])?;
+    let mut n = 0;
+    for o in rows {
+        for a in &o.answers {
+            w.write_record([
+                o.key.as_str(),
+                &o.county,
+                &o.county_name,
+                &o.state,
+                o.office.as_str(),
+                o.place.as_deref().unwrap_or(""),
+                &o.name,
+                &o.title,
+                a.rule.as_str(),
+                a.existing.as_str(),
+                a.position.as_str(),
+                a.conditions.as_deref().unwrap_or(""),
+                a.legal_basis.as_deref().unwrap_or(""),
+                &a.group_name,
+                &format_rfc3339(a.recorded_at),
+            ])?;
+            n += 1;
+        }
+    }
+    w.flush()?;
+    Ok(n)
+}

@@ -23,13 +23,6 @@ vocabulary! {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Role {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 impl Role {
     /// Whether this role may edit a group's plan.
     pub fn edits_plan(self) -> bool {

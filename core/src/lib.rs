@@ -22,6 +22,7 @@
 //!
 //! Nothing here knows about networks, FFI or command lines.
 
+pub mod campaign;
 mod compaction;
 mod device;
 mod error;

@@ -227,6 +227,23 @@ impl RelayAccess {
             .collect()
     }
 
+    /// A document's group and kind, if the relay knows it.
+    pub fn doc_kind(&self, doc: &DocumentId) -> Option<(&str, DocKind)> {
+        let entry = self.docs.get(doc)?;
+        Some((entry.group.as_str(), entry.kind?))
+    }
+
+    /// A group's documents of one kind.
+    pub fn group_docs(&self, group: &str, kind: DocKind) -> Vec<DocumentId> {
+        self.groups.get(group).map_or_else(Vec::new, |g| {
+            g.docs
+                .iter()
+                .filter(|d| self.docs.get(d).and_then(|e| e.kind) == Some(kind))
+                .copied()
+                .collect()
+        })
+    }
+
     /// The group's roster document.
     pub fn roster_doc(&self, group: &str) -> Option<DocumentId> {
         self.groups.get(group).map(|g| g.roster)

@@ -7,6 +7,7 @@
 //! the sans-IO sync hub of groundwork-core and the SQLite store ([`store`]).
 
 pub mod access;
+pub mod campaign;
 pub mod limits;
 pub mod relay;
 pub mod store;

@@ -41,6 +41,70 @@ struct Args {
     /// The PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Maintenance of the relay's data directory, instead of serving.
+    #[command(subcommand)]
+    command: Option<Admin>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Admin {
+    /// Campaign staff: devices that read every sharing group's officials, answers and meetings
+    /// (never a group's own documents or contacts). Takes effect at once, on a running relay too.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum StaffCommand {
+    /// Grant the staff role to a device (its id: `groundwork whoami` on it).
+    Add {
+        /// The device id.
+        device: String,
+    },
+    /// Revoke it.
+    Remove {
+        /// The device id.
+        device: String,
+    },
+    /// The staff devices.
+    List,
+}
+
+/// Runs a maintenance command against the data directory.
+fn admin(data: &std::path::Path, command: Admin) -> anyhow::Result<()> {
+    let store = groundwork_relay::store::RelayStore::open(data)?;
+    let now = groundwork_core::time::now_ms();
+    let Admin::Staff(command) = command;
+    match command {
+        StaffCommand::Add { device } => {
+            groundwork_core::identity::verifying_key(&device)?;
+            let added =
+                store.campaign(|c| groundwork_relay::campaign::set_staff(c, &device, true, now))?;
+            println!(
+                "{}",
+                if added {
+                    "staff added"
+                } else {
+                    "already staff"
+                }
+            );
+        }
+        StaffCommand::Remove { device } => {
+            let removed = store
+                .campaign(|c| groundwork_relay::campaign::set_staff(c, &device, false, now))?;
+            anyhow::ensure!(removed, "{device} is not staff");
+            println!("staff removed");
+        }
+        StaffCommand::List => {
+            for (device, at) in store.campaign(groundwork_relay::campaign::staff)? {
+                println!(
+                    "{device}  since {}",
+                    groundwork_core::time::format_rfc3339(at)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -55,7 +119,10 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(command) = args.command.take() {
+        return admin(&args.data, command);
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -383,20 +383,28 @@ impl HubThread {
                 break;
             }
             let mut offers: Vec<(ConnId, DocumentId)> = Vec::new();
+            let mut changed: Vec<(DocumentId, Vec<automerge::ChangeHash>)> = Vec::new();
             for e in &effects {
                 match e {
                     Effect::Persist { doc, changes } => {
                         writes.push(Write::Chunk(*doc, changes.clone()));
                     }
-                    Effect::DocChanged { doc, new: true, .. } => {
-                        // A new document goes to everyone connected who may read it.
-                        for conn in self.hub.policy().readers(doc) {
-                            offers.push((conn, *doc));
+                    Effect::DocChanged {
+                        doc, new, before, ..
+                    } => {
+                        if *new {
+                            // A new document goes to everyone connected who may read it.
+                            for conn in self.hub.policy().readers(doc) {
+                                offers.push((conn, *doc));
+                            }
                         }
+                        changed.push((*doc, before.clone()));
                     }
                     _ => {}
                 }
             }
+            // The campaign index changes in the same transaction as the changes it reflects.
+            writes.extend(self.campaign_writes(&changed)?);
             let mut rosters = Vec::new();
             for group in &new_groups {
                 if let Some((roster, change)) = self.roster_change(group)? {
@@ -614,6 +622,35 @@ impl HubThread {
                 Some(_) => Err("wrong sign-up code".into()),
             },
             Request::Redeem { invite, name } => self.redeem(device, &invite, &name, now)?,
+            Request::CampaignOfficials { filter } => {
+                if !self
+                    .store
+                    .campaign(|c| crate::campaign::is_staff(c, device))?
+                {
+                    return Ok(Err(NOT_STAFF.into()));
+                }
+                let officials = self
+                    .store
+                    .campaign(|c| crate::campaign::officials(c, &filter))?;
+                Ok(Answer::Officials { officials })
+            }
+            Request::CampaignOfficial { key } => {
+                if !self
+                    .store
+                    .campaign(|c| crate::campaign::is_staff(c, device))?
+                {
+                    return Ok(Err(NOT_STAFF.into()));
+                }
+                match self
+                    .store
+                    .campaign(|c| crate::campaign::official(c, &key))?
+                {
+                    Some(detail) => Ok(Answer::Official {
+                        detail: Box::new(detail),
+                    }),
+                    None => Err(format!("no sharing group asks an official {key:?}")),
+                }
+            }
             Request::RemoveMember {
                 group,
                 device: target,
@@ -794,6 +831,111 @@ impl HubThread {
         }
     }
 
+    /// What the campaign index must write for the documents this batch changed: a plan's
+    /// group's shared rows (replaced, or deleted when it stopped sharing) and the contacts a
+    /// change logged, for groups that share. A group that starts sharing has every contacts
+    /// document counted.
+    fn campaign_writes(
+        &mut self,
+        changed: &[(DocumentId, Vec<automerge::ChangeHash>)],
+    ) -> Result<Vec<Write>, StoreError> {
+        use groundwork_core::campaign::{Shared, touched_contacts};
+        use groundwork_core::schema::DocKind;
+        use groundwork_core::schema::plan::Plan;
+        let now = now_ms();
+        let mut out = Vec::new();
+        // Groups whose sharing this batch decided, and whether they were counted whole.
+        let mut sharing: BTreeMap<String, (bool, bool)> = BTreeMap::new();
+        for (doc, _) in changed {
+            let Some((group, DocKind::Plan)) = self.hub.policy().doc_kind(doc) else {
+                continue;
+            };
+            let group = group.to_owned();
+            let Some(am) = self.hub.doc(doc) else {
+                continue;
+            };
+            let plan = match groundwork_core::schema::hydrate::<Plan>(am, &group, DocKind::Plan) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    tracing::warn!(doc = %doc, error = %e, "a plan the campaign index cannot read");
+                    continue;
+                }
+            };
+            let shared = Shared::of(&plan);
+            let was = self
+                .store
+                .campaign(|c| crate::campaign::shares(c, &group))?;
+            let counted = shared.is_some() && !was;
+            if counted {
+                for contacts in self.hub.policy().group_docs(&group, DocKind::Contacts) {
+                    out.extend(self.canvass_all(&contacts, &group)?);
+                }
+            }
+            sharing.insert(group.clone(), (shared.is_some(), counted));
+            out.push(Write::Campaign {
+                group,
+                shared: shared.map(Box::new),
+                at: now,
+            });
+        }
+        for (doc, before) in changed {
+            let Some((group, DocKind::Contacts)) = self.hub.policy().doc_kind(doc) else {
+                continue;
+            };
+            let group = group.to_owned();
+            let shares = match sharing.get(&group) {
+                Some((_, true)) => continue,
+                Some((shares, false)) => *shares,
+                None => self
+                    .store
+                    .campaign(|c| crate::campaign::shares(c, &group))?,
+            };
+            if !shares {
+                continue;
+            }
+            let changes = self.hub.changes_since(doc, before);
+            let Some(am) = self.hub.doc(doc) else {
+                continue;
+            };
+            let contacts = touched_contacts(am, &changes);
+            if contacts.is_empty() {
+                continue;
+            }
+            out.push(Write::Canvass {
+                doc: *doc,
+                period: period_of_contacts(am),
+                group,
+                contacts,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every contact of a contacts document, for a group that starts sharing.
+    fn canvass_all(&mut self, doc: &DocumentId, group: &str) -> Result<Vec<Write>, StoreError> {
+        let mut am = match self.hub.doc(doc) {
+            Some(d) => d.clone(),
+            None => {
+                let mut d = groundwork_core::schema::new_doc();
+                if let Some(bytes) = self.store.load(doc)?
+                    && let Err(e) = d.load_incremental(&bytes)
+                {
+                    tracing::warn!(doc = %doc, error = %e, "a stored contacts document cannot be loaded");
+                    return Ok(Vec::new());
+                }
+                d
+            }
+        };
+        let changes = am.get_changes(&[]);
+        let contacts = groundwork_core::campaign::touched_contacts(&am, &changes);
+        Ok(vec![Write::Canvass {
+            doc: *doc,
+            period: period_of_contacts(&am),
+            group: group.to_owned(),
+            contacts,
+        }])
+    }
+
     /// Roster changes, once stored, go to the roster in memory and so to its readers.
     fn apply_rosters(&mut self, rosters: Vec<(DocumentId, Vec<u8>)>, now: u64) {
         for (doc, change) in rosters {
@@ -822,9 +964,22 @@ impl HubThread {
     }
 }
 
+/// A contacts document's period (YYYY-MM), read from the document ("" if it has none).
+fn period_of_contacts(doc: &automerge::AutoCommit) -> String {
+    use automerge::ReadDoc;
+    match doc.get(automerge::ROOT, "period") {
+        Ok(Some((automerge::Value::Scalar(s), _))) => s.as_str().unwrap_or_default().to_owned(),
+        _ => String::new(),
+    }
+}
+
 /// How long the relay waits for a new connection's first document messages before offering it
 /// its documents anyway (milliseconds).
 const OFFER_WAIT_MS: u64 = 300;
+
+/// The refusal of a campaign request from a device without the staff role.
+const NOT_STAFF: &str = "not campaign staff: the relay's operator grants the role \
+    (groundwork-relay staff add DEVICE)";
 
 /// The longest a token lives.
 const MAX_TOKEN_SECS: u64 = 3600;

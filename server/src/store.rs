@@ -102,6 +102,8 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE members ADD COLUMN person TEXT;
     ",
+    // 4: the campaign index and campaign staff.
+    crate::campaign::MIGRATION,
 ];
 
 /// The relay's SQLite store.
@@ -172,6 +174,30 @@ pub enum Write {
     },
     /// One more redemption of an invite.
     InviteUsed(String),
+    /// What a group shares with the campaign now (`None`: nothing; it stopped sharing).
+    Campaign {
+        /// The group.
+        group: String,
+        /// Its shared officials, meetings and answers.
+        shared: Option<Box<groundwork_core::campaign::Shared>>,
+        /// When.
+        at: i64,
+    },
+    /// The results and support levels of contacts a change touched (sharing groups only).
+    Canvass {
+        /// The contacts document.
+        doc: DocumentId,
+        /// Its group.
+        group: String,
+        /// Its period (YYYY-MM).
+        period: String,
+        /// (contact id, result, support).
+        contacts: Vec<(
+            String,
+            groundwork_core::schema::vocab::ContactResult,
+            Option<u8>,
+        )>,
+    },
     /// A connection nonce, remembered until it expires.
     Nonce(String, i64),
     /// A token (its hash) for a device in a group.
@@ -280,6 +306,17 @@ impl RelayStore {
         Ok(any.then_some(out))
     }
 
+    /// Runs a read of the campaign tables.
+    pub fn campaign<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        read(&self.conn).map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
     /// Makes a batch of writes durable in one transaction (group commit).
     pub fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
         if writes.is_empty() {
@@ -354,6 +391,21 @@ impl RelayStore {
                         params![group, device, at],
                     )
                     .map_err(sql)?,
+                Write::Campaign { group, shared, at } => {
+                    crate::campaign::write_group(&tx, group, shared.as_deref(), *at)
+                        .map_err(sql)?;
+                    0
+                }
+                Write::Canvass {
+                    doc,
+                    group,
+                    period,
+                    contacts,
+                } => {
+                    crate::campaign::write_canvass(&tx, &doc.to_string(), group, period, contacts)
+                        .map_err(sql)?;
+                    0
+                }
                 Write::InviteUsed(id) => tx
                     .execute(
                         "INSERT INTO invite_uses (invite_id, uses) VALUES (?1, 1)

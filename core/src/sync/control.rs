@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::campaign::{Official, OfficialDetail, OfficialFilter};
 use crate::error::{Error, Result};
 use crate::identity::Role;
 
@@ -78,6 +79,17 @@ pub enum Request {
         /// Lifetime in seconds.
         ttl_secs: u64,
     },
+    /// Campaign staff only: the officials sharing groups ask, with their latest answers.
+    CampaignOfficials {
+        /// Which officials.
+        #[serde(default)]
+        filter: OfficialFilter,
+    },
+    /// Campaign staff only: one official's page (`FIPS/office[/place]`).
+    CampaignOfficial {
+        /// The official's key.
+        key: String,
+    },
 }
 
 /// What a request returns.
@@ -99,6 +111,16 @@ pub enum Answer {
         token: String,
         /// When it stops working.
         expires_at: i64,
+    },
+    /// Officials, for campaign staff.
+    Officials {
+        /// By state, county and key.
+        officials: Vec<Official>,
+    },
+    /// An official's page, for campaign staff.
+    Official {
+        /// Every sharing group's reports and meetings.
+        detail: Box<OfficialDetail>,
     },
 }
 

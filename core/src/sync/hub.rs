@@ -186,6 +186,9 @@ pub enum Effect {
         from: ConnId,
         /// Whether the hub had never had the document before.
         new: bool,
+        /// Its heads before these changes, so a host can see what they changed
+        /// (`AutoCommit::diff`) in work proportional to them.
+        before: Vec<automerge::ChangeHash>,
     },
     /// A connection sent its first message about a document. A relay decides here whether the
     /// peer may have it (and which other documents to offer it).
@@ -367,6 +370,20 @@ impl<P: Policy> Hub<P> {
                 subscribers: BTreeSet::new(),
             },
         );
+    }
+
+    /// The changes of a document the hub holds that are not in `before`'s history (what a
+    /// [`Effect::DocChanged`] brought), found from the change graph: work proportional to
+    /// them, not to the document.
+    pub fn changes_since(
+        &mut self,
+        id: &DocumentId,
+        before: &[automerge::ChangeHash],
+    ) -> Vec<automerge::Change> {
+        match self.docs.get_mut(id).map(|d| &mut d.state) {
+            Some(DocState::Ready(doc)) => doc.get_changes(before),
+            _ => Vec::new(),
+        }
     }
 
     /// A document in memory.
@@ -954,6 +971,7 @@ impl<P: Policy> Hub<P> {
                 doc: id,
                 from: conn,
                 new: before.is_empty(),
+                before,
             });
         }
         let empty = after.is_empty();

@@ -1,0 +1,422 @@
+//! What a group shares with the campaign, and the shapes campaign staff read. The one place
+//! that decides what leaves a group: [`Shared::of`] takes a plan and keeps only what the group
+//! chose to share (nothing at all when its sharing is off): its officials (by county and
+//! office), its official meetings' status and time (the place only when the meeting is shared
+//! or public, the title only when public), and its rule responses. Of canvassing, only counts
+//! by result and support level ([`canvass_counts`]). Never a contact's name, phone, email or
+//! note, never meeting notes, agendas or organizing meetings.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::RuleCode;
+use crate::schema::contacts::ContactsDoc;
+use crate::schema::plan::Plan;
+use crate::schema::vocab::{
+    ContactResult, ExistingPolicy, MeetingKind, MeetingStatus, Office, Position, Visibility,
+};
+
+/// What one group shares, derived from its plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shared {
+    /// The group.
+    pub group_id: String,
+    /// Its name, as other groups and staff see it.
+    pub group_name: String,
+    /// The officials it asks (targets named by county and office), one per official.
+    pub officials: Vec<SharedOfficial>,
+    /// Its meetings with those officials.
+    pub meetings: Vec<SharedMeeting>,
+    /// Its latest answer per official and rule.
+    pub answers: Vec<SharedAnswer>,
+}
+
+/// An official a group asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedOfficial {
+    /// `FIPS/office[/place]`.
+    pub key: String,
+    /// The county's FIPS code.
+    pub county: String,
+    /// The office.
+    pub office: Office,
+    /// The city or precinct.
+    pub place: Option<String>,
+    /// The official's name, as the group wrote it.
+    pub name: String,
+    /// Their title.
+    pub title: String,
+}
+
+/// A group's meeting with an official.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedMeeting {
+    /// The meeting's id in the group's plan.
+    pub meeting_id: String,
+    /// The official.
+    pub official: String,
+    /// Where it stands.
+    pub status: MeetingStatus,
+    /// When (Unix ms), once known.
+    pub at: Option<i64>,
+    /// Where: only for a shared or public meeting.
+    pub place: Option<String>,
+    /// Its title: only for a public meeting.
+    pub title: Option<String>,
+    /// Who may see it.
+    pub visibility: Visibility,
+}
+
+/// A group's answer from an official on one rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedAnswer {
+    /// The official.
+    pub official: String,
+    /// The rule.
+    pub rule: RuleCode,
+    /// Whether it is already policy.
+    pub existing: ExistingPolicy,
+    /// The official's position.
+    pub position: Position,
+    /// Conditions they named.
+    pub conditions: Option<String>,
+    /// The legal basis they cited.
+    pub legal_basis: Option<String>,
+    /// When the group recorded it (Unix ms).
+    pub recorded_at: i64,
+}
+
+impl Shared {
+    /// What `plan`'s group shares; `None` when its sharing is off.
+    pub fn of(plan: &Plan) -> Option<Shared> {
+        if !plan.profile.shares {
+            return None;
+        }
+        // Targets named by county and office; two targets of one group naming the same
+        // official are one official (the first by id names it).
+        let mut key_of = BTreeMap::new();
+        let mut officials: BTreeMap<String, SharedOfficial> = BTreeMap::new();
+        for t in plan.targets.values() {
+            let (Some(key), Some(county), Some(office)) =
+                (t.official_key(), t.county.clone(), t.office)
+            else {
+                continue;
+            };
+            key_of.insert(t.id.clone(), key.clone());
+            officials.entry(key.clone()).or_insert(SharedOfficial {
+                key,
+                county,
+                office,
+                place: t.place.clone(),
+                name: t.name.clone(),
+                title: t.title.clone(),
+            });
+        }
+        let meetings = plan
+            .meetings
+            .values()
+            .filter(|m| m.kind == MeetingKind::Official)
+            .filter_map(|m| {
+                let official = key_of.get(m.target.as_deref()?)?.clone();
+                let open = matches!(m.visibility, Visibility::Shared | Visibility::Public);
+                Some(SharedMeeting {
+                    meeting_id: m.id.clone(),
+                    official,
+                    status: m.status,
+                    at: m.at,
+                    place: if open { m.location.clone() } else { None },
+                    title: (m.visibility == Visibility::Public).then(|| m.title.clone()),
+                    visibility: m.visibility,
+                })
+            })
+            .collect();
+        let mut answers: BTreeMap<(String, RuleCode), SharedAnswer> = BTreeMap::new();
+        for r in plan.responses.values() {
+            let Some(official) = key_of.get(&r.target) else {
+                continue;
+            };
+            let answer = SharedAnswer {
+                official: official.clone(),
+                rule: r.rule,
+                existing: r.existing,
+                position: r.position,
+                conditions: r.conditions.clone(),
+                legal_basis: r.legal_basis.clone(),
+                recorded_at: r.recorded_at,
+            };
+            let slot = answers.entry((official.clone(), r.rule));
+            match slot {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(answer);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    if (answer.recorded_at, &answer.position)
+                        > (o.get().recorded_at, &o.get().position)
+                    {
+                        o.insert(answer);
+                    }
+                }
+            }
+        }
+        Some(Shared {
+            group_id: plan.group_id.clone(),
+            group_name: plan.profile.name.clone(),
+            officials: officials.into_values().collect(),
+            meetings,
+            answers: answers.into_values().collect(),
+        })
+    }
+}
+
+/// A contacts document's counts by result and support level: all the campaign sees of
+/// canvassing. `(result, support, count)`, in order.
+pub fn canvass_counts(doc: &ContactsDoc) -> Vec<(ContactResult, Option<u8>, u64)> {
+    let mut counts: BTreeMap<(ContactResult, Option<u8>), u64> = BTreeMap::new();
+    for c in doc.contacts.values() {
+        *counts.entry((c.result, c.support)).or_default() += 1;
+    }
+    counts.into_iter().map(|((r, s), n)| (r, s, n)).collect()
+}
+
+/// The contacts that `changes` (applied to `doc`, a contacts document) created, with their
+/// result and support level as `doc` has them now: what the campaign's counts need of a
+/// change, found from its operations, so the work follows the change and not the document.
+/// Contacts are logged once and not edited, so a change's new contact maps are all it adds.
+pub fn touched_contacts(
+    doc: &automerge::AutoCommit,
+    changes: &[automerge::Change],
+) -> Vec<(String, ContactResult, Option<u8>)> {
+    use automerge::ReadDoc;
+    let Ok(Some((_, contacts))) = doc.get(automerge::ROOT, "contacts") else {
+        return Vec::new();
+    };
+    let contacts_id = contacts.to_string();
+    let mut ids = std::collections::BTreeSet::new();
+    for change in changes {
+        for op in change.decode().operations {
+            if let (automerge::legacy::Key::Map(key), automerge::legacy::OpType::Make(_)) =
+                (&op.key, &op.action)
+                && op.obj.to_string() == contacts_id
+            {
+                ids.insert(key.to_string());
+            }
+        }
+    }
+    ids.into_iter()
+        .filter_map(|id| {
+            let (_, obj) = doc.get(&contacts, id.as_str()).ok()??;
+            let result = match doc.get(&obj, "result").ok()?? {
+                (automerge::Value::Scalar(s), _) => s.as_str()?.parse::<ContactResult>().ok()?,
+                _ => return None,
+            };
+            let support = match doc.get(&obj, "support").ok().flatten() {
+                Some((automerge::Value::Scalar(s), _)) => match s.as_ref() {
+                    automerge::ScalarValue::Int(n) => u8::try_from(*n).ok(),
+                    automerge::ScalarValue::Uint(n) => u8::try_from(*n).ok(),
+                    _ => None,
+                },
+                _ => None,
+            };
+            Some((id, result, support))
+        })
+        .collect()
+}
+
+/// An official as campaign staff see them: who they are, which groups ask them, and the
+/// latest answer per rule across those groups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Official {
+    /// `FIPS/office[/place]`.
+    pub key: String,
+    /// The county's FIPS code.
+    pub county: String,
+    /// The county's name and state, e.g. "Travis, TX".
+    pub county_name: String,
+    /// The state's USPS code.
+    pub state: String,
+    /// The office.
+    pub office: Office,
+    /// The city or precinct.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// The official's name, as the most recently updated group wrote it.
+    pub name: String,
+    /// Their title.
+    pub title: String,
+    /// The groups asking them, by name.
+    pub groups: Vec<String>,
+    /// The latest answer per rule, and who reported it.
+    pub answers: Vec<Report>,
+}
+
+/// One group's report of an official's answer on one rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The rule.
+    pub rule: RuleCode,
+    /// Whether it is already policy.
+    pub existing: ExistingPolicy,
+    /// The official's position.
+    pub position: Position,
+    /// Conditions they named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<String>,
+    /// The legal basis they cited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
+    /// The reporting group.
+    pub group_id: String,
+    /// Its name.
+    pub group_name: String,
+    /// When the group recorded it (Unix ms).
+    pub recorded_at: i64,
+}
+
+/// An official's page: every sharing group's reports and meetings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficialDetail {
+    /// Who they are, with the latest answers.
+    pub official: Official,
+    /// Every group's report, per rule and group.
+    pub reports: Vec<Report>,
+    /// Every group's meetings with them.
+    pub meetings: Vec<MeetingReport>,
+}
+
+/// A group's meeting with an official, as staff see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingReport {
+    /// The group.
+    pub group_id: String,
+    /// Its name.
+    pub group_name: String,
+    /// Where it stands.
+    pub status: MeetingStatus,
+    /// When (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
+    /// Where, when the group shared it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+}
+
+/// Which officials a staff query wants.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficialFilter {
+    /// Only this state (USPS code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Only this office.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office: Option<Office>,
+    /// Only officials with at least one latest answer in this position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::plan::{NewMeeting, NewResponse, NewTarget};
+
+    fn plan() -> crate::Result<Plan> {
+        let mut p = Plan::new("g", "Riverside", None, "d", 0)?;
+        p.add_target(
+            "sheriff",
+            NewTarget {
+                county: Some("06065".into()),
+                office: Some(Office::Sheriff),
+                ..NewTarget::default()
+            },
+        )?;
+        p.add_target(
+            "free-text",
+            NewTarget {
+                name: "Someone".into(),
+                title: "Chief".into(),
+                ..NewTarget::default()
+            },
+        )?;
+        for (id, target) in [("m1", "sheriff"), ("m2", "free-text")] {
+            p.create_meeting(
+                id,
+                NewMeeting {
+                    kind: MeetingKind::Official,
+                    title: "Ask".into(),
+                    target: Some(target.into()),
+                    at: Some(5),
+                    location: Some("County building".into()),
+                },
+                1,
+            )?;
+        }
+        p.create_meeting(
+            "m3",
+            NewMeeting {
+                kind: MeetingKind::Organizing,
+                title: "Our own".into(),
+                target: None,
+                at: None,
+                location: Some("A member's home".into()),
+            },
+            1,
+        )?;
+        p.append_notes("m1", "private notes")?;
+        for target in ["sheriff", "free-text"] {
+            p.record_response(
+                NewResponse {
+                    target: target.into(),
+                    rule: RuleCode::R1,
+                    existing: ExistingPolicy::None,
+                    position: Position::WillSupport,
+                    conditions: Some("if 'shall' read 'should'".into()),
+                    legal_basis: None,
+                    meeting: None,
+                },
+                "d",
+                9,
+            )?;
+        }
+        Ok(p)
+    }
+
+    #[test]
+    fn a_group_shares_its_officials_meetings_and_answers_and_nothing_else() -> crate::Result<()> {
+        let mut p = plan()?;
+        let shared = Shared::of(&p).ok_or(crate::Error::Random("not shared".into()))?;
+        assert_eq!(
+            shared.officials.len(),
+            1,
+            "free-text targets have no official key"
+        );
+        assert_eq!(shared.officials[0].key, "06065/sheriff");
+        assert_eq!(
+            shared.meetings.len(),
+            1,
+            "only official meetings with a keyed official"
+        );
+        // Private by default: status and time, no place, no title.
+        assert_eq!(
+            (shared.meetings[0].at, &shared.meetings[0].place),
+            (Some(5), &None)
+        );
+        assert_eq!(shared.meetings[0].title, None);
+        assert_eq!(shared.answers.len(), 1);
+        assert_eq!(shared.answers[0].position, Position::WillSupport);
+        p.set_meeting_visibility("m1", Visibility::Shared)?;
+        let shared = Shared::of(&p).ok_or(crate::Error::Random("not shared".into()))?;
+        assert_eq!(shared.meetings[0].place.as_deref(), Some("County building"));
+        assert_eq!(shared.meetings[0].title, None);
+        p.set_meeting_visibility("m1", Visibility::Public)?;
+        let shared = Shared::of(&p).ok_or(crate::Error::Random("not shared".into()))?;
+        assert_eq!(shared.meetings[0].title.as_deref(), Some("Ask"));
+        let all = format!("{shared:?}");
+        for private in ["private notes", "A member's home", "Our own", "Someone"] {
+            assert!(!all.contains(private), "{private:?} left the group: {all}");
+        }
+        p.set_sharing(false);
+        assert_eq!(Shared::of(&p), None);
+        Ok(())
+    }
+}

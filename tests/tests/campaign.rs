@@ -1,0 +1,399 @@
+//! The campaign layer through the real relay and CLI: two groups ask the same sheriff, the
+//! relay's campaign index gathers what they share, campaign staff read it (officials, every
+//! report, meetings, CSV), and nothing private ever reaches it: markers planted in contacts,
+//! notes, agendas and an organizing meeting are searched for in the relay's campaign tables
+//! and the staff device's files. A group that stops sharing is gone from the index at once.
+
+use std::process::Command;
+
+use groundwork_tests::{Device, Relay, Res, bin, field};
+use serde_json::Value;
+
+/// Every row of the relay's campaign tables, as text.
+fn campaign_rows(relay: &Relay) -> Res<String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        relay.data.join("relay.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let mut out = String::new();
+    for table in [
+        "campaign_groups",
+        "campaign_officials",
+        "campaign_meetings",
+        "campaign_answers",
+        "campaign_canvass",
+    ] {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table}"))?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            out.push_str(table);
+            for i in 0..columns {
+                let v: rusqlite::types::Value = row.get(i)?;
+                out.push_str(&format!(" {v:?}"));
+            }
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn count(relay: &Relay, sql: &str) -> Res<i64> {
+    let conn = rusqlite::Connection::open_with_flags(
+        relay.data.join("relay.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    Ok(conn.query_row(sql, [], |r| r.get(0))?)
+}
+
+/// `groundwork-relay staff ...` against the running relay's data directory.
+fn staff(relay: &Relay, args: &[&str]) -> Res<String> {
+    let out = Command::new(bin("groundwork-relay"))
+        .arg("--data")
+        .arg(&relay.data)
+        .arg("staff")
+        .args(args)
+        .output()?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// Every file under `dir`, read whole.
+fn files_contain(dir: &std::path::Path, needle: &str) -> Res<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            if files_contain(&path, needle)? {
+                return Ok(true);
+            }
+        } else if std::fs::read(&path)?
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+const MARKERS: &[&str] = &[
+    "Marker-Contact-Name",
+    "555-0199",
+    "marker@example.org",
+    "Marker contact note",
+    "Marker meeting notes",
+    "Marker agenda item",
+    "Marker organizing meeting",
+    "Marker member's kitchen",
+    "Marker private place",
+];
+
+#[test]
+fn two_groups_asking_one_sheriff_reach_staff_and_nothing_private_does() -> Res<()> {
+    let root = tempfile::tempdir()?;
+    let relay = Relay::start(&root.path().join("relay"))?;
+    let url = relay.url();
+
+    // 1. Two groups in Riverside County (06065) target its sheriff, by county and office.
+    let north = Device::new(root.path(), "north")?;
+    let south = Device::new(root.path(), "south")?;
+    let mut groups = Vec::new();
+    for (lead, name) in [(&north, "Riverside North"), (&south, "Riverside South")] {
+        let group = field(&lead.run(&["group", "create", "--name", name])?, "group_id")?;
+        let target = field(
+            &lead.run(&[
+                "target", "add", &group, "--county", "06065", "--office", "sheriff",
+            ])?,
+            "target_id",
+        )?;
+        groups.push((group, target));
+    }
+    let (north_group, north_target) = groups[0].clone();
+    let (south_group, south_target) = groups[1].clone();
+
+    // North: a requested meeting (private), answers, and private things of every kind.
+    let north_meeting = field(
+        &north.run(&[
+            "meeting",
+            "create",
+            &north_group,
+            "--kind",
+            "official",
+            "--title",
+            "Ask the sheriff",
+            "--target",
+            &north_target,
+            "--at",
+            "2026-12-10T18:00:00Z",
+            "--location",
+            "Marker private place",
+        ])?,
+        "meeting_id",
+    )?;
+    north.run(&["meeting", "status", &north_meeting, "requested"])?;
+    north.run(&[
+        "meeting",
+        "notes",
+        &north_meeting,
+        "--append",
+        "Marker meeting notes",
+    ])?;
+    north.run(&[
+        "meeting",
+        "agenda",
+        &north_meeting,
+        "--add",
+        "Marker agenda item",
+    ])?;
+    north.run(&[
+        "meeting",
+        "create",
+        &north_group,
+        "--kind",
+        "organizing",
+        "--title",
+        "Marker organizing meeting",
+        "--location",
+        "Marker member's kitchen",
+    ])?;
+    north.run(&[
+        "response",
+        "record",
+        &north_group,
+        "--target",
+        &north_target,
+        "--rule",
+        "R1",
+        "--existing",
+        "none",
+        "--position",
+        "will-consider",
+    ])?;
+    north.run(&[
+        "contact",
+        "log",
+        &north_group,
+        "--result",
+        "talked",
+        "--support",
+        "4",
+        "--consent",
+        "--name",
+        "Marker-Contact-Name",
+        "--phone",
+        "555-0199",
+        "--email",
+        "marker@example.org",
+        "--note",
+        "Marker contact note",
+    ])?;
+    north.run(&["contact", "log", &north_group, "--result", "not-home"])?;
+    north.run(&["sync", "--relay", &url, "--once"])?;
+
+    // South: the office set a date; South shares the place, and reports later answers.
+    let south_meeting = field(
+        &south.run(&[
+            "meeting",
+            "create",
+            &south_group,
+            "--kind",
+            "official",
+            "--title",
+            "Meet the sheriff",
+            "--target",
+            &south_target,
+            "--at",
+            "2026-12-12T17:00:00Z",
+            "--location",
+            "County building, room 2",
+        ])?,
+        "meeting_id",
+    )?;
+    south.run(&["meeting", "status", &south_meeting, "scheduled"])?;
+    south.run(&["meeting", "share", &south_meeting, "shared"])?;
+    for (rule, existing, position) in [
+        ("R1", "partial", "supports-with-changes"),
+        ("R6", "none", "opposes"),
+    ] {
+        south.run(&[
+            "response",
+            "record",
+            &south_group,
+            "--target",
+            &south_target,
+            "--rule",
+            rule,
+            "--existing",
+            existing,
+            "--position",
+            position,
+            "--conditions",
+            "would sign if 'shall' read 'should'",
+        ])?;
+    }
+    south.run(&["sync", "--relay", &url, "--once"])?;
+
+    // 2. Campaign staff: granted by the operator, on the running relay.
+    let organizer = Device::new(root.path(), "organizer")?;
+    let refused = organizer.refused(&["campaign", "officials", "--relay", &url])?;
+    assert!(refused.contains("not campaign staff"), "{refused}");
+    assert!(staff(&relay, &["add", &organizer.id()?])?.contains("staff added"));
+    let officials = organizer.run(&["campaign", "officials", "--relay", &url])?;
+    let list = officials.as_array().ok_or("no officials")?;
+    assert_eq!(
+        list.len(),
+        1,
+        "one sheriff, asked by two groups: {officials}"
+    );
+    let sheriff = &list[0];
+    assert_eq!(sheriff["key"], "06065/sheriff");
+    assert_eq!(sheriff["county_name"], "Riverside, CA");
+    assert_eq!(
+        sheriff["groups"],
+        serde_json::json!(["Riverside North", "Riverside South"])
+    );
+    // The latest answer per rule: South's R1 came after North's.
+    let answers = sheriff["answers"].as_array().ok_or("no answers")?;
+    let by_rule: Vec<(&str, &str, &str)> = answers
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap_or(""),
+                a["position"].as_str().unwrap_or(""),
+                a["group_name"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_rule,
+        [
+            ("R1", "supports-with-changes", "Riverside South"),
+            ("R6", "opposes", "Riverside South")
+        ]
+    );
+    // Filters: by state, office and position.
+    let none = organizer.run(&["campaign", "officials", "--state", "TX", "--relay", &url])?;
+    assert_eq!(none.as_array().map(Vec::len), Some(0));
+    let opposes = organizer.run(&[
+        "campaign",
+        "officials",
+        "--position",
+        "opposes",
+        "--relay",
+        &url,
+    ])?;
+    assert_eq!(opposes.as_array().map(Vec::len), Some(1));
+    let mayors = organizer.run(&[
+        "campaign",
+        "officials",
+        "--office",
+        "mayor",
+        "--relay",
+        &url,
+    ])?;
+    assert_eq!(mayors.as_array().map(Vec::len), Some(0));
+
+    // 3. The official's page: every group's report, and both meetings; only South's place.
+    let page = organizer.run(&["campaign", "official", "06065/sheriff", "--relay", &url])?;
+    let reports = page["reports"].as_array().ok_or("no reports")?;
+    assert_eq!(reports.len(), 3, "{page}");
+    let meetings = page["meetings"].as_array().ok_or("no meetings")?;
+    assert_eq!(meetings.len(), 2, "{page}");
+    assert_eq!(meetings[0]["group_name"], "Riverside North");
+    assert_eq!(meetings[0]["status"], "requested");
+    assert_eq!(
+        meetings[0].get("place"),
+        None,
+        "a private meeting's place left the group"
+    );
+    assert_eq!(meetings[1]["status"], "scheduled");
+    assert_eq!(meetings[1]["place"], "County building, room 2");
+    assert!(
+        organizer
+            .refused(&["campaign", "official", "06065/mayor", "--relay", &url])?
+            .contains("no sharing group")
+    );
+
+    // 4. CSV: one row per official and rule, as the index has them.
+    let csv = root.path().join("matrix.csv");
+    let exported = organizer.run(&[
+        "campaign",
+        "export",
+        "--csv",
+        &csv.to_string_lossy(),
+        "--relay",
+        &url,
+    ])?;
+    assert_eq!(exported["exported"], 2);
+    let text = std::fs::read_to_string(&csv)?;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("official_key,county,county_name,state,office"));
+    assert!(
+        lines[1].starts_with("06065/sheriff,06065,\"Riverside, CA\",CA,sheriff,,"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains(
+        ",R1,partial,supports-with-changes,would sign if 'shall' read 'should',,Riverside South,"
+    ));
+
+    // 5. Canvassing reaches the index as counts only.
+    assert_eq!(count(&relay, "SELECT COUNT(*) FROM campaign_canvass")?, 2);
+    assert_eq!(
+        count(
+            &relay,
+            "SELECT COUNT(*) FROM campaign_canvass WHERE result = 'talked' AND support = 4"
+        )?,
+        1
+    );
+
+    // 6. Nothing private reached the index or the staff device.
+    let rows = campaign_rows(&relay)?;
+    for marker in MARKERS {
+        assert!(
+            !rows.contains(marker),
+            "{marker:?} reached the campaign index:\n{rows}"
+        );
+        assert!(
+            !files_contain(&organizer.dir, marker)?,
+            "{marker:?} reached the staff device"
+        );
+    }
+
+    // 7. South stops sharing: it leaves the index at once, canvass counts and all.
+    south.run(&["group", "share", &south_group, "off"])?;
+    south.run(&["sync", "--once"])?;
+    let rows = campaign_rows(&relay)?;
+    assert!(
+        !rows.contains(&south_group),
+        "South is still in the index:\n{rows}"
+    );
+    let sheriff = organizer.run(&["campaign", "officials", "--relay", &url])?;
+    assert_eq!(sheriff[0]["groups"], serde_json::json!(["Riverside North"]));
+    assert_eq!(sheriff[0]["answers"][0]["position"], "will-consider");
+    // North turns sharing off and on again: its canvass counts come back, counted whole.
+    north.run(&["group", "share", &north_group, "off"])?;
+    north.run(&["sync", "--once"])?;
+    assert_eq!(count(&relay, "SELECT COUNT(*) FROM campaign_canvass")?, 0);
+    assert_eq!(
+        organizer.run(&["campaign", "officials", "--relay", &url])?,
+        Value::Array(vec![])
+    );
+    north.run(&["group", "share", &north_group, "on"])?;
+    north.run(&["sync", "--once"])?;
+    assert_eq!(count(&relay, "SELECT COUNT(*) FROM campaign_canvass")?, 2);
+
+    // 8. Revoking the role ends staff access at once.
+    assert!(staff(&relay, &["list"])?.contains(&organizer.id()?));
+    staff(&relay, &["remove", &organizer.id()?])?;
+    assert!(
+        organizer
+            .refused(&["campaign", "officials", "--relay", &url])?
+            .contains("not campaign staff")
+    );
+    assert!(staff(&relay, &["add", "not-a-device-id"]).is_err());
+    Ok(())
+}
