@@ -1,0 +1,162 @@
+//! The campaign index's cost per plan change, at campaign scale: 1,000 sharing groups asking
+//! 3,000 officials (three each: a sheriff, a police chief, a mayor), every group with answers on all ten
+//! rules for each official and a meeting per official. One plan change costs what the relay
+//! does for it: hydrate the group's plan from its automerge document, derive what it shares
+//! (`Shared::of`) and replace its rows in one transaction. Staff queries (every official; one
+//! official's page) are measured beside it.
+
+// Benchmarks are binaries: a failed setup should stop them loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use groundwork_core::campaign::{OfficialFilter, Shared};
+use groundwork_core::rules::RuleCode;
+use groundwork_core::schema::plan::{NewMeeting, NewResponse, NewTarget, Plan};
+use groundwork_core::schema::vocab::{ExistingPolicy, MeetingKind, Office, Position};
+use groundwork_core::schema::{self, DocKind};
+use groundwork_relay::campaign;
+use groundwork_relay::store::{RelayStore, Write};
+
+const GROUPS: usize = 1_000;
+const OFFICIALS_PER_GROUP: usize = 3;
+
+/// A group's plan: three officials (counties shared with neighbouring groups), an answer per
+/// rule for each, and a meeting with each.
+fn plan(g: usize) -> Plan {
+    let mut p = Plan::new(
+        &format!("group-{g:04}"),
+        &format!("Group {g}"),
+        None,
+        "lead",
+        0,
+    )
+    .unwrap();
+    let counties: Vec<&str> = groundwork_core::places::counties()
+        .iter()
+        .map(|c| c.fips)
+        .take(GROUPS)
+        .collect();
+    for t in 0..OFFICIALS_PER_GROUP {
+        let county = counties[g % counties.len()];
+        let office = [Office::Sheriff, Office::PoliceChief, Office::Mayor][t];
+        let id = format!("t{t}");
+        p.add_target(
+            &id,
+            NewTarget {
+                county: Some(county.into()),
+                office: Some(office),
+                place: (office != Office::Sheriff).then(|| format!("City {g}")),
+                ..NewTarget::default()
+            },
+        )
+        .unwrap();
+        for (r, rule) in RuleCode::ALL.iter().enumerate() {
+            p.record_response(
+                NewResponse {
+                    target: id.clone(),
+                    rule: *rule,
+                    existing: ExistingPolicy::ALL[r % ExistingPolicy::ALL.len()],
+                    position: Position::ALL[(g + r) % Position::ALL.len()],
+                    conditions: (r % 3 == 0).then(|| "would sign if 'shall' read 'should'".into()),
+                    legal_basis: None,
+                    meeting: None,
+                },
+                "lead",
+                (g * 100 + r) as i64,
+            )
+            .unwrap();
+        }
+        p.create_meeting(
+            &format!("m{t}"),
+            NewMeeting {
+                kind: MeetingKind::Official,
+                title: "Ask".into(),
+                target: Some(id),
+                at: Some(1_800_000_000_000 + g as i64),
+                location: Some("County building".into()),
+            },
+            1,
+        )
+        .unwrap();
+        p.append_notes(
+            &format!("m{t}"),
+            "Notes the group keeps to itself, a paragraph long.",
+        )
+        .unwrap();
+    }
+    p
+}
+
+fn index(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RelayStore::open(dir.path()).unwrap();
+    let writes: Vec<Write> = (0..GROUPS)
+        .map(|g| Write::Campaign {
+            group: format!("group-{g:04}"),
+            shared: Shared::of(&plan(g)).map(Box::new),
+            at: 0,
+        })
+        .collect();
+    store.commit(&writes).unwrap();
+    let officials = store
+        .campaign(|c| campaign::officials(c, &OfficialFilter::default()))
+        .unwrap();
+    eprintln!(
+        "campaign index: {GROUPS} groups, {} distinct officials, {} answers",
+        officials.len(),
+        store
+            .campaign(
+                |c| c.query_row("SELECT COUNT(*) FROM campaign_answers", [], |r| r
+                    .get::<_, i64>(0))
+            )
+            .unwrap()
+    );
+
+    // One group's plan as the relay holds it: an automerge document.
+    let group = 500;
+    let mut doc = schema::new_doc();
+    schema::reconcile(
+        &mut doc,
+        &plan(group),
+        &format!("group-{group:04}"),
+        DocKind::Plan,
+    )
+    .unwrap();
+    let id = format!("group-{group:04}");
+    c.bench_function("index_update_per_plan_change_1000_groups", |b| {
+        b.iter(|| {
+            let plan: Plan = schema::hydrate(&doc, &id, DocKind::Plan).unwrap();
+            let shared = Shared::of(&plan).map(Box::new);
+            store
+                .commit(&[Write::Campaign {
+                    group: id.clone(),
+                    shared,
+                    at: 1,
+                }])
+                .unwrap();
+        })
+    });
+    c.bench_function("derive_shared_from_a_plan_document", |b| {
+        b.iter(|| {
+            let plan: Plan = schema::hydrate(&doc, &id, DocKind::Plan).unwrap();
+            Shared::of(&plan)
+        })
+    });
+    let key = officials[officials.len() / 2].key.clone();
+    c.bench_function("staff_official_page", |b| {
+        b.iter(|| store.campaign(|c| campaign::official(c, &key)).unwrap())
+    });
+    let mut group = c.benchmark_group("staff_every_official");
+    group.sample_size(10);
+    group.bench_function("3000_officials", |b| {
+        b.iter(|| {
+            store
+                .campaign(|c| campaign::officials(c, &OfficialFilter::default()))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, index);
+criterion_main!(benches);
