@@ -1,10 +1,9 @@
 //! TLS end to end: the real relay serves `wss://` with a certificate, and the real CLI syncs
 //! through it only when it can verify that certificate.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use groundwork_tests::bin;
+use groundwork_tests::{Relay, bin};
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -19,24 +18,13 @@ fn devices_sync_over_tls_and_refuse_a_certificate_they_cannot_verify() -> TestRe
     std::fs::write(&cert_file, cert.cert.pem())?;
     std::fs::write(&key_file, cert.key_pair.serialize_pem())?;
 
-    let mut relay = Command::new(bin("groundwork-relay"))
-        .args(["--listen", "127.0.0.1:0", "--data"])
-        .arg(root.path().join("relay"))
+    let relay = Relay::options(&root.path().join("relay"))
         .arg("--tls-cert")
         .arg(&cert_file)
         .arg("--tls-key")
         .arg(&key_file)
-        .env("GROUNDWORK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = relay.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .ok_or_else(|| format!("unexpected first line {line:?}"))?
-        .to_owned();
+        .start()?;
+    let addr = relay.addr.clone();
     let url = format!("wss://{addr}/v1/sync");
 
     let gw =
@@ -97,7 +85,6 @@ fn devices_sync_over_tls_and_refuse_a_certificate_they_cannot_verify() -> TestRe
         ok(gw("b", &["group", "list"], true)?)?[0]["name"],
         "Over TLS"
     );
-    let _ = relay.kill();
-    let _ = relay.wait();
+    relay.kill()?;
     Ok(())
 }
