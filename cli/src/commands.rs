@@ -150,7 +150,10 @@ pub fn run(cli: Cli) -> Result<Output> {
             // before this device connects anywhere.
             let invite = Invite::verify_code(&code)?;
             let code = invite_code(&code)?.to_owned();
-            let relay = device.relay_or(relay.as_deref().or(invite.relay.as_deref()))?;
+            let groundwork_core::JoinRelay {
+                relay,
+                plain_allowed,
+            } = device.join_relay(relay.as_deref(), &invite)?;
             let name = device.info().name.clone();
             let request = Request::Redeem {
                 invite: code.clone(),
@@ -160,10 +163,11 @@ pub fn run(cli: Cli) -> Result<Output> {
                 Ok(Answer::Joined { group, role }) => (group, role, "relay"),
                 Ok(_) => anyhow::bail!("the relay answered the invite unexpectedly"),
                 Err(e)
-                    if matches!(
-                        e.downcast_ref::<groundwork_core::Error>(),
-                        Some(groundwork_core::Error::PlainRelay { .. })
-                    ) =>
+                    if plain_allowed
+                        && matches!(
+                            e.downcast_ref::<groundwork_core::Error>(),
+                            Some(groundwork_core::Error::PlainRelay { .. })
+                        ) =>
                 {
                     // A plain automerge-repo server enforces nothing; the invite's signature
                     // (above) and expiry are checked here, and the output says so.

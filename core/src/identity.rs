@@ -130,7 +130,7 @@ impl Identity {
             });
         }
         if let Some(relay) = relay {
-            crate::relay::check(relay)?;
+            crate::relay::check_for_invite(relay)?;
         }
         let invite = Invite {
             id: bs58::encode(random_bytes::<16>()?).into_string(),

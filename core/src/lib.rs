@@ -39,5 +39,5 @@ pub mod sync;
 pub mod time;
 
 pub use compaction::COMPACT_AFTER_CHUNKS;
-pub use device::{Device, DeviceInfo, DocSyncRecord, GroupSummary};
+pub use device::{Device, DeviceInfo, DocSyncRecord, GroupSummary, JoinRelay};
 pub use error::{Error, Result};

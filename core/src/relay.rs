@@ -44,6 +44,27 @@ pub fn check(url: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a relay URL to be signed into an invite: a relay URL (see [`check`]) with no
+/// credentials in it and no query, since an invite is handed around.
+pub fn check_for_invite(url: &str) -> Result<()> {
+    check(url)?;
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(Error::Invalid {
+            what: "relay URL",
+            reason: "an invite's relay URL must not carry a user name or password".into(),
+        });
+    }
+    if url.contains(['?', '#']) {
+        return Err(Error::Invalid {
+            what: "relay URL",
+            reason: "an invite's relay URL must not carry a query (a token, say)".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Whether `url` names only a host (no path, or `/`): where a Groundwork relay has no sync
 /// endpoint, though a plain automerge-repo server may.
 pub fn has_no_path(url: &str) -> bool {
@@ -81,6 +102,9 @@ mod tests {
         assert!(hint("ws:///v1/sync").contains("no host"));
         assert!(hint("ftp://host").contains("scheme must be ws or wss"));
         assert!(hint("ws://host/a b").contains("spaces"));
+        assert!(check_for_invite("wss://relay.example.org/v1/sync").is_ok());
+        assert!(check_for_invite("wss://user:pw@relay.example.org/v1/sync").is_err());
+        assert!(check_for_invite("wss://relay.example.org/v1/sync?token=t").is_err());
     }
 
     #[test]

@@ -381,9 +381,10 @@ impl GroundworkStore {
             let invite = Invite::verify_code(&code)?;
             let code = groundwork_core::identity::invite_code(&code)?.to_owned();
             let mut d = lock(&device);
-            let relay = d
-                .relay_or(relay.as_deref().or(invite.relay.as_deref()))
-                .map_err(no_relay)?;
+            let groundwork_core::JoinRelay {
+                relay,
+                plain_allowed,
+            } = d.join_relay(relay.as_deref(), &invite).map_err(no_relay)?;
             let name = d.info().name.clone();
             let request = Request::Redeem {
                 invite: code.clone(),
@@ -396,7 +397,7 @@ impl GroundworkStore {
                         "the relay answered the invite unexpectedly".into(),
                     ));
                 }
-                Err(GroundworkError::PlainRelay(_)) => {
+                Err(GroundworkError::PlainRelay(_)) if plain_allowed => {
                     if invite.expires_at < groundwork_core::time::now_ms() {
                         return Err(GroundworkError::NotAllowed(
                             "invite refused: it has expired".into(),

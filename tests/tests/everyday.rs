@@ -235,3 +235,45 @@ fn a_sync_shows_its_progress_on_stderr_but_not_with_json() -> TestResult {
     serde_json::from_slice::<Value>(&out.stdout)?;
     Ok(())
 }
+
+#[test]
+fn a_link_to_another_relay_cannot_move_a_device_that_has_groups() -> TestResult {
+    let root = tempfile::tempdir()?;
+    let home = Relay::start(&root.path().join("home"))?;
+    let other = Relay::start(&root.path().join("other"))?;
+    // A device with a group on its home relay.
+    let device = Device::new(root.path(), "device")?;
+    let mine = field(
+        &device.run(&["group", "create", "--name", "Mine"])?,
+        "group_id",
+    )?;
+    device.run(&["sync", "--relay", &home.url(), "--once"])?;
+    // A group elsewhere invites it with a link naming the other relay.
+    let lead = Device::new(root.path(), "lead")?;
+    let theirs = field(
+        &lead.run(&["group", "create", "--name", "Theirs"])?,
+        "group_id",
+    )?;
+    lead.run(&["sync", "--relay", &other.url(), "--once"])?;
+    let link = field(
+        &lead.run(&["invite", "create", &theirs, "--role", "member"])?,
+        "link",
+    )?;
+    // Following the link would send "Mine" to the other relay: refused, nothing changes.
+    let err = device.refused(&["join", &link])?;
+    assert!(err.contains("a device syncs with one relay"), "{err}");
+    let groups = device.run(&["group", "list"])?;
+    assert_eq!(groups.as_array().map(Vec::len), Some(1));
+    assert_eq!(groups[0]["group_id"], mine.as_str());
+    assert_eq!(
+        device.run(&["sync", "--once"])?["relay"],
+        home.url().as_str()
+    );
+    // Naming the relay outright is the person's choice, as before links.
+    device.run(&["join", &link, "--relay", &other.url()])?;
+    assert_eq!(
+        device.run(&["group", "list"])?.as_array().map(Vec::len),
+        Some(2)
+    );
+    Ok(())
+}

@@ -12,7 +12,59 @@ use crate::time::now_ms;
 
 use super::{Device, catch_up};
 
+/// Where a join is redeemed, decided before anything is dialled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinRelay {
+    /// The relay to redeem the invite at.
+    pub relay: String,
+    /// Whether a plain automerge-repo server (which checks nothing) may stand in for a
+    /// Groundwork relay there: only when the person named the relay themselves, never for a
+    /// relay an invite named (anyone can sign an invite; only a Groundwork relay checks that
+    /// its issuer leads the group).
+    pub plain_allowed: bool,
+}
+
 impl Device {
+    /// Decides where to redeem `invite`: the relay named here (`explicit`: a flag, the
+    /// environment), else the invite's own, else the one this device remembers. A device
+    /// syncs every group it has with one relay, so an invite naming another relay than the
+    /// one this device's groups live on is refused: following it would send every group here
+    /// to that relay.
+    pub fn join_relay(&self, explicit: Option<&str>, invite: &Invite) -> Result<JoinRelay> {
+        if let Some(relay) = explicit {
+            crate::relay::check(relay)?;
+            return Ok(JoinRelay {
+                relay: relay.to_owned(),
+                plain_allowed: true,
+            });
+        }
+        let remembered = self.relay()?;
+        let Some(named) = invite.relay.as_deref() else {
+            return Ok(JoinRelay {
+                relay: self.relay_or(None)?,
+                plain_allowed: true,
+            });
+        };
+        crate::relay::check(named)?;
+        if let Some(mine) = remembered.as_deref()
+            && mine != named
+            && !self.groups()?.is_empty()
+        {
+            return Err(Error::NotAllowed {
+                reason: format!(
+                    "this device's groups sync with {mine}, and the invite is for {named}: a \
+                     device syncs with one relay, so joining would send every group on it to \
+                     {named}. Join on a device (or data directory) of its own, or pass --relay \
+                     if {named} is where this device's groups belong"
+                ),
+            });
+        }
+        Ok(JoinRelay {
+            relay: named.to_owned(),
+            plain_allowed: false,
+        })
+    }
+
     /// Records that the relay accepted this device into a group with `role` (after redeeming
     /// an invite), so that the next sync receives the group's documents.
     pub fn joined_group(&mut self, group_id: &str, role: Role) -> Result<()> {

@@ -12,6 +12,7 @@ mod membership;
 mod plan;
 mod sync;
 
+pub use membership::JoinRelay;
 pub use sync::DocSyncRecord;
 
 use std::collections::HashMap;
