@@ -169,6 +169,58 @@ impl Shared {
     }
 }
 
+/// Whether a plan document's sharing choices (the group's `shares`, any meeting's
+/// `visibility`) differ between `before` and now: changes only a lead may make. Fields a plan
+/// lacks read as their defaults (sharing on, meetings private).
+pub fn sharing_changed(doc: &automerge::AutoCommit, before: &[automerge::ChangeHash]) -> bool {
+    use automerge::ReadDoc;
+    let scalar = |v: Option<(automerge::Value<'_>, automerge::ObjId)>| match v {
+        Some((automerge::Value::Scalar(s), _)) => Some(s.into_owned()),
+        _ => None,
+    };
+    let shares = |heads: Option<&[automerge::ChangeHash]>| -> bool {
+        let profile = match heads {
+            Some(h) => doc.get_at(automerge::ROOT, "profile", h),
+            None => doc.get(automerge::ROOT, "profile"),
+        };
+        let Ok(Some((_, profile))) = profile else {
+            return true;
+        };
+        let v = match heads {
+            Some(h) => doc.get_at(&profile, "shares", h),
+            None => doc.get(&profile, "shares"),
+        };
+        !matches!(
+            scalar(v.ok().flatten()),
+            Some(automerge::ScalarValue::Boolean(false))
+        )
+    };
+    if shares(Some(before)) != shares(None) {
+        return true;
+    }
+    let Ok(Some((_, meetings))) = doc.get(automerge::ROOT, "meetings") else {
+        return false;
+    };
+    let visibility = |meeting: &automerge::ObjId, heads: Option<&[automerge::ChangeHash]>| {
+        let v = match heads {
+            Some(h) => doc.get_at(meeting, "visibility", h),
+            None => doc.get(meeting, "visibility"),
+        };
+        match scalar(v.ok().flatten()) {
+            Some(automerge::ScalarValue::Str(s)) if s.as_str() != "private" => s.to_string(),
+            _ => "private".to_owned(),
+        }
+    };
+    doc.map_range(&meetings, ..).any(|item| {
+        let id = item.id();
+        let was = match doc.get_at(&meetings, item.key.as_ref(), before) {
+            Ok(Some((_, obj))) => visibility(&obj, Some(before)),
+            _ => "private".to_owned(),
+        };
+        was != visibility(&id, None)
+    })
+}
+
 /// A contacts document's counts by result and support level: all the campaign sees of
 /// canvassing. `(result, support, count)`, in order.
 pub fn canvass_counts(doc: &ContactsDoc) -> Vec<(ContactResult, Option<u8>, u64)> {
@@ -417,6 +469,39 @@ mod tests {
         }
         p.set_sharing(false);
         assert_eq!(Shared::of(&p), None);
+        Ok(())
+    }
+
+    #[test]
+    fn sharing_changes_are_told_from_other_edits() -> crate::Result<()> {
+        use crate::schema::{self, DocKind};
+        let mut p = plan()?;
+        let mut doc = schema::new_doc();
+        schema::reconcile(&mut doc, &p, "g", DocKind::Plan)?;
+        let mut step = |p: &Plan, doc: &mut automerge::AutoCommit| -> crate::Result<bool> {
+            let before = doc.get_heads();
+            schema::reconcile(doc, p, "g", DocKind::Plan)?;
+            Ok(sharing_changed(doc, &before))
+        };
+        p.add_agenda_item("m1", "a1", "Question 1")?;
+        p.append_notes("m1", "more")?;
+        assert!(!step(&p, &mut doc)?, "an agenda item is not a sharing change");
+        p.set_meeting_visibility("m2", Visibility::Public)?;
+        assert!(step(&p, &mut doc)?);
+        p.set_sharing(false);
+        assert!(step(&p, &mut doc)?);
+        p.create_meeting(
+            "m4",
+            NewMeeting {
+                kind: MeetingKind::Official,
+                title: "Another".into(),
+                target: Some("sheriff".into()),
+                at: None,
+                location: None,
+            },
+            2,
+        )?;
+        assert!(!step(&p, &mut doc)?, "a new private meeting shares nothing new");
         Ok(())
     }
 }

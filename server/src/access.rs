@@ -510,10 +510,41 @@ impl Policy for RelayAccess {
         refused("a new document that is neither a plan nor a contacts document")
     }
 
+    fn may_change(
+        &mut self,
+        conn: ConnId,
+        doc: &DocumentId,
+        before: &[automerge::ChangeHash],
+        after: &AutoCommit,
+    ) -> Result<(), Refused> {
+        // What a group shares is its leads' choice: a member may edit the plan, not that.
+        let (Some(entry), Some(device)) = (
+            self.docs.get(doc),
+            self.conns.get(&conn).and_then(Principal::device),
+        ) else {
+            return Ok(());
+        };
+        if entry.kind != Some(DocKind::Plan) || self.role(&entry.group, device) == Some(Role::Lead)
+        {
+            return Ok(());
+        }
+        if groundwork_core::campaign::sharing_changed(after, before) {
+            return Err(Refused(
+                "a member's change to what the group shares (its sharing or a meeting's \
+                 visibility: leads only)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn why_not(&self, conn: ConnId, doc: &DocumentId, access: Access) -> Refused {
         let why = |s: &str| Refused(s.to_owned());
-        let (Some(principal), Some(entry)) = (self.conns.get(&conn), self.docs.get(doc)) else {
+        let Some(principal) = self.conns.get(&conn) else {
             return why("an unauthenticated connection");
+        };
+        let Some(entry) = self.docs.get(doc) else {
+            return why("a document the relay does not know");
         };
         let Some(device) = principal.device() else {
             return why("an unauthenticated connection");

@@ -98,15 +98,27 @@ const CONTENT_MARKER: &str = "probe-content-7f3a";
 /// Connects as `who` and asks for `doc` (read: starting empty; write: starting from `copy`
 /// with one new change). Returns whether the read or write succeeded, or what it was told.
 async fn probe(base: &str, who: &Who, doc: DocumentId, copy: Option<&[u8]>) -> Res<Outcome> {
+    let peer = who.peer();
+    probe_with(base, who, doc, copy, |am| {
+        am.put(automerge::ROOT, "probe", format!("{CONTENT_MARKER} {peer}"))?;
+        Ok(())
+    })
+    .await
+}
+
+/// [`probe`], writing with `edit` instead of the probe's own change.
+async fn probe_with(
+    base: &str,
+    who: &Who,
+    doc: DocumentId,
+    copy: Option<&[u8]>,
+    edit: impl FnOnce(&mut automerge::AutoCommit) -> Res<()>,
+) -> Res<Outcome> {
     let mut am = groundwork_core::schema::new_doc();
     let write = copy.is_some();
     if let Some(bytes) = copy {
         am.load_incremental(bytes)?;
-        am.put(
-            automerge::ROOT,
-            "probe",
-            format!("{CONTENT_MARKER} {}", who.peer()),
-        )?;
+        edit(&mut am)?;
         am.commit();
     }
     let mine = am.get_heads();
@@ -645,5 +657,41 @@ fn a_member_reports_their_own_lost_device_from_another() -> TestResult {
             .is_some_and(Vec::is_empty)
     );
     assert_eq!(second.sync(&w.relay)?["synced"], true);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_group_shares_is_changed_by_its_leads_alone() -> TestResult {
+    use automerge::ReadDoc;
+    let w = tokio::task::spawn_blocking(|| world().map_err(|e| e.to_string())).await??;
+    let base = w.relay.url();
+    let plan = w.lead.document(&w.plan)?;
+    // Turning sharing off, written straight into the plan (as a stock client could).
+    let share_off = |am: &mut automerge::AutoCommit| -> Res<()> {
+        let (_, profile) = am.get(automerge::ROOT, "profile")?.ok_or("no profile")?;
+        am.put(&profile, "shares", false)?;
+        Ok(())
+    };
+    let member = Who::Signed(std::sync::Arc::new(w.member.identity()?));
+    let before = stored(&w.relay)?;
+    let refused = probe_with(&base, &member, w.plan, Some(&plan), share_off).await?;
+    assert!(
+        matches!(&refused, Outcome::Refused(a) if a.last() == Some(&"doc-unavailable")),
+        "a member turned sharing off: {refused:?}"
+    );
+    assert_eq!(stored(&w.relay)?, before, "the member's change was stored");
+    // The member's ordinary edits still go through.
+    let edit = probe(&base, &member, w.plan, Some(&plan)).await?;
+    assert_eq!(edit, Outcome::Allowed);
+    // The lead may.
+    let lead = Who::Signed(std::sync::Arc::new(w.lead.identity()?));
+    let plan = w.lead.document(&w.plan)?;
+    let allowed = probe_with(&base, &lead, w.plan, Some(&plan), share_off).await?;
+    assert_eq!(allowed, Outcome::Allowed);
+    let log = std::fs::read_to_string(w._root.path().join("relay.log"))?;
+    assert!(
+        log.contains("reason=a member's change to what the group shares"),
+        "{log}"
+    );
     Ok(())
 }

@@ -88,6 +88,19 @@ pub trait Policy {
         doc: &DocumentId,
         content: &AutoCommit,
     ) -> Result<(), Refused>;
+    /// Whether the changes a writer just made to `doc` (now `after`; it was at `before`) are
+    /// its to make: a host whose writers may change only some fields (a member, not a group's
+    /// sharing) checks them here. Yes by default.
+    fn may_change(
+        &mut self,
+        conn: ConnId,
+        doc: &DocumentId,
+        before: &[automerge::ChangeHash],
+        after: &AutoCommit,
+    ) -> Result<(), Refused> {
+        let _ = (conn, doc, before, after);
+        Ok(())
+    }
     /// Why the peer on `conn` may not change `doc`, which [`Policy::access`] called `access`
     /// (hidden or read-only), for the host's log. The default says only that much; a host
     /// that knows roles says more.
@@ -955,7 +968,8 @@ impl<P: Policy> Hub<P> {
         let changed = before != after;
         if changed {
             let allowed = match access {
-                Access::Write => Ok(()),
+                Access::Write if before.is_empty() => Ok(()),
+                Access::Write => self.policy.may_change(conn, &id, &before, doc),
                 Access::Unknown if before.is_empty() => self.policy.may_create(conn, &id, doc),
                 Access::Unknown => Err(Refused(
                     "a document the host does not know, changed on top of earlier content".into(),
