@@ -478,7 +478,7 @@ mod tests {
         let mut p = plan()?;
         let mut doc = schema::new_doc();
         schema::reconcile(&mut doc, &p, "g", DocKind::Plan)?;
-        let mut step = |p: &Plan, doc: &mut automerge::AutoCommit| -> crate::Result<bool> {
+        let step = |p: &Plan, doc: &mut automerge::AutoCommit| -> crate::Result<bool> {
             let before = doc.get_heads();
             schema::reconcile(doc, p, "g", DocKind::Plan)?;
             Ok(sharing_changed(doc, &before))
