@@ -485,7 +485,10 @@ mod tests {
         };
         p.add_agenda_item("m1", "a1", "Question 1")?;
         p.append_notes("m1", "more")?;
-        assert!(!step(&p, &mut doc)?, "an agenda item is not a sharing change");
+        assert!(
+            !step(&p, &mut doc)?,
+            "an agenda item is not a sharing change"
+        );
         p.set_meeting_visibility("m2", Visibility::Public)?;
         assert!(step(&p, &mut doc)?);
         p.set_sharing(false);
@@ -501,7 +504,10 @@ mod tests {
             },
             2,
         )?;
-        assert!(!step(&p, &mut doc)?, "a new private meeting shares nothing new");
+        assert!(
+            !step(&p, &mut doc)?,
+            "a new private meeting shares nothing new"
+        );
         Ok(())
     }
 }

@@ -97,6 +97,7 @@ pub fn search(text: &str, limit: usize) -> Vec<&'static County> {
     let all = counties();
     // A trailing state (its code or its name) narrows the search.
     let mut state: Option<&str> = None;
+    let mut matched = 0;
     let mut name = query.clone();
     // Sorted by FIPS code, so each state's counties are together: one look per state.
     for c in all
@@ -106,12 +107,19 @@ pub fn search(text: &str, limit: usize) -> Vec<&'static County> {
         for spelling in [c.state.to_lowercase(), normalize(c.state_name)] {
             if let Some(rest) = query.strip_suffix(spelling.as_str())
                 && (rest.is_empty() || rest.ends_with(' '))
-                && spelling.len() > state.map_or(0, str::len)
+                && spelling.len() > matched
             {
                 state = Some(c.state);
+                matched = spelling.len();
                 name = rest.trim().to_owned();
             }
         }
+    }
+    // A state's name alone ("Washington", "New York") is more likely a county's name; its
+    // two-letter code alone lists the state's counties.
+    if name.is_empty() && matched > 2 {
+        state = None;
+        name = query.clone();
     }
     let name: String = name
         .split(' ')
@@ -169,6 +177,10 @@ mod tests {
         assert!(search("Washington", 50).len() > 25);
         assert_eq!(first("Washington County, OR"), Some("41067"));
         assert!(search("no such place", 5).is_empty());
+        // A state's name alone is a county's name; its code alone, the state's counties.
+        assert_eq!(first("New York"), Some("36061"));
+        assert!(search("Washington", 50).iter().any(|c| c.state == "OR"));
+        assert_eq!(search("DE", 50).len(), 3);
         assert!(search("99999", 5).is_empty());
     }
 

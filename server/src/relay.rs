@@ -404,7 +404,8 @@ impl HubThread {
                 }
             }
             // The campaign index changes in the same transaction as the changes it reflects.
-            writes.extend(self.campaign_writes(&changed)?);
+            let campaign = self.campaign_writes(&changed, &writes)?;
+            writes.extend(campaign);
             let mut rosters = Vec::new();
             for group in &new_groups {
                 if let Some((roster, change)) = self.roster_change(group)? {
@@ -838,6 +839,7 @@ impl HubThread {
     fn campaign_writes(
         &mut self,
         changed: &[(DocumentId, Vec<automerge::ChangeHash>)],
+        pending: &[Write],
     ) -> Result<Vec<Write>, StoreError> {
         use groundwork_core::campaign::{Shared, touched_contacts};
         use groundwork_core::schema::DocKind;
@@ -851,17 +853,22 @@ impl HubThread {
                 continue;
             };
             let group = group.to_owned();
-            let Some(am) = self.hub.doc(doc) else {
+            if sharing.contains_key(&group) {
                 continue;
-            };
-            let plan = match groundwork_core::schema::hydrate::<Plan>(am, &group, DocKind::Plan) {
-                Ok(plan) => plan,
-                Err(e) => {
-                    tracing::warn!(doc = %doc, error = %e, "a plan the campaign index cannot read");
-                    continue;
+            }
+            let am = self.current(doc, pending)?;
+            // A plan the index cannot read shares nothing until it can (fail closed). The
+            // reason stays out of the log: it may quote what the group wrote.
+            let shared = match am
+                .as_deref()
+                .map(|am| groundwork_core::schema::hydrate::<Plan>(am, &group, DocKind::Plan))
+            {
+                Some(Ok(plan)) => Shared::of(&plan),
+                _ => {
+                    tracing::warn!(doc = %doc, "a plan the campaign index cannot read: it shares nothing until it can");
+                    None
                 }
             };
-            let shared = Shared::of(&plan);
             let was = self
                 .store
                 .campaign(|c| crate::campaign::shares(c, &group))?;
@@ -893,22 +900,55 @@ impl HubThread {
             if !shares {
                 continue;
             }
-            let changes = self.hub.changes_since(doc, before);
-            let Some(am) = self.hub.doc(doc) else {
+            let mut changes = self.hub.changes_since(doc, before);
+            let Some(mut am) = self.current(doc, pending)? else {
                 continue;
             };
-            let contacts = touched_contacts(am, &changes);
+            if changes.is_empty() {
+                // Not in memory (a refusal sent it back to storage): the batch's own changes
+                // are in the document rebuilt from storage and the pending writes.
+                changes = am.to_mut().get_changes(before);
+            }
+            let contacts = touched_contacts(&am, &changes);
             if contacts.is_empty() {
                 continue;
             }
             out.push(Write::Canvass {
                 doc: *doc,
-                period: period_of_contacts(am),
+                period: period_of_contacts(&am),
                 group,
                 contacts,
             });
         }
         Ok(out)
+    }
+
+    /// A document as it is with this batch's changes: the hub's copy, or (when a refusal sent
+    /// it back to storage) the stored one with the batch's pending chunks applied.
+    fn current(
+        &self,
+        doc: &DocumentId,
+        pending: &[Write],
+    ) -> Result<Option<std::borrow::Cow<'_, automerge::AutoCommit>>, StoreError> {
+        if let Some(am) = self.hub.doc(doc) {
+            return Ok(Some(std::borrow::Cow::Borrowed(am)));
+        }
+        let mut am = groundwork_core::schema::new_doc();
+        let stored = self.store.load(doc)?;
+        let chunks = stored
+            .iter()
+            .map(Vec::as_slice)
+            .chain(pending.iter().filter_map(|w| match w {
+                Write::Chunk(d, bytes) if d == doc => Some(bytes.as_slice()),
+                _ => None,
+            }));
+        for bytes in chunks {
+            if am.load_incremental(bytes).is_err() {
+                tracing::warn!(doc = %doc, "a stored document cannot be loaded for the campaign index");
+                return Ok(None);
+            }
+        }
+        Ok(Some(std::borrow::Cow::Owned(am)))
     }
 
     /// Every contact of a contacts document, for a group that starts sharing.
