@@ -227,6 +227,13 @@ impl RelayAccess {
             .collect()
     }
 
+    /// Every group, with its plan document (a group's id is its plan's document id).
+    pub fn group_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.groups.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// A document's group and kind, if the relay knows it.
     pub fn doc_kind(&self, doc: &DocumentId) -> Option<(&str, DocKind)> {
         let entry = self.docs.get(doc)?;

@@ -71,6 +71,10 @@ pub const MIGRATION: &str = "
         PRIMARY KEY (doc_id, contact_id)
     ) WITHOUT ROWID;
     CREATE INDEX campaign_canvass_by_group ON campaign_canvass(group_id, result);
+    -- One row once the index holds every group stored before it existed.
+    CREATE TABLE campaign_built (
+        built_at INTEGER NOT NULL
+    );
     -- Campaign staff: devices the operator granted, revocable.
     CREATE TABLE staff (
         device_id  TEXT PRIMARY KEY,
@@ -157,6 +161,20 @@ pub fn write_group(
             a.recorded_at
         ])?;
     }
+    Ok(())
+}
+
+/// Whether the index was built from every group stored before it existed.
+pub fn built(conn: &Connection) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM campaign_built LIMIT 1", [], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Records that it was.
+pub fn mark_built(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<()> {
+    tx.execute("INSERT INTO campaign_built (built_at) VALUES (?1)", [now])?;
     Ok(())
 }
 

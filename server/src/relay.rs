@@ -215,6 +215,9 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         busy: BTreeSet::new(),
         pending_offers: BTreeMap::new(),
     };
+    if let Err(e) = t.build_campaign_index() {
+        tracing::error!(error = %e, "building the campaign index failed; it fills as plans change");
+    }
     // Ticks (retries, unloading idle documents) run on time, busy or not.
     let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
     let mut last_tick = Instant::now();
@@ -949,6 +952,31 @@ impl HubThread {
             }
         }
         Ok(Some(std::borrow::Cow::Owned(am)))
+    }
+
+    /// Once, on a relay whose store predates the campaign index: every stored group's plan and
+    /// contacts go into it (work proportional to everything stored, this one time).
+    fn build_campaign_index(&mut self) -> Result<(), StoreError> {
+        if self.store.campaign(crate::campaign::built)? {
+            return Ok(());
+        }
+        let groups = self.hub.policy().group_ids();
+        let mut writes = Vec::new();
+        for group in &groups {
+            let Ok(plan) = group.parse::<DocumentId>() else {
+                continue;
+            };
+            let changed = [(plan, Vec::new())];
+            // As if the whole plan had just arrived: a sharing group is counted whole.
+            writes.extend(self.campaign_writes(&changed, &[])?);
+        }
+        writes.push(Write::CampaignBuilt(now_ms()));
+        self.store.commit(&writes)?;
+        tracing::info!(
+            groups = groups.len(),
+            "campaign index built from the stored groups"
+        );
+        Ok(())
     }
 
     /// Every contact of a contacts document, for a group that starts sharing.

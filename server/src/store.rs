@@ -174,6 +174,8 @@ pub enum Write {
     },
     /// One more redemption of an invite.
     InviteUsed(String),
+    /// The campaign index now holds every group stored before it existed.
+    CampaignBuilt(i64),
     /// What a group shares with the campaign now (`None`: nothing; it stopped sharing).
     Campaign {
         /// The group.
@@ -391,6 +393,10 @@ impl RelayStore {
                         params![group, device, at],
                     )
                     .map_err(sql)?,
+                Write::CampaignBuilt(at) => {
+                    crate::campaign::mark_built(&tx, *at).map_err(sql)?;
+                    0
+                }
                 Write::Campaign { group, shared, at } => {
                     crate::campaign::write_group(&tx, group, shared.as_deref(), *at)
                         .map_err(sql)?;

@@ -397,3 +397,63 @@ fn two_groups_asking_one_sheriff_reach_staff_and_nothing_private_does() -> Res<(
     assert!(staff(&relay, &["add", "not-a-device-id"]).is_err());
     Ok(())
 }
+
+#[test]
+fn a_relay_from_before_the_index_builds_it_from_its_stored_groups() -> Res<()> {
+    let root = tempfile::tempdir()?;
+    let data = root.path().join("relay");
+    let relay = Relay::start(&data)?;
+    let lead = Device::new(root.path(), "lead")?;
+    let group = field(
+        &lead.run(&["group", "create", "--name", "Early group"])?,
+        "group_id",
+    )?;
+    let target = field(
+        &lead.run(&[
+            "target", "add", &group, "--county", "48453", "--office", "sheriff",
+        ])?,
+        "target_id",
+    )?;
+    lead.run(&[
+        "response",
+        "record",
+        &group,
+        "--target",
+        &target,
+        "--rule",
+        "R5",
+        "--existing",
+        "in-practice",
+        "--position",
+        "already-in-place",
+    ])?;
+    lead.run(&[
+        "contact",
+        "log",
+        &group,
+        "--result",
+        "talked",
+        "--support",
+        "5",
+    ])?;
+    lead.run(&["sync", "--relay", &relay.url(), "--once"])?;
+    relay.kill()?;
+    // The store as a relay from before the index left it: tables empty, never built.
+    {
+        let conn = rusqlite::Connection::open(data.join("relay.db"))?;
+        conn.execute_batch(
+            "DELETE FROM campaign_groups; DELETE FROM campaign_officials;
+             DELETE FROM campaign_meetings; DELETE FROM campaign_answers;
+             DELETE FROM campaign_canvass; DELETE FROM campaign_built;",
+        )?;
+    }
+    let relay = Relay::start(&data)?;
+    let organizer = Device::new(root.path(), "organizer")?;
+    staff(&relay, &["add", &organizer.id()?])?;
+    let officials = organizer.run(&["campaign", "officials", "--relay", &relay.url()])?;
+    assert_eq!(officials[0]["key"], "48453/sheriff", "{officials}");
+    assert_eq!(officials[0]["answers"][0]["position"], "already-in-place");
+    assert_eq!(count(&relay, "SELECT COUNT(*) FROM campaign_canvass")?, 1);
+    assert_eq!(count(&relay, "SELECT COUNT(*) FROM campaign_built")?, 1);
+    Ok(())
+}
