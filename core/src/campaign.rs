@@ -87,7 +87,75 @@ pub struct SharedAnswer {
     pub recorded_at: i64,
 }
 
+/// The parts of a plan document [`Shared::of`] reads, hydrated without the rest: a meeting's
+/// notes, agenda, roles and attendees never leave the document on this path.
+#[derive(autosurgeon::Hydrate)]
+struct SharedView {
+    group_id: String,
+    profile: ProfileView,
+    targets: BTreeMap<String, crate::schema::plan::Target>,
+    meetings: BTreeMap<String, MeetingView>,
+    responses: BTreeMap<String, crate::schema::plan::RuleResponse>,
+}
+
+#[derive(autosurgeon::Hydrate)]
+struct ProfileView {
+    name: String,
+    #[autosurgeon(missing = "yes")]
+    shares: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(autosurgeon::Hydrate)]
+struct MeetingView {
+    id: String,
+    kind: MeetingKind,
+    title: String,
+    #[autosurgeon(missing = "Default::default")]
+    target: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    at: Option<i64>,
+    #[autosurgeon(missing = "Default::default")]
+    location: Option<String>,
+    status: MeetingStatus,
+    #[autosurgeon(missing = "Default::default")]
+    visibility: Visibility,
+}
+
 impl Shared {
+    /// What the group of a plan document shares (`None` when its sharing is off), reading
+    /// only the fields that can be shared.
+    pub fn of_doc(doc: &automerge::AutoCommit, doc_id: &str) -> crate::Result<Option<Shared>> {
+        let v: SharedView = crate::schema::hydrate(doc, doc_id, crate::schema::DocKind::Plan)?;
+        let mut plan = Plan::new(&v.group_id, &v.profile.name, None, "", 0)?;
+        plan.profile.shares = v.profile.shares;
+        plan.targets = v.targets;
+        plan.responses = v.responses;
+        for (key, m) in v.meetings {
+            let meeting = crate::schema::plan::Meeting {
+                id: m.id,
+                kind: m.kind,
+                title: m.title,
+                target: m.target,
+                at: m.at,
+                location: m.location,
+                host: None,
+                roles: BTreeMap::new(),
+                agenda: Vec::new(),
+                attendees: Vec::new(),
+                status: m.status,
+                visibility: m.visibility,
+                notes: autosurgeon::Text::default(),
+                created_at: 0,
+            };
+            plan.meetings.insert(key, meeting);
+        }
+        Ok(Shared::of(&plan))
+    }
+
     /// What `plan`'s group shares; `None` when its sharing is off.
     pub fn of(plan: &Plan) -> Option<Shared> {
         if !plan.profile.shares {
@@ -467,8 +535,17 @@ mod tests {
         for private in ["private notes", "A member's home", "Our own", "Someone"] {
             assert!(!all.contains(private), "{private:?} left the group: {all}");
         }
+        let mut doc = crate::schema::new_doc();
+        crate::schema::reconcile(&mut doc, &p, "g", crate::schema::DocKind::Plan)?;
+        assert_eq!(
+            Shared::of_doc(&doc, "g")?,
+            Shared::of(&p),
+            "the projection reads the same"
+        );
         p.set_sharing(false);
         assert_eq!(Shared::of(&p), None);
+        crate::schema::reconcile(&mut doc, &p, "g", crate::schema::DocKind::Plan)?;
+        assert_eq!(Shared::of_doc(&doc, "g")?, None);
         Ok(())
     }
 

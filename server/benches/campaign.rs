@@ -125,8 +125,7 @@ fn index(c: &mut Criterion) {
     let id = format!("group-{group:04}");
     c.bench_function("index_update_per_plan_change_1000_groups", |b| {
         b.iter(|| {
-            let plan: Plan = schema::hydrate(&doc, &id, DocKind::Plan).unwrap();
-            let shared = Shared::of(&plan).map(Box::new);
+            let shared = Shared::of_doc(&doc, &id).unwrap().map(Box::new);
             store
                 .commit(&[Write::Campaign {
                     group: id.clone(),
@@ -137,10 +136,10 @@ fn index(c: &mut Criterion) {
         })
     });
     c.bench_function("derive_shared_from_a_plan_document", |b| {
-        b.iter(|| {
-            let plan: Plan = schema::hydrate(&doc, &id, DocKind::Plan).unwrap();
-            Shared::of(&plan)
-        })
+        b.iter(|| Shared::of_doc(&doc, &id).unwrap())
+    });
+    c.bench_function("hydrate_the_whole_plan_for_comparison", |b| {
+        b.iter(|| Shared::of(&schema::hydrate::<Plan>(&doc, &id, DocKind::Plan).unwrap()))
     });
     let key = officials[officials.len() / 2].key.clone();
     c.bench_function("staff_official_page", |b| {

@@ -262,7 +262,11 @@ fn parse<T: std::str::FromStr>(s: String) -> rusqlite::Result<T> {
 
 /// The latest report per rule on an official (ties: the first group by id).
 fn latest_reports(conn: &Connection, key: &str) -> rusqlite::Result<Vec<Report>> {
-    let mut reports = reports(conn, key)?;
+    Ok(latest(reports(conn, key)?))
+}
+
+/// Of one official's reports, the latest per rule, in rule order.
+fn latest(mut reports: Vec<Report>) -> Vec<Report> {
     reports.sort_by(|a, b| {
         a.rule
             .cmp(&b.rule)
@@ -270,7 +274,20 @@ fn latest_reports(conn: &Connection, key: &str) -> rusqlite::Result<Vec<Report>>
             .then(a.group_id.cmp(&b.group_id))
     });
     reports.dedup_by(|later, kept| later.rule == kept.rule);
-    Ok(reports)
+    reports
+}
+
+fn report_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Report> {
+    Ok(Report {
+        rule: parse(r.get(first)?)?,
+        existing: parse(r.get(first + 1)?)?,
+        position: parse(r.get(first + 2)?)?,
+        conditions: r.get(first + 3)?,
+        legal_basis: r.get(first + 4)?,
+        group_id: r.get(first + 5)?,
+        group_name: r.get(first + 6)?,
+        recorded_at: r.get(first + 7)?,
+    })
 }
 
 /// Every sharing group's report on an official, by rule then group.
@@ -281,18 +298,7 @@ fn reports(conn: &Connection, key: &str) -> rusqlite::Result<Vec<Report>> {
          FROM campaign_answers a JOIN campaign_groups g ON g.group_id = a.group_id
          WHERE a.official_key = ?1 ORDER BY a.rule, a.group_id",
     )?;
-    let rows = stmt.query_map([key], |r| {
-        Ok(Report {
-            rule: parse(r.get(0)?)?,
-            existing: parse(r.get(1)?)?,
-            position: parse(r.get(2)?)?,
-            conditions: r.get(3)?,
-            legal_basis: r.get(4)?,
-            group_id: r.get(5)?,
-            group_name: r.get(6)?,
-            recorded_at: r.get(7)?,
-        })
-    })?;
+    let rows = stmt.query_map([key], |r| report_row(r, 0))?;
     let mut out: Vec<Report> = rows.collect::<rusqlite::Result<_>>()?;
     // Rules in catalogue order (R1..R9, R1373), not text order.
     out.sort_by(|a, b| (a.rule, &a.group_id).cmp(&(b.rule, &b.group_id)));
@@ -338,29 +344,70 @@ fn official_row(conn: &Connection, key: &str) -> rusqlite::Result<Option<Officia
     Ok(official)
 }
 
-/// Officials asked by sharing groups, matching `filter`, by state, county and key.
+/// Officials asked by sharing groups, matching `filter`, by state, county and key. Two scans
+/// (the officials, then every answer), however many officials there are.
 pub fn officials(conn: &Connection, filter: &OfficialFilter) -> rusqlite::Result<Vec<Official>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT official_key FROM campaign_officials
-         WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR office = ?2)
-         ORDER BY state, county, official_key",
+        "SELECT o.official_key, o.county, o.state, o.office, o.place, o.name, o.title, g.name
+         FROM campaign_officials o JOIN campaign_groups g ON g.group_id = o.group_id
+         WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.office = ?2)
+         ORDER BY o.official_key, g.updated_at DESC, g.name",
     )?;
-    let keys = stmt
-        .query_map(
-            params![filter.state, filter.office.map(|o| o.as_str())],
-            |r| r.get::<_, String>(0),
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut out = Vec::new();
-    for key in keys {
-        if let Some(o) = official_row(conn, &key)?
-            && filter
-                .position
-                .is_none_or(|p| o.answers.iter().any(|a| a.position == p))
-        {
-            out.push(o);
+    let mut rows = stmt.query(params![filter.state, filter.office.map(|o| o.as_str())])?;
+    let mut by_key: std::collections::BTreeMap<String, Official> = Default::default();
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(0)?;
+        let group: String = r.get(7)?;
+        if let Some(o) = by_key.get_mut(&key) {
+            o.groups.push(group);
+            continue;
+        }
+        let county: String = r.get(1)?;
+        let county_name = groundwork_core::places::county(&county)
+            .map_or_else(|_| county.clone(), ToString::to_string);
+        by_key.insert(
+            key.clone(),
+            Official {
+                key,
+                county,
+                county_name,
+                state: r.get(2)?,
+                office: parse(r.get(3)?)?,
+                place: r.get(4)?,
+                name: r.get(5)?,
+                title: r.get(6)?,
+                groups: vec![group],
+                answers: Vec::new(),
+            },
+        );
+    }
+    let mut reports: std::collections::BTreeMap<String, Vec<Report>> = Default::default();
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.official_key, a.rule, a.existing, a.position, a.conditions, a.legal_basis,
+                a.group_id, g.name, a.recorded_at
+         FROM campaign_answers a JOIN campaign_groups g ON g.group_id = a.group_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(0)?;
+        if by_key.contains_key(&key) {
+            reports.entry(key).or_default().push(report_row(r, 1)?);
         }
     }
+    let mut out: Vec<Official> = by_key
+        .into_values()
+        .map(|mut o| {
+            o.groups.sort();
+            o.answers = latest(reports.remove(&o.key).unwrap_or_default());
+            o
+        })
+        .filter(|o| {
+            filter
+                .position
+                .is_none_or(|p| o.answers.iter().any(|a| a.position == p))
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.state, &a.county, &a.key).cmp(&(&b.state, &b.county, &b.key)));
     Ok(out)
 }
 

@@ -846,7 +846,6 @@ impl HubThread {
     ) -> Result<Vec<Write>, StoreError> {
         use groundwork_core::campaign::{Shared, touched_contacts};
         use groundwork_core::schema::DocKind;
-        use groundwork_core::schema::plan::Plan;
         let now = now_ms();
         let mut out = Vec::new();
         // Groups whose sharing this batch decided, and whether they were counted whole.
@@ -862,11 +861,8 @@ impl HubThread {
             let am = self.current(doc, pending)?;
             // A plan the index cannot read shares nothing until it can (fail closed). The
             // reason stays out of the log: it may quote what the group wrote.
-            let shared = match am
-                .as_deref()
-                .map(|am| groundwork_core::schema::hydrate::<Plan>(am, &group, DocKind::Plan))
-            {
-                Some(Ok(plan)) => Shared::of(&plan),
+            let shared = match am.as_deref().map(|am| Shared::of_doc(am, &group)) {
+                Some(Ok(shared)) => shared,
                 _ => {
                     tracing::warn!(doc = %doc, "a plan the campaign index cannot read: it shares nothing until it can");
                     None
