@@ -16,9 +16,9 @@ use serde_json::json;
 
 use crate::render;
 use crate::{
-    ActionCommand, CampaignCommand, Cli, Command, ContactCommand, GroupCommand, InviteCommand,
-    MeetingCommand, MemberCommand, PlacesCommand, RelayArg, ResponseCommand, StoreCommand,
-    TargetCommand,
+    ActionCommand, BoardCommand, CampaignCommand, Cli, Command, ContactCommand, GroupCommand,
+    InviteCommand, MeetingCommand, MemberCommand, PlacesCommand, RelayArg, ResponseCommand,
+    StoreCommand, TargetCommand,
 };
 
 /// What a command prints: one JSON value for `--json`, text otherwise; nothing more for a
@@ -282,6 +282,38 @@ pub fn run(cli: Cli) -> Result<Output> {
             )
         }
         Command::Campaign(c) => campaign(&mut device, c)?,
+        Command::Board(BoardCommand::List) => {
+            let boards = device.boards()?;
+            let rows: Vec<_> = boards
+                .iter()
+                .map(|b| {
+                    json!({
+                        "county": b.board_of,
+                        "county_name": b.county_name,
+                        "officials": b.officials.len(),
+                        "groups": b.groups().len(),
+                    })
+                })
+                .collect();
+            let mut text = String::new();
+            for b in &boards {
+                text.push_str(&format!(
+                    "{}  {}  {} officials, {} groups\n",
+                    b.board_of,
+                    b.county_name,
+                    b.officials.len(),
+                    b.groups().len()
+                ));
+            }
+            if boards.is_empty() {
+                text.push_str("no boards yet: sync, with a target named by county\n");
+            }
+            Output::new(json!(rows), text)
+        }
+        Command::Board(BoardCommand::Show { county }) => {
+            let board = device.board(&county)?;
+            Output::new(render::board_json(&board), render::board(&board))
+        }
         Command::Group(GroupCommand::Share { group, setting }) => {
             let on = setting == "on";
             device.set_group_sharing(&group, on)?;

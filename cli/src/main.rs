@@ -112,6 +112,10 @@ enum Command {
     /// officials and answers, rule by rule.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// County boards: every sharing group's officials, meetings and latest answers in a county
+    /// where a group of this device shares an official (synced; read offline).
+    #[command(subcommand)]
+    Board(BoardCommand),
     /// The county directory that ships with the program (offline).
     #[command(subcommand)]
     Places(PlacesCommand),
@@ -179,6 +183,17 @@ enum CampaignCommand {
         csv: PathBuf,
         #[command(flatten)]
         relay: RelayArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BoardCommand {
+    /// The boards on this device, by county.
+    List,
+    /// One county's board: the officials, the groups asking, their meetings, the answers.
+    Show {
+        /// The county's FIPS code.
+        county: String,
     },
 }
 

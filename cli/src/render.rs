@@ -524,3 +524,75 @@ pub fn write_officials_csv(
     w.flush()?;
     Ok(n)
 }
+
+/// A board as JSON: officials with their groups, meetings (times as RFC 3339) and answers.
+pub fn board_json(b: &groundwork_core::schema::board::Board) -> Value {
+    json!({
+        "county": b.board_of,
+        "county_name": b.county_name,
+        "officials": b.officials.iter().map(|(key, o)| json!({
+            "key": key,
+            "office": o.office,
+            "place": o.place,
+            "name": o.name,
+            "title": o.title,
+            "groups": sorted_names(&o.groups),
+            "meetings": o.meetings.iter().map(|(id, m)| json!({
+                "id": id,
+                "group_name": m.group_name,
+                "status": m.status,
+                "at": m.at.map(format_rfc3339),
+                "place": m.place,
+            })).collect::<Vec<_>>(),
+            "answers": o.answers.values().map(|a| json!({
+                "rule": a.rule,
+                "existing": a.existing,
+                "position": a.position,
+                "conditions": a.conditions,
+                "group_name": a.group_name,
+                "recorded_at": format_rfc3339(a.recorded_at),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A board for a person.
+pub fn board(b: &groundwork_core::schema::board::Board) -> String {
+    let mut s = format!("{} ({})\n", b.county_name, b.board_of);
+    for (key, o) in &b.officials {
+        let _ = writeln!(s, "\n{}, {}  [{key}]", o.name, o.title);
+        let mut groups: Vec<&str> = o.groups.values().map(String::as_str).collect();
+        groups.sort_unstable();
+        let _ = writeln!(s, "  asked by: {}", groups.join(", "));
+        for m in o.meetings.values() {
+            let at = m.at.map(format_rfc3339).unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                s,
+                "  meeting: {:<11} {at}  {}{}",
+                m.status.as_str(),
+                m.group_name,
+                m.place
+                    .as_deref()
+                    .map(|p| format!("  at {p}"))
+                    .unwrap_or_default()
+            );
+        }
+        for a in o.answers.values() {
+            let _ = writeln!(
+                s,
+                "  {:<6} {:<12} {:<22} ({})",
+                a.rule.as_str(),
+                a.existing.as_str(),
+                a.position.as_str(),
+                a.group_name
+            );
+        }
+    }
+    s
+}
+
+fn sorted_names(groups: &std::collections::BTreeMap<String, String>) -> Vec<&str> {
+    let mut names: Vec<&str> = groups.values().map(String::as_str).collect();
+    names.sort_unstable();
+    names
+}

@@ -269,7 +269,15 @@ impl Link {
                     device.save_sync_state(&peer, &doc, &state)?;
                 }
                 Effect::Unavailable { doc, .. } => {
-                    self.unavailable.insert(doc);
+                    // A board the relay no longer serves was replaced by a fresh one (or its
+                    // county's groups stopped sharing): drop it, as a wiped group's documents.
+                    if device.drop_board(&doc)? {
+                        self.hub.forget(&doc);
+                        self.recorded.remove(&doc);
+                        self.gone.insert(doc);
+                    } else {
+                        self.unavailable.insert(doc);
+                    }
                 }
                 Effect::Control { body, .. } => self.controls.push(body),
                 Effect::Load { .. } | Effect::DocChanged { .. } | Effect::Subscribed { .. } => {}

@@ -514,6 +514,8 @@ pub enum DocumentKind {
     Contacts,
     /// Who is in the group.
     Roster,
+    /// The board of a county the group has an official in.
+    Board,
 }
 
 impl From<groundwork_core::schema::DocKind> for DocumentKind {
@@ -523,6 +525,7 @@ impl From<groundwork_core::schema::DocKind> for DocumentKind {
             K::Plan => Self::Plan,
             K::Contacts => Self::Contacts,
             K::Roster => Self::Roster,
+            K::Board => Self::Board,
         }
     }
 }

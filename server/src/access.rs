@@ -90,6 +90,16 @@ pub struct RelayAccess {
     pending: Vec<Write>,
     /// Groups created inside the hub, whose rosters the host must write.
     new_groups: Vec<String>,
+    /// Each county's board document.
+    boards: BTreeMap<String, DocumentId>,
+    /// The county of each board document.
+    board_of: HashMap<DocumentId, String>,
+    /// The groups sharing an official in each county: who may read its board.
+    county_groups: HashMap<String, BTreeSet<String>>,
+    /// The counties each sharing group has an official in.
+    group_counties: HashMap<String, BTreeSet<String>>,
+    /// Boards replaced by fresh ones since the relay started: answered as missing.
+    retired_boards: HashSet<DocumentId>,
 }
 
 impl RelayAccess {
@@ -132,6 +142,9 @@ impl RelayAccess {
             }
         }
         for (doc, group, kind, owner) in rows.documents {
+            if kind == DocKind::Board.as_str() {
+                continue;
+            }
             if let Some(g) = a.groups.get_mut(&group) {
                 g.docs.insert(doc);
             }
@@ -145,6 +158,73 @@ impl RelayAccess {
             );
         }
         a
+    }
+
+    /// The boards and which groups share where, as the campaign index says.
+    pub fn set_boards(
+        &mut self,
+        boards: Vec<(String, DocumentId)>,
+        county_groups: Vec<(String, String)>,
+    ) {
+        for (county, doc) in boards {
+            self.set_board(&county, doc);
+        }
+        for (county, group) in county_groups {
+            self.group_counties
+                .entry(group.clone())
+                .or_default()
+                .insert(county.clone());
+            self.county_groups.entry(county).or_default().insert(group);
+        }
+    }
+
+    /// A county's board is now `doc` (a fresh one replaces the old, which no one reads again).
+    pub fn set_board(&mut self, county: &str, doc: DocumentId) {
+        if let Some(old) = self.boards.insert(county.to_owned(), doc) {
+            self.board_of.remove(&old);
+            self.retired_boards.insert(old);
+        }
+        self.board_of.insert(doc, county.to_owned());
+    }
+
+    /// A county's board document, if it has one.
+    pub fn board(&self, county: &str) -> Option<DocumentId> {
+        self.boards.get(county).copied()
+    }
+
+    /// The counties in which `group` shares an official now (none: it does not share).
+    pub fn set_group_counties(&mut self, group: &str, counties: BTreeSet<String>) {
+        for county in self.group_counties.remove(group).unwrap_or_default() {
+            if let Some(groups) = self.county_groups.get_mut(&county) {
+                groups.remove(group);
+            }
+        }
+        for county in &counties {
+            self.county_groups
+                .entry(county.clone())
+                .or_default()
+                .insert(group.to_owned());
+        }
+        if !counties.is_empty() {
+            self.group_counties.insert(group.to_owned(), counties);
+        }
+    }
+
+    /// Whether the device on `conn` may read the board of `county`: it is in a group that
+    /// shares an official there (a token, only for its own group).
+    fn reads_board(&self, principal: &Principal, county: &str) -> bool {
+        let Some(device) = principal.device() else {
+            return false;
+        };
+        self.county_groups.get(county).is_some_and(|groups| {
+            groups.iter().any(|g| {
+                let own = match principal {
+                    Principal::Token { group, .. } => group == g,
+                    _ => true,
+                };
+                own && self.role(g, device).is_some()
+            })
+        })
     }
 
     /// A connection was authenticated as `principal`.
@@ -196,6 +276,14 @@ impl RelayAccess {
             for doc in self.groups.get(group).into_iter().flat_map(|g| &g.docs) {
                 if self.access(conn, doc).reads() {
                     out.push(*doc);
+                }
+            }
+            for county in self.group_counties.get(group).into_iter().flatten() {
+                if let Some(board) = self.boards.get(county)
+                    && !out.contains(board)
+                    && self.access(conn, board).reads()
+                {
+                    out.push(*board);
                 }
             }
         }
@@ -438,6 +526,17 @@ impl Policy for RelayAccess {
         let Some(principal) = self.conns.get(&conn) else {
             return Access::Hidden;
         };
+        if self.retired_boards.contains(doc) {
+            return Access::Hidden;
+        }
+        if let Some(county) = self.board_of.get(doc) {
+            // Boards are the relay's to write; readers are the groups sharing there.
+            return if self.reads_board(principal, county) {
+                Access::Read
+            } else {
+                Access::Hidden
+            };
+        }
         let Some(entry) = self.docs.get(doc) else {
             return Access::Unknown;
         };
@@ -550,6 +649,16 @@ impl Policy for RelayAccess {
         let Some(principal) = self.conns.get(&conn) else {
             return why("an unauthenticated connection");
         };
+        if self.retired_boards.contains(doc) {
+            return why("a board the relay has replaced with a fresh one");
+        }
+        if self.board_of.contains_key(doc) {
+            return why(if access == Access::Read {
+                "a change to a board, which only the relay writes"
+            } else {
+                "a board of a county the device's groups share nothing in"
+            });
+        }
         let Some(entry) = self.docs.get(doc) else {
             return why("a document the relay does not know");
         };

@@ -71,6 +71,12 @@ pub const MIGRATION: &str = "
         PRIMARY KEY (doc_id, contact_id)
     ) WITHOUT ROWID;
     CREATE INDEX campaign_canvass_by_group ON campaign_canvass(group_id, result);
+    -- Each county's board document (the relay writes it from the tables above).
+    CREATE TABLE boards (
+        county     TEXT PRIMARY KEY,
+        doc_id     TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
     -- One row once the index holds every group stored before it existed.
     CREATE TABLE campaign_built (
         built_at INTEGER NOT NULL
@@ -466,4 +472,134 @@ pub fn dump(conn: &Connection) -> rusqlite::Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// The counties in which `group` shares an official now.
+pub fn counties_of(conn: &Connection, group: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT county FROM campaign_officials WHERE group_id = ?1 ORDER BY county",
+    )?;
+    let rows = stmt.query_map([group], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Every (county, group) pair of the index: which groups share an official where.
+pub fn county_groups(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT DISTINCT county, group_id FROM campaign_officials")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Every county's board document.
+pub fn board_docs(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT county, doc_id FROM boards")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Records a county's board document (replacing a previous one).
+pub fn set_board_doc(
+    tx: &Transaction<'_>,
+    county: &str,
+    doc: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO boards (county, doc_id, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (county) DO UPDATE SET doc_id = excluded.doc_id, created_at = excluded.created_at",
+        params![county, doc, now],
+    )?;
+    Ok(())
+}
+
+/// A county's board as the index says now.
+pub fn board(
+    conn: &Connection,
+    county: &str,
+) -> rusqlite::Result<groundwork_core::schema::board::Board> {
+    use groundwork_core::schema::board::{Board, BoardAnswer, BoardMeeting, BoardOfficial};
+    let county_name = groundwork_core::places::county(county)
+        .map_or_else(|_| county.to_owned(), ToString::to_string);
+    let mut board = Board::new(county, &county_name);
+    let mut stmt = conn
+        .prepare_cached("SELECT DISTINCT official_key FROM campaign_officials WHERE county = ?1")?;
+    let keys = stmt
+        .query_map([county], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for key in keys {
+        let Some(detail) = official(conn, &key)? else {
+            continue;
+        };
+        let o = detail.official;
+        let mut groups = std::collections::BTreeMap::new();
+        let mut stmt = conn.prepare_cached(
+            "SELECT o.group_id, g.name FROM campaign_officials o
+             JOIN campaign_groups g ON g.group_id = o.group_id WHERE o.official_key = ?1",
+        )?;
+        for row in stmt.query_map([&key], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })? {
+            let (id, name) = row?;
+            groups.insert(id, name);
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.group_id, g.name, m.meeting_id, m.status, m.at, m.place
+             FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
+             WHERE m.official_key = ?1",
+        )?;
+        let mut meetings = std::collections::BTreeMap::new();
+        let rows = stmt.query_map([&key], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        for row in rows {
+            let (group_id, group_name, meeting, status, at, place) = row?;
+            meetings.insert(
+                format!("{group_id}/{meeting}"),
+                BoardMeeting {
+                    group_id,
+                    group_name,
+                    status: parse(status)?,
+                    at,
+                    place,
+                },
+            );
+        }
+        let answers = o
+            .answers
+            .into_iter()
+            .map(|a| {
+                (
+                    a.rule.as_str().to_owned(),
+                    BoardAnswer {
+                        rule: a.rule,
+                        existing: a.existing,
+                        position: a.position,
+                        conditions: a.conditions,
+                        group_name: a.group_name,
+                        recorded_at: a.recorded_at,
+                    },
+                )
+            })
+            .collect();
+        board.officials.insert(
+            key,
+            BoardOfficial {
+                office: o.office,
+                place: o.place,
+                name: o.name,
+                title: o.title,
+                groups,
+                meetings,
+                answers,
+            },
+        );
+    }
+    Ok(board)
 }

@@ -218,6 +218,21 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
     if let Err(e) = t.build_campaign_index() {
         tracing::error!(error = %e, "building the campaign index failed; it fills as plans change");
     }
+    match t.store.campaign(|c| {
+        Ok((
+            crate::campaign::board_docs(c)?,
+            crate::campaign::county_groups(c)?,
+        ))
+    }) {
+        Ok((boards, pairs)) => {
+            let boards = boards
+                .into_iter()
+                .filter_map(|(county, doc)| Some((county, doc.parse().ok()?)))
+                .collect();
+            t.hub.policy_mut().set_boards(boards, pairs);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot read the boards; none are served"),
+    }
     // Ticks (retries, unloading idle documents) run on time, busy or not.
     let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
     let mut last_tick = Instant::now();
@@ -407,7 +422,7 @@ impl HubThread {
                 }
             }
             // The campaign index changes in the same transaction as the changes it reflects.
-            let campaign = self.campaign_writes(&changed, &writes)?;
+            let (campaign, counties) = self.campaign_writes(&changed, &writes)?;
             writes.extend(campaign);
             let mut rosters = Vec::new();
             for group in &new_groups {
@@ -427,6 +442,10 @@ impl HubThread {
                     .persist_micros
                     .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
             }
+            // Boards read the index as just committed, and go in a transaction of their own.
+            let (board_changes, board_offers) = self.write_boards(&counties)?;
+            offers.extend(board_offers);
+            rosters.extend(board_changes);
             let now = self.now();
             self.apply_rosters(rosters, now);
             // Documents offered in this batch go out before the batch's own answers, so a
@@ -528,6 +547,12 @@ impl HubThread {
         for conn in ready {
             self.pending_offers.remove(&conn);
             for doc in self.hub.policy().readable(conn) {
+                // Loaded first, so that its first sync message goes out before `Offered`
+                // (a document still loading would answer after it, and a device would stop
+                // waiting before it arrived).
+                if !self.hub.doc_ids().any(|d| *d == doc) {
+                    self.load_into_hub(doc);
+                }
                 if !self.hub.syncing(conn, &doc) {
                     self.hub.offer(conn, doc, now);
                 }
@@ -538,6 +563,16 @@ impl HubThread {
             ) {
                 self.hub.send_control(conn, Control::Offered.to_json());
             }
+        }
+    }
+
+    /// Puts a stored document into the hub now (a failure leaves it to the hub's own load).
+    fn load_into_hub(&mut self, doc: DocumentId) {
+        let mut am = groundwork_core::schema::new_doc();
+        match self.store.load(&doc) {
+            Ok(Some(bytes)) if am.load_incremental(&bytes).is_ok() => self.hub.insert_doc(doc, am),
+            Ok(None) => {}
+            _ => tracing::warn!(doc = %doc, "a stored document cannot be loaded to offer it"),
         }
     }
 
@@ -843,11 +878,13 @@ impl HubThread {
         &mut self,
         changed: &[(DocumentId, Vec<automerge::ChangeHash>)],
         pending: &[Write],
-    ) -> Result<Vec<Write>, StoreError> {
+    ) -> Result<(Vec<Write>, BTreeSet<String>), StoreError> {
         use groundwork_core::campaign::{Shared, touched_contacts};
         use groundwork_core::schema::DocKind;
         let now = now_ms();
         let mut out = Vec::new();
+        // Counties whose boards this batch changes: where a group's officials were or are.
+        let mut counties = BTreeSet::new();
         // Groups whose sharing this batch decided, and whether they were counted whole.
         let mut sharing: BTreeMap<String, (bool, bool)> = BTreeMap::new();
         for (doc, _) in changed {
@@ -878,6 +915,16 @@ impl HubThread {
                 }
             }
             sharing.insert(group.clone(), (shared.is_some(), counted));
+            let before = self
+                .store
+                .campaign(|c| crate::campaign::counties_of(c, &group))?;
+            let after: BTreeSet<String> = shared
+                .iter()
+                .flat_map(|s| s.officials.iter().map(|o| o.county.clone()))
+                .collect();
+            counties.extend(before);
+            counties.extend(after.iter().cloned());
+            self.hub.policy_mut().set_group_counties(&group, after);
             out.push(Write::Campaign {
                 group,
                 shared: shared.map(Box::new),
@@ -919,7 +966,95 @@ impl HubThread {
                 contacts,
             });
         }
-        Ok(out)
+        Ok((out, counties))
+    }
+
+    /// Rewrites the boards of `counties` from the index: a change to each board that only
+    /// gained or changed entries, or a fresh document (new id; the old one dropped, chunks and
+    /// all) for a board a group has left. Returns the changes to boards in memory and the
+    /// boards to offer to their readers.
+    #[allow(clippy::type_complexity)]
+    fn write_boards(
+        &mut self,
+        counties: &BTreeSet<String>,
+    ) -> Result<(Vec<(DocumentId, Vec<u8>)>, Vec<(ConnId, DocumentId)>), StoreError> {
+        use groundwork_core::schema::board::Board;
+        let now = now_ms();
+        let mut writes = Vec::new();
+        let mut changes = Vec::new();
+        let mut offers = Vec::new();
+        for county in counties {
+            let board = self.store.campaign(|c| crate::campaign::board(c, county))?;
+            let existing = self.hub.policy().board(county);
+            let mut fresh = existing.is_none();
+            let mut doc = groundwork_core::schema::new_doc();
+            if let Some(id) = existing {
+                match self.current(&id, &[])? {
+                    Some(am) => doc = am.into_owned(),
+                    None => fresh = true,
+                }
+                let old = Board::read(&doc, &id.to_string()).ok();
+                let left = old.is_none_or(|old| {
+                    let now = board.groups();
+                    old.groups().iter().any(|g| !now.contains(g))
+                });
+                if left {
+                    fresh = true;
+                }
+            }
+            if fresh {
+                if board.officials.is_empty() && existing.is_none() {
+                    continue;
+                }
+                let Ok(id) = DocumentId::random() else {
+                    continue;
+                };
+                let mut new_doc = groundwork_core::schema::new_doc();
+                let change = match board.write(&mut new_doc, &id.to_string(), now) {
+                    Ok(Some(change)) => change,
+                    _ => continue,
+                };
+                writes.push(Write::Document {
+                    doc: id,
+                    group: county.clone(),
+                    kind: "board".into(),
+                    owner: None,
+                });
+                writes.push(Write::Chunk(id, change));
+                writes.push(Write::Board {
+                    county: county.clone(),
+                    doc: id,
+                    at: now,
+                });
+                if let Some(old) = existing {
+                    writes.push(Write::DropDocument(old));
+                    self.hub.withdraw(&old);
+                }
+                self.hub.policy_mut().set_board(county, id);
+                for conn in self.hub.policy().readers(&id) {
+                    offers.push((conn, id));
+                }
+            } else if let Some(id) = existing {
+                match board.write(&mut doc, &id.to_string(), now) {
+                    Ok(Some(change)) => {
+                        writes.push(Write::Chunk(id, change.clone()));
+                        changes.push((id, change));
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "writing a board failed"),
+                }
+                // Readers who joined the county since get it too.
+                for conn in self.hub.policy().readers(&id) {
+                    if !self.hub.syncing(conn, &id) {
+                        offers.push((conn, id));
+                    }
+                }
+            }
+        }
+        if !writes.is_empty() {
+            self.store.commit(&writes)?;
+        }
+        Ok((changes, offers))
     }
 
     /// A document as it is with this batch's changes: the hub's copy, or (when a refusal sent
@@ -958,16 +1093,20 @@ impl HubThread {
         }
         let groups = self.hub.policy().group_ids();
         let mut writes = Vec::new();
+        let mut counties = BTreeSet::new();
         for group in &groups {
             let Ok(plan) = group.parse::<DocumentId>() else {
                 continue;
             };
             let changed = [(plan, Vec::new())];
             // As if the whole plan had just arrived: a sharing group is counted whole.
-            writes.extend(self.campaign_writes(&changed, &[])?);
+            let (more, touched) = self.campaign_writes(&changed, &[])?;
+            writes.extend(more);
+            counties.extend(touched);
         }
         writes.push(Write::CampaignBuilt(now_ms()));
         self.store.commit(&writes)?;
+        self.write_boards(&counties)?;
         tracing::info!(
             groups = groups.len(),
             "campaign index built from the stored groups"

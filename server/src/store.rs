@@ -176,6 +176,18 @@ pub enum Write {
     InviteUsed(String),
     /// The campaign index now holds every group stored before it existed.
     CampaignBuilt(i64),
+    /// A county's board is now this document.
+    Board {
+        /// The county (FIPS).
+        county: String,
+        /// Its board document.
+        doc: DocumentId,
+        /// When.
+        at: i64,
+    },
+    /// A document is gone for good: its chunks and its record (a board replaced by a fresh
+    /// one, so that no history keeps what it held).
+    DropDocument(DocumentId),
     /// What a group shares with the campaign now (`None`: nothing; it stopped sharing).
     Campaign {
         /// The group.
@@ -393,6 +405,17 @@ impl RelayStore {
                         params![group, device, at],
                     )
                     .map_err(sql)?,
+                Write::Board { county, doc, at } => {
+                    crate::campaign::set_board_doc(&tx, county, &doc.to_string(), *at)
+                        .map_err(sql)?;
+                    0
+                }
+                Write::DropDocument(doc) => {
+                    tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [doc.to_string()])
+                        .map_err(sql)?;
+                    tx.execute("DELETE FROM documents WHERE doc_id = ?1", [doc.to_string()])
+                        .map_err(sql)?
+                }
                 Write::CampaignBuilt(at) => {
                     crate::campaign::mark_built(&tx, *at).map_err(sql)?;
                     0

@@ -187,6 +187,8 @@ struct World {
     plan: DocumentId,
     contacts: DocumentId,
     roster: DocumentId,
+    /// The board of the county the group's official is in (the relay writes it).
+    board: DocumentId,
 }
 
 fn world() -> Res<World> {
@@ -212,6 +214,10 @@ fn world() -> Res<World> {
         "organizing",
         "--title",
         "Quiet planning meeting",
+    ])?;
+    // An official by county, so the group is on its county's board.
+    lead.run(&[
+        "target", "add", &group, "--county", "06065", "--office", "sheriff",
     ])?;
     lead.sync(&relay)?;
     for (d, role) in [
@@ -251,6 +257,7 @@ fn world() -> Res<World> {
         Ok(id.parse()?)
     };
     let (plan, contacts, roster) = (doc_of("plan")?, doc_of("contacts")?, doc_of("roster")?);
+    let board = doc_of("board")?;
     // The removed member synced while it was in, then is removed.
     removed.sync(&relay)?;
     lead.run(&["member", "remove", &group, &removed.id()?, "--relay", &url])?;
@@ -267,6 +274,7 @@ fn world() -> Res<World> {
         plan,
         contacts,
         roster,
+        board,
     })
 }
 
@@ -295,6 +303,7 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
         ("plan", w.plan),
         ("contacts", w.contacts),
         ("roster", w.roster),
+        ("board", w.board),
     ];
     // The lead's copy of each document, for write attempts.
     let copies: Vec<Vec<u8>> = docs
@@ -319,7 +328,7 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
         ("canvasser", "plan") => "R",
         ("canvasser", "contacts") => "RW",
         ("lead", "contacts") => "R",
-        ("lead" | "member" | "canvasser" | "member's token", "roster") => "R",
+        ("lead" | "member" | "canvasser" | "member's token", "roster" | "board") => "R",
         _ => "",
     };
     let mut table = format!("{:<16}", "");
@@ -387,6 +396,7 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
         "reason=a lead's change to a canvasser's contacts (leads read them)",
         "reason=a member's change to another canvasser's contacts",
         "reason=a change to the roster, which only the relay writes",
+        "reason=a change to a board, which only the relay writes",
         "reason=not a member of the group",
         "reason=a device removed from the group",
         "reason=an unauthenticated connection",

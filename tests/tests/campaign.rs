@@ -60,6 +60,33 @@ fn staff(relay: &Relay, args: &[&str]) -> Res<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// The board document a device holds, if any.
+fn board_doc(device: &Device) -> Res<Option<String>> {
+    let status = device.run(&["status"])?;
+    Ok(status["documents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["kind"] == "board")
+        .and_then(|d| d["doc_id"].as_str())
+        .map(str::to_owned))
+}
+
+/// A document's stored chunks on the relay, concatenated (empty when it has none).
+fn relay_doc(relay: &Relay, doc: &str) -> Res<Vec<u8>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        relay.data.join("relay.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let mut stmt = conn.prepare("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    let chunks = stmt.query_map([doc], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for c in chunks {
+        out.extend(c?);
+    }
+    Ok(out)
+}
+
 /// Every file under `dir`, read whole.
 fn files_contain(dir: &std::path::Path, needle: &str) -> Res<bool> {
     for entry in std::fs::read_dir(dir)? {
@@ -235,6 +262,59 @@ fn two_groups_asking_one_sheriff_reach_staff_and_nothing_private_does() -> Res<(
     }
     south.run(&["sync", "--relay", &url, "--once"])?;
 
+    // 1b. Each lead syncs again and holds its county's board: the other group's request and
+    // the office's scheduled meeting are there, read from the device alone.
+    north.run(&["sync", "--once"])?;
+    south.run(&["sync", "--once"])?;
+    let board = north.run(&["board", "show", "06065"])?;
+    let sheriff = &board["officials"][0];
+    assert_eq!(sheriff["key"], "06065/sheriff", "{board}");
+    assert_eq!(
+        sheriff["groups"],
+        serde_json::json!(["Riverside North", "Riverside South"])
+    );
+    let meetings = sheriff["meetings"].as_array().ok_or("no meetings")?;
+    let seen: Vec<(&str, &str, Option<&str>)> = meetings
+        .iter()
+        .map(|m| {
+            (
+                m["group_name"].as_str().unwrap_or(""),
+                m["status"].as_str().unwrap_or(""),
+                m["place"].as_str(),
+            )
+        })
+        .collect();
+    assert!(
+        seen.contains(&(
+            "Riverside South",
+            "scheduled",
+            Some("County building, room 2")
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("Riverside North", "requested", None)),
+        "{seen:?}"
+    );
+    assert_eq!(
+        south.run(&["board", "show", "06065"])?,
+        board,
+        "both leads see one board"
+    );
+    let board_text = String::from_utf8(
+        Command::new(bin("groundwork"))
+            .arg("--data")
+            .arg(&north.dir)
+            .args(["board", "show", "06065"])
+            .output()?
+            .stdout,
+    )?;
+    assert!(
+        board_text.contains("asked by: Riverside North, Riverside South"),
+        "{board_text}"
+    );
+    let old_board = board_doc(&north)?.ok_or("north has no board")?;
+
     // 2. Campaign staff: granted by the operator, on the running relay.
     let organizer = Device::new(root.path(), "organizer")?;
     let refused = organizer.refused(&["campaign", "officials", "--relay", &url])?;
@@ -350,16 +430,29 @@ fn two_groups_asking_one_sheriff_reach_staff_and_nothing_private_does() -> Res<(
         1
     );
 
-    // 6. Nothing private reached the index or the staff device.
+    // 6. Nothing private reached the index, the board (on the relay and on South's device) or
+    // the staff device.
     let rows = campaign_rows(&relay)?;
+    let board_bytes = relay_doc(&relay, &old_board)?;
+    let south_board = south.run(&["board", "show", "06065"])?.to_string();
     for marker in MARKERS {
         assert!(
             !rows.contains(marker),
             "{marker:?} reached the campaign index:\n{rows}"
         );
         assert!(
+            !board_bytes
+                .windows(marker.len())
+                .any(|w| w == marker.as_bytes()),
+            "{marker:?} reached the board"
+        );
+        assert!(
             !files_contain(&organizer.dir, marker)?,
             "{marker:?} reached the staff device"
+        );
+        assert!(
+            !south_board.contains(marker),
+            "{marker:?} reached South's board"
         );
     }
 
@@ -374,6 +467,36 @@ fn two_groups_asking_one_sheriff_reach_staff_and_nothing_private_does() -> Res<(
     let sheriff = organizer.run(&["campaign", "officials", "--relay", &url])?;
     assert_eq!(sheriff[0]["groups"], serde_json::json!(["Riverside North"]));
     assert_eq!(sheriff[0]["answers"][0]["position"], "will-consider");
+    // The board is a fresh document without South, history and all: the relay dropped the
+    // old one, North's device replaced it, South's has none.
+    north.run(&["sync", "--once"])?;
+    let board = north.run(&["board", "show", "06065"])?;
+    assert_eq!(
+        board["officials"][0]["groups"],
+        serde_json::json!(["Riverside North"]),
+        "{board}"
+    );
+    let new_board = board_doc(&north)?.ok_or("north has no board")?;
+    assert_ne!(new_board, old_board);
+    assert!(
+        relay_doc(&relay, &old_board)?.is_empty(),
+        "the old board is still stored"
+    );
+    assert!(
+        !relay_doc(&relay, &new_board)?
+            .windows(b"Riverside South".len())
+            .any(|w| w == b"Riverside South")
+    );
+    assert_eq!(
+        north.run(&["board", "list"])?.as_array().map(Vec::len),
+        Some(1)
+    );
+    assert!(
+        south
+            .refused(&["board", "show", "06065"])?
+            .contains("no board")
+    );
+    assert_eq!(south.run(&["board", "list"])?, Value::Array(vec![]));
     // North turns sharing off and on again: its canvass counts come back, counted whole.
     north.run(&["group", "share", &north_group, "off"])?;
     north.run(&["sync", "--once"])?;

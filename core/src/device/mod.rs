@@ -7,6 +7,7 @@
 //! [`membership`] (joining, the roster, wipes, invites) and [`sync`] (what the network code
 //! needs from the store).
 
+mod boards;
 mod contacts;
 mod membership;
 mod plan;
@@ -288,6 +289,8 @@ fn reindex(
 ) -> Result<()> {
     let id = doc_id.to_string();
     match kind {
+        // A board is read whole when shown; it checks here that it is one.
+        DocKind::Board => schema::board::Board::read(doc, &id).map(|_| ()),
         DocKind::Plan => index::replace_plan(tx, &schema::hydrate::<Plan>(doc, &id, kind)?),
         DocKind::Contacts => {
             index::replace_contacts(tx, &id, &schema::hydrate::<ContactsDoc>(doc, &id, kind)?)
@@ -354,11 +357,26 @@ fn apply_new(
     doc.load_incremental(changes)?;
     let not_ours = |reason: &str| Error::Schema {
         doc: id.clone(),
-        kind: "plan, contacts or roster",
+        kind: "plan, contacts, roster or board",
         reason: reason.to_owned(),
     };
     use automerge::ReadDoc;
-    let (kind, owner, period, group_id) = if doc.get(automerge::ROOT, "roster_of")?.is_some() {
+    let (kind, owner, period, group_id) = if doc.get(automerge::ROOT, "board_of")?.is_some() {
+        let b = schema::board::Board::read(&doc, &id)?;
+        // A board is filed under a group of this device with an official in its county (the
+        // relay offers it for that reason); wiping that group drops it, and it comes back
+        // with the next sync if another group still reads it.
+        let group: Option<String> = tx
+            .query_row(
+                "SELECT group_id FROM idx_targets WHERE county = ?1
+                 UNION ALL SELECT group_id FROM groups LIMIT 1",
+                [&b.board_of],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let group = group.ok_or_else(|| not_ours("a board, and this device is in no group"))?;
+        (DocKind::Board, None, None, group)
+    } else if doc.get(automerge::ROOT, "roster_of")?.is_some() {
         let r = Roster::read(&doc, &id)?;
         (DocKind::Roster, None, None, r.roster_of)
     } else if doc.get(automerge::ROOT, "contacts")?.is_some() {

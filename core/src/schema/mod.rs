@@ -1,6 +1,7 @@
 //! The typed documents of a group (plan, contacts, roster) and how they are read from and written to
 //! automerge.
 
+pub mod board;
 pub mod contacts;
 pub mod plan;
 pub mod roster;
@@ -24,6 +25,8 @@ pub enum DocKind {
     Contacts,
     /// Who is in the group (written by the relay).
     Roster,
+    /// A county's board (written by the relay from its campaign index).
+    Board,
 }
 
 impl DocKind {
@@ -33,6 +36,7 @@ impl DocKind {
             DocKind::Plan => "plan",
             DocKind::Contacts => "contacts",
             DocKind::Roster => "roster",
+            DocKind::Board => "board",
         }
     }
 
@@ -42,6 +46,7 @@ impl DocKind {
             "plan" => Some(DocKind::Plan),
             "contacts" => Some(DocKind::Contacts),
             "roster" => Some(DocKind::Roster),
+            "board" => Some(DocKind::Board),
             _ => None,
         }
     }

@@ -429,6 +429,24 @@ impl<P: Policy> Hub<P> {
         }
     }
 
+    /// Withdraws a document the host will no longer serve (a relay's board replaced by a
+    /// fresh one): every connection syncing it is told it is unavailable, then it is forgotten.
+    pub fn withdraw(&mut self, id: &DocumentId) {
+        let syncing: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.docs.contains_key(id))
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in syncing {
+            if let Some(pd) = self.conns.get_mut(&conn).and_then(|c| c.docs.get_mut(id)) {
+                pd.told_unavailable = false;
+            }
+            self.unavailable(conn, *id);
+        }
+        self.forget(id);
+    }
+
     /// Drops an idle document from memory: one no connection syncs. Returns whether it did.
     pub fn unload(&mut self, id: &DocumentId) -> bool {
         let idle = self

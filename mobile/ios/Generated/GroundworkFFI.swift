@@ -4972,6 +4972,10 @@ public enum DocumentKind: Equatable, Hashable {
      * Who is in the group.
      */
     case roster
+    /**
+     * The board of a county the group has an official in.
+     */
+    case board
 
 
 
@@ -4999,6 +5003,8 @@ public struct FfiConverterTypeDocumentKind: FfiConverterRustBuffer {
         
         case 3: return .roster
         
+        case 4: return .board
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -5017,6 +5023,10 @@ public struct FfiConverterTypeDocumentKind: FfiConverterRustBuffer {
         
         case .roster:
             writeInt(&buf, Int32(3))
+        
+        
+        case .board:
+            writeInt(&buf, Int32(4))
         
         }
     }
