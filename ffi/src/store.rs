@@ -25,7 +25,7 @@ use crate::error::{GroundworkError, Result};
 use crate::observe::{ChangeObserver, Subscription, Subscriptions, SyncStatusObserver};
 use crate::runtime::{self, Cancelled};
 use crate::types::{
-    ChangeEvent, ChangeOrigin, Contact, ContactFilter, DocumentKind, DocumentSync, Group,
+    Board, ChangeEvent, ChangeOrigin, Contact, ContactFilter, DocumentKind, DocumentSync, Group,
     InviteCode, Joined, Meeting, MeetingSummary, Member, ScorecardEntry, StoreStatus, SyncReport,
     SyncStatus, Target,
 };
@@ -291,6 +291,18 @@ impl GroundworkStore {
             .read(move |d| Ok(d.scorecard(&group_id, target_id.as_deref())?))
             .await?;
         rows.into_iter().map(ScorecardEntry::try_from).collect()
+    }
+
+    /// The boards on this device (counties where one of its groups shares an official), as
+    /// last synced; offline.
+    pub async fn boards(&self) -> Result<Vec<Board>> {
+        let boards = self.read(|d| Ok(d.boards()?)).await?;
+        Ok(boards.into_iter().map(Board::from).collect())
+    }
+
+    /// One county's board (its FIPS code), as last synced; offline.
+    pub async fn board(&self, county: String) -> Result<Board> {
+        Ok(self.read(move |d| Ok(d.board(&county)?)).await?.into())
     }
 
     // --- contacts ---

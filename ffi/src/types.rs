@@ -805,3 +805,113 @@ impl From<&groundwork_core::rules::Rule> for Rule {
         }
     }
 }
+
+/// A county's board, as last synced: every sharing group's officials there, who asks them,
+/// their meetings and the latest answer per rule.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct Board {
+    /// The county's FIPS code.
+    pub county: String,
+    /// Its name and state, e.g. "Riverside, CA".
+    pub county_name: String,
+    /// The officials, by key.
+    pub officials: Vec<BoardOfficial>,
+}
+
+/// An official on a board.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct BoardOfficial {
+    /// `FIPS/office[/place]`.
+    pub key: String,
+    /// The office.
+    pub office: Office,
+    /// The city or precinct.
+    pub place: Option<String>,
+    /// Their name.
+    pub name: String,
+    /// Their title.
+    pub title: String,
+    /// The groups asking, by name.
+    pub groups: Vec<String>,
+    /// Meetings requested or set with them.
+    pub meetings: Vec<BoardMeeting>,
+    /// The latest answer per rule.
+    pub answers: Vec<BoardAnswer>,
+}
+
+/// A group's meeting on a board.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct BoardMeeting {
+    /// The group's name.
+    pub group_name: String,
+    /// Where it stands.
+    pub status: MeetingStatus,
+    /// When (Unix milliseconds).
+    pub at: Option<i64>,
+    /// Where, when the group shared it.
+    pub place: Option<String>,
+}
+
+/// The latest answer on a rule, and who reported it.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct BoardAnswer {
+    /// The rule.
+    pub rule: RuleCode,
+    /// Whether it is already policy.
+    pub existing: ExistingPolicy,
+    /// The official's position.
+    pub position: Position,
+    /// Conditions they named.
+    pub conditions: Option<String>,
+    /// The reporting group's name.
+    pub group_name: String,
+    /// When it was recorded (Unix milliseconds).
+    pub recorded_at: i64,
+}
+
+impl From<groundwork_core::schema::board::Board> for Board {
+    fn from(b: groundwork_core::schema::board::Board) -> Self {
+        Board {
+            county: b.board_of,
+            county_name: b.county_name,
+            officials: b
+                .officials
+                .into_iter()
+                .map(|(key, o)| {
+                    let mut groups: Vec<String> = o.groups.into_values().collect();
+                    groups.sort();
+                    BoardOfficial {
+                        key,
+                        office: o.office,
+                        place: o.place,
+                        name: o.name,
+                        title: o.title,
+                        groups,
+                        meetings: o
+                            .meetings
+                            .into_values()
+                            .map(|m| BoardMeeting {
+                                group_name: m.group_name,
+                                status: m.status,
+                                at: m.at,
+                                place: m.place,
+                            })
+                            .collect(),
+                        answers: o
+                            .answers
+                            .into_values()
+                            .map(|a| BoardAnswer {
+                                rule: a.rule,
+                                existing: a.existing,
+                                position: a.position,
+                                conditions: a.conditions,
+                                group_name: a.group_name,
+                                recorded_at: a.recorded_at,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}

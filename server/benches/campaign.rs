@@ -3,7 +3,7 @@
 //! rules for each official and a meeting per official. One plan change costs what the relay
 //! does for it: hydrate the group's plan from its automerge document, derive what it shares
 //! (`Shared::of`) and replace its rows in one transaction. Staff queries (every official; one
-//! official's page) are measured beside it.
+//! official's page) and the boards (their size; building one) are measured beside it.
 
 // Benchmarks are binaries: a failed setup should stop them loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -144,6 +144,30 @@ fn index(c: &mut Criterion) {
     let key = officials[officials.len() / 2].key.clone();
     c.bench_function("staff_official_page", |b| {
         b.iter(|| store.campaign(|c| campaign::official(c, &key)).unwrap())
+    });
+    // Boards: each county's document as the relay writes it, and what building one costs.
+    let mut sizes: Vec<(usize, String)> = Vec::new();
+    let counties: std::collections::BTreeSet<String> =
+        officials.iter().map(|o| o.county.clone()).collect();
+    for county in &counties {
+        let board = store.campaign(|c| campaign::board(c, county)).unwrap();
+        let mut doc = schema::new_doc();
+        board.write(&mut doc, "board", 0).unwrap();
+        sizes.push((doc.save().len(), county.clone()));
+    }
+    sizes.sort();
+    let total: usize = sizes.iter().map(|(n, _)| n).sum();
+    eprintln!(
+        "boards: {} counties, median {} bytes, largest {} bytes ({}), all {} KiB",
+        sizes.len(),
+        sizes[sizes.len() / 2].0,
+        sizes[sizes.len() - 1].0,
+        sizes[sizes.len() - 1].1,
+        total / 1024
+    );
+    let busiest = sizes[sizes.len() - 1].1.clone();
+    c.bench_function("build_a_board_from_the_index", |b| {
+        b.iter(|| store.campaign(|c| campaign::board(c, &busiest)).unwrap())
     });
     let mut group = c.benchmark_group("staff_every_official");
     group.sample_size(10);

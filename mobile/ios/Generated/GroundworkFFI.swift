@@ -867,6 +867,17 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     func appendNotes(meetingId: String, text: String) async throws 
     
     /**
+     * One county's board (its FIPS code), as last synced; offline.
+     */
+    func board(county: String) async throws  -> Board
+    
+    /**
+     * The boards on this device (counties where one of its groups shares an official), as
+     * last synced; offline.
+     */
+    func boards() async throws  -> [Board]
+    
+    /**
      * How many contacts of the group this device holds.
      */
     func contactCount(groupId: String) async throws  -> UInt64
@@ -1225,6 +1236,45 @@ open func appendNotes(meetingId: String, text: String)async throws   {
             completeFunc: ffi_groundwork_ffi_rust_future_complete_void,
             freeFunc: ffi_groundwork_ffi_rust_future_free_void,
             liftFunc: { $0 },
+            errorHandler: FfiConverterTypeGroundworkError_lift
+        )
+}
+    
+    /**
+     * One county's board (its FIPS code), as last synced; offline.
+     */
+open func board(county: String)async throws  -> Board  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_groundwork_ffi_fn_method_groundworkstore_board(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(county)
+                )
+            },
+            pollFunc: ffi_groundwork_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_groundwork_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_groundwork_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeBoard_lift,
+            errorHandler: FfiConverterTypeGroundworkError_lift
+        )
+}
+    
+    /**
+     * The boards on this device (counties where one of its groups shares an official), as
+     * last synced; offline.
+     */
+open func boards()async throws  -> [Board]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_groundwork_ffi_fn_method_groundworkstore_boards(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_groundwork_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_groundwork_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_groundwork_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeBoard.lift,
             errorHandler: FfiConverterTypeGroundworkError_lift
         )
 }
@@ -2314,6 +2364,413 @@ public func FfiConverterTypeAgendaItem_lift(_ buf: RustBuffer) throws -> AgendaI
 #endif
 public func FfiConverterTypeAgendaItem_lower(_ value: AgendaItem) -> RustBuffer {
     return FfiConverterTypeAgendaItem.lower(value)
+}
+
+
+/**
+ * A county's board, as last synced: every sharing group's officials there, who asks them,
+ * their meetings and the latest answer per rule.
+ */
+public struct Board: Equatable, Hashable {
+    /**
+     * The county's FIPS code.
+     */
+    public var county: String
+    /**
+     * Its name and state, e.g. "Riverside, CA".
+     */
+    public var countyName: String
+    /**
+     * The officials, by key.
+     */
+    public var officials: [BoardOfficial]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The county's FIPS code.
+         */county: String, 
+        /**
+         * Its name and state, e.g. "Riverside, CA".
+         */countyName: String, 
+        /**
+         * The officials, by key.
+         */officials: [BoardOfficial]) {
+        self.county = county
+        self.countyName = countyName
+        self.officials = officials
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Board: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBoard: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Board {
+        return
+            try Board(
+                county: FfiConverterString.read(from: &buf), 
+                countyName: FfiConverterString.read(from: &buf), 
+                officials: FfiConverterSequenceTypeBoardOfficial.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Board, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.county, into: &buf)
+        FfiConverterString.write(value.countyName, into: &buf)
+        FfiConverterSequenceTypeBoardOfficial.write(value.officials, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBoard_lift(_ buf: RustBuffer) throws -> Board {
+    return try FfiConverterTypeBoard.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBoard_lower(_ value: Board) -> RustBuffer {
+    return FfiConverterTypeBoard.lower(value)
+}
+
+
+/**
+ * The latest answer on a rule, and who reported it.
+ */
+public struct BoardAnswer: Equatable, Hashable {
+    /**
+     * The rule.
+     */
+    public var rule: RuleCode
+    /**
+     * Whether it is already policy.
+     */
+    public var existing: ExistingPolicy
+    /**
+     * The official's position.
+     */
+    public var position: Position
+    /**
+     * Conditions they named.
+     */
+    public var conditions: String?
+    /**
+     * The reporting group's name.
+     */
+    public var groupName: String
+    /**
+     * When it was recorded (Unix milliseconds).
+     */
+    public var recordedAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The rule.
+         */rule: RuleCode, 
+        /**
+         * Whether it is already policy.
+         */existing: ExistingPolicy, 
+        /**
+         * The official's position.
+         */position: Position, 
+        /**
+         * Conditions they named.
+         */conditions: String?, 
+        /**
+         * The reporting group's name.
+         */groupName: String, 
+        /**
+         * When it was recorded (Unix milliseconds).
+         */recordedAt: Int64) {
+        self.rule = rule
+        self.existing = existing
+        self.position = position
+        self.conditions = conditions
+        self.groupName = groupName
+        self.recordedAt = recordedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BoardAnswer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBoardAnswer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BoardAnswer {
+        return
+            try BoardAnswer(
+                rule: FfiConverterTypeRuleCode.read(from: &buf), 
+                existing: FfiConverterTypeExistingPolicy.read(from: &buf), 
+                position: FfiConverterTypePosition.read(from: &buf), 
+                conditions: FfiConverterOptionString.read(from: &buf), 
+                groupName: FfiConverterString.read(from: &buf), 
+                recordedAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BoardAnswer, into buf: inout [UInt8]) {
+        FfiConverterTypeRuleCode.write(value.rule, into: &buf)
+        FfiConverterTypeExistingPolicy.write(value.existing, into: &buf)
+        FfiConverterTypePosition.write(value.position, into: &buf)
+        FfiConverterOptionString.write(value.conditions, into: &buf)
+        FfiConverterString.write(value.groupName, into: &buf)
+        FfiConverterInt64.write(value.recordedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBoardAnswer_lift(_ buf: RustBuffer) throws -> BoardAnswer {
+    return try FfiConverterTypeBoardAnswer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBoardAnswer_lower(_ value: BoardAnswer) -> RustBuffer {
+    return FfiConverterTypeBoardAnswer.lower(value)
+}
+
+
+/**
+ * A group's meeting on a board.
+ */
+public struct BoardMeeting: Equatable, Hashable {
+    /**
+     * The group's name.
+     */
+    public var groupName: String
+    /**
+     * Where it stands.
+     */
+    public var status: MeetingStatus
+    /**
+     * When (Unix milliseconds).
+     */
+    public var at: Int64?
+    /**
+     * Where, when the group shared it.
+     */
+    public var place: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The group's name.
+         */groupName: String, 
+        /**
+         * Where it stands.
+         */status: MeetingStatus, 
+        /**
+         * When (Unix milliseconds).
+         */at: Int64?, 
+        /**
+         * Where, when the group shared it.
+         */place: String?) {
+        self.groupName = groupName
+        self.status = status
+        self.at = at
+        self.place = place
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BoardMeeting: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBoardMeeting: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BoardMeeting {
+        return
+            try BoardMeeting(
+                groupName: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeMeetingStatus.read(from: &buf), 
+                at: FfiConverterOptionInt64.read(from: &buf), 
+                place: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BoardMeeting, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.groupName, into: &buf)
+        FfiConverterTypeMeetingStatus.write(value.status, into: &buf)
+        FfiConverterOptionInt64.write(value.at, into: &buf)
+        FfiConverterOptionString.write(value.place, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBoardMeeting_lift(_ buf: RustBuffer) throws -> BoardMeeting {
+    return try FfiConverterTypeBoardMeeting.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBoardMeeting_lower(_ value: BoardMeeting) -> RustBuffer {
+    return FfiConverterTypeBoardMeeting.lower(value)
+}
+
+
+/**
+ * An official on a board.
+ */
+public struct BoardOfficial: Equatable, Hashable {
+    /**
+     * `FIPS/office[/place]`.
+     */
+    public var key: String
+    /**
+     * The office.
+     */
+    public var office: Office
+    /**
+     * The city or precinct.
+     */
+    public var place: String?
+    /**
+     * Their name.
+     */
+    public var name: String
+    /**
+     * Their title.
+     */
+    public var title: String
+    /**
+     * The groups asking, by name.
+     */
+    public var groups: [String]
+    /**
+     * Meetings requested or set with them.
+     */
+    public var meetings: [BoardMeeting]
+    /**
+     * The latest answer per rule.
+     */
+    public var answers: [BoardAnswer]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `FIPS/office[/place]`.
+         */key: String, 
+        /**
+         * The office.
+         */office: Office, 
+        /**
+         * The city or precinct.
+         */place: String?, 
+        /**
+         * Their name.
+         */name: String, 
+        /**
+         * Their title.
+         */title: String, 
+        /**
+         * The groups asking, by name.
+         */groups: [String], 
+        /**
+         * Meetings requested or set with them.
+         */meetings: [BoardMeeting], 
+        /**
+         * The latest answer per rule.
+         */answers: [BoardAnswer]) {
+        self.key = key
+        self.office = office
+        self.place = place
+        self.name = name
+        self.title = title
+        self.groups = groups
+        self.meetings = meetings
+        self.answers = answers
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BoardOfficial: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBoardOfficial: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BoardOfficial {
+        return
+            try BoardOfficial(
+                key: FfiConverterString.read(from: &buf), 
+                office: FfiConverterTypeOffice.read(from: &buf), 
+                place: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                groups: FfiConverterSequenceString.read(from: &buf), 
+                meetings: FfiConverterSequenceTypeBoardMeeting.read(from: &buf), 
+                answers: FfiConverterSequenceTypeBoardAnswer.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BoardOfficial, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.key, into: &buf)
+        FfiConverterTypeOffice.write(value.office, into: &buf)
+        FfiConverterOptionString.write(value.place, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterSequenceString.write(value.groups, into: &buf)
+        FfiConverterSequenceTypeBoardMeeting.write(value.meetings, into: &buf)
+        FfiConverterSequenceTypeBoardAnswer.write(value.answers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBoardOfficial_lift(_ buf: RustBuffer) throws -> BoardOfficial {
+    return try FfiConverterTypeBoardOfficial.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBoardOfficial_lower(_ value: BoardOfficial) -> RustBuffer {
+    return FfiConverterTypeBoardOfficial.lower(value)
 }
 
 
@@ -6453,6 +6910,106 @@ fileprivate struct FfiConverterSequenceTypeAgendaItem: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeBoard: FfiConverterRustBuffer {
+    typealias SwiftType = [Board]
+
+    public static func write(_ value: [Board], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeBoard.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Board] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Board]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeBoard.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeBoardAnswer: FfiConverterRustBuffer {
+    typealias SwiftType = [BoardAnswer]
+
+    public static func write(_ value: [BoardAnswer], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeBoardAnswer.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [BoardAnswer] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [BoardAnswer]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeBoardAnswer.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeBoardMeeting: FfiConverterRustBuffer {
+    typealias SwiftType = [BoardMeeting]
+
+    public static func write(_ value: [BoardMeeting], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeBoardMeeting.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [BoardMeeting] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [BoardMeeting]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeBoardMeeting.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeBoardOfficial: FfiConverterRustBuffer {
+    typealias SwiftType = [BoardOfficial]
+
+    public static func write(_ value: [BoardOfficial], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeBoardOfficial.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [BoardOfficial] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [BoardOfficial]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeBoardOfficial.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeContact: FfiConverterRustBuffer {
     typealias SwiftType = [Contact]
 
@@ -6854,6 +7411,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_append_notes() != 41402) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_board() != 65489) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_boards() != 65522) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_contact_count() != 18952) {

@@ -15,7 +15,10 @@ import org.groundwork.ffi.Interest
 import org.groundwork.ffi.MeetingKind
 import org.groundwork.ffi.NewContact
 import org.groundwork.ffi.NewMeeting
+import org.groundwork.ffi.NewTarget
+import org.groundwork.ffi.Office
 import org.groundwork.ffi.Role
+import org.groundwork.ffi.searchPlaces
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
@@ -40,6 +43,9 @@ class GroupSyncTest {
                 // The lead starts the group and a meeting, and puts them on the relay.
                 val group = lead.createGroup("Riverside Freedom City", "Riverside County")
                 val meeting = lead.createMeeting(group, NewMeeting(kind = MeetingKind.ORGANIZING, title = "Kickoff"))
+                // Its sheriff, named by county and office as every group names them.
+                assertEquals("06065", searchPlaces("Riverside County, CA", 5u).first().fips)
+                lead.addTarget(group, NewTarget(county = "06065", office = Office.SHERIFF))
                 assertTrue(lead.syncOnce(relay.url, 20_000uL).synced)
 
                 // The others join with invites the lead signed: the member with the code and the
@@ -111,6 +117,10 @@ class GroupSyncTest {
                 assertEquals(agenda, member.meeting(meeting).agenda.map { it.text })
 
                 lead.stopSync()
+                // The county's board, read offline: the group asks its sheriff.
+                val board = lead.board("06065")
+                assertEquals("06065/sheriff", board.officials.single().key)
+                assertEquals(listOf("Riverside Freedom City"), board.officials.single().groups)
                 val status = lead.status()
                 assertEquals(status.documents.size.toUInt(), status.synced, "${status.documents}")
                 listOf(lead, member, canvasser).forEach { it.close() }
