@@ -410,6 +410,20 @@ pub fn run(cli: Cli) -> Result<Output> {
                 format!("{meeting}: {visibility}\n"),
             )
         }
+        Command::Meeting(MeetingCommand::JoinBoard {
+            meeting,
+            board_meeting,
+        }) => {
+            let joins = (board_meeting != "none").then_some(board_meeting.as_str());
+            device.join_board_meeting(&meeting, joins)?;
+            Output::new(
+                json!({ "meeting_id": meeting, "joins": joins }),
+                match joins {
+                    Some(other) => format!("{meeting} is the same meeting as {other}\n"),
+                    None => format!("{meeting} is its own meeting again\n"),
+                },
+            )
+        }
         Command::Meeting(MeetingCommand::Show { meeting }) => {
             let m = device.meeting(&meeting)?;
             let with = match &m.target {

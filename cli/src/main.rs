@@ -390,6 +390,14 @@ enum MeetingCommand {
         /// private | shared | public
         visibility: Visibility,
     },
+    /// Mark a meeting as the same as another group's on the county's board, when the office
+    /// combined the requests (leads only); the board then shows one meeting with both groups.
+    JoinBoard {
+        /// This group's meeting.
+        meeting: String,
+        /// The board's meeting, GROUP/MEETING (`board show --json` lists them); `none` undoes.
+        board_meeting: String,
+    },
     /// Show a meeting in full.
     Show {
         /// The meeting.

@@ -543,6 +543,7 @@ pub fn board_json(b: &groundwork_core::schema::board::Board) -> Value {
                 "status": m.status,
                 "at": m.at.map(format_rfc3339),
                 "place": m.place,
+                "attending": sorted_names(&m.attending),
             })).collect::<Vec<_>>(),
             "answers": o.answers.values().map(|a| json!({
                 "rule": a.rule,
@@ -570,7 +571,7 @@ pub fn board(b: &groundwork_core::schema::board::Board) -> String {
                 s,
                 "  meeting: {:<11} {at}  {}{}",
                 m.status.as_str(),
-                m.group_name,
+                sorted_names(&m.attending).join(" + "),
                 m.place
                     .as_deref()
                     .map(|p| format!("  at {p}"))

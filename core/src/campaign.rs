@@ -66,6 +66,8 @@ pub struct SharedMeeting {
     pub title: Option<String>,
     /// Who may see it.
     pub visibility: Visibility,
+    /// The board meeting (`GROUP/MEETING`) it is the same as, if the office combined them.
+    pub joins: Option<String>,
 }
 
 /// A group's answer from an official on one rule.
@@ -123,6 +125,8 @@ struct MeetingView {
     status: MeetingStatus,
     #[autosurgeon(missing = "Default::default")]
     visibility: Visibility,
+    #[autosurgeon(missing = "Default::default")]
+    joins: Option<String>,
 }
 
 impl Shared {
@@ -148,6 +152,7 @@ impl Shared {
                 attendees: Vec::new(),
                 status: m.status,
                 visibility: m.visibility,
+                joins: m.joins,
                 notes: autosurgeon::Text::default(),
                 created_at: 0,
             };
@@ -196,6 +201,7 @@ impl Shared {
                     place: if open { m.location.clone() } else { None },
                     title: (m.visibility == Visibility::Public).then(|| m.title.clone()),
                     visibility: m.visibility,
+                    joins: m.joins.clone(),
                 })
             })
             .collect();

@@ -394,6 +394,7 @@ fn arb_meeting() -> impl Strategy<Value = Meeting> {
                     attendees: vec!["someone".into()],
                     status,
                     visibility,
+                    joins: None,
                     notes: Text::with_value(notes),
                     created_at: 7,
                 }

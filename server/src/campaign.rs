@@ -43,6 +43,7 @@ pub const MIGRATION: &str = "
         place        TEXT,
         title        TEXT,
         visibility   TEXT NOT NULL,
+        joins        TEXT,
         PRIMARY KEY (group_id, meeting_id)
     ) WITHOUT ROWID;
     CREATE INDEX campaign_meetings_by_official ON campaign_meetings(official_key);
@@ -109,6 +110,12 @@ pub fn write_group(
     let Some(s) = shared else {
         tx.prepare_cached("DELETE FROM campaign_canvass WHERE group_id = ?1")?
             .execute([group])?;
+        // Other groups' meetings marked as the same as one of its meetings no longer name it.
+        tx.prepare_cached(
+            "UPDATE campaign_meetings SET joins = NULL
+             WHERE substr(joins, 1, length(?1) + 1) = ?1 || '/'",
+        )?
+        .execute([group])?;
         return Ok(());
     };
     tx.prepare_cached(
@@ -135,10 +142,18 @@ pub fn write_group(
     }
     let mut stmt = tx.prepare_cached(
         "INSERT INTO campaign_meetings
-           (group_id, meeting_id, official_key, status, at, place, title, visibility)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+           (group_id, meeting_id, official_key, status, at, place, title, visibility, joins)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     for m in &s.meetings {
+        // A meeting joined to a group that does not share names nothing of it.
+        let joins = match &m.joins {
+            Some(j) => {
+                let other = j.split('/').next().unwrap_or_default();
+                shares_in(tx, other)?.then_some(j.as_str())
+            }
+            None => None,
+        };
         stmt.execute(params![
             group,
             m.meeting_id,
@@ -147,7 +162,8 @@ pub fn write_group(
             m.at,
             m.place,
             m.title,
-            m.visibility.as_str()
+            m.visibility.as_str(),
+            joins
         ])?;
     }
     let mut stmt = tx.prepare_cached(
@@ -182,6 +198,14 @@ pub fn built(conn: &Connection) -> rusqlite::Result<bool> {
 pub fn mark_built(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<()> {
     tx.execute("INSERT INTO campaign_built (built_at) VALUES (?1)", [now])?;
     Ok(())
+}
+
+fn shares_in(tx: &Transaction<'_>, group: &str) -> rusqlite::Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM campaign_groups WHERE group_id = ?1")?
+        .query_row([group], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// Whether `group` is in the index (it shares).
@@ -543,11 +567,12 @@ pub fn board(
             groups.insert(id, name);
         }
         let mut stmt = conn.prepare_cached(
-            "SELECT m.group_id, g.name, m.meeting_id, m.status, m.at, m.place
+            "SELECT m.group_id, g.name, m.meeting_id, m.status, m.at, m.place, m.joins
              FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
              WHERE m.official_key = ?1",
         )?;
         let mut meetings = std::collections::BTreeMap::new();
+        let mut joins = std::collections::BTreeMap::new();
         let rows = stmt.query_map([&key], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -556,13 +581,22 @@ pub fn board(
                 r.get::<_, String>(3)?,
                 r.get::<_, Option<i64>>(4)?,
                 r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })?;
         for row in rows {
-            let (group_id, group_name, meeting, status, at, place) = row?;
+            let (group_id, group_name, meeting, status, at, place, joined) = row?;
+            let id = format!("{group_id}/{meeting}");
+            if let Some(other) = joined {
+                joins.insert(id.clone(), other);
+            }
             meetings.insert(
-                format!("{group_id}/{meeting}"),
+                id,
                 BoardMeeting {
+                    attending: std::collections::BTreeMap::from([(
+                        group_id.clone(),
+                        group_name.clone(),
+                    )]),
                     group_id,
                     group_name,
                     status: parse(status)?,
@@ -570,6 +604,18 @@ pub fn board(
                     place,
                 },
             );
+        }
+        // A meeting marked as the same as another with this official (one that is itself its
+        // own) is that meeting: listed once, with every group attending.
+        for (id, other) in &joins {
+            if id == other || joins.contains_key(other) || !meetings.contains_key(other) {
+                continue;
+            }
+            if let Some(m) = meetings.remove(id)
+                && let Some(target) = meetings.get_mut(other)
+            {
+                target.attending.insert(m.group_id, m.group_name);
+            }
         }
         let answers = o
             .answers

@@ -315,6 +315,36 @@ fn two_groups_asking_one_sheriff_reach_staff_and_nothing_private_does() -> Res<(
     );
     let old_board = board_doc(&north)?.ok_or("north has no board")?;
 
+    // 1c. The office combined the requests: North marks its meeting as South's, and the board
+    // shows one meeting, South's date, with both groups attending.
+    let combined = format!("{south_group}/{south_meeting}");
+    assert!(
+        north
+            .refused(&["meeting", "join-board", &north_meeting, "no-slash"])?
+            .contains("GROUP/MEETING")
+    );
+    north.run(&["meeting", "join-board", &north_meeting, &combined])?;
+    north.run(&["sync", "--once"])?;
+    south.run(&["sync", "--once"])?;
+    for lead in [&north, &south] {
+        let board = lead.run(&["board", "show", "06065"])?;
+        let meetings = board["officials"][0]["meetings"]
+            .as_array()
+            .ok_or("no meetings")?;
+        assert_eq!(meetings.len(), 1, "{board}");
+        assert_eq!(meetings[0]["id"], combined.as_str());
+        assert_eq!(meetings[0]["status"], "scheduled");
+        assert_eq!(
+            meetings[0]["attending"],
+            serde_json::json!(["Riverside North", "Riverside South"])
+        );
+    }
+    assert_eq!(
+        board_doc(&north)?.as_deref(),
+        Some(old_board.as_str()),
+        "an edit, not a fresh board"
+    );
+
     // 2. Campaign staff: granted by the operator, on the running relay.
     let organizer = Device::new(root.path(), "organizer")?;
     let refused = organizer.refused(&["campaign", "officials", "--relay", &url])?;

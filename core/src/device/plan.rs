@@ -157,6 +157,20 @@ impl Device {
         })
     }
 
+    /// Marks a meeting as the same as another group's on the county's board (leads only):
+    /// the office combined the requests. `None` makes it the group's own again.
+    pub fn join_board_meeting(
+        &mut self,
+        meeting_id: &str,
+        board_meeting: Option<&str>,
+    ) -> Result<()> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        self.lead_only(&group_id, "mark a meeting as the same as one on the board")?;
+        self.edit_plan(&group_id, |plan, _| {
+            plan.join_board_meeting(meeting_id, board_meeting)
+        })
+    }
+
     fn lead_only(&self, group_id: &str, what: &str) -> Result<()> {
         let group = self.group(group_id)?;
         if group.role != Role::Lead.as_str() {

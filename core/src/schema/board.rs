@@ -62,6 +62,10 @@ pub struct BoardMeeting {
     /// Where, when the group shared it.
     #[autosurgeon(missing = "Default::default")]
     pub place: Option<String>,
+    /// Every group attending, by id: the group whose meeting it is and those that marked
+    /// theirs as the same (the office combined them).
+    #[autosurgeon(missing = "Default::default")]
+    pub attending: BTreeMap<String, String>,
 }
 
 /// The latest answer on one rule, and who reported it.

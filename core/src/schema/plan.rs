@@ -153,6 +153,10 @@ pub struct Meeting {
     /// Who beyond the group may see it (and its place).
     #[autosurgeon(missing = "Default::default")]
     pub visibility: Visibility,
+    /// The meeting on the county's board (`GROUP/MEETING`) this one is the same as, when the
+    /// office combined several groups' requests into one meeting.
+    #[autosurgeon(missing = "Default::default")]
+    pub joins: Option<String>,
     /// Notes that the members write together, merged character by character.
     #[autosurgeon(missing = "Default::default")]
     pub notes: Text,
@@ -405,6 +409,7 @@ impl Plan {
             attendees: Vec::new(),
             status: MeetingStatus::Draft,
             visibility: Visibility::Private,
+            joins: None,
             notes: Text::default(),
             created_at: now,
         };
@@ -443,6 +448,35 @@ impl Plan {
     /// Sets who beyond the group may see a meeting.
     pub fn set_meeting_visibility(&mut self, meeting: &str, visibility: Visibility) -> Result<()> {
         self.meeting_mut(meeting)?.visibility = visibility;
+        Ok(())
+    }
+
+    /// Marks an official meeting as the same as another group's meeting on the board
+    /// (`GROUP/MEETING`), or (`None`) as its own again.
+    pub fn join_board_meeting(&mut self, meeting: &str, board_meeting: Option<&str>) -> Result<()> {
+        let group = self.group_id.clone();
+        let m = self.meeting_mut(meeting)?;
+        if m.kind != MeetingKind::Official {
+            return Err(Error::Invalid {
+                what: "meeting",
+                reason: "only a meeting with an official can join one on the board".into(),
+            });
+        }
+        if let Some(other) = board_meeting {
+            let Some((other_group, other_meeting)) = other.split_once('/') else {
+                return Err(Error::Invalid {
+                    what: "board meeting",
+                    reason: format!("{other:?} is not GROUP/MEETING (see `board show --json`)"),
+                });
+            };
+            if other_group == group || other_meeting.is_empty() {
+                return Err(Error::Invalid {
+                    what: "board meeting",
+                    reason: "a meeting joins another group's meeting, not its own group's".into(),
+                });
+            }
+        }
+        m.joins = board_meeting.map(str::to_owned);
         Ok(())
     }
 
