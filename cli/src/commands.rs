@@ -284,7 +284,8 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Campaign(c) => campaign(&mut device, c)?,
         Command::Board(BoardCommand::List) => {
             let boards = device.boards()?;
-            let rows: Vec<_> = boards
+            let followed = device.followed_counties()?;
+            let mut rows: Vec<_> = boards
                 .iter()
                 .map(|b| {
                     json!({
@@ -292,23 +293,56 @@ pub fn run(cli: Cli) -> Result<Output> {
                         "county_name": b.county_name,
                         "officials": b.officials.len(),
                         "groups": b.groups().len(),
+                        "followed": followed.contains(&b.board_of),
                     })
                 })
                 .collect();
             let mut text = String::new();
             for b in &boards {
                 text.push_str(&format!(
-                    "{}  {}  {} officials, {} groups\n",
+                    "{}  {}  {} officials, {} groups{}\n",
                     b.board_of,
                     b.county_name,
                     b.officials.len(),
-                    b.groups().len()
+                    b.groups().len(),
+                    if followed.contains(&b.board_of) {
+                        "  (followed)"
+                    } else {
+                        ""
+                    }
                 ));
             }
-            if boards.is_empty() {
-                text.push_str("no boards yet: sync, with a target named by county\n");
+            // A county followed before any sharing group asks an official there has no
+            // board yet; say so rather than leave it out.
+            for county in followed
+                .iter()
+                .filter(|c| !boards.iter().any(|b| b.board_of == **c))
+            {
+                let place = groundwork_core::places::county(county)?;
+                text.push_str(&format!(
+                    "{county}  {place}  followed; no board yet (no sharing group asks an \
+                     official there, or not synced since)\n"
+                ));
+                rows.push(json!({
+                    "county": county,
+                    "county_name": place.to_string(),
+                    "officials": 0,
+                    "groups": 0,
+                    "followed": true,
+                }));
+            }
+            if boards.is_empty() && followed.is_empty() {
+                text.push_str(
+                    "no boards yet: sync, with a target named by county, or `board follow FIPS`\n",
+                );
             }
             Output::new(json!(rows), text)
+        }
+        Command::Board(BoardCommand::Follow { county, relay }) => {
+            follow_board(&mut device, &county, &relay, true)?
+        }
+        Command::Board(BoardCommand::Unfollow { county, relay }) => {
+            follow_board(&mut device, &county, &relay, false)?
         }
         Command::Board(BoardCommand::Show { county }) => {
             let board = device.board(&county)?;
@@ -639,6 +673,35 @@ fn stream_contacts(
     }
     out.flush()?;
     Ok(Output::streamed())
+}
+
+/// `board follow|unfollow FIPS`: asks the relay, and keeps the list it answers with.
+fn follow_board(
+    device: &mut Device,
+    county: &str,
+    relay: &RelayArg,
+    follow: bool,
+) -> Result<Output> {
+    // Checked here too, so that a typo is named before anything is dialled.
+    let place = groundwork_core::places::county(county)?;
+    let relay = device.relay_or(relay.relay.as_deref())?;
+    let request = Request::FollowBoard {
+        county: county.to_owned(),
+        follow,
+    };
+    let Answer::Following { counties } = control(device, &relay, request)? else {
+        anyhow::bail!("the relay answered the follow request unexpectedly");
+    };
+    device.set_followed_counties(&counties)?;
+    let text = if follow {
+        format!("following the board of {place} ({county}); `sync` brings it\n")
+    } else {
+        format!("no longer following the board of {place} ({county})\n")
+    };
+    Ok(Output::new(
+        json!({ "county": county, "following": follow, "followed": counties }),
+        text,
+    ))
 }
 
 /// `campaign ...`: staff requests of the relay.

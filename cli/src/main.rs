@@ -195,6 +195,22 @@ enum BoardCommand {
         /// The county's FIPS code.
         county: String,
     },
+    /// Follow a county's board (a neighbouring county, one your groups do not target yet):
+    /// the relay serves it from the next sync on. Leads, members and campaign staff.
+    Follow {
+        /// The county's FIPS code (`places search NAME` finds it).
+        county: String,
+        #[command(flatten)]
+        relay: RelayArg,
+    },
+    /// Stop following a county's board; it leaves this device unless a group of yours asks
+    /// an official there.
+    Unfollow {
+        /// The county's FIPS code.
+        county: String,
+        #[command(flatten)]
+        relay: RelayArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -298,13 +298,15 @@ impl Link {
         for body in std::mem::take(&mut self.controls) {
             match Control::from_json(&body)? {
                 Control::Wipe { group } => {
-                    let docs: Vec<DocumentId> = device
-                        .documents()?
-                        .into_iter()
-                        .filter(|d| d.group_id == group)
-                        .map(|d| d.doc_id)
-                        .collect();
+                    // Everything the wipe deletes: the group's documents, and boards no other
+                    // group (or follow) of this device still reaches.
+                    let before: Vec<DocumentId> =
+                        device.documents()?.into_iter().map(|d| d.doc_id).collect();
                     device.wipe_group(&group)?;
+                    let after: BTreeSet<DocumentId> =
+                        device.documents()?.into_iter().map(|d| d.doc_id).collect();
+                    let docs: Vec<DocumentId> =
+                        before.into_iter().filter(|d| !after.contains(d)).collect();
                     for doc in docs.iter().chain(group.parse::<DocumentId>().ok().as_ref()) {
                         self.hub.forget(doc);
                         self.recorded.remove(doc);

@@ -293,8 +293,8 @@ impl GroundworkStore {
         rows.into_iter().map(ScorecardEntry::try_from).collect()
     }
 
-    /// The boards on this device (counties where one of its groups shares an official), as
-    /// last synced; offline.
+    /// The boards on this device (counties where one of its groups shares an official, and
+    /// counties it follows), as last synced; offline.
     pub async fn boards(&self) -> Result<Vec<Board>> {
         let boards = self.read(|d| Ok(d.boards()?)).await?;
         Ok(boards.into_iter().map(Board::from).collect())
@@ -303,6 +303,34 @@ impl GroundworkStore {
     /// One county's board (its FIPS code), as last synced; offline.
     pub async fn board(&self, county: String) -> Result<Board> {
         Ok(self.read(move |d| Ok(d.board(&county)?)).await?.into())
+    }
+
+    /// Follows (or, with `follow` false, stops following) a county's board, at `relay` or the
+    /// relay this device last reached; the board arrives with the next sync. Returns every
+    /// county followed now. Leads, members and campaign staff.
+    #[uniffi::method(default(relay = None))]
+    pub async fn follow_board(
+        &self,
+        county: String,
+        follow: bool,
+        relay: Option<String>,
+    ) -> Result<Vec<String>> {
+        groundwork_core::places::county(&county)?;
+        let request = Request::FollowBoard { county, follow };
+        let Answer::Following { counties } = self.request(relay, request).await? else {
+            return Err(GroundworkError::Relay(
+                "the relay answered the follow request unexpectedly".into(),
+            ));
+        };
+        let kept = counties.clone();
+        self.read(move |d| Ok(d.set_followed_counties(&kept)?))
+            .await?;
+        Ok(counties)
+    }
+
+    /// The counties this device follows, as the relay last confirmed; offline.
+    pub async fn followed_counties(&self) -> Result<Vec<String>> {
+        self.read(|d| Ok(d.followed_counties()?)).await
     }
 
     // --- contacts ---
@@ -491,7 +519,7 @@ impl GroundworkStore {
             let wipes = summary
                 .wiped
                 .iter()
-                .map(|group| (group.clone(), DocumentKind::Plan, ChangeOrigin::Wiped));
+                .map(|group| (Some(group.clone()), DocumentKind::Plan, ChangeOrigin::Wiped));
             for (group_id, kind, origin) in relay_changes.chain(wipes) {
                 let _ = changes.send(ChangeEvent {
                     group_id,
@@ -666,7 +694,7 @@ impl GroundworkStore {
             // Told while the store is still locked, so the news can neither be lost to a
             // cancelled caller nor overtake a sync that runs next.
             let _ = changes.send(ChangeEvent {
-                group_id: group,
+                group_id: Some(group),
                 kind,
                 origin: ChangeOrigin::Local,
             });
@@ -680,7 +708,7 @@ impl GroundworkStore {
     fn changed(&self, group: &str, kind: DocumentKind, origin: ChangeOrigin) {
         // No receivers is fine: nobody is listening.
         let _ = self.changes.send(ChangeEvent {
-            group_id: group.to_owned(),
+            group_id: Some(group.to_owned()),
             kind,
             origin,
         });
@@ -727,7 +755,7 @@ impl GroundworkStore {
             }
             SyncEvent::Wiped { group } => {
                 let _ = changes.send(ChangeEvent {
-                    group_id: group.clone(),
+                    group_id: Some(group.clone()),
                     kind: DocumentKind::Plan,
                     origin: ChangeOrigin::Wiped,
                 });
@@ -737,11 +765,11 @@ impl GroundworkStore {
 }
 
 /// The group and kind of each of `docs` this device holds (one entry per group and kind).
-fn groups_of(device: &Device, docs: &[String]) -> Vec<(String, DocumentKind)> {
+fn groups_of(device: &Device, docs: &[String]) -> Vec<(Option<String>, DocumentKind)> {
     let Ok(records) = device.documents() else {
         return Vec::new();
     };
-    let mut out: Vec<(String, DocumentKind)> = records
+    let mut out: Vec<(Option<String>, DocumentKind)> = records
         .into_iter()
         .filter(|r| docs.iter().any(|d| *d == r.doc_id.to_string()))
         .map(|r| (r.group_id, r.kind.into()))

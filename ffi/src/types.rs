@@ -541,11 +541,12 @@ pub enum ChangeOrigin {
     Wiped,
 }
 
-/// Something in a group changed: lists showing it should be read again.
+/// Something in a group (or a board) changed: lists showing it should be read again.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ChangeEvent {
-    /// The group.
-    pub group_id: String,
+    /// The group; `None` when a county board changed (kind `Board`), which belongs to no
+    /// group: read `boards()` again.
+    pub group_id: Option<String>,
     /// The kind of document that changed.
     pub kind: DocumentKind,
     /// Where the change came from.
@@ -594,8 +595,8 @@ impl SyncStatus {
 pub struct DocumentSync {
     /// The document.
     pub document_id: String,
-    /// Its group.
-    pub group_id: String,
+    /// Its group; `None` for a county board, which belongs to no group.
+    pub group_id: Option<String>,
     /// Its kind.
     pub kind: DocumentKind,
     /// Whether the relay has everything this device has of it.

@@ -100,6 +100,10 @@ pub struct RelayAccess {
     group_counties: HashMap<String, BTreeSet<String>>,
     /// Boards replaced by fresh ones since the relay started: answered as missing.
     retired_boards: HashSet<DocumentId>,
+    /// The counties each device follows (its boards it reads while it is a lead or member).
+    follows: HashMap<String, BTreeSet<String>>,
+    /// Campaign staff: they read every board.
+    staff: HashSet<String>,
 }
 
 impl RelayAccess {
@@ -108,8 +112,12 @@ impl RelayAccess {
         let mut a = RelayAccess {
             signup_code,
             creators: rows.creators.into_iter().collect(),
+            staff: rows.staff.into_iter().collect(),
             ..Default::default()
         };
+        for (device, county) in rows.followers {
+            a.follows.entry(device).or_default().insert(county);
+        }
         for (group, roster, _) in rows.groups {
             a.groups.insert(
                 group,
@@ -187,6 +195,11 @@ impl RelayAccess {
         self.board_of.insert(doc, county.to_owned());
     }
 
+    /// Whether `doc` is a county's board now.
+    pub fn is_board(&self, doc: &DocumentId) -> bool {
+        self.board_of.contains_key(doc)
+    }
+
     /// A county's board document, if it has one.
     pub fn board(&self, county: &str) -> Option<DocumentId> {
         self.boards.get(county).copied()
@@ -210,12 +223,90 @@ impl RelayAccess {
         }
     }
 
+    /// Whether `device` may follow boards: campaign staff, or a lead or member of a group now
+    /// (a canvasser's phone holds its own group's boards and no more).
+    pub fn may_follow(&self, device: &str) -> Result<(), String> {
+        if self.staff.contains(device) || self.edits_somewhere(device) {
+            Ok(())
+        } else {
+            Err(
+                "only a group's leads and members (and campaign staff) follow boards; \
+                 a canvasser reads the boards of its own group's counties"
+                    .into(),
+            )
+        }
+    }
+
+    /// Whether `device` is a lead or member of some group now.
+    fn edits_somewhere(&self, device: &str) -> bool {
+        self.by_device.get(device).is_some_and(|groups| {
+            groups
+                .iter()
+                .any(|g| self.role(g, device).is_some_and(|r| r != Role::Canvasser))
+        })
+    }
+
+    /// `device` follows `county` now (or, with `follow` false, no longer): the record to
+    /// commit. The caller checked [`RelayAccess::may_follow`] and the county's code.
+    pub fn follow(&mut self, device: &str, county: &str, follow: bool) -> Write {
+        let counties = self.follows.entry(device.to_owned()).or_default();
+        if follow {
+            counties.insert(county.to_owned());
+        } else {
+            counties.remove(county);
+        }
+        Write::Follow {
+            device: device.to_owned(),
+            county: county.to_owned(),
+            follow,
+            at: now_ms(),
+        }
+    }
+
+    /// The counties `device` follows.
+    pub fn followed(&self, device: &str) -> Vec<String> {
+        self.follows
+            .get(device)
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Campaign staff are these devices now (the operator's tool writes the table; the relay
+    /// reads it again on its tick). Returns the devices that stopped being staff.
+    pub fn set_staff(&mut self, staff: HashSet<String>) -> Vec<String> {
+        let revoked = self.staff.difference(&staff).cloned().collect();
+        self.staff = staff;
+        revoked
+    }
+
+    /// Whether `device` is campaign staff now (read again as it connects).
+    pub fn set_one_staff(&mut self, device: &str, staff: bool) {
+        if staff {
+            self.staff.insert(device.to_owned());
+        } else {
+            self.staff.remove(device);
+        }
+    }
+
+    /// Whether `device` is campaign staff.
+    pub fn is_staff(&self, device: &str) -> bool {
+        self.staff.contains(device)
+    }
+
     /// Whether the device on `conn` may read the board of `county`: it is in a group that
-    /// shares an official there (a token, only for its own group).
+    /// shares an official there (a token, only for its own group), it follows the county and
+    /// is a lead or member somewhere, or it is campaign staff.
     fn reads_board(&self, principal: &Principal, county: &str) -> bool {
         let Some(device) = principal.device() else {
             return false;
         };
+        if let Principal::Device(_) = principal
+            && (self.staff.contains(device)
+                || (self.follows.get(device).is_some_and(|c| c.contains(county))
+                    && self.edits_somewhere(device)))
+        {
+            return true;
+        }
         self.county_groups.get(county).is_some_and(|groups| {
             groups.iter().any(|g| {
                 let own = match principal {
@@ -285,6 +376,17 @@ impl RelayAccess {
                 {
                     out.push(*board);
                 }
+            }
+        }
+        let boards: Vec<&DocumentId> = if self.staff.contains(device) {
+            self.boards.values().collect()
+        } else {
+            let followed = self.follows.get(device).into_iter().flatten();
+            followed.filter_map(|c| self.boards.get(c)).collect()
+        };
+        for board in boards {
+            if !out.contains(board) && self.access(conn, board).reads() {
+                out.push(*board);
             }
         }
         out
@@ -656,7 +758,8 @@ impl Policy for RelayAccess {
             return why(if access == Access::Read {
                 "a change to a board, which only the relay writes"
             } else {
-                "a board of a county the device's groups share nothing in"
+                "a board of a county the device's groups share nothing in, which it does not \
+                 follow (or follows while a lead or member of no group)"
             });
         }
         let Some(entry) = self.docs.get(doc) else {

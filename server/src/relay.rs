@@ -254,6 +254,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             t.hub.handle_tick(now);
             t.unload_idle();
             t.purge();
+            t.refresh_staff();
         }
         let driven = t.drive().and_then(|()| {
             t.enforce_limits();
@@ -297,6 +298,17 @@ impl HubThread {
                 self.conns.insert(conn, tx);
                 self.addrs.insert(conn, addr);
                 self.metrics.connections.fetch_add(1, Ordering::Relaxed);
+                // Whether a device is staff is read again as it connects, so a grant or a
+                // revocation holds from its next connection on (the tick catches live ones).
+                if let Principal::Device(device) = &principal {
+                    match self
+                        .store
+                        .campaign(|c| crate::campaign::is_staff(c, device))
+                    {
+                        Ok(staff) => self.hub.policy_mut().set_one_staff(device, staff),
+                        Err(e) => tracing::warn!(error = %e, "reading campaign staff failed"),
+                    }
+                }
                 self.hub.policy_mut().connect(conn, principal);
                 self.hub
                     .connect(conn, groundwork_core::sync::hub::Side::Server, now);
@@ -388,6 +400,50 @@ impl HubThread {
         self.last_purge = Instant::now();
         if let Err(e) = self.store.purge_expired(now_ms()) {
             tracing::warn!(error = %e, "purging expired nonces and tokens failed");
+        }
+    }
+
+    /// Reads the staff table again (the operator's `staff add|remove` writes it while the relay
+    /// runs). New staff connected now are offered every board; a revoked one's connections
+    /// close, so that its next sync drops the boards it may no longer read.
+    fn refresh_staff(&mut self) {
+        let staff = match self.store.staff() {
+            Ok(s) => s.into_iter().collect::<std::collections::HashSet<_>>(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading campaign staff failed");
+                return;
+            }
+        };
+        let added: Vec<String> = staff
+            .iter()
+            .filter(|d| !self.hub.policy().is_staff(d))
+            .cloned()
+            .collect();
+        let revoked = self.hub.policy_mut().set_staff(staff);
+        for device in revoked {
+            tracing::info!("a campaign staff role was revoked; closing its connections");
+            for conn in self.hub.policy().conns_of(&device) {
+                self.refuse(conn, "the campaign staff role of this device was revoked");
+            }
+        }
+        for device in added {
+            self.offer_readable_boards(&device);
+        }
+    }
+
+    /// Offers the boards `device` may read, on each of its connections, that it is not
+    /// syncing yet (after it followed a county, or became staff).
+    fn offer_readable_boards(&mut self, device: &str) {
+        let now = self.now();
+        for conn in self.hub.policy().conns_of(device) {
+            for doc in self.hub.policy().readable(conn) {
+                if self.hub.policy().is_board(&doc) && !self.hub.syncing(conn, &doc) {
+                    if !self.hub.doc_ids().any(|d| *d == doc) {
+                        self.load_into_hub(doc);
+                    }
+                    self.hub.offer(conn, doc, now);
+                }
+            }
         }
     }
 
@@ -689,6 +745,22 @@ impl HubThread {
                     }),
                     None => Err(format!("no sharing group asks an official {key:?}")),
                 }
+            }
+            Request::FollowBoard { county, follow } => {
+                if let Err(e) = groundwork_core::places::county(&county) {
+                    return Ok(Err(e.to_string()));
+                }
+                if let Err(reason) = self.hub.policy().may_follow(device) {
+                    return Ok(Err(reason));
+                }
+                let w = self.hub.policy_mut().follow(device, &county, follow);
+                self.store.commit(&[w])?;
+                if follow {
+                    self.offer_readable_boards(device);
+                }
+                Ok(Answer::Following {
+                    counties: self.hub.policy().followed(device),
+                })
             }
             Request::RemoveMember {
                 group,

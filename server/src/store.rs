@@ -104,6 +104,15 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 4: the campaign index and campaign staff.
     crate::campaign::MIGRATION,
+    // 5: devices following county boards.
+    "
+    CREATE TABLE board_followers (
+        device_id   TEXT NOT NULL,
+        county      TEXT NOT NULL,
+        followed_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, county)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The relay's SQLite store.
@@ -227,6 +236,17 @@ pub enum Write {
     },
     /// A device may create groups.
     Creator(String),
+    /// A device follows a county's board (or, with `follow` false, stops).
+    Follow {
+        /// The device.
+        device: String,
+        /// The county (FIPS).
+        county: String,
+        /// Whether it follows now.
+        follow: bool,
+        /// When.
+        at: i64,
+    },
 }
 
 /// A member row, as loaded at startup.
@@ -261,6 +281,10 @@ pub struct AccessRows {
     pub members: Vec<MemberRow>,
     /// Devices allowed to create groups.
     pub creators: Vec<String>,
+    /// (device, county) for every board followed.
+    pub followers: Vec<(String, String)>,
+    /// Campaign staff now.
+    pub staff: Vec<String>,
 }
 
 impl RelayStore {
@@ -466,6 +490,29 @@ impl RelayStore {
                         [device],
                     )
                     .map_err(sql)?,
+                Write::Follow {
+                    device,
+                    county,
+                    follow: true,
+                    at,
+                } => tx
+                    .execute(
+                        "INSERT OR IGNORE INTO board_followers (device_id, county, followed_at)
+                         VALUES (?1, ?2, ?3)",
+                        params![device, county, at],
+                    )
+                    .map_err(sql)?,
+                Write::Follow {
+                    device,
+                    county,
+                    follow: false,
+                    ..
+                } => tx
+                    .execute(
+                        "DELETE FROM board_followers WHERE device_id = ?1 AND county = ?2",
+                        params![device, county],
+                    )
+                    .map_err(sql)?,
             };
         }
         tx.commit().map_err(sql)
@@ -548,7 +595,26 @@ impl RelayStore {
         for c in creators {
             rows.creators.push(c.map_err(e)?);
         }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT device_id, county FROM board_followers")
+            .map_err(e)?;
+        let followers = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(e)?;
+        for f in followers {
+            rows.followers.push(f.map_err(e)?);
+        }
+        rows.staff = self.staff()?;
         Ok(rows)
+    }
+
+    /// Campaign staff now, by device id (the operator's tool may change them while the relay
+    /// runs; the relay reads them again on its tick).
+    pub fn staff(&self) -> Result<Vec<String>, StoreError> {
+        crate::campaign::staff(&self.conn)
+            .map(|rows| rows.into_iter().map(|(d, _)| d).collect())
+            .map_err(|e| self.err(e))
     }
 
     /// How many times an invite was redeemed.

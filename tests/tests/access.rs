@@ -173,7 +173,8 @@ async fn probe_with(
 }
 
 /// The group every test here uses: a lead, a member, a canvasser (with contacts), a removed
-/// member, and an outsider who leads a group of its own.
+/// member, an outsider who leads a group of its own, the lead of a group elsewhere who follows
+/// the county's board, and campaign staff in no group.
 struct World {
     _root: tempfile::TempDir,
     relay: Relay,
@@ -182,6 +183,10 @@ struct World {
     canvasser: Device,
     removed: Device,
     outsider: Device,
+    /// The lead of a group elsewhere, following the county's board.
+    follower: Device,
+    /// Campaign staff, in no group.
+    staff: Device,
     group: String,
     other_group: String,
     plan: DocumentId,
@@ -246,6 +251,17 @@ fn world() -> Res<World> {
         "group_id",
     )?;
     outsider.sync(&relay)?;
+    let follower = Device::new(root.path(), "follower")?;
+    follower.run(&["group", "create", "--name", "Next county"])?;
+    follower.sync(&relay)?;
+    follower.run(&["board", "follow", "06065"])?;
+    let staff = Device::new(root.path(), "staff")?;
+    let granted = std::process::Command::new(groundwork_tests::bin("groundwork-relay"))
+        .arg("--data")
+        .arg(&relay.data)
+        .args(["staff", "add", &staff.id()?])
+        .output()?;
+    assert!(granted.status.success(), "{granted:?}");
     lead.sync(&relay)?;
     let docs = lead.run(&["status"])?;
     let doc_of = |kind: &str| -> Res<DocumentId> {
@@ -269,6 +285,8 @@ fn world() -> Res<World> {
         canvasser,
         removed,
         outsider,
+        follower,
+        staff,
         group,
         other_group,
         plan,
@@ -296,6 +314,8 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
         ("canvasser", signed("canvasser", &w.canvasser)?),
         ("member's token", Who::Token(token)),
         ("non-member", signed("non-member", &w.outsider)?),
+        ("board follower", signed("follower", &w.follower)?),
+        ("campaign staff", signed("staff", &w.staff)?),
         ("removed member", signed("removed", &w.removed)?),
         ("unauthenticated", Who::Anonymous),
     ];
@@ -329,6 +349,7 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
         ("canvasser", "contacts") => "RW",
         ("lead", "contacts") => "R",
         ("lead" | "member" | "canvasser" | "member's token", "roster" | "board") => "R",
+        ("board follower" | "campaign staff", "board") => "R",
         _ => "",
     };
     let mut table = format!("{:<16}", "");

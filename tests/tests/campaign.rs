@@ -610,3 +610,171 @@ fn a_relay_from_before_the_index_builds_it_from_its_stored_groups() -> Res<()> {
     assert_eq!(count(&relay, "SELECT COUNT(*) FROM campaign_built")?, 1);
     Ok(())
 }
+
+/// The counties of the boards a device holds.
+fn board_counties(device: &Device) -> Res<Vec<String>> {
+    Ok(device
+        .run(&["board", "list"])?
+        .as_array()
+        .ok_or("board list is not a list")?
+        .iter()
+        .filter(|b| b["officials"].as_u64().unwrap_or(0) > 0)
+        .filter_map(|b| b["county"].as_str().map(str::to_owned))
+        .collect())
+}
+
+#[test]
+fn followers_and_staff_read_boards_and_lose_them_when_they_may_not() -> Res<()> {
+    let root = tempfile::tempdir()?;
+    let relay = Relay::start(&root.path().join("relay"))?;
+    let url = relay.url();
+
+    // Travis County (48453): a group asks its sheriff.
+    let travis = Device::new(root.path(), "travis")?;
+    let travis_group = field(
+        &travis.run(&["group", "create", "--name", "Travis Together"])?,
+        "group_id",
+    )?;
+    travis.run(&[
+        "target",
+        "add",
+        &travis_group,
+        "--county",
+        "48453",
+        "--office",
+        "sheriff",
+    ])?;
+    travis.sync(&relay)?;
+
+    // Next door, Williamson County (48491): a group with a lead, a member and a canvasser.
+    let lead = Device::new(root.path(), "williamson-lead")?;
+    let group = field(
+        &lead.run(&["group", "create", "--name", "Williamson Welcomes"])?,
+        "group_id",
+    )?;
+    lead.run(&[
+        "target", "add", &group, "--county", "48491", "--office", "sheriff",
+    ])?;
+    lead.sync(&relay)?;
+    let member = Device::new(root.path(), "williamson-member")?;
+    let canvasser = Device::new(root.path(), "williamson-canvasser")?;
+    for (d, role) in [(&member, "member"), (&canvasser, "canvasser")] {
+        let code = field(
+            &lead.run(&["invite", "create", &group, "--role", role])?,
+            "code",
+        )?;
+        d.run(&["join", &code, "--relay", &url])?;
+        d.sync(&relay)?;
+    }
+    assert_eq!(board_counties(&lead)?, ["48491"]);
+    assert_eq!(
+        board_counties(&canvasser)?,
+        ["48491"],
+        "its own group's board"
+    );
+
+    // A typo is named before anything is dialled; a canvasser may not follow.
+    let typo = lead.refused(&["board", "follow", "4845"])?;
+    assert!(typo.contains("not a 5-digit county FIPS code"), "{typo}");
+    let unknown = lead.refused(&["board", "follow", "99999"])?;
+    assert!(unknown.contains("no county has the FIPS code"), "{unknown}");
+    let refused = canvasser.refused(&["board", "follow", "48453"])?;
+    assert!(refused.contains("leads and members"), "{refused}");
+
+    // The lead and the member follow Travis, and read its board offline after a sync.
+    for d in [&lead, &member] {
+        let followed = d.run(&["board", "follow", "48453"])?;
+        assert_eq!(followed["followed"], serde_json::json!(["48453"]));
+        d.sync(&relay)?;
+        assert_eq!(board_counties(d)?, ["48453", "48491"]);
+        let board = d.run(&["board", "show", "48453"])?;
+        assert_eq!(board["officials"][0]["key"], "48453/sheriff", "{board}");
+        assert_eq!(
+            board["officials"][0]["groups"],
+            serde_json::json!(["Travis Together"])
+        );
+    }
+    canvasser.sync(&relay)?;
+    assert_eq!(board_counties(&canvasser)?, ["48491"], "no followed boards");
+
+    // A county followed before anyone asks there: listed as followed, and its board arrives
+    // once a sharing group asks an official there.
+    lead.run(&["board", "follow", "06065"])?;
+    let list = lead.run(&["board", "list"])?;
+    let riverside = list
+        .as_array()
+        .and_then(|l| l.iter().find(|b| b["county"] == "06065"))
+        .ok_or_else(|| format!("06065 not listed: {list}"))?;
+    assert_eq!(riverside["followed"], true);
+    assert_eq!(riverside["officials"], 0);
+    travis.run(&[
+        "target",
+        "add",
+        &travis_group,
+        "--county",
+        "06065",
+        "--office",
+        "sheriff",
+    ])?;
+    travis.sync(&relay)?;
+    lead.sync(&relay)?;
+    assert_eq!(board_counties(&lead)?, ["06065", "48453", "48491"]);
+
+    // Unfollowing drops the board at once, and the next sync does not bring it back.
+    let left = lead.run(&["board", "unfollow", "06065"])?;
+    assert_eq!(left["followed"], serde_json::json!(["48453"]));
+    assert_eq!(board_counties(&lead)?, ["48453", "48491"]);
+    lead.sync(&relay)?;
+    assert_eq!(board_counties(&lead)?, ["48453", "48491"]);
+
+    // A removed member loses the boards it followed: its wipe drops them, and the relay no
+    // longer lets it follow.
+    lead.run(&["member", "remove", &group, &member.id()?, "--relay", &url])?;
+    let synced = member.sync(&relay)?;
+    assert_eq!(synced["wiped"], serde_json::json!([group]), "{synced}");
+    assert_eq!(board_counties(&member)?, Vec::<String>::new());
+    let refused = member.refused(&["board", "follow", "48453", "--relay", &url])?;
+    assert!(refused.contains("leads and members"), "{refused}");
+
+    // Campaign staff, on a device in no group, read every board; revoked, they lose them.
+    let organizer = Device::new(root.path(), "organizer")?;
+    staff(&relay, &["add", &organizer.id()?])?;
+    organizer.sync(&relay)?;
+    assert_eq!(board_counties(&organizer)?, ["06065", "48453", "48491"]);
+    let board = organizer.run(&["board", "show", "48491"])?;
+    assert_eq!(
+        board["officials"][0]["groups"],
+        serde_json::json!(["Williamson Welcomes"])
+    );
+    staff(&relay, &["remove", &organizer.id()?])?;
+    organizer.sync(&relay)?;
+    assert_eq!(board_counties(&organizer)?, Vec::<String>::new());
+
+    // Nothing of the groups' contacts reached a follower's or the organizer's files.
+    lead.run(&[
+        "contact",
+        "log",
+        &group,
+        "--result",
+        "talked",
+        "--consent",
+        "--name",
+        "Marker-Follower-Contact",
+    ])?;
+    lead.sync(&relay)?;
+    travis.run(&[
+        "contact",
+        "log",
+        &travis_group,
+        "--result",
+        "talked",
+        "--consent",
+        "--name",
+        "Marker-Travis-Contact",
+    ])?;
+    travis.sync(&relay)?;
+    lead.sync(&relay)?;
+    assert!(!files_contain(&lead.dir, "Marker-Travis-Contact")?);
+    assert!(!files_contain(&organizer.dir, "Marker-Travis-Contact")?);
+    Ok(())
+}

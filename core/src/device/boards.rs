@@ -14,6 +14,11 @@ use super::{Device, catch_up};
 impl Device {
     /// Every board on this device, by county.
     pub fn boards(&mut self) -> Result<Vec<Board>> {
+        Ok(self.boards_by_id()?.into_iter().map(|(_, b)| b).collect())
+    }
+
+    /// Every board on this device and its document, by county.
+    fn boards_by_id(&mut self) -> Result<Vec<(DocumentId, Board)>> {
         let ids: Vec<DocumentId> = self
             .documents()?
             .into_iter()
@@ -23,9 +28,9 @@ impl Device {
         let mut out = Vec::new();
         for id in ids {
             let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &id)?;
-            out.push(Board::read(&loaded.doc, &id.to_string())?);
+            out.push((id, Board::read(&loaded.doc, &id.to_string())?));
         }
-        out.sort_by(|a, b| a.board_of.cmp(&b.board_of));
+        out.sort_by(|(_, a), (_, b)| a.board_of.cmp(&b.board_of));
         Ok(out)
     }
 
@@ -35,9 +40,60 @@ impl Device {
             .into_iter()
             .find(|b| b.board_of == county)
             .ok_or_else(|| crate::Error::NotFound {
-                kind: "board (sync first; boards are for counties where a group of this device shares an official)",
+                kind: "board (sync first; boards are for counties where a group of this device \
+                       shares an official, and counties it follows: `board follow FIPS`)",
                 id: county.to_owned(),
             })
+    }
+
+    /// The counties this device follows, as the relay last confirmed (FIPS, sorted).
+    pub fn followed_counties(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .store
+            .conn()
+            .prepare_cached("SELECT county FROM followed_counties ORDER BY county")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records the counties the relay says this device follows (its answer to a follow
+    /// request), and drops the boards of counties no longer followed that no group of this
+    /// device asks an official in.
+    pub fn set_followed_counties(&mut self, counties: &[String]) -> Result<()> {
+        for county in counties {
+            crate::places::county(county)?;
+        }
+        let tx = self.store.begin()?;
+        tx.execute("DELETE FROM followed_counties", [])?;
+        for county in counties {
+            tx.execute(
+                "INSERT INTO followed_counties (county, followed_at) VALUES (?1, ?2)",
+                params![county, crate::time::now_ms()],
+            )?;
+        }
+        tx.commit()?;
+        self.drop_unreached_boards()
+    }
+
+    /// Drops every board of a county that neither a group of this device asks an official in
+    /// nor this device follows: what a wipe or an unfollow leaves behind. (Campaign staff,
+    /// who read every board, get them back at the next sync.)
+    pub(super) fn drop_unreached_boards(&mut self) -> Result<()> {
+        let reached: std::collections::BTreeSet<String> = {
+            let mut stmt = self.store.conn().prepare(
+                "SELECT county FROM idx_targets WHERE county IS NOT NULL
+                 UNION SELECT county FROM followed_counties
+                 WHERE EXISTS (SELECT 1 FROM groups WHERE role IN ('lead', 'member'))",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (doc, board) in self.boards_by_id()? {
+            if !reached.contains(&board.board_of) {
+                self.drop_board(&doc)?;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes a board the relay no longer serves; `false` if `doc` is not a board here.

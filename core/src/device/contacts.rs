@@ -159,7 +159,7 @@ fn create_contacts_doc(
     })?;
     let record = DocRecord {
         doc_id,
-        group_id: group_id.to_owned(),
+        group_id: Some(group_id.to_owned()),
         kind: DocKind::Contacts,
     };
     store::insert_document(tx, &record, Some(owner), Some(period))?;

@@ -87,7 +87,7 @@ impl Device {
         let docs: Vec<DocumentId> = self
             .documents()?
             .into_iter()
-            .filter(|d| d.group_id == group_id)
+            .filter(|d| d.group_id.as_deref() == Some(group_id))
             .map(|d| d.doc_id)
             .collect();
         let tx = self.store.begin()?;
@@ -115,6 +115,8 @@ impl Device {
         for doc in &docs {
             self.docs.remove(doc);
         }
+        // The group's counties' boards go too, unless another reason to hold them remains.
+        self.drop_unreached_boards()?;
         // Freed pages are overwritten with zeros (secure_delete) and the file shrinks, so the
         // group's data does not linger in the file.
         self.store
@@ -130,7 +132,7 @@ impl Device {
         let roster = self
             .documents()?
             .into_iter()
-            .find(|d| d.group_id == group_id && d.kind == DocKind::Roster);
+            .find(|d| d.group_id.as_deref() == Some(group_id) && d.kind == DocKind::Roster);
         let Some(record) = roster else {
             return Ok(Vec::new());
         };

@@ -362,30 +362,21 @@ fn apply_new(
     };
     use automerge::ReadDoc;
     let (kind, owner, period, group_id) = if doc.get(automerge::ROOT, "board_of")?.is_some() {
-        let b = schema::board::Board::read(&doc, &id)?;
-        // A board is filed under a group of this device with an official in its county (the
-        // relay offers it for that reason); wiping that group drops it, and it comes back
-        // with the next sync if another group still reads it.
-        let group: Option<String> = tx
-            .query_row(
-                "SELECT group_id FROM idx_targets WHERE county = ?1
-                 UNION ALL SELECT group_id FROM groups LIMIT 1",
-                [&b.board_of],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let group = group.ok_or_else(|| not_ours("a board, and this device is in no group"))?;
-        (DocKind::Board, None, None, group)
+        // A board belongs to no group: the relay offers it because a group of this device
+        // asks an official in its county, because this device follows the county, or to
+        // campaign staff; it drops it (answers it missing) when none of these holds.
+        schema::board::Board::read(&doc, &id)?;
+        (DocKind::Board, None, None, None)
     } else if doc.get(automerge::ROOT, "roster_of")?.is_some() {
         let r = Roster::read(&doc, &id)?;
-        (DocKind::Roster, None, None, r.roster_of)
+        (DocKind::Roster, None, None, Some(r.roster_of))
     } else if doc.get(automerge::ROOT, "contacts")?.is_some() {
         let c: ContactsDoc = schema::hydrate(&doc, &id, DocKind::Contacts)?;
         (
             DocKind::Contacts,
             Some(c.canvasser),
             Some(c.period),
-            c.group_id,
+            Some(c.group_id),
         )
     } else if doc.get(automerge::ROOT, "profile")?.is_some() {
         let p: Plan = schema::hydrate(&doc, &id, DocKind::Plan)?;
@@ -402,20 +393,21 @@ fn apply_new(
                 now_ms()
             ],
         )?;
-        (DocKind::Plan, None, None, p.group_id)
+        (DocKind::Plan, None, None, Some(p.group_id))
     } else {
         return Err(not_ours(
-            "it is neither a plan, a contacts document nor a roster",
+            "it is neither a plan, a contacts document, a roster nor a board",
         ));
     };
-    let known_group: bool = tx
-        .query_row(
-            "SELECT 1 FROM groups WHERE group_id = ?1",
-            [&group_id],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
+    let known_group = match &group_id {
+        None => true,
+        Some(group) => tx
+            .query_row("SELECT 1 FROM groups WHERE group_id = ?1", [group], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some(),
+    };
     if !known_group {
         return Err(not_ours("it belongs to a group this device is not in"));
     }

@@ -47,7 +47,7 @@ impl Device {
         )?;
         let record = DocRecord {
             doc_id: plan_doc,
-            group_id: group_id.clone(),
+            group_id: Some(group_id.clone()),
             kind: DocKind::Plan,
         };
         store::insert_document(&tx, &record, None, None)?;

@@ -267,9 +267,9 @@ impl Device {
 pub struct DocSyncRecord {
     /// The document.
     pub doc_id: String,
-    /// Its group.
-    pub group_id: String,
-    /// plan | contacts.
+    /// Its group (`None`: a county board, which belongs to no group).
+    pub group_id: Option<String>,
+    /// plan | contacts | roster | board.
     pub kind: &'static str,
     /// Whether the relay has everything this device has of it.
     pub synced: bool,

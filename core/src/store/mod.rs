@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_connection.sql"),
     include_str!("migrations/004_relay.sql"),
     include_str!("migrations/005_campaign.sql"),
+    include_str!("migrations/006_boards.sql"),
 ];
 
 pub use key::StoreKey;
@@ -58,8 +59,8 @@ pub struct Chunk {
 pub struct DocRecord {
     /// Its id.
     pub doc_id: DocumentId,
-    /// The group it belongs to.
-    pub group_id: String,
+    /// The group it belongs to; `None` for a county board, which belongs to no group.
+    pub group_id: Option<String>,
     /// What kind of document it is.
     pub kind: DocKind,
 }
@@ -205,15 +206,43 @@ impl Store {
                 supported,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.begin()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
-            tx.commit()?;
-            tracing::info!(migration = i + 1, "applied store migration");
+        if version == supported {
+            return Ok(());
         }
-        Ok(())
+        // A migration may rebuild a table others refer to (SQLite cannot alter a column's
+        // constraints in place): foreign keys are off while they run, as SQLite's procedure
+        // says, and checked before each commits.
+        self.conn.pragma_update(None, "foreign_keys", "off")?;
+        let result = (|| {
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                let tx = self.begin()?;
+                apply_migration(&tx, sql)?;
+                tx.pragma_update(None, "user_version", i as i64 + 1)?;
+                tx.commit()?;
+                tracing::info!(migration = i + 1, "applied store migration");
+            }
+            Ok(())
+        })();
+        self.conn.pragma_update(None, "foreign_keys", "on")?;
+        result
     }
+}
+
+/// Runs one migration in `tx` and refuses to let it commit if it broke a foreign key.
+fn apply_migration(tx: &Transaction<'_>, sql: &str) -> Result<()> {
+    tx.execute_batch(sql)?;
+    let broken: i64 = tx.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if broken > 0 {
+        return Err(Error::Invalid {
+            what: "store migration",
+            reason: format!(
+                "it would leave {broken} rows pointing at nothing; nothing was changed"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// SQLite only notices a truncated file when a query reaches a missing page; a store that opens
@@ -406,7 +435,7 @@ pub fn documents(conn: &Connection) -> Result<Vec<DocRecord>> {
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(1)?,
             r.get::<_, String>(2)?,
         ))
     })?;
@@ -424,4 +453,59 @@ pub fn documents(conn: &Connection) -> Result<Vec<DocRecord>> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use rusqlite::Connection;
+
+    type Res = Result<(), Box<dyn std::error::Error>>;
+
+    /// Migration 006 rebuilds `documents`: a board filed under a group before keeps its
+    /// chunks and belongs to no group after; other documents keep their group, and foreign
+    /// keys still hold.
+    #[test]
+    fn boards_leave_their_group_and_keep_their_chunks() -> Res {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", "on")?;
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql)?;
+        }
+        conn.execute_batch(
+            "INSERT INTO groups (group_id, plan_doc, name, role, joined_at)
+                 VALUES ('g', 'p', 'A group', 'lead', 0);
+             INSERT INTO documents (doc_id, group_id, kind) VALUES ('p', 'g', 'plan');
+             INSERT INTO documents (doc_id, group_id, kind) VALUES ('b', 'g', 'board');
+             INSERT INTO chunks (doc_id, seq, snapshot, bytes) VALUES ('p', 1, 0, x'01');
+             INSERT INTO chunks (doc_id, seq, snapshot, bytes) VALUES ('b', 1, 0, x'02');",
+        )?;
+        conn.pragma_update(None, "foreign_keys", "off")?;
+        let tx = conn.transaction()?;
+        super::apply_migration(&tx, MIGRATIONS[5])?;
+        tx.commit()?;
+        conn.pragma_update(None, "foreign_keys", "on")?;
+        let groups: Vec<(String, Option<String>)> = conn
+            .prepare("SELECT doc_id, group_id FROM documents ORDER BY doc_id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(
+            groups,
+            [("b".into(), None), ("p".into(), Some("g".to_owned()))]
+        );
+        let chunks: i64 = conn.query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))?;
+        assert_eq!(chunks, 2);
+        let broken: i64 =
+            conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        assert_eq!(broken, 0);
+        // Only a board may belong to no group.
+        let orphan = conn.execute(
+            "INSERT INTO documents (doc_id, group_id, kind) VALUES ('c', NULL, 'contacts')",
+            [],
+        );
+        assert!(orphan.is_err());
+        Ok(())
+    }
 }

@@ -90,6 +90,14 @@ pub enum Request {
         /// The official's key.
         key: String,
     },
+    /// Follow (or stop following) a county's board: the relay then serves it to this device
+    /// beside the boards of its groups' counties. Leads, members and staff; not canvassers.
+    FollowBoard {
+        /// The county (FIPS).
+        county: String,
+        /// `false` stops following.
+        follow: bool,
+    },
 }
 
 /// What a request returns.
@@ -121,6 +129,11 @@ pub enum Answer {
     Official {
         /// Every sharing group's reports and meetings.
         detail: Box<OfficialDetail>,
+    },
+    /// The counties this device follows now, after a follow request.
+    Following {
+        /// FIPS codes, sorted.
+        counties: Vec<String>,
     },
 }
 

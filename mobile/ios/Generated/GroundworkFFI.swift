@@ -872,8 +872,8 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     func board(county: String) async throws  -> Board
     
     /**
-     * The boards on this device (counties where one of its groups shares an official), as
-     * last synced; offline.
+     * The boards on this device (counties where one of its groups shares an official, and
+     * counties it follows), as last synced; offline.
      */
     func boards() async throws  -> [Board]
     
@@ -918,6 +918,18 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
      * Writes the group's contacts to a CSV file at `path`; returns how many.
      */
     func exportContactsCsv(groupId: String, path: String) async throws  -> UInt64
+    
+    /**
+     * Follows (or, with `follow` false, stops following) a county's board, at `relay` or the
+     * relay this device last reached; the board arrives with the next sync. Returns every
+     * county followed now. Leads, members and campaign staff.
+     */
+    func followBoard(county: String, follow: Bool, relay: String?) async throws  -> [String]
+    
+    /**
+     * The counties this device follows, as the relay last confirmed; offline.
+     */
+    func followedCounties() async throws  -> [String]
     
     /**
      * The groups this device is in.
@@ -1260,8 +1272,8 @@ open func board(county: String)async throws  -> Board  {
 }
     
     /**
-     * The boards on this device (counties where one of its groups shares an official), as
-     * last synced; offline.
+     * The boards on this device (counties where one of its groups shares an official, and
+     * counties it follows), as last synced; offline.
      */
 open func boards()async throws  -> [Board]  {
     return
@@ -1422,6 +1434,46 @@ open func exportContactsCsv(groupId: String, path: String)async throws  -> UInt6
             completeFunc: ffi_groundwork_ffi_rust_future_complete_u64,
             freeFunc: ffi_groundwork_ffi_rust_future_free_u64,
             liftFunc: FfiConverterUInt64.lift,
+            errorHandler: FfiConverterTypeGroundworkError_lift
+        )
+}
+    
+    /**
+     * Follows (or, with `follow` false, stops following) a county's board, at `relay` or the
+     * relay this device last reached; the board arrives with the next sync. Returns every
+     * county followed now. Leads, members and campaign staff.
+     */
+open func followBoard(county: String, follow: Bool, relay: String? = nil)async throws  -> [String]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_groundwork_ffi_fn_method_groundworkstore_follow_board(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(county),FfiConverterBool.lower(follow),FfiConverterOptionString.lower(relay)
+                )
+            },
+            pollFunc: ffi_groundwork_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_groundwork_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_groundwork_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceString.lift,
+            errorHandler: FfiConverterTypeGroundworkError_lift
+        )
+}
+    
+    /**
+     * The counties this device follows, as the relay last confirmed; offline.
+     */
+open func followedCounties()async throws  -> [String]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_groundwork_ffi_fn_method_groundworkstore_followed_counties(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_groundwork_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_groundwork_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_groundwork_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceString.lift,
             errorHandler: FfiConverterTypeGroundworkError_lift
         )
 }
@@ -2775,13 +2827,14 @@ public func FfiConverterTypeBoardOfficial_lower(_ value: BoardOfficial) -> RustB
 
 
 /**
- * Something in a group changed: lists showing it should be read again.
+ * Something in a group (or a board) changed: lists showing it should be read again.
  */
 public struct ChangeEvent: Equatable, Hashable {
     /**
-     * The group.
+     * The group; `None` when a county board changed (kind `Board`), which belongs to no
+     * group: read `boards()` again.
      */
-    public var groupId: String
+    public var groupId: String?
     /**
      * The kind of document that changed.
      */
@@ -2795,8 +2848,9 @@ public struct ChangeEvent: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The group.
-         */groupId: String, 
+         * The group; `None` when a county board changed (kind `Board`), which belongs to no
+         * group: read `boards()` again.
+         */groupId: String?, 
         /**
          * The kind of document that changed.
          */kind: DocumentKind, 
@@ -2824,14 +2878,14 @@ public struct FfiConverterTypeChangeEvent: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeEvent {
         return
             try ChangeEvent(
-                groupId: FfiConverterString.read(from: &buf), 
+                groupId: FfiConverterOptionString.read(from: &buf), 
                 kind: FfiConverterTypeDocumentKind.read(from: &buf), 
                 origin: FfiConverterTypeChangeOrigin.read(from: &buf)
         )
     }
 
     public static func write(_ value: ChangeEvent, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.groupId, into: &buf)
+        FfiConverterOptionString.write(value.groupId, into: &buf)
         FfiConverterTypeDocumentKind.write(value.kind, into: &buf)
         FfiConverterTypeChangeOrigin.write(value.origin, into: &buf)
     }
@@ -3256,9 +3310,9 @@ public struct DocumentSync: Equatable, Hashable {
      */
     public var documentId: String
     /**
-     * Its group.
+     * Its group; `None` for a county board, which belongs to no group.
      */
-    public var groupId: String
+    public var groupId: String?
     /**
      * Its kind.
      */
@@ -3279,8 +3333,8 @@ public struct DocumentSync: Equatable, Hashable {
          * The document.
          */documentId: String, 
         /**
-         * Its group.
-         */groupId: String, 
+         * Its group; `None` for a county board, which belongs to no group.
+         */groupId: String?, 
         /**
          * Its kind.
          */kind: DocumentKind, 
@@ -3314,7 +3368,7 @@ public struct FfiConverterTypeDocumentSync: FfiConverterRustBuffer {
         return
             try DocumentSync(
                 documentId: FfiConverterString.read(from: &buf), 
-                groupId: FfiConverterString.read(from: &buf), 
+                groupId: FfiConverterOptionString.read(from: &buf), 
                 kind: FfiConverterTypeDocumentKind.read(from: &buf), 
                 synced: FfiConverterBool.read(from: &buf), 
                 syncedAt: FfiConverterOptionInt64.read(from: &buf)
@@ -3323,7 +3377,7 @@ public struct FfiConverterTypeDocumentSync: FfiConverterRustBuffer {
 
     public static func write(_ value: DocumentSync, into buf: inout [UInt8]) {
         FfiConverterString.write(value.documentId, into: &buf)
-        FfiConverterString.write(value.groupId, into: &buf)
+        FfiConverterOptionString.write(value.groupId, into: &buf)
         FfiConverterTypeDocumentKind.write(value.kind, into: &buf)
         FfiConverterBool.write(value.synced, into: &buf)
         FfiConverterOptionInt64.write(value.syncedAt, into: &buf)
@@ -7416,7 +7470,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_board() != 65489) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_boards() != 65522) {
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_boards() != 34510) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_contact_count() != 18952) {
@@ -7441,6 +7495,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_export_contacts_csv() != 10456) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_follow_board() != 50329) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_followed_counties() != 3915) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_groups() != 56595) {

@@ -121,6 +121,13 @@ class GroupSyncTest {
                 val board = lead.board("06065")
                 assertEquals("06065/sheriff", board.officials.single().key)
                 assertEquals(listOf("Riverside Freedom City"), board.officials.single().groups)
+                // A member follows the next county's board; a canvasser may not; a typo is named.
+                assertEquals(listOf("06059"), member.followBoard("06059", true))
+                assertEquals(listOf("06059"), member.followedCounties())
+                assertThrows<GroundworkException.NotAllowed> { canvasser.followBoard("06059", true) }
+                val typo = assertThrows<GroundworkException.InvalidInput> { member.followBoard("0605", true) }
+                assertTrue(typo.message!!.contains("5-digit"), typo.message)
+                assertEquals(emptyList<String>(), member.followBoard("06059", false))
                 val status = lead.status()
                 assertEquals(status.documents.size.toUInt(), status.synced, "${status.documents}")
                 listOf(lead, member, canvasser).forEach { it.close() }
