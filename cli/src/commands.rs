@@ -11,14 +11,15 @@ use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarge
 use groundwork_core::store::StoreKey;
 use groundwork_core::store::index::ContactQuery;
 use groundwork_core::sync::control::{Answer, Request};
+use groundwork_core::time::format_rfc3339;
 use groundwork_core::time::parse_rfc3339;
 use serde_json::json;
 
 use crate::render;
 use crate::{
-    ActionCommand, BoardCommand, CampaignCommand, Cli, Command, ContactCommand, GroupCommand,
-    InviteCommand, MeetingCommand, MemberCommand, PlacesCommand, RelayArg, ResponseCommand,
-    StoreCommand, TargetCommand,
+    ActionCommand, BoardCommand, CampaignCommand, Cli, Command, ContactCommand, DashboardCommand,
+    GroupCommand, InviteCommand, MeetingCommand, MemberCommand, PlacesCommand, RelayArg,
+    ResponseCommand, StoreCommand, TargetCommand,
 };
 
 /// What a command prints: one JSON value for `--json`, text otherwise; nothing more for a
@@ -282,6 +283,22 @@ pub fn run(cli: Cli) -> Result<Output> {
             )
         }
         Command::Campaign(c) => campaign(&mut device, c)?,
+        Command::Dashboard(DashboardCommand::Login { relay }) => {
+            let relay = device.relay_or(relay.relay.as_deref())?;
+            let Answer::DashboardLink { code, expires_at } =
+                control(&mut device, &relay, Request::DashboardLink)?
+            else {
+                anyhow::bail!("the relay answered the sign-in request unexpectedly");
+            };
+            let link = format!("{}/campaign/login?code={code}", web_origin(&relay)?);
+            Output::new(
+                json!({ "link": link, "expires_at": format_rfc3339(expires_at) }),
+                format!(
+                    "{link}\nopen it in your browser; it works once, until {}\n",
+                    format_rfc3339(expires_at)
+                ),
+            )
+        }
         Command::Board(BoardCommand::List) => {
             let boards = device.boards()?;
             let followed = device.followed_counties()?;
@@ -673,6 +690,22 @@ fn stream_contacts(
     }
     out.flush()?;
     Ok(Output::streamed())
+}
+
+/// The relay's web address from its sync URL: `wss://host/v1/sync` -> `https://host`.
+fn web_origin(relay: &str) -> Result<String> {
+    let (scheme, rest) = relay
+        .split_once("://")
+        .with_context(|| format!("{relay:?} is not a relay URL"))?;
+    let scheme = match scheme {
+        "wss" => "https",
+        "ws" => "http",
+        other => {
+            anyhow::bail!("{relay:?}: a relay URL starts with ws:// or wss://, not {other}://")
+        }
+    };
+    let host = rest.split('/').next().unwrap_or(rest);
+    Ok(format!("{scheme}://{host}"))
 }
 
 /// `board follow|unfollow FIPS`: asks the relay, and keeps the list it answers with.

@@ -116,6 +116,9 @@ enum Command {
     /// where a group of this device shares an official (synced; read offline).
     #[command(subcommand)]
     Board(BoardCommand),
+    /// The relay's campaign dashboard in a browser (campaign staff).
+    #[command(subcommand)]
+    Dashboard(DashboardCommand),
     /// The county directory that ships with the program (offline).
     #[command(subcommand)]
     Places(PlacesCommand),
@@ -181,6 +184,15 @@ enum CampaignCommand {
         /// The file to write.
         #[arg(long)]
         csv: PathBuf,
+        #[command(flatten)]
+        relay: RelayArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DashboardCommand {
+    /// Print a one-time link that signs a browser in (works once, for ten minutes).
+    Login {
         #[command(flatten)]
         relay: RelayArg,
     },

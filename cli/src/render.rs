@@ -473,55 +473,16 @@ pub fn official(d: &groundwork_core::campaign::OfficialDetail) -> String {
     s
 }
 
-/// The campaign matrix as CSV: one row per official and rule with a latest answer.
+/// Writes the officials' matrix as CSV (one row per official and rule) to `path`.
 pub fn write_officials_csv(
     rows: &[groundwork_core::campaign::Official],
     path: &std::path::Path,
 ) -> anyhow::Result<usize> {
     use anyhow::Context;
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
-    w.write_record([
-        "official_key",
-        "county",
-        "county_name",
-        "state",
-        "office",
-        "place",
-        "name",
-        "title",
-        "rule",
-        "existing",
-        "position",
-        "conditions",
-        "legal_basis",
-        "reported_by",
-        "recorded_at",
-    ])?;
-    let mut n = 0;
-    for o in rows {
-        for a in &o.answers {
-            w.write_record([
-                o.key.as_str(),
-                &o.county,
-                &o.county_name,
-                &o.state,
-                o.office.as_str(),
-                o.place.as_deref().unwrap_or(""),
-                &o.name,
-                &o.title,
-                a.rule.as_str(),
-                a.existing.as_str(),
-                a.position.as_str(),
-                a.conditions.as_deref().unwrap_or(""),
-                a.legal_basis.as_deref().unwrap_or(""),
-                &a.group_name,
-                &format_rfc3339(a.recorded_at),
-            ])?;
-            n += 1;
-        }
-    }
-    w.flush()?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    let n = groundwork_core::campaign::write_matrix_csv(rows, std::io::BufWriter::new(file))
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(n)
 }
 

@@ -441,6 +441,61 @@ pub struct OfficialFilter {
     pub position: Option<Position>,
 }
 
+/// Writes officials' latest answers as CSV, one row per official and rule, with a header:
+/// the campaign's matrix as a spreadsheet (the CLI's `campaign export` and the dashboard's
+/// download write the same rows). Returns how many rows follow the header.
+pub fn write_matrix_csv(rows: &[Official], out: impl std::io::Write) -> crate::Result<usize> {
+    let io = |e: csv::Error| crate::Error::Invalid {
+        what: "CSV output",
+        reason: e.to_string(),
+    };
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "official_key",
+        "county",
+        "county_name",
+        "state",
+        "office",
+        "place",
+        "name",
+        "title",
+        "rule",
+        "existing",
+        "position",
+        "conditions",
+        "legal_basis",
+        "reported_by",
+        "recorded_at",
+    ])
+    .map_err(io)?;
+    let mut n = 0;
+    for o in rows {
+        for a in &o.answers {
+            w.write_record([
+                o.key.as_str(),
+                &o.county,
+                &o.county_name,
+                &o.state,
+                o.office.as_str(),
+                o.place.as_deref().unwrap_or(""),
+                &o.name,
+                &o.title,
+                a.rule.as_str(),
+                a.existing.as_str(),
+                a.position.as_str(),
+                a.conditions.as_deref().unwrap_or(""),
+                a.legal_basis.as_deref().unwrap_or(""),
+                &a.group_name,
+                &crate::time::format_rfc3339(a.recorded_at),
+            ])
+            .map_err(io)?;
+            n += 1;
+        }
+    }
+    w.flush().map_err(|e| io(e.into()))?;
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -263,6 +263,15 @@ pub fn set_staff(conn: &Connection, device: &str, staff: bool, now: i64) -> rusq
             params![device, now],
         )?
     } else {
+        // Its dashboard sessions and unused sign-in links end with the role.
+        conn.execute(
+            "UPDATE web_sessions SET ended_at = ?2 WHERE device_id = ?1 AND ended_at IS NULL",
+            params![device, now],
+        )?;
+        conn.execute(
+            "DELETE FROM web_links WHERE device_id = ?1 AND used_at IS NULL",
+            [device],
+        )?;
         conn.execute(
             "UPDATE staff SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
             params![device, now],

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod relay;
 pub mod store;
 pub mod tls;
+pub mod web;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -130,11 +131,13 @@ pub async fn serve(
         handshakes: Arc::new(limits::RateLimit::new(config.handshakes_per_minute)),
         shutdown: stop_rx,
     };
+    let web = web::Web::open(&config.data, config.tls.is_some())?;
     let router = Router::new()
         .route("/v1/sync", get(sync_ws))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_text))
-        .with_state(app.clone());
+        .with_state(app.clone())
+        .merge(web::router(web));
     tracing::info!(addr = ?listener.local_addr().ok(), tls = config.tls.is_some(), "relay listening");
     let shutdown = async move {
         shutdown.await;

@@ -746,6 +746,22 @@ impl HubThread {
                     None => Err(format!("no sharing group asks an official {key:?}")),
                 }
             }
+            Request::DashboardLink => {
+                if !self.hub.policy().is_staff(device)
+                    && !self
+                        .store
+                        .campaign(|c| crate::campaign::is_staff(c, device))?
+                {
+                    return Ok(Err(NOT_STAFF.into()));
+                }
+                match self
+                    .store
+                    .campaign(|c| crate::web::session::create_link(c, device, now_ms()))?
+                {
+                    Some((code, expires_at)) => Ok(Answer::DashboardLink { code, expires_at }),
+                    None => Err("the relay has no randomness".into()),
+                }
+            }
             Request::FollowBoard { county, follow } => {
                 if let Err(e) = groundwork_core::places::county(&county) {
                     return Ok(Err(e.to_string()));

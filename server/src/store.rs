@@ -113,6 +113,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device_id, county)
     ) WITHOUT ROWID;
     ",
+    // 6: the dashboard's one-time sign-in links and its sessions (hashes only, as tokens).
+    "
+    CREATE TABLE web_links (
+        code_hash  TEXT PRIMARY KEY,
+        device_id  TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE web_sessions (
+        token_hash TEXT PRIMARY KEY,
+        device_id  TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        ended_at   INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX web_sessions_by_device ON web_sessions(device_id);
+    ",
 ];
 
 /// The relay's SQLite store.
@@ -607,6 +624,20 @@ impl RelayStore {
         }
         rows.staff = self.staff()?;
         Ok(rows)
+    }
+
+    /// A second connection to `relay.db` in `dir`, for the web pages: reads the campaign index,
+    /// writes sign-in links' use and sessions. The hub thread keeps the store open meanwhile.
+    pub fn web_connection(dir: &Path) -> Result<Connection, StoreError> {
+        let path = dir.join("relay.db");
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        Ok(conn)
     }
 
     /// Campaign staff now, by device id (the operator's tool may change them while the relay

@@ -90,6 +90,8 @@ pub enum Request {
         /// The official's key.
         key: String,
     },
+    /// Campaign staff only: a one-time link that signs a browser in to the relay's dashboard.
+    DashboardLink,
     /// Follow (or stop following) a county's board: the relay then serves it to this device
     /// beside the boards of its groups' counties. Leads, members and staff; not canvassers.
     FollowBoard {
@@ -129,6 +131,13 @@ pub enum Answer {
     Official {
         /// Every sharing group's reports and meetings.
         detail: Box<OfficialDetail>,
+    },
+    /// A dashboard sign-in code (the link is the relay's `/campaign/login?code=CODE`).
+    DashboardLink {
+        /// The one-time code.
+        code: String,
+        /// When it stops working (Unix ms).
+        expires_at: i64,
     },
     /// The counties this device follows now, after a follow request.
     Following {

@@ -1,0 +1,869 @@
+//! The relay's web pages, on its own port beside `/v1/sync`: the campaign dashboard for staff
+//! (`/campaign`, `/api/v1/`), the public meetings map (`/map`, `/map/meetings.ics`) and the
+//! one stylesheet. Server-rendered HTML, no script, nothing fetched from anywhere else.
+//!
+//! Staff sign in with a one-time link their device asks for ([`session`]); every staff page
+//! and API route checks the session, and its device's staff role, on each request.
+
+pub mod data;
+pub mod ics;
+pub mod map;
+pub mod pages;
+pub mod session;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path as UrlPath, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use groundwork_core::campaign::OfficialFilter;
+use groundwork_core::schema::vocab::{Office, Position};
+use groundwork_core::time::now_ms;
+use rusqlite::Connection;
+use serde::Deserialize;
+
+use crate::store::StoreError;
+use data::{Filter, Sort, Status};
+
+/// The session cookie's name.
+const COOKIE: &str = "gw_session";
+/// The matrix page's heading.
+pub const MATRIX_HEADING: &str = "Every official, rule by rule";
+/// Officials per matrix page.
+pub const PER_PAGE: usize = 200;
+const STYLE: &str = include_str!("../../static/style.css");
+
+/// What the pages need: a connection of their own to the relay's database (the hub thread
+/// keeps its own; SQLite's WAL lets both work at once), and whether cookies must be Secure.
+#[derive(Clone)]
+pub struct Web {
+    db: Arc<Mutex<Connection>>,
+    secure: bool,
+}
+
+impl Web {
+    /// Opens the pages' connection to `relay.db` in `dir`. `secure`: the relay serves TLS, so
+    /// the session cookie is marked Secure.
+    pub fn open(dir: &Path, secure: bool) -> Result<Self, StoreError> {
+        Ok(Web {
+            db: Arc::new(Mutex::new(crate::store::RelayStore::web_connection(dir)?)),
+            secure,
+        })
+    }
+
+    /// Runs `work` on the connection, off the async runtime.
+    async fn db<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, Response> {
+        let db = self.db.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut conn = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            work(&mut conn)
+        })
+        .await;
+        match done {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "a dashboard query failed");
+                Err(problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the relay's database failed",
+                ))
+            }
+            Err(_) => Err(problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the query stopped",
+            )),
+        }
+    }
+
+    /// The staff device signed in on this request, or the response to send instead (the
+    /// sign-in page for pages, a JSON error for the API).
+    async fn staff(&self, headers: &HeaderMap, api: bool) -> Result<String, Response> {
+        let Some(token) = cookie(headers) else {
+            return Err(signed_out(api, None));
+        };
+        let found = self
+            .db(move |c| session::session_device(c, &token, now_ms()))
+            .await?;
+        found.ok_or_else(|| {
+            signed_out(
+                api,
+                Some("Your session ended (signed out, expired, or the staff role was revoked)."),
+            )
+        })
+    }
+}
+
+/// The routes, with the security headers on every response.
+pub fn router(web: Web) -> Router {
+    Router::new()
+        .route("/campaign", get(overview))
+        .route("/campaign/", get(overview))
+        .route("/campaign/login", get(login_page).post(login))
+        .route("/campaign/logout", post(logout))
+        .route("/campaign/officials", get(officials))
+        .route("/campaign/officials.csv", get(officials_csv))
+        .route("/campaign/map", get(staff_map))
+        .route("/campaign/county/{fips}", get(county))
+        .route("/campaign/official/{*key}", get(official))
+        .route("/api/v1/overview", get(api_overview))
+        .route("/api/v1/officials", get(api_officials))
+        .route("/api/v1/officials/{*key}", get(api_official))
+        .route("/api/v1/counties", get(api_counties))
+        .route("/map", get(public_map))
+        .route("/map/meetings.ics", get(public_ics))
+        .route("/static/style.css", get(style))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(web)
+}
+
+/// A strict policy: nothing but this relay's own stylesheet, no script at all, no framing.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let private = {
+        let path = request.uri().path();
+        path.starts_with("/campaign") || path.starts_with("/api/")
+    };
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if private {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+fn html(status: StatusCode, page: impl Template) -> Response {
+    match page.render() {
+        Ok(body) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rendering the page failed",
+            )
+        }
+    }
+}
+
+fn problem(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+fn json(value: &impl serde::Serialize) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(value).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "error": message }).to_string(),
+    )
+        .into_response()
+}
+
+/// Anyone not signed in gets the sign-in page (or a JSON 401), never data; a stale cookie is
+/// cleared.
+fn signed_out(api: bool, why: Option<&str>) -> Response {
+    let mut response = if api {
+        json_error(
+            StatusCode::UNAUTHORIZED,
+            why.unwrap_or("sign in: groundwork dashboard login"),
+        )
+    } else {
+        html(
+            StatusCode::UNAUTHORIZED,
+            pages::Login {
+                code: None,
+                problem: why.map(str::to_owned),
+            },
+        )
+    };
+    if why.is_some()
+        && let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}=; Path=/; Max-Age=0"))
+    {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+// --- signing in and out ---
+
+#[derive(Deserialize)]
+struct CodeQuery {
+    code: Option<String>,
+}
+
+async fn login_page(Query(q): Query<CodeQuery>) -> Response {
+    html(
+        StatusCode::OK,
+        pages::Login {
+            code: q.code.filter(|c| !c.is_empty()),
+            problem: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    code: String,
+}
+
+async fn login(State(web): State<Web>, Form(form): Form<CodeForm>) -> Response {
+    let code = form.code;
+    let redeemed = match web
+        .db(move |c| session::redeem_link(c, &code, now_ms()))
+        .await
+    {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    match redeemed {
+        Ok((token, _expires_at)) => {
+            let max_age = session::SESSION_TTL_MS / 1000;
+            let secure = if web.secure { "; Secure" } else { "" };
+            let cookie = format!(
+                "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+            );
+            tracing::info!("a staff browser signed in");
+            let mut response = Redirect::to("/campaign").into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            response
+        }
+        Err(refused) => {
+            tracing::info!(%refused, "a sign-in link was refused");
+            html(
+                StatusCode::UNAUTHORIZED,
+                pages::Login {
+                    code: None,
+                    problem: Some(refused.to_string()),
+                },
+            )
+        }
+    }
+}
+
+async fn logout(State(web): State<Web>, headers: HeaderMap) -> Response {
+    if let Some(token) = cookie(&headers)
+        && let Err(response) = web
+            .db(move |c| session::end_session(c, &token, now_ms()))
+            .await
+    {
+        return response;
+    }
+    let mut response = Redirect::to("/campaign/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}=; Path=/; Max-Age=0")) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+// --- staff pages ---
+
+async fn overview(State(web): State<Web>, headers: HeaderMap) -> Response {
+    if let Err(r) = web.staff(&headers, false).await {
+        return r;
+    }
+    let o = match web.db(|c| data::overview(c)).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let mut figures = vec![
+        ("Groups sharing".to_owned(), o.groups),
+        ("Officials asked".to_owned(), o.officials),
+    ];
+    for status in ["requested", "scheduled", "held"] {
+        let f = o
+            .meetings
+            .iter()
+            .find(|(s, _)| s == status)
+            .map(|(_, f)| *f)
+            .unwrap_or_default();
+        figures.push((format!("Meetings {status}"), f));
+    }
+    for (value, words) in pages::positions() {
+        let f = o
+            .responses
+            .iter()
+            .find(|(p, _)| p == value)
+            .map(|(_, f)| *f)
+            .unwrap_or_default();
+        figures.push((format!("Answers: {}", words.to_lowercase()), f));
+    }
+    figures.push(("Doors knocked".to_owned(), o.doors));
+    figures.push(("Conversations".to_owned(), o.conversations));
+    html(
+        StatusCode::OK,
+        pages::Overview {
+            here: "overview",
+            figures,
+        },
+    )
+}
+
+/// The matrix's query string: every part optional, empty meaning "all".
+#[derive(Deserialize, Default, Debug, Clone)]
+pub struct MatrixQuery {
+    /// A state's USPS code.
+    pub state: Option<String>,
+    /// An office (`sheriff`, ...).
+    pub office: Option<String>,
+    /// A position (`opposes`, ...).
+    pub position: Option<String>,
+    /// `place`, `support`, `groups` or `name`.
+    pub sort: Option<String>,
+    /// The page, from 1.
+    pub page: Option<String>,
+}
+
+/// A query read: the filter, the order, the page, and the query string to link with.
+#[derive(Clone, Debug)]
+pub struct Chosen {
+    filter: Filter,
+    sort: Sort,
+    page: usize,
+    query: String,
+}
+
+/// Why a page could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// The database failed.
+    #[error("the relay's database failed: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// The template failed.
+    #[error("rendering the page failed: {0}")]
+    Render(#[from] askama::Error),
+}
+
+/// Reads the matrix's query, or says which part is wrong.
+pub fn chosen(q: &MatrixQuery) -> Result<Chosen, String> {
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    let state = given(&q.state).map(str::to_uppercase);
+    if let Some(s) = &state
+        && !(s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        return Err(format!("state {s:?} is not a two-letter code like CA"));
+    }
+    let office = given(&q.office)
+        .map(|o| o.parse::<Office>().map_err(|e| e.to_string()))
+        .transpose()?;
+    let position = given(&q.position)
+        .map(|p| p.parse::<Position>().map_err(|e| e.to_string()))
+        .transpose()?;
+    let sort = match given(&q.sort) {
+        None => Sort::Place,
+        Some(s) => Sort::parse(s)
+            .ok_or_else(|| format!("sort {s:?} is not one of place, support, groups, name"))?,
+    };
+    let page = match given(&q.page) {
+        None => 1,
+        Some(p) => p
+            .parse::<usize>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| format!("page {p:?} is not a page number (1, 2, ...)"))?,
+    };
+    let query = format!(
+        "state={}&office={}&position={}&sort={}",
+        pages::encode(state.as_deref().unwrap_or("")),
+        office.map_or("", |o| o.as_str()),
+        position.map_or("", |p| p.as_str()),
+        sort.as_str()
+    );
+    Ok(Chosen {
+        filter: Filter {
+            state,
+            county: None,
+            office,
+            position,
+        },
+        sort,
+        page,
+        query,
+    })
+}
+
+async fn officials(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Query(q): Query<MatrixQuery>,
+) -> Response {
+    if let Err(r) = web.staff(&headers, false).await {
+        return r;
+    }
+    let chosen = match chosen(&q) {
+        Ok(c) => c,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
+    };
+    matrix_page(
+        &web,
+        chosen,
+        MATRIX_HEADING.into(),
+        "/campaign/officials".into(),
+    )
+    .await
+}
+
+async fn county(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    UrlPath(fips): UrlPath<String>,
+    Query(q): Query<MatrixQuery>,
+) -> Response {
+    if let Err(r) = web.staff(&headers, false).await {
+        return r;
+    }
+    let place = match groundwork_core::places::county(&fips) {
+        Ok(p) => p,
+        Err(e) => return problem(StatusCode::NOT_FOUND, &e.to_string()),
+    };
+    let mut chosen = match chosen(&q) {
+        Ok(c) => c,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
+    };
+    chosen.filter.state = None;
+    chosen.filter.county = Some(fips.clone());
+    matrix_page(
+        &web,
+        chosen,
+        format!("{place}: the officials groups ask"),
+        format!("/campaign/county/{fips}"),
+    )
+    .await
+}
+
+async fn matrix_page(web: &Web, chosen: Chosen, heading: String, action: String) -> Response {
+    let made = web
+        .db(move |c| Ok(matrix_html(c, chosen, heading, action)))
+        .await;
+    page_response(made)
+}
+
+/// A rendered page as a response.
+fn page_response(made: Result<Result<String, PageError>, Response>) -> Response {
+    match made {
+        Ok(Ok(body)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "making a page failed");
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "making the page failed")
+        }
+        Err(r) => r,
+    }
+}
+
+/// The matrix page's HTML (every official's, or one county's).
+pub fn matrix_html(
+    c: &Connection,
+    chosen: Chosen,
+    heading: String,
+    action: String,
+) -> Result<String, PageError> {
+    let page = data::matrix(c, &chosen.filter, chosen.sort, chosen.page, PER_PAGE)?;
+    let states = states(c)?;
+    let show_state = chosen.filter.county.is_none();
+    Ok(pages::Officials {
+        here: "officials",
+        heading,
+        action,
+        show_state,
+        states,
+        offices: pages::offices(),
+        positions: pages::positions(),
+        sorts: vec![
+            ("place", "By place"),
+            ("support", "Most rules supported"),
+            ("groups", "Most groups asking"),
+            ("name", "By name"),
+        ],
+        selected_state: chosen.filter.state.clone().unwrap_or_default(),
+        selected_office: chosen.filter.office.map_or("", |o| o.as_str()),
+        selected_position: chosen.filter.position.map_or("", |p| p.as_str()),
+        selected_sort: chosen.sort.as_str(),
+        query: chosen.query,
+        rules: groundwork_core::rules::RULES,
+        page,
+    }
+    .render()?)
+}
+
+/// The states that have officials, for the filter.
+fn states(c: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        c.prepare_cached("SELECT DISTINCT state FROM campaign_officials ORDER BY state")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+async fn officials_csv(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Query(q): Query<MatrixQuery>,
+) -> Response {
+    if let Err(r) = web.staff(&headers, false).await {
+        return r;
+    }
+    let chosen = match chosen(&q) {
+        Ok(c) => c,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
+    };
+    let filter = OfficialFilter {
+        state: chosen.filter.state,
+        office: chosen.filter.office,
+        position: chosen.filter.position,
+    };
+    let found = match web
+        .db(move |c| crate::campaign::officials(c, &filter))
+        .await
+    {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let mut body = Vec::new();
+    if let Err(e) = groundwork_core::campaign::write_matrix_csv(&found, &mut body) {
+        return problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"freedom-cities-officials.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn staff_map(State(web): State<Web>, headers: HeaderMap) -> Response {
+    if let Err(r) = web.staff(&headers, false).await {
+        return r;
+    }
+    page_response(web.db(|c| Ok(map_html(c))).await)
+}
+
+/// The staff map page's HTML: every county coloured by status, with a legend and a list.
+pub fn map_html(c: &Connection) -> Result<String, PageError> {
+    let counties = data::counties(c)?;
+    let mut shades = HashMap::new();
+    let mut counts: HashMap<Status, usize> = HashMap::new();
+    for c in &counties {
+        *counts.entry(c.status).or_default() += 1;
+        shades.insert(
+            c.fips.clone(),
+            map::Shade {
+                class: c.status.class(),
+                title: format!(
+                    "{}: {} ({} {})",
+                    c.name,
+                    c.status.words(),
+                    c.officials,
+                    if c.officials == 1 {
+                        "official"
+                    } else {
+                        "officials"
+                    }
+                ),
+                href: Some(format!("/campaign/county/{}", c.fips)),
+            },
+        );
+    }
+    let drawn = counties.iter().filter(|c| map::has_shape(&c.fips)).count();
+    counts.insert(Status::NotAsked, map::county_count().saturating_sub(drawn));
+    let legend = Status::ALL
+        .iter()
+        .map(|s| (s.class(), s.words(), counts.get(s).copied().unwrap_or(0)))
+        .collect();
+    Ok(pages::Map {
+        here: "map",
+        svg: map::svg(
+            "Counties of the United States, coloured by where the campaign stands",
+            &shades,
+        ),
+        legend,
+        counties,
+    }
+    .render()?)
+}
+
+async fn official(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    UrlPath(key): UrlPath<String>,
+) -> Response {
+    if let Err(r) = web.staff(&headers, false).await {
+        return r;
+    }
+    let lookup = key.clone();
+    match web.db(move |c| crate::campaign::official(c, &lookup)).await {
+        Ok(Some(d)) => html(
+            StatusCode::OK,
+            pages::Official {
+                here: "officials",
+                d,
+            },
+        ),
+        Ok(None) => problem(
+            StatusCode::NOT_FOUND,
+            &format!("no sharing group asks an official {key:?}"),
+        ),
+        Err(r) => r,
+    }
+}
+
+// --- the API: the same data as JSON ---
+
+async fn api_overview(State(web): State<Web>, headers: HeaderMap) -> Response {
+    if let Err(r) = web.staff(&headers, true).await {
+        return r;
+    }
+    match web.db(|c| data::overview(c)).await {
+        Ok(o) => json(&o),
+        Err(r) => r,
+    }
+}
+
+async fn api_officials(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Query(q): Query<MatrixQuery>,
+) -> Response {
+    if let Err(r) = web.staff(&headers, true).await {
+        return r;
+    }
+    let chosen = match chosen(&q) {
+        Ok(c) => c,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
+    };
+    let filter = OfficialFilter {
+        state: chosen.filter.state,
+        office: chosen.filter.office,
+        position: chosen.filter.position,
+    };
+    match web
+        .db(move |c| crate::campaign::officials(c, &filter))
+        .await
+    {
+        Ok(found) => json(&found),
+        Err(r) => r,
+    }
+}
+
+async fn api_official(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    UrlPath(key): UrlPath<String>,
+) -> Response {
+    if let Err(r) = web.staff(&headers, true).await {
+        return r;
+    }
+    let lookup = key.clone();
+    match web.db(move |c| crate::campaign::official(c, &lookup)).await {
+        Ok(Some(d)) => json(&d),
+        Ok(None) => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("no sharing group asks an official {key:?}"),
+        ),
+        Err(r) => r,
+    }
+}
+
+async fn api_counties(State(web): State<Web>, headers: HeaderMap) -> Response {
+    if let Err(r) = web.staff(&headers, true).await {
+        return r;
+    }
+    match web.db(|c| data::counties(c)).await {
+        Ok(c) => json(&c),
+        Err(r) => r,
+    }
+}
+
+// --- the public map ---
+
+#[derive(Deserialize, Default)]
+struct PublicQuery {
+    state: Option<String>,
+    county: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// A day (YYYY-MM-DD) as Unix ms at its start, or which input is wrong.
+fn day(what: &str, text: &str) -> Result<i64, String> {
+    groundwork_core::time::parse_rfc3339(&format!("{text}T00:00:00Z"))
+        .map_err(|_| format!("{what} {text:?} is not a date like 2026-12-01"))
+}
+
+async fn public_map(State(web): State<Web>, Query(q): Query<PublicQuery>) -> Response {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let state = given(&q.state).map(|s| s.to_uppercase());
+    let county = given(&q.county);
+    let today = groundwork_core::time::format_rfc3339(now_ms())
+        .get(..10)
+        .unwrap_or_default()
+        .to_owned();
+    let from_text = given(&q.from).unwrap_or(today);
+    let to_text = given(&q.to).unwrap_or_default();
+    let from = match day("from", &from_text) {
+        Ok(t) => t,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
+    };
+    let to = if to_text.is_empty() {
+        None
+    } else {
+        match day("to", &to_text) {
+            Ok(t) => Some(t + 24 * 60 * 60 * 1000 - 1),
+            Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
+        }
+    };
+    let wanted = state.clone();
+    let found = web
+        .db(move |c| {
+            let all = data::public_meetings(c, None, Some(from), to)?;
+            Ok(all)
+        })
+        .await;
+    let all = match found {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let mut states: Vec<String> = all.iter().map(|m| m.state.clone()).collect();
+    states.sort();
+    states.dedup();
+    let meetings: Vec<_> = all
+        .into_iter()
+        .filter(|m| wanted.as_ref().is_none_or(|s| *s == m.state))
+        .filter(|m| county.as_ref().is_none_or(|c| *c == m.county))
+        .collect();
+    let mut per_county: HashMap<String, (String, usize)> = HashMap::new();
+    for m in &meetings {
+        per_county
+            .entry(m.county.clone())
+            .or_insert_with(|| (m.county_name.clone(), 0))
+            .1 += 1;
+    }
+    let shades = per_county
+        .into_iter()
+        .map(|(fips, (name, n))| {
+            let href = format!(
+                "/map?state={}&county={fips}&from={}&to={}",
+                pages::encode(state.as_deref().unwrap_or("")),
+                pages::encode(&from_text),
+                pages::encode(&to_text)
+            );
+            let shade = map::Shade {
+                class: "s3",
+                title: format!(
+                    "{name}: {n} public {}",
+                    if n == 1 { "meeting" } else { "meetings" }
+                ),
+                href: Some(href),
+            };
+            (fips, shade)
+        })
+        .collect();
+    html(
+        StatusCode::OK,
+        pages::Public {
+            svg: map::svg(
+                "Counties of the United States with public meetings",
+                &shades,
+            ),
+            states,
+            selected_state: state.unwrap_or_default(),
+            from: from_text,
+            to: to_text,
+            meetings,
+        },
+    )
+}
+
+async fn public_ics(State(web): State<Web>) -> Response {
+    // Meetings from a month back on: a subscriber's calendar keeps what it had.
+    let since = now_ms() - 31 * 24 * 60 * 60 * 1000;
+    match web
+        .db(move |c| data::public_meetings(c, None, Some(since), None))
+        .await
+    {
+        Ok(meetings) => (
+            [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+            ics::calendar(&meetings, now_ms()),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
