@@ -6,6 +6,7 @@ use groundwork_core::campaign::OfficialDetail;
 use groundwork_core::rules::Rule;
 use groundwork_core::schema::vocab::{ExistingPolicy, Office, Position};
 
+pub use super::data::official_label;
 use super::data::{County, Figure, Page, PublicMeeting};
 
 /// The sign-in page: instructions, or the button that spends a link's code.

@@ -1,0 +1,124 @@
+// The dashboard in a real browser: Debian's chromium, driven by playwright-core (which never
+// downloads a browser), against a relay the Rust test seeded through real devices.
+//
+//   node dashboard.mjs BASE LINK OUT_DIR   (CHROMIUM=/usr/bin/chromium)
+//
+// Signs in through the one-time link, reads the overview, the matrix and the map, follows a
+// county to an official's page, downloads the CSV, opens /map signed out, and fails if any page
+// requests anything not on the relay's own address. Saves a full-page PNG of each page in
+// OUT_DIR and prints one JSON line of what it saw for the Rust test to check.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, link, out] = process.argv.slice(2);
+if (!base || !link || !out) {
+  console.error("usage: node dashboard.mjs BASE LINK OUT_DIR");
+  process.exit(2);
+}
+mkdirSync(out, { recursive: true });
+const origin = new URL(base).origin;
+const foreign = [];
+const seen = {};
+const fail = (what) => {
+  throw new Error(what);
+};
+const expect = async (page, text, where) => {
+  const body = await page.locator("body").innerText();
+  if (!body.includes(text)) fail(`${where}: no ${JSON.stringify(text)} in the page:\n${body.slice(0, 2000)}`);
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  // CI runs as root, where chromium's sandbox cannot start.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+});
+try {
+  const watch = (context) =>
+    context.on("request", (r) => {
+      const url = r.url();
+      if (!url.startsWith("data:") && new URL(url).origin !== origin) foreign.push(url);
+    });
+  const shot = async (page, name) => {
+    const file = join(out, `${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    return file;
+  };
+  const staff = await browser.newContext({ acceptDownloads: true, viewport: { width: 1366, height: 900 } });
+  watch(staff);
+  const page = await staff.newPage();
+
+  // Signed out, the dashboard is the sign-in page.
+  const refused = await page.goto(`${origin}/campaign/officials`);
+  if (refused.status() !== 401) fail(`signed out /campaign/officials: ${refused.status()}`);
+  await expect(page, "groundwork dashboard login", "the sign-in page");
+  seen.signin = await shot(page, "signin");
+
+  // The link, then its button.
+  await page.goto(link);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${origin}/campaign`);
+  await expect(page, "Groups sharing", "the overview");
+  seen.overview = await shot(page, "overview");
+  const cookies = await staff.cookies();
+  const session = cookies.find((c) => c.name === "gw_session");
+  if (!session || !session.httpOnly || session.sameSite !== "Strict") fail(`session cookie: ${JSON.stringify(session)}`);
+
+  // By keyboard: the first Tab reaches the skip link.
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
+  if (focused !== "Skip to content") fail(`the first Tab focused ${JSON.stringify(focused)}`);
+
+  // The matrix.
+  await page.getByRole("link", { name: "Officials by rule" }).click();
+  await page.waitForURL(`${origin}/campaign/officials`);
+  seen.matrix_rows = await page.locator("table.matrix tbody tr").count();
+  seen.matrix_text = await page.locator("table.matrix").innerText();
+  seen.matrix = await shot(page, "matrix");
+  // Filtered by state, through the form.
+  await page.locator("select[name=state]").selectOption("CA");
+  await page.getByRole("button", { name: "Show" }).click();
+  await page.waitForURL(/state=CA/);
+  seen.matrix_ca_rows = await page.locator("table.matrix tbody tr").count();
+
+  // The CSV download.
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Download CSV" }).click(),
+  ]);
+  seen.csv = join(out, "officials.csv");
+  await download.saveAs(seen.csv);
+
+  // The map, then a county, then an official.
+  await page.getByRole("link", { name: "Map", exact: true }).click();
+  await page.waitForURL(`${origin}/campaign/map`);
+  seen.map_links = await page.locator('svg.map a[href^="/campaign/county/"]').count();
+  seen.map = await shot(page, "map");
+  await page.locator('svg.map a[href="/campaign/county/06065"]').click();
+  await page.waitForURL(`${origin}/campaign/county/06065`);
+  await expect(page, "Riverside, CA: the officials groups ask", "the county page");
+  seen.county = await shot(page, "county");
+  await page.locator("table.matrix tbody th a").first().click();
+  await page.waitForURL(/\/campaign\/official\/06065\/sheriff$/);
+  seen.official_text = await page.locator("main").innerText();
+  seen.official = await shot(page, "official");
+
+  // Sign out: the dashboard is closed again.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(`${origin}/campaign/login`);
+  const after = await page.goto(`${origin}/campaign`);
+  if (after.status() !== 401) fail(`after sign-out /campaign: ${after.status()}`);
+
+  // The public map, in a fresh browser with no cookies.
+  const visitor = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  watch(visitor);
+  const pub = await visitor.newPage();
+  const opened = await pub.goto(`${origin}/map`);
+  if (opened.status() !== 200) fail(`/map: ${opened.status()}`);
+  seen.public_text = await pub.locator("main").innerText();
+  seen.public = await shot(pub, "public-map");
+} finally {
+  await browser.close();
+}
+if (foreign.length) fail(`pages requested other addresses: ${foreign.join(", ")}`);
+console.log(JSON.stringify(seen));
