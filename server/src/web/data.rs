@@ -526,13 +526,21 @@ pub fn public_meetings(
                 .map_or_else(|_| county.clone(), ToString::to_string),
             county,
             state: r.get(7)?,
-            with: format!("{official_title} {official_name}")
-                .trim()
-                .to_owned(),
+            with: official_label(&official_title, &official_name),
             group_name: r.get(10)?,
         })
     })?;
     rows.collect()
+}
+
+/// An official as people say it: "Sheriff Chad Example", or the name alone when it already
+/// says the office ("Sheriff of Travis, TX").
+pub fn official_label(title: &str, name: &str) -> String {
+    if title.is_empty() || name.starts_with(title) {
+        name.to_owned()
+    } else {
+        format!("{title} {name}")
+    }
 }
 
 fn parse<T: std::str::FromStr>(s: String) -> rusqlite::Result<T> {
