@@ -3,7 +3,8 @@
 //! rules for each official and a meeting per official. One plan change costs what the relay
 //! does for it: hydrate the group's plan from its automerge document, derive what it shares
 //! (`Shared::of`) and replace its rows in one transaction. Staff queries (every official; one
-//! official's page) and the boards (their size; building one) are measured beside it.
+//! official's page), the boards (their size; building one) and the dashboard's pages (the
+//! matrix and the county map, rendered, with their weight) are measured beside it.
 
 // Benchmarks are binaries: a failed setup should stop them loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -178,6 +179,65 @@ fn index(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    group.finish();
+    dashboard(c, &store);
+}
+
+/// The dashboard's pages at the same scale, rendered as the relay serves them (the index
+/// query and the template): the matrix's first page, the matrix sorted by support (which
+/// reads every official's answers), and the county map. Criterion's medians, and a sampled
+/// p50/p99 with each page's weight printed beside them.
+fn dashboard(c: &mut Criterion, store: &RelayStore) {
+    use groundwork_relay::web::{self, MatrixQuery};
+    let matrix = |q: &MatrixQuery| {
+        let chosen = web::chosen(q).unwrap();
+        store
+            .campaign(|c| {
+                Ok(web::matrix_html(
+                    c,
+                    chosen,
+                    web::MATRIX_HEADING.into(),
+                    "/campaign/officials".into(),
+                ))
+            })
+            .unwrap()
+            .unwrap()
+    };
+    let map = || store.campaign(|c| Ok(web::map_html(c))).unwrap().unwrap();
+    let by_support = MatrixQuery {
+        sort: Some("support".into()),
+        ..MatrixQuery::default()
+    };
+    type Render<'a> = Box<dyn Fn() -> String + 'a>;
+    let pages: [(&str, Render); 3] = [
+        (
+            "matrix_first_page",
+            Box::new(|| matrix(&MatrixQuery::default())),
+        ),
+        ("matrix_sorted_by_support", Box::new(|| matrix(&by_support))),
+        ("county_map", Box::new(map)),
+    ];
+    for (name, page) in &pages {
+        let mut times: Vec<std::time::Duration> = (0..200)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                std::hint::black_box(page());
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        eprintln!(
+            "dashboard {name}: {} bytes, sampled p50 {:?} p99 {:?} (200 renders)",
+            page().len(),
+            times[100],
+            times[197]
+        );
+    }
+    let mut group = c.benchmark_group("dashboard");
+    group.sample_size(30);
+    for (name, page) in &pages {
+        group.bench_function(*name, |b| b.iter(page));
+    }
     group.finish();
 }
 

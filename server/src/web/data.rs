@@ -332,13 +332,15 @@ fn fill_cells(conn: &Connection, rows: &mut [Row], keys: Option<&str>) -> rusqli
             }
         }
         None => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT official_key, rule, existing, position, MAX(recorded_at)
-                 FROM campaign_answers GROUP BY official_key, rule",
-            )?;
-            let mut q = stmt.query([])?;
-            while let Some(r) = q.next()? {
-                read(r)?;
+            for (key, answers) in latest_answers(conn)? {
+                let Some(&row) = at.get(key.as_str()) else {
+                    continue;
+                };
+                for (rule, cell) in answers {
+                    if let Some(&col) = column.get(&rule) {
+                        found.push((row, col, cell));
+                    }
+                }
             }
         }
     }
@@ -346,6 +348,61 @@ fn fill_cells(conn: &Connection, rows: &mut [Row], keys: Option<&str>) -> rusqli
         rows[row].cells[col] = Some(cell);
     }
     Ok(())
+}
+
+/// Every official's latest answer per rule (the newest report; of two at once, the first
+/// read). One scan of the answers, kept here: SQLite's GROUP BY with MAX over every answer
+/// sorts them all first and costs several times as much. Text is parsed in place, and a key
+/// allocated once per official, not once per answer.
+fn latest_answers(conn: &Connection) -> rusqlite::Result<HashMap<String, Vec<(RuleCode, Cell)>>> {
+    let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
+        Ok(r.get_ref(i)?.as_str()?.to_owned())
+    };
+    let mut newest: HashMap<String, Vec<(RuleCode, i64, Cell)>> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT official_key, rule, existing, position, recorded_at FROM campaign_answers",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let rule: RuleCode = parse_ref(r, 1)?;
+        let at: i64 = r.get(4)?;
+        let cell = Cell {
+            existing: parse_ref(r, 2)?,
+            position: parse_ref(r, 3)?,
+        };
+        let key = r.get_ref(0)?.as_str()?;
+        let answers = match newest.get_mut(key) {
+            Some(a) => a,
+            None => newest.entry(text(r, 0)?).or_default(),
+        };
+        match answers.iter_mut().find(|(r, ..)| *r == rule) {
+            Some(kept) if at > kept.1 => *kept = (rule, at, cell),
+            Some(_) => {}
+            None => answers.push((rule, at, cell)),
+        }
+    }
+    Ok(newest
+        .into_iter()
+        .map(|(key, answers)| {
+            let cells = answers
+                .into_iter()
+                .map(|(rule, _, cell)| (rule, cell))
+                .collect();
+            (key, cells)
+        })
+        .collect())
+}
+
+/// Parses a text column in place.
+fn parse_ref<T: std::str::FromStr>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T> {
+    let s = r.get_ref(i)?.as_str()?;
+    s.parse().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unexpected stored value {s:?}").into(),
+        )
+    })
 }
 
 /// Where a county stands, for the map: the furthest any official there has come.
@@ -413,36 +470,35 @@ pub struct County {
 /// Every county where a sharing group asks an official, with its status, by FIPS (counties
 /// not listed are not asked).
 pub fn counties(conn: &Connection) -> rusqlite::Result<Vec<County>> {
-    let core: Vec<&str> = RULES
-        .iter()
-        .map(|r| r.code.as_str())
-        .filter(|c| *c != RuleCode::R1373.as_str())
-        .collect();
-    let mut stmt = conn.prepare_cached(
-        "SELECT o.county, o.official_key,
-                COUNT(l.rule),
-                COUNT(DISTINCT CASE WHEN l.position IN
-                      ('already-in-place', 'will-support', 'supports-with-changes')
-                      AND l.rule IN (SELECT value FROM json_each(?1)) THEN l.rule END)
-         FROM (SELECT DISTINCT county, official_key FROM campaign_officials) o
-         LEFT JOIN (SELECT official_key, rule, position, MAX(recorded_at)
-                    FROM campaign_answers GROUP BY official_key, rule) l
-                ON l.official_key = o.official_key
-         GROUP BY o.official_key
-         ORDER BY o.county",
-    )?;
-    let core_json = serde_json::to_string(&core).unwrap_or_default();
+    // Each official's latest answer per rule (the bare columns of MAX), tallied here: how
+    // many rules answered, and which of the nine core rules supported.
+    let mut tally: HashMap<String, (u32, u16)> = HashMap::new();
+    for (key, answers) in latest_answers(conn)? {
+        let entry = tally.entry(key).or_default();
+        for (rule, cell) in answers {
+            entry.0 += 1;
+            if let Some(bit) = core_rule_bit(rule)
+                && supports(cell.position)
+            {
+                entry.1 |= 1 << bit;
+            }
+        }
+    }
+    let core = RULES.iter().filter_map(|r| core_rule_bit(r.code)).count() as u32;
     let mut out: Vec<County> = Vec::new();
-    let mut rows = stmt.query([core_json])?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT county, official_key FROM campaign_officials ORDER BY county",
+    )?;
+    let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let fips: String = r.get(0)?;
-        let answered: i64 = r.get(2)?;
-        let supported: i64 = r.get(3)?;
+        let key: String = r.get(1)?;
+        let (answered, supported) = tally.get(&key).copied().unwrap_or_default();
         let status = if answered == 0 {
             Status::Asked
         } else if supported == 0 {
             Status::NoSupport
-        } else if supported as usize >= core.len() {
+        } else if supported.count_ones() >= core {
             Status::AllRules
         } else {
             Status::SomeRules
@@ -465,6 +521,14 @@ pub fn counties(conn: &Connection) -> rusqlite::Result<Vec<County>> {
         }
     }
     Ok(out)
+}
+
+/// The bit of a core rule (R1 to R9) in a support mask; `None` for the optional 1373 rule.
+fn core_rule_bit(rule: RuleCode) -> Option<u32> {
+    (rule != RuleCode::R1373)
+        .then(|| RULES.iter().position(|r| r.code == rule))
+        .flatten()
+        .map(|i| i as u32)
 }
 
 /// A meeting a group made public, for the public map.
