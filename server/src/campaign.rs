@@ -289,7 +289,8 @@ pub fn staff(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
     rows.collect()
 }
 
-fn parse<T: std::str::FromStr>(s: String) -> rusqlite::Result<T> {
+/// Reads a stored vocabulary value (an office, a position...), or a conversion error naming it.
+pub(crate) fn parse<T: std::str::FromStr>(s: String) -> rusqlite::Result<T> {
     s.parse().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
             0,

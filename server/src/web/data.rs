@@ -9,6 +9,8 @@ use groundwork_core::schema::vocab::{ExistingPolicy, Office, Position};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+use crate::campaign::parse;
+
 /// A count and when what it counts last changed (Unix ms; `None` when there is nothing).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Figure {
@@ -605,14 +607,4 @@ pub fn official_label(title: &str, name: &str) -> String {
     } else {
         format!("{title} {name}")
     }
-}
-
-fn parse<T: std::str::FromStr>(s: String) -> rusqlite::Result<T> {
-    s.parse().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("unexpected stored value {s:?}").into(),
-        )
-    })
 }

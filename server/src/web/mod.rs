@@ -375,6 +375,17 @@ pub struct Chosen {
     query: String,
 }
 
+impl Chosen {
+    /// The staff query's filter (the CSV and the API list every official it matches).
+    fn official_filter(&self) -> OfficialFilter {
+        OfficialFilter {
+            state: self.filter.state.clone(),
+            office: self.filter.office,
+            position: self.filter.position,
+        }
+    }
+}
+
 /// Why a page could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
@@ -564,11 +575,7 @@ async fn officials_csv(
         Ok(c) => c,
         Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
     };
-    let filter = OfficialFilter {
-        state: chosen.filter.state,
-        office: chosen.filter.office,
-        position: chosen.filter.position,
-    };
+    let filter = chosen.official_filter();
     let found = match web
         .db(move |c| crate::campaign::officials(c, &filter))
         .await
@@ -693,11 +700,7 @@ async fn api_officials(
         Ok(c) => c,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
     };
-    let filter = OfficialFilter {
-        state: chosen.filter.state,
-        office: chosen.filter.office,
-        position: chosen.filter.position,
-    };
+    let filter = chosen.official_filter();
     match web
         .db(move |c| crate::campaign::officials(c, &filter))
         .await
