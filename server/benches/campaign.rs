@@ -90,7 +90,11 @@ fn plan(g: usize) -> Plan {
 
 fn index(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = RelayStore::open(dir.path()).unwrap();
+    let mut store = RelayStore::open(
+        dir.path(),
+        &groundwork_core::store::StoreKey::generate().unwrap(),
+    )
+    .unwrap();
     let writes: Vec<Write> = (0..GROUPS)
         .map(|g| Write::Campaign {
             group: format!("group-{g:04}"),

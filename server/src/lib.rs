@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod campaign;
+pub mod key;
 pub mod limits;
 pub mod relay;
 pub mod store;
@@ -56,6 +57,8 @@ pub struct Config {
     pub max_docs_per_connection: usize,
     /// Serve TLS with this certificate chain and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Where the key of the relay's files at rest comes from.
+    pub key: key::KeySource,
 }
 
 impl Config {
@@ -71,6 +74,7 @@ impl Config {
             redemptions_per_minute: 10,
             max_docs_per_connection: 10_000,
             tls: None,
+            key: key::KeySource::default(),
         }
     }
 }
@@ -107,7 +111,8 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
-    let store = RelayStore::open(&config.data)?;
+    let key = config.key.resolve(&config.data)?;
+    let store = RelayStore::open(&config.data, &key)?;
     let storage_id = storage_id(&config.data);
     let metrics = Arc::new(Metrics::default());
     let (tx, rx) = std::sync::mpsc::channel();
@@ -131,7 +136,7 @@ pub async fn serve(
         handshakes: Arc::new(limits::RateLimit::new(config.handshakes_per_minute)),
         shutdown: stop_rx,
     };
-    let web = web::Web::open(&config.data, config.tls.is_some())?;
+    let web = web::Web::open(&config.data, &key, config.tls.is_some())?;
     let router = Router::new()
         .route("/v1/sync", get(sync_ws))
         .route("/healthz", get(|| async { "ok\n" }))

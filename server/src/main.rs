@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use groundwork_relay::key::KeySource;
 use groundwork_relay::{Config, serve};
 
 /// The Groundwork relay: devices sync their groups' documents through it.
@@ -41,6 +42,11 @@ struct Args {
     /// The PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The key file of the relay's files at rest (64 hex digits, mode 0600); made on the first
+    /// start if missing. Default: relay.key in the data directory. The environment variable
+    /// GROUNDWORK_RELAY_KEY (the 64 hex digits themselves) takes precedence over any file.
+    #[arg(long, env = "GROUNDWORK_RELAY_KEY_FILE")]
+    key_file: Option<PathBuf>,
     /// Maintenance of the relay's data directory, instead of serving.
     #[command(subcommand)]
     command: Option<Admin>,
@@ -70,9 +76,19 @@ enum StaffCommand {
     List,
 }
 
+/// Where the key comes from: the environment's key, the named file, or the default file.
+fn key_source(key_file: Option<PathBuf>) -> anyhow::Result<KeySource> {
+    if let Ok(hex) = std::env::var("GROUNDWORK_RELAY_KEY") {
+        let key =
+            groundwork_core::store::StoreKey::from_hex(&hex).context("GROUNDWORK_RELAY_KEY")?;
+        return Ok(KeySource::Key(key));
+    }
+    Ok(key_file.map_or(KeySource::InDataDir, KeySource::File))
+}
+
 /// Runs a maintenance command against the data directory.
-fn admin(data: &std::path::Path, command: Admin) -> anyhow::Result<()> {
-    let store = groundwork_relay::store::RelayStore::open(data)?;
+fn admin(data: &std::path::Path, key: &KeySource, command: Admin) -> anyhow::Result<()> {
+    let store = groundwork_relay::store::RelayStore::open(data, &key.resolve(data)?)?;
     let now = groundwork_core::time::now_ms();
     let Admin::Staff(command) = command;
     match command {
@@ -120,9 +136,19 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let mut args = Args::parse();
+    // The key is settled before the port is bound: a wrong or missing key stops the relay
+    // before anything could connect.
+    let key = KeySource::Key(key_source(args.key_file.take())?.resolve(&args.data)?);
     if let Some(command) = args.command.take() {
-        return admin(&args.data, command);
+        return admin(&args.data, &key, command);
     }
+    // Opened (and migrated, or encrypted if it is from before encryption at rest) once before
+    // the port is bound, so a wrong key or a damaged file stops the relay with its reason
+    // before anything could connect; `serve` opens it again for the hub.
+    drop(groundwork_relay::store::RelayStore::open(
+        &args.data,
+        &key.resolve(&args.data)?,
+    )?);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -136,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
     config.redemptions_per_minute = args.redemptions_per_minute;
     config.max_docs_per_connection = args.max_docs_per_connection;
     config.tls = args.tls_cert.zip(args.tls_key);
+    config.key = key;
     serve(listener, config, shutdown_signal()).await?;
     Ok(())
 }

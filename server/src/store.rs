@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use groundwork_core::ids::DocumentId;
+use groundwork_core::store::StoreKey;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Relay store failures.
@@ -26,6 +27,138 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
+    /// The key file could not be read or made (unreadable, readable by others, not 64 hex
+    /// digits).
+    #[error("relay key {}: {source}", path.display())]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// Why (boxed: the core's error is large, and this one is rare).
+        source: Box<groundwork_core::Error>,
+    },
+    /// The store is encrypted and its key file is not there.
+    #[error(
+        "{} is encrypted and its key file {} does not exist: restore the key file, or name it \
+         with --key-file (or GROUNDWORK_RELAY_KEY)",
+        db.display(),
+        path.display()
+    )]
+    KeyMissing {
+        /// The key file looked for.
+        path: PathBuf,
+        /// The store.
+        db: PathBuf,
+    },
+    /// The key does not open the store.
+    #[error(
+        "{} cannot be opened with this key (a wrong key, or not a relay's database); \
+         nothing was changed",
+        path.display()
+    )]
+    WrongKey {
+        /// The store.
+        path: PathBuf,
+    },
+}
+
+/// The store's file name in the data directory.
+pub const DB_FILE: &str = "relay.db";
+
+/// Whether `path` is an unencrypted SQLite file (a relay from before encryption at rest).
+pub fn is_plaintext(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok()
+        && &header == b"SQLite format 3\0"
+}
+
+/// Opens `path` with `key`, checking the key opens it (the first read decrypts page 1).
+fn connect(path: &Path, key: &StoreKey) -> Result<Connection, StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    groundwork_core::store::ensure_sqlite_ready();
+    let conn = Connection::open(path).map_err(sql)?;
+    conn.execute_batch(&key.pragma()).map_err(sql)?;
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => Ok(conn),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            Err(StoreError::WrongKey {
+                path: path.to_owned(),
+            })
+        }
+        Err(e) => Err(sql(e)),
+    }
+}
+
+/// Encrypts a relay's store from before encryption at rest: exports it into an encrypted copy,
+/// makes that durable, and renames it over the original (so a crash leaves one or the other
+/// whole). The plaintext file's blocks are freed, not overwritten: SECURITY.md says what that
+/// means for an old disk.
+fn encrypt_in_place(path: &Path, key: &StoreKey) -> Result<(), StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".encrypting");
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    {
+        groundwork_core::store::ensure_sqlite_ready();
+        let plain = Connection::open(path).map_err(sql)?;
+        // Everything in the write-ahead log goes into the main file first.
+        plain
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(sql)?;
+        let version: i64 = plain
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sql)?;
+        plain
+            .execute(
+                &format!(
+                    "ATTACH DATABASE ?1 AS encrypted KEY \"x'{}'\"",
+                    key.to_hex()
+                ),
+                [tmp.to_string_lossy()],
+            )
+            .map_err(sql)?;
+        plain
+            .query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))
+            .map_err(sql)?;
+        plain
+            .execute_batch(&format!(
+                "PRAGMA encrypted.user_version = {version}; DETACH DATABASE encrypted;"
+            ))
+            .map_err(sql)?;
+    }
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(side));
+    }
+    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+    }
+    tracing::info!(file = %path.display(), "encrypted the relay's store at rest");
+    Ok(())
 }
 
 /// The schema, by version (`PRAGMA user_version` counts how many have been applied).
@@ -305,19 +438,26 @@ pub struct AccessRows {
 }
 
 impl RelayStore {
-    /// Opens (or creates) `relay.db` in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    /// Opens (or creates) `relay.db` in `dir`, encrypted with `key`. A store from before
+    /// encryption at rest is encrypted with it first; a wrong key is refused by name, with
+    /// nothing changed.
+    pub fn open(dir: &Path, key: &StoreKey) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.to_owned(),
             source,
         })?;
-        let path = dir.join("relay.db");
-        groundwork_core::store::ensure_sqlite_ready();
+        let path = dir.join(DB_FILE);
+        if is_plaintext(&path) {
+            encrypt_in_place(&path, key)?;
+        }
         let sql = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
-        let conn = Connection::open(&path).map_err(sql)?;
+        let conn = connect(&path, key)?;
+        // Deleted rows are overwritten where that costs no extra I/O.
+        conn.pragma_update(None, "secure_delete", "fast")
+            .map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "wal")
             .map_err(sql)?;
         // Durable before acknowledged: every commit reaches the disk.
@@ -628,13 +768,19 @@ impl RelayStore {
 
     /// A second connection to `relay.db` in `dir`, for the web pages: reads the campaign index,
     /// writes sign-in links' use and sessions. The hub thread keeps the store open meanwhile.
-    pub fn web_connection(dir: &Path) -> Result<Connection, StoreError> {
-        let path = dir.join("relay.db");
+    pub fn web_connection(dir: &Path, key: &StoreKey) -> Result<Connection, StoreError> {
+        Self::connect_raw(dir, key)
+    }
+
+    /// A plain connection to `relay.db` in `dir`, unlocked with `key` (a wrong key refused by
+    /// name): for the web pages, inspection tools and tests.
+    pub fn connect_raw(dir: &Path, key: &StoreKey) -> Result<Connection, StoreError> {
+        let path = dir.join(DB_FILE);
         let sql = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
-        let conn = Connection::open(&path).map_err(sql)?;
+        let conn = connect(&path, key)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql)?;
         Ok(conn)

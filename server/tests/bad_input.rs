@@ -12,18 +12,22 @@ use groundwork_core::sync::wire::{Message, PeerMetadata};
 use groundwork_relay::{Config, serve};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+type TestError = Box<dyn std::error::Error>;
+type TestResult = Result<(), TestError>;
 
 const LIMIT: usize = 64 * 1024;
 
 /// Every stored chunk, as (document, seq, length), in order: what must not change.
-fn stored(data: &Path) -> Result<Vec<(String, i64, usize)>, rusqlite::Error> {
-    let conn = rusqlite::Connection::open(data.join("relay.db"))?;
+fn stored(data: &Path) -> Result<Vec<(String, i64, usize)>, TestError> {
+    let conn = groundwork_relay::store::RelayStore::connect_raw(
+        data,
+        &groundwork_relay::key::KeySource::InDataDir.resolve(data)?,
+    )?;
     let mut stmt = conn.prepare("SELECT doc_id, seq, bytes FROM chunks ORDER BY doc_id, seq")?;
     let rows = stmt.query_map([], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get::<_, Vec<u8>>(2)?.len()))
     })?;
-    rows.collect()
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Sends `frames` on a fresh connection (after a proper `join` if `join`), and returns the error

@@ -214,7 +214,10 @@ async fn apply(w: &mut World, op: &Op) -> Res<()> {
 /// The campaign tables as they would be if built from scratch from the final plans, and
 /// the canvass rows (contact, group, result, support) the final contacts imply.
 fn rebuilt(w: &mut World, dir: &std::path::Path) -> Res<(Vec<String>, Vec<String>)> {
-    let mut store = RelayStore::open(dir)?;
+    let mut store = RelayStore::open(
+        dir,
+        &groundwork_relay::key::KeySource::InDataDir.resolve(dir)?,
+    )?;
     let mut writes = Vec::new();
     let mut canvass = Vec::new();
     for (devices, group) in &mut w.devices {
@@ -251,7 +254,10 @@ fn rebuilt(w: &mut World, dir: &std::path::Path) -> Res<(Vec<String>, Vec<String
 
 /// The relay's campaign tables: every row but canvassing, and the canvass rows.
 fn relay_rows(dir: &std::path::Path) -> Res<(Vec<String>, Vec<String>)> {
-    let store = RelayStore::open(dir)?;
+    let store = RelayStore::open(
+        dir,
+        &groundwork_relay::key::KeySource::InDataDir.resolve(dir)?,
+    )?;
     let rows = store
         .campaign(campaign::dump)?
         .into_iter()

@@ -169,8 +169,10 @@ struct Site {
 
 impl Site {
     fn store(&self) -> Res<rusqlite::Connection> {
-        Ok(rusqlite::Connection::open(
-            self.data.path().join("relay.db"),
+        let dir = self.data.path();
+        Ok(RelayStore::connect_raw(
+            dir,
+            &groundwork_relay::key::KeySource::InDataDir.resolve(dir)?,
         )?)
     }
 
@@ -205,7 +207,10 @@ impl Site {
 fn site() -> Res<Site> {
     let data = tempfile::tempdir()?;
     {
-        let mut store = RelayStore::open(data.path())?;
+        let mut store = RelayStore::open(
+            data.path(),
+            &groundwork_relay::key::KeySource::InDataDir.resolve(data.path())?,
+        )?;
         let writes: Vec<Write> = [riverside()?, travis()?]
             .iter()
             .map(|p| Write::Campaign {

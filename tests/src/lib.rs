@@ -141,6 +141,34 @@ impl RelayOptions {
     }
 }
 
+/// Whether any file under `dir` (read whole, raw bytes) contains `needle`: for checks that
+/// something is not stored, in plain text or in any document's bytes.
+pub fn files_contain(dir: &Path, needle: &str) -> Res<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            if files_contain(&path, needle)? {
+                return Ok(true);
+            }
+        } else if std::fs::read(&path)?
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A connection to the relay's store in `data` (`relay.db`), unlocked with its key file
+/// (`relay.key`, which the relay made on its first start): for checks of what it stored.
+pub fn relay_db(data: &Path) -> Res<rusqlite::Connection> {
+    let key = groundwork_core::store::StoreKey::read_file(&data.join("relay.key"))?;
+    let conn = groundwork_core::store::connect_raw(&data.join("relay.db"), &key)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
 impl Relay {
     /// A relay on an ephemeral loopback port with its data in `data`.
     pub fn start(data: &Path) -> Result<Self, Box<dyn std::error::Error>> {

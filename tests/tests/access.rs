@@ -14,7 +14,7 @@ use groundwork_core::ids::DocumentId;
 use groundwork_core::sync::hub::{Effect, Hub, Side};
 use groundwork_core::sync::wire::{Message, PeerMetadata};
 use groundwork_core::time::now_ms;
-use groundwork_tests::{Device, Relay, field};
+use groundwork_tests::{Device, Relay, field, relay_db};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -28,10 +28,7 @@ type Stored = (
 
 /// What the relay has stored, for "nothing changed" checks: chunks per document, members.
 fn stored(relay: &Relay) -> Res<Stored> {
-    let conn = rusqlite::Connection::open_with_flags(
-        relay.data.join("relay.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let conn = relay_db(&relay.data)?;
     let mut stmt =
         conn.prepare("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id ORDER BY doc_id")?;
     let chunks = stmt

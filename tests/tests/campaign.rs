@@ -6,15 +6,12 @@
 
 use std::process::Command;
 
-use groundwork_tests::{Device, Relay, Res, bin, field};
+use groundwork_tests::{Device, Relay, Res, bin, field, files_contain, relay_db};
 use serde_json::Value;
 
 /// Every row of the relay's campaign tables, as text.
 fn campaign_rows(relay: &Relay) -> Res<String> {
-    let conn = rusqlite::Connection::open_with_flags(
-        relay.data.join("relay.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let conn = relay_db(&relay.data)?;
     let mut out = String::new();
     for table in [
         "campaign_groups",
@@ -39,10 +36,7 @@ fn campaign_rows(relay: &Relay) -> Res<String> {
 }
 
 fn count(relay: &Relay, sql: &str) -> Res<i64> {
-    let conn = rusqlite::Connection::open_with_flags(
-        relay.data.join("relay.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let conn = relay_db(&relay.data)?;
     Ok(conn.query_row(sql, [], |r| r.get(0))?)
 }
 
@@ -74,10 +68,7 @@ fn board_doc(device: &Device) -> Res<Option<String>> {
 
 /// A document's stored chunks on the relay, concatenated (empty when it has none).
 fn relay_doc(relay: &Relay, doc: &str) -> Res<Vec<u8>> {
-    let conn = rusqlite::Connection::open_with_flags(
-        relay.data.join("relay.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let conn = relay_db(&relay.data)?;
     let mut stmt = conn.prepare("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
     let chunks = stmt.query_map([doc], |r| r.get::<_, Vec<u8>>(0))?;
     let mut out = Vec::new();
@@ -85,24 +76,6 @@ fn relay_doc(relay: &Relay, doc: &str) -> Res<Vec<u8>> {
         out.extend(c?);
     }
     Ok(out)
-}
-
-/// Every file under `dir`, read whole.
-fn files_contain(dir: &std::path::Path, needle: &str) -> Res<bool> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            if files_contain(&path, needle)? {
-                return Ok(true);
-            }
-        } else if std::fs::read(&path)?
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes())
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 const MARKERS: &[&str] = &[
@@ -593,7 +566,7 @@ fn a_relay_from_before_the_index_builds_it_from_its_stored_groups() -> Res<()> {
     relay.kill()?;
     // The store as a relay from before the index left it: tables empty, never built.
     {
-        let conn = rusqlite::Connection::open(data.join("relay.db"))?;
+        let conn = relay_db(&data)?;
         conn.execute_batch(
             "DELETE FROM campaign_groups; DELETE FROM campaign_officials;
              DELETE FROM campaign_meetings; DELETE FROM campaign_answers;

@@ -58,7 +58,7 @@ impl StoreKey {
 
     /// The `PRAGMA key` statement for this key (a raw key: no key derivation, since it is
     /// already random).
-    pub(crate) fn pragma(&self) -> String {
+    pub fn pragma(&self) -> String {
         format!("PRAGMA key = \"x'{}'\";", self.to_hex())
     }
 

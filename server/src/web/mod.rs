@@ -50,9 +50,15 @@ pub struct Web {
 impl Web {
     /// Opens the pages' connection to `relay.db` in `dir`. `secure`: the relay serves TLS, so
     /// the session cookie is marked Secure.
-    pub fn open(dir: &Path, secure: bool) -> Result<Self, StoreError> {
+    pub fn open(
+        dir: &Path,
+        key: &groundwork_core::store::StoreKey,
+        secure: bool,
+    ) -> Result<Self, StoreError> {
         Ok(Web {
-            db: Arc::new(Mutex::new(crate::store::RelayStore::web_connection(dir)?)),
+            db: Arc::new(Mutex::new(crate::store::RelayStore::web_connection(
+                dir, key,
+            )?)),
             secure,
         })
     }
