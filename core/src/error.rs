@@ -139,9 +139,16 @@ pub enum Error {
         /// The server's URL.
         relay: String,
     },
+    /// The device's storage is full (SQLite's SQLITE_FULL): this edit was not saved (its
+    /// transaction rolled back); everything saved before is untouched.
+    #[error(
+        "the device's storage is full: this change was not saved, and everything saved before \
+         is kept; free some space and try again"
+    )]
+    StorageFull,
     /// SQLite failed.
     #[error("device store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// automerge failed.
     #[error("document: {0}")]
     Automerge(#[from] automerge::AutomergeError),
@@ -158,6 +165,17 @@ pub enum Error {
     /// Writing CSV failed.
     #[error("csv: {0}")]
     Csv(#[from] csv::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    /// A full disk gets its own error, which says that nothing saved was lost.
+    fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            Error::StorageFull
+        } else {
+            Error::Sqlite(e)
+        }
+    }
 }
 
 /// Shorthand for results of this crate.

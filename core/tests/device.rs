@@ -664,3 +664,78 @@ fn a_lead_chooses_what_the_group_shares_and_a_member_cannot() -> TestResult {
     assert_eq!(f.device.meeting(&f.meeting)?.visibility, Visibility::Public);
     Ok(())
 }
+
+/// A full disk (here the store's limit, which SQLite answers exactly as a full disk): the edit
+/// that does not fit fails with a clear error, nothing saved before is lost (in this session
+/// and after reopening), and the next edit once there is room succeeds.
+#[test]
+fn a_full_store_refuses_the_edit_keeps_everything_and_recovers() -> TestResult {
+    let Fixture {
+        dir,
+        mut device,
+        group,
+        ..
+    } = fixture()?;
+    let size = |d: &Path| std::fs::metadata(d.join(STORE_FILE)).map(|m| m.len());
+    device.limit_storage(Some(size(dir.path())? + 256 * 1024))?;
+    let note = |i: usize| -> String {
+        // Poorly compressible, so each contact takes about its length.
+        let mut x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (0..20_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect()
+    };
+    let mut saved = Vec::new();
+    let error = loop {
+        let mut c = contact(saved.len());
+        c.note = Some(note(saved.len()));
+        match device.log_contact(&group, c) {
+            Ok(id) => saved.push(id),
+            Err(e) => break e,
+        }
+        assert!(saved.len() < 500, "the limit never bit");
+    };
+    assert!(matches!(error, Error::StorageFull), "{error:?}");
+    let said = error.to_string();
+    assert!(said.contains("storage is full") && said.contains("everything saved before is kept"));
+    assert!(saved.len() >= 3, "only {} fitted", saved.len());
+    // Everything saved is there, and the failed one is not.
+    let listed = |d: &Device| -> Result<Vec<String>, Error> {
+        Ok(d.contacts(&group, &ContactQuery::default())?
+            .into_iter()
+            .map(|c| c.contact_id)
+            .collect())
+    };
+    let mut shown = listed(&device)?;
+    shown.sort();
+    let mut expected = saved.clone();
+    expected.sort();
+    assert_eq!(shown, expected);
+    // Still full: the next edit fails the same way, and a plan edit too.
+    let mut c = contact(0);
+    c.note = Some(note(999));
+    assert!(matches!(
+        device.log_contact(&group, c),
+        Err(Error::StorageFull)
+    ));
+    // Reopened (as after the app was killed), nothing is lost.
+    drop(device);
+    let mut device = Device::open(dir.path(), &key())?;
+    let mut shown = listed(&device)?;
+    shown.sort();
+    assert_eq!(shown, expected);
+    // Room again (a fresh session has no limit): the next edit succeeds.
+    let mut c = contact(1);
+    c.note = Some(note(1000));
+    let id = device.log_contact(&group, c)?;
+    let now = listed(&device)?;
+    assert!(now.contains(&id));
+    // The edits that failed never surface later: only what was saved, and the new one.
+    assert_eq!(now.len(), saved.len() + 1);
+    Ok(())
+}

@@ -67,9 +67,11 @@ impl From<Core> for GroundworkError {
             | Core::Automerge(_) => Self::CorruptStore(message),
             Core::Relay { .. } => Self::Relay(message),
             Core::PlainRelay { .. } => Self::PlainRelay(message),
-            Core::Random(_) | Core::Sqlite(_) | Core::Io { .. } | Core::Csv(_) => {
-                Self::Storage(message)
-            }
+            Core::Random(_)
+            | Core::StorageFull
+            | Core::Sqlite(_)
+            | Core::Io { .. }
+            | Core::Csv(_) => Self::Storage(message),
         }
     }
 }

@@ -104,6 +104,8 @@ pub struct RelayAccess {
     follows: HashMap<String, BTreeSet<String>>,
     /// Campaign staff: they read every board.
     staff: HashSet<String>,
+    /// Why no change can be taken now (the store is full or failing), while it cannot.
+    read_only: Option<String>,
 }
 
 impl RelayAccess {
@@ -316,6 +318,12 @@ impl RelayAccess {
                 own && self.role(g, device).is_some()
             })
         })
+    }
+
+    /// While `reason` is set, every change is refused with it (the store cannot take writes);
+    /// reads go on.
+    pub fn set_read_only(&mut self, reason: Option<String>) {
+        self.read_only = reason;
     }
 
     /// A connection was authenticated as `principal`.
@@ -624,6 +632,10 @@ impl RelayAccess {
 }
 
 impl Policy for RelayAccess {
+    fn refuses_changes(&self) -> Option<String> {
+        self.read_only.clone()
+    }
+
     fn access(&self, conn: ConnId, doc: &DocumentId) -> Access {
         let Some(principal) = self.conns.get(&conn) else {
             return Access::Hidden;

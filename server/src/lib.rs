@@ -139,7 +139,7 @@ pub async fn serve(
     let web = web::Web::open(&config.data, &key, config.tls.is_some())?;
     let router = Router::new()
         .route("/v1/sync", get(sync_ws))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .with_state(app.clone())
         .merge(web::router(web));
@@ -185,6 +185,19 @@ fn storage_id(dir: &std::path::Path) -> String {
         .unwrap_or_else(|_| "relay".into());
     let _ = std::fs::write(&path, &id);
     id
+}
+
+/// `ok` while the relay takes changes; 503 with the reason while its store does not (it still
+/// serves reads then).
+async fn healthz(State(app): State<App>) -> Response {
+    match app.metrics.storage_problem() {
+        None => "ok\n".into_response(),
+        Some(problem) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unhealthy: {problem}\n"),
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics_text(State(app): State<App>) -> impl IntoResponse {

@@ -58,6 +58,25 @@ enum Admin {
     /// (never a group's own documents or contacts). Takes effect at once, on a running relay too.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// The most the relay's database may grow to. Past it the relay takes no changes (devices
+    /// keep theirs and are told why; reads go on) and says so in /healthz and /metrics, as when
+    /// the disk is full. Takes effect on a running relay within a second.
+    #[command(subcommand)]
+    Quota(QuotaCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum QuotaCommand {
+    /// Set the quota, in MiB.
+    Set {
+        /// MiB (at least 1).
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        mib: u64,
+    },
+    /// Remove it: only the disk limits the database.
+    Clear,
+    /// The quota and the database's present size.
+    Show,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -90,7 +109,33 @@ fn key_source(key_file: Option<PathBuf>) -> anyhow::Result<KeySource> {
 fn admin(data: &std::path::Path, key: &KeySource, command: Admin) -> anyhow::Result<()> {
     let store = groundwork_relay::store::RelayStore::open(data, &key.resolve(data)?)?;
     let now = groundwork_core::time::now_ms();
-    let Admin::Staff(command) = command;
+    let command = match command {
+        Admin::Staff(command) => command,
+        Admin::Quota(command) => {
+            let quota = match command {
+                QuotaCommand::Set { mib } => Some(mib),
+                QuotaCommand::Clear => None,
+                QuotaCommand::Show => {
+                    let size = std::fs::metadata(data.join("relay.db"))?.len();
+                    match store.quota_mib()? {
+                        Some(mib) => println!("quota {mib} MiB; relay.db is {} KiB", size / 1024),
+                        None => println!("no quota; relay.db is {} KiB", size / 1024),
+                    }
+                    return Ok(());
+                }
+            };
+            store.set_quota_mib(quota)?;
+            println!(
+                "{}",
+                if quota.is_some() {
+                    "quota set"
+                } else {
+                    "quota cleared"
+                }
+            );
+            return Ok(());
+        }
+    };
     match command {
         StaffCommand::Add { device } => {
             groundwork_core::identity::verifying_key(&device)?;

@@ -88,6 +88,12 @@ pub struct Metrics {
     pub persist_micros: AtomicU64,
     /// Connections closed for a protocol error.
     pub protocol_errors: AtomicU64,
+    /// Writes the store failed (a full disk or quota, or an I/O error).
+    pub storage_failures: AtomicU64,
+    /// The operator's quota for the store in bytes, as applied (0: none).
+    pub storage_quota_bytes: AtomicU64,
+    /// Why the store takes no changes now, while it does not (for `/healthz`).
+    pub storage_problem: std::sync::Mutex<Option<String>>,
 }
 
 impl Metrics {
@@ -109,6 +115,12 @@ impl Metrics {
              # HELP groundwork_persist_seconds_total Time spent in group commits.\n\
              # TYPE groundwork_persist_seconds_total counter\ngroundwork_persist_seconds_total {:.6}\n\
              # TYPE groundwork_protocol_errors_total counter\ngroundwork_protocol_errors_total {}\n\
+             # HELP groundwork_storage_failures_total Writes the store failed.\n\
+             # TYPE groundwork_storage_failures_total counter\ngroundwork_storage_failures_total {}\n\
+             # HELP groundwork_storage_healthy 1 while the store takes changes, 0 while it refuses them.\n\
+             # TYPE groundwork_storage_healthy gauge\ngroundwork_storage_healthy {}\n\
+             # HELP groundwork_storage_quota_bytes The store's quota as applied (0: none).\n\
+             # TYPE groundwork_storage_quota_bytes gauge\ngroundwork_storage_quota_bytes {}\n\
              # HELP groundwork_resident_memory_bytes Resident set size of the relay.\n\
              # TYPE groundwork_resident_memory_bytes gauge\ngroundwork_resident_memory_bytes {}\n",
             g(&self.connections),
@@ -120,8 +132,28 @@ impl Metrics {
             g(&self.persist_batches),
             g(&self.persist_micros) as f64 / 1e6,
             g(&self.protocol_errors),
+            g(&self.storage_failures),
+            u8::from(self.storage_problem().is_none()),
+            g(&self.storage_quota_bytes),
             rss,
         )
+    }
+}
+
+impl Metrics {
+    /// Why the store takes no changes now (`None`: it does).
+    pub fn storage_problem(&self) -> Option<String> {
+        self.storage_problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_storage_problem(&self, problem: Option<String>) {
+        *self
+            .storage_problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = problem;
     }
 }
 
@@ -157,6 +189,19 @@ struct HubThread {
     /// Connections whose readable documents are still to be offered: by when, and how many
     /// documents they had opened at the last look.
     pending_offers: BTreeMap<ConnId, (u64, usize)>,
+    /// This relay's storage id, for a hub made afresh.
+    storage_id: String,
+    /// The operator's sign-up code, for a hub made afresh.
+    signup_code: Option<String>,
+    /// Why the store takes no changes now, while it does not.
+    failing: Option<String>,
+    /// The size of the batch being committed (after a failure: the one that failed, which
+    /// the store must have room for before it takes changes again).
+    batch_bytes: u64,
+    /// The quota (MiB) applied to the store.
+    quota: Option<u64>,
+    /// Connection nonces seen while the store could not record them (replays stay refused).
+    unrecorded_nonces: BTreeMap<String, i64>,
 }
 
 /// How the hub thread runs.
@@ -182,24 +227,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         max_docs_per_connection,
         redemptions,
     } = options;
-    let rows = match store.access_rows() {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the access tables; refusing everyone");
-            Default::default()
-        }
-    };
-    let hub = Hub::with_policy(
-        format!(
-            "{}{storage_id}",
-            groundwork_core::sync::wire::RELAY_PEER_PREFIX
-        ),
-        PeerMetadata {
-            storage_id: Some(storage_id),
-            is_ephemeral: false,
-        },
-        RelayAccess::from_rows(rows, signup_code),
-    );
+    let hub = fresh_hub(&store, &storage_id, signup_code.clone());
     let mut t = HubThread {
         hub,
         store,
@@ -214,24 +242,17 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         redemptions,
         busy: BTreeSet::new(),
         pending_offers: BTreeMap::new(),
+        storage_id,
+        signup_code,
+        failing: None,
+        batch_bytes: 0,
+        quota: None,
+        unrecorded_nonces: BTreeMap::new(),
     };
+    t.check_storage();
     if let Err(e) = t.build_campaign_index() {
         tracing::error!(error = %e, "building the campaign index failed; it fills as plans change");
-    }
-    match t.store.campaign(|c| {
-        Ok((
-            crate::campaign::board_docs(c)?,
-            crate::campaign::county_groups(c)?,
-        ))
-    }) {
-        Ok((boards, pairs)) => {
-            let boards = boards
-                .into_iter()
-                .filter_map(|(county, doc)| Some((county, doc.parse().ok()?)))
-                .collect();
-            t.hub.policy_mut().set_boards(boards, pairs);
-        }
-        Err(e) => tracing::error!(error = %e, "cannot read the boards; none are served"),
+        t.storage_failed(&e);
     }
     // Ticks (retries, unloading idle documents) run on time, busy or not.
     let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
@@ -255,6 +276,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             t.unload_idle();
             t.purge();
             t.refresh_staff();
+            t.check_storage();
         }
         let driven = t.drive().and_then(|()| {
             t.enforce_limits();
@@ -262,20 +284,141 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             t.drive()
         });
         if let Err(e) = driven {
-            // The store failed: nothing more can be acknowledged safely. Close everyone; the
-            // devices keep their changes and retry.
-            tracing::error!(error = %e, "relay store failed; closing all connections");
-            for tx in t.conns.values() {
-                let _ = tx.send(Outbound::Close("relay storage failure".into()));
-            }
+            t.storage_failed(&e);
         }
     }
     tracing::info!("hub thread stopped");
 }
 
+/// A hub whose access tables and boards are read from the store, as at startup.
+fn fresh_hub(
+    store: &RelayStore,
+    storage_id: &str,
+    signup_code: Option<String>,
+) -> Hub<RelayAccess> {
+    let rows = match store.access_rows() {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the access tables; refusing everyone");
+            Default::default()
+        }
+    };
+    let mut hub = Hub::with_policy(
+        format!(
+            "{}{storage_id}",
+            groundwork_core::sync::wire::RELAY_PEER_PREFIX
+        ),
+        PeerMetadata {
+            storage_id: Some(storage_id.to_owned()),
+            is_ephemeral: false,
+        },
+        RelayAccess::from_rows(rows, signup_code),
+    );
+    match store.campaign(|c| {
+        Ok((
+            crate::campaign::board_docs(c)?,
+            crate::campaign::county_groups(c)?,
+        ))
+    }) {
+        Ok((boards, pairs)) => {
+            let boards = boards
+                .into_iter()
+                .filter_map(|(county, doc)| Some((county, doc.parse().ok()?)))
+                .collect();
+            hub.policy_mut().set_boards(boards, pairs);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot read the boards; none are served"),
+    }
+    hub
+}
+
+/// What devices are told while the store takes no changes.
+const FULL: &str = "the relay's storage is full, so it takes no changes now: yours are kept on \
+                    this device and sent when the relay has room again";
+
 impl HubThread {
     fn now(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// A write failed: nothing of its batch was acknowledged (sends follow commits), but the
+    /// hub's documents and access tables in memory may be ahead of the store. Every
+    /// connection is closed with the reason and the hub is made afresh from the store, so
+    /// memory is what is stored again; from now on changes are refused, with the reason,
+    /// while reads go on, until a probe write succeeds ([`HubThread::check_storage`]).
+    fn storage_failed(&mut self, e: &StoreError) {
+        self.metrics
+            .storage_failures
+            .fetch_add(1, Ordering::Relaxed);
+        let reason = if e.is_full() {
+            FULL.to_owned()
+        } else {
+            format!("the relay's storage is failing, so it takes no changes now: {e}")
+        };
+        tracing::error!(error = %e, "a write to the relay's store failed; it takes no changes until one succeeds");
+        for tx in std::mem::take(&mut self.conns).into_values() {
+            let _ = tx.send(Outbound::Frame(
+                groundwork_core::sync::wire::Message::Error {
+                    message: reason.clone(),
+                }
+                .encode(),
+            ));
+            let _ = tx.send(Outbound::Close(reason.clone()));
+        }
+        self.metrics.connections.store(0, Ordering::Relaxed);
+        self.addrs.clear();
+        self.busy.clear();
+        self.pending_offers.clear();
+        self.idle_since.clear();
+        self.hub = fresh_hub(&self.store, &self.storage_id, self.signup_code.clone());
+        self.hub.policy_mut().set_read_only(Some(reason.clone()));
+        self.metrics.documents_loaded.store(0, Ordering::Relaxed);
+        self.metrics.set_storage_problem(Some(reason.clone()));
+        self.failing = Some(reason);
+    }
+
+    /// On each tick: applies the operator's quota if it changed, and while the store takes no
+    /// changes, probes whether it can again (the disk has room, or the quota was raised).
+    fn check_storage(&mut self) {
+        match self.store.quota_mib() {
+            Ok(quota) if quota != self.quota => match self.store.apply_quota(quota) {
+                Ok(()) => {
+                    tracing::info!(quota_mib = ?quota, "the store's quota applied");
+                    self.quota = quota;
+                    self.metrics.storage_quota_bytes.store(
+                        quota.unwrap_or(0).saturating_mul(1024 * 1024),
+                        Ordering::Relaxed,
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "applying the store's quota failed"),
+            },
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reading the store's quota failed"),
+        }
+        if self.failing.is_none() {
+            return;
+        }
+        // Room for the batch that failed, not only for a small one: a relay that took small
+        // changes and failed on that batch again at each retry would close every connection
+        // each time.
+        match self.store.probe_write(self.batch_bytes) {
+            Ok(()) => {
+                tracing::info!("the relay's store takes changes again");
+                self.failing = None;
+                self.hub.policy_mut().set_read_only(None);
+                self.metrics.set_storage_problem(None);
+                // Nonces kept in memory meanwhile are written now (best effort: they expire
+                // within minutes anyway).
+                let nonces: Vec<Write> = std::mem::take(&mut self.unrecorded_nonces)
+                    .into_iter()
+                    .map(|(n, e)| Write::Nonce(n, e))
+                    .collect();
+                if let Err(e) = self.store.commit(&nonces) {
+                    tracing::warn!(error = %e, "recording nonces failed");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "the relay's store still takes no changes"),
+        }
     }
 
     fn input(&mut self, event: Inbound) {
@@ -358,10 +501,11 @@ impl HubThread {
         let now = now_ms();
         if let Some(proof) = proof {
             proof.verify(now).map_err(|e| e.to_string())?;
-            let seen = self.store.nonce_seen(&proof.nonce).map_err(|e| {
-                tracing::error!(error = %e, "nonce lookup failed");
-                "relay storage failure".to_owned()
-            })?;
+            let seen = self.unrecorded_nonces.contains_key(&proof.nonce)
+                || self.store.nonce_seen(&proof.nonce).map_err(|e| {
+                    tracing::error!(error = %e, "nonce lookup failed");
+                    "relay storage failure".to_owned()
+                })?;
             if seen {
                 return Err(
                     "replayed connection request: its nonce was already used; sign a new one"
@@ -369,12 +513,18 @@ impl HubThread {
                 );
             }
             let expires = proof.ts + groundwork_core::identity::CONNECT_WINDOW_MS;
-            self.store
+            if let Err(e) = self
+                .store
                 .commit(&[Write::Nonce(proof.nonce.clone(), expires)])
-                .map_err(|e| {
-                    tracing::error!(error = %e, "nonce write failed");
-                    "relay storage failure".to_owned()
-                })?;
+            {
+                // A store that takes no writes still serves reads: the nonce is remembered in
+                // memory meanwhile, so a replay is refused all the same.
+                tracing::warn!(error = %e, "a connection nonce is kept in memory: the store takes no writes");
+                self.unrecorded_nonces.insert(proof.nonce.clone(), expires);
+                if self.failing.is_none() {
+                    self.storage_failed(&e);
+                }
+            }
             return Ok(Principal::Device(proof.device));
         }
         if let Some(token) = token {
@@ -398,6 +548,8 @@ impl HubThread {
             return;
         }
         self.last_purge = Instant::now();
+        let now = now_ms();
+        self.unrecorded_nonces.retain(|_, expires| *expires >= now);
         if let Err(e) = self.store.purge_expired(now_ms()) {
             tracing::warn!(error = %e, "purging expired nonces and tokens failed");
         }
@@ -492,6 +644,13 @@ impl HubThread {
             }
             let start = Instant::now();
             if !writes.is_empty() {
+                self.batch_bytes = writes
+                    .iter()
+                    .map(|w| match w {
+                        Write::Chunk(_, bytes) => bytes.len() as u64,
+                        _ => 64,
+                    })
+                    .sum();
                 self.store.commit(&writes)?;
                 self.metrics.persist_batches.fetch_add(1, Ordering::Relaxed);
                 self.metrics
@@ -673,6 +832,28 @@ impl HubThread {
             }
         };
         match message {
+            Control::Request { id, request }
+                if self.failing.is_some()
+                    && !matches!(
+                        request,
+                        Request::CampaignOfficials { .. } | Request::CampaignOfficial { .. }
+                    ) =>
+            {
+                // Every other request writes: refused with the reason, the connection kept.
+                let error = self.failing.clone();
+                self.hub.send_control(
+                    conn,
+                    Control::Response {
+                        id,
+                        ok: None,
+                        error,
+                    }
+                    .to_json(),
+                );
+            }
+            Control::Wiped { .. } if self.failing.is_some() => {
+                // Not recorded now: the device is told to wipe again, harmlessly, next time.
+            }
             Control::Request { id, request } => {
                 let limited = matches!(request, Request::Redeem { .. })
                     && self

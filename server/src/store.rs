@@ -263,7 +263,24 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX web_sessions_by_device ON web_sessions(device_id);
     ",
+    // 7: the operator's settings (the store's quota), and the scratch table the relay writes
+    // to learn that its storage has room again.
+    "
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE storage_probe (
+        id    INTEGER PRIMARY KEY,
+        bytes BLOB NOT NULL
+    );
+    ",
 ];
+
+/// The least a storage probe writes: room for a typical batch of changes.
+pub const PROBE_MIN_BYTES: u64 = 256 * 1024;
+/// The most it writes.
+pub const PROBE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The relay's SQLite store.
 pub struct RelayStore {
@@ -437,6 +454,14 @@ pub struct AccessRows {
     pub staff: Vec<String>,
 }
 
+impl StoreError {
+    /// Whether this is SQLite's "database or disk is full" (the disk, or the operator's quota).
+    pub fn is_full(&self) -> bool {
+        matches!(self, StoreError::Sqlite { source, .. }
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+    }
+}
+
 impl RelayStore {
     /// Opens (or creates) `relay.db` in `dir`, encrypted with `key`. A store from before
     /// encryption at rest is encrypted with it first; a wrong key is refused by name, with
@@ -499,6 +524,58 @@ impl RelayStore {
             any = true;
         }
         Ok(any.then_some(out))
+    }
+
+    /// The operator's quota for the store, in MiB (`None`: only the disk limits it).
+    pub fn quota_mib(&self) -> Result<Option<u64>, StoreError> {
+        quota_mib(&self.conn).map_err(|e| self.err(e))
+    }
+
+    /// Records the operator's quota (`None` clears it); a running relay applies it within a
+    /// second.
+    pub fn set_quota_mib(&self, quota: Option<u64>) -> Result<(), StoreError> {
+        set_quota_mib(&self.conn, quota).map_err(|e| self.err(e))
+    }
+
+    /// Holds the store to `quota` MiB from now on (`None`: no limit but the disk's). SQLite
+    /// refuses to grow the file past it ("database or disk is full"), as a full disk would; a
+    /// quota below the file's present size holds it at that size.
+    pub fn apply_quota(&self, quota: Option<u64>) -> Result<(), StoreError> {
+        let page_size: i64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?
+            .parse()
+            .unwrap_or(4096);
+        // SQLite's own largest page count when there is no quota.
+        let pages = quota.map_or(4_294_967_294, |mib| {
+            (mib.saturating_mul(1024 * 1024) / page_size.max(512) as u64).max(1)
+        });
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether the store can take a batch of `bytes` again: writes (and durably commits) a
+    /// probe that size (within [`PROBE_MIN_BYTES`] and [`PROBE_MAX_BYTES`]), then frees it for
+    /// the next real write.
+    pub fn probe_write(&mut self, bytes: u64) -> Result<(), StoreError> {
+        let bytes = bytes.clamp(PROBE_MIN_BYTES, PROBE_MAX_BYTES) as i64;
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        self.conn
+            .execute(
+                "INSERT INTO storage_probe (bytes) VALUES (zeroblob(?1))",
+                [bytes],
+            )
+            .map_err(sql)?;
+        self.conn
+            .execute("DELETE FROM storage_probe", [])
+            .map_err(sql)?;
+        Ok(())
     }
 
     /// Runs a read of the campaign tables.
@@ -836,4 +913,30 @@ impl RelayStore {
             })
             .map_err(|e| self.err(e))
     }
+}
+
+/// The operator's quota for the store in MiB, as recorded in `settings`.
+pub fn quota_mib(conn: &Connection) -> rusqlite::Result<Option<u64>> {
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'quota_mib'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(value.and_then(|v| v.parse().ok()))
+}
+
+/// Records the operator's quota (`None` clears it); a running relay applies it on its next
+/// tick.
+pub fn set_quota_mib(conn: &Connection, quota: Option<u64>) -> rusqlite::Result<()> {
+    match quota {
+        Some(mib) => conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('quota_mib', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [mib.to_string()],
+        )?,
+        None => conn.execute("DELETE FROM settings WHERE key = 'quota_mib'", [])?,
+    };
+    Ok(())
 }

@@ -160,6 +160,29 @@ pub fn files_contain(dir: &Path, needle: &str) -> Res<bool> {
     Ok(false)
 }
 
+/// A plain HTTP/1.1 GET of `path` on `addr` (`HOST:PORT`): the status code and the body.
+pub fn http_get(addr: &str, path: &str) -> Res<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status in {reply:?}"))?;
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
 /// A connection to the relay's store in `data` (`relay.db`), unlocked with its key file
 /// (`relay.key`, which the relay made on its first start): for checks of what it stored.
 pub fn relay_db(data: &Path) -> Res<rusqlite::Connection> {

@@ -157,6 +157,15 @@ impl Device {
 
     // ----- the index and storage ----------------------------------------------------------------
 
+    /// Holds the store file to at most `max_bytes` from now on (`None`: only the disk limits
+    /// it), for apps that budget their storage. Past it an edit fails with
+    /// [`Error::StorageFull`](crate::Error::StorageFull), exactly as on a full disk: that edit
+    /// is not saved and everything saved before is kept. A limit below the file's present size
+    /// holds it at that size.
+    pub fn limit_storage(&self, max_bytes: Option<u64>) -> Result<()> {
+        self.store.limit(max_bytes)
+    }
+
     /// Drops the whole index and rebuilds it from the documents, in one transaction.
     pub fn rebuild_index(&mut self) -> Result<()> {
         let records = store::documents(self.store.conn())?;

@@ -171,6 +171,20 @@ impl Store {
         &self.conn
     }
 
+    /// Holds the file to at most `max_bytes` (`None`: SQLite's own largest size).
+    pub fn limit(&self, max_bytes: Option<u64>) -> Result<()> {
+        // SQLCipher answers `page_size` as text.
+        let page_size: u64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get::<_, String>(0))?
+            .parse()
+            .unwrap_or(4096);
+        let pages = max_bytes.map_or(4_294_967_294, |b| (b / page_size.max(512)).max(1));
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Starts a write transaction. `IMMEDIATE` takes the write lock at once, so that what the
     /// transaction reads (new chunks from another process) stays true until it commits.
     pub fn begin(&mut self) -> Result<Transaction<'_>> {

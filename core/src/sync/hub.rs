@@ -101,6 +101,13 @@ pub trait Policy {
         let _ = (conn, doc, before, after);
         Ok(())
     }
+    /// Whether the host can take changes at all now: `Some(reason)` while it cannot make them
+    /// durable (its storage is full or failing). A writer's changes are then not kept (the
+    /// document goes back to what is stored) and its connection is closed with the reason, so
+    /// it keeps its changes and sends them again later; reads go on. `None` by default.
+    fn refuses_changes(&self) -> Option<String> {
+        None
+    }
     /// Why the peer on `conn` may not change `doc`, which [`Policy::access`] called `access`
     /// (hidden or read-only), for the host's log. The default says only that much; a host
     /// that knows roles says more.
@@ -984,6 +991,10 @@ impl<P: Policy> Hub<P> {
         }
         let after = doc.get_heads();
         let changed = before != after;
+        if changed && let Some(reason) = self.policy.refuses_changes() {
+            self.forget_changes(id, before.is_empty());
+            return self.fail(conn, reason);
+        }
         if changed {
             let allowed = match access {
                 Access::Write if before.is_empty() => Ok(()),
@@ -1111,6 +1122,18 @@ impl<P: Policy> Hub<P> {
         tracing::warn!(conn, peer = %peer, doc = %id, reason = %why, "refused changes the peer may not make");
         if let Some(doc) = self.docs.get_mut(&id) {
             doc.subscribers.remove(&conn);
+        }
+        self.forget_changes(id, was_empty);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.docs.remove(&id);
+        }
+        self.unavailable(conn, id);
+    }
+
+    /// Puts a document that just took changes it must not keep back to what is stored (empty,
+    /// for one that was never created): the other peers' exchanges never saw the changes.
+    fn forget_changes(&mut self, id: DocumentId, was_empty: bool) {
+        if let Some(doc) = self.docs.get_mut(&id) {
             if was_empty {
                 doc.state = DocState::Ready(Box::new(schema::new_doc()));
             } else {
@@ -1118,10 +1141,6 @@ impl<P: Policy> Hub<P> {
                 self.effects.push_back(Effect::Load { doc: id });
             }
         }
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.docs.remove(&id);
-        }
-        self.unavailable(conn, id);
     }
 
     fn unavailable(&mut self, conn: ConnId, id: DocumentId) {
