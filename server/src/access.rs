@@ -682,19 +682,24 @@ impl Policy for RelayAccess {
         content: &AutoCommit,
     ) -> Result<(), Refused> {
         let refused = |why: &str| Err(Refused(why.to_owned()));
-        // Only a device itself creates documents, never a token.
-        let device = match self.conns.get(&conn) {
-            Some(Principal::Device(device)) => device.clone(),
-            Some(_) => return refused("a token may not create documents"),
+        // A device creates groups (plans) and its contacts; a token, acting for a device in
+        // one group, only that device's contacts there.
+        let (device, token_group) = match self.conns.get(&conn) {
+            Some(Principal::Device(device)) => (device.clone(), None),
+            Some(Principal::Token { device, group }) => (device.clone(), Some(group.clone())),
+            Some(Principal::Anonymous) => return refused("an anonymous connection"),
             None => return refused("an unauthenticated connection"),
         };
         let id = doc.to_string();
         use automerge::ReadDoc;
         let has = |key: &str| content.get(automerge::ROOT, key).ok().flatten().is_some();
+        if has("profile") && token_group.is_some() {
+            return refused("a token may not create groups");
+        }
         if has("profile") {
             let plan = match schema::hydrate::<Plan>(content, &id, DocKind::Plan) {
                 Ok(plan) => plan,
-                Err(_) => return refused("a new plan that fails the plan schema"),
+                Err(e) => return refused(&format!("a new plan that fails the plan schema: {e}")),
             };
             if plan.group_id != id {
                 return refused("a new plan whose group id is not its document id");
@@ -716,10 +721,18 @@ impl Policy for RelayAccess {
         if has("contacts") {
             let c = match schema::hydrate::<ContactsDoc>(content, &id, DocKind::Contacts) {
                 Ok(c) => c,
-                Err(_) => return refused("a new contacts document that fails its schema"),
+                // The reason names the field and, for a code, the value (never free text).
+                Err(e) => {
+                    return refused(&format!(
+                        "a new contacts document that fails its schema: {e}"
+                    ));
+                }
             };
             if c.canvasser != device {
                 return refused("a contacts document naming another canvasser");
+            }
+            if token_group.is_some_and(|g| g != c.group_id) {
+                return refused("a token's contacts for another group than its own");
             }
             if self.role(&c.group_id, &device).is_none() {
                 return refused("contacts for a group the device is not a member of");

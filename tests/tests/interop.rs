@@ -209,3 +209,101 @@ fn our_client_syncs_through_a_javascript_sync_server() -> TestResult {
     );
     Ok(())
 }
+
+/// Documents a stock JavaScript client writes with JavaScript's default types (text objects
+/// for strings, signed integers) are read, not refused, on the relay and on devices; one that
+/// does not fit the schema is refused, and the relay's log says why.
+#[test]
+fn documents_with_javascripts_default_types_are_read() -> TestResult {
+    let interop = interop_dir()?;
+    let root = tempfile::tempdir()?;
+    let root = root.path();
+    let log = root.join("relay.log");
+    let mut relay = Command::new(bin("groundwork-relay"));
+    relay
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(root.join("relay"))
+        .env("GROUNDWORK_LOG", "warn")
+        .stderr(std::fs::File::create(&log)?);
+    let mut child = relay.stdout(Stdio::piped()).spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let _relay = Guard(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or(line.clone())?;
+    let url = format!("ws://{addr}/v1/sync");
+
+    gw(root, "lead", &["init", "--name", "Lead"])?;
+    let group = text(
+        &gw(root, "lead", &["group", "create", "--name", "JS types"])?,
+        "group_id",
+    )?;
+    gw(root, "lead", &["sync", "--relay", &url, "--once"])?;
+    let device = text(&gw(root, "lead", &["whoami"])?, "device_id")?;
+    let token = text(
+        &gw(root, "lead", &["token", &group, "--relay", &url])?,
+        "token",
+    )?;
+    let out = Command::new("node")
+        .arg(interop.join("js-documents.mjs"))
+        .args([&format!("{url}?token={token}"), &group, &device])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "js client failed: {stdout} {}\nrelay: {}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let result: Value = serde_json::from_str(stdout.trim())?;
+    assert_eq!(result["ok"], true, "{result}");
+
+    // The device reads all of it: the JavaScript meeting and target in its plan, the contact in
+    // its list (the JavaScript document is its own, as the token acts for it).
+    let synced = gw(root, "lead", &["sync", "--relay", &url, "--once"])?;
+    assert_eq!(synced["synced"], true, "{synced}");
+    let meetings = gw(root, "lead", &["meeting", "list", &group])?.to_string();
+    assert!(meetings.contains("Planned in JavaScript"), "{meetings}");
+    let meeting = gw(root, "lead", &["meeting", "show", "js-meeting"])?.to_string();
+    assert!(meeting.contains("Bring the model rules"), "{meeting}");
+    let targets = gw(root, "lead", &["target", "list", &group])?.to_string();
+    assert!(targets.contains("Chief From JavaScript"), "{targets}");
+    let contacts = gw(root, "lead", &["contact", "list", &group])?;
+    let listed = contacts.to_string();
+    assert!(
+        listed.contains("js-contact") && listed.contains("Oak St 1-99"),
+        "{listed}"
+    );
+    // And edits on top of it: the lead changes the JavaScript meeting and appends to its notes.
+    gw(root, "lead", &["meeting", "status", "js-meeting", "held"])?;
+    gw(
+        root,
+        "lead",
+        &["meeting", "notes", "js-meeting", "--append", "And a pen."],
+    )?;
+    let meeting = gw(root, "lead", &["meeting", "show", "js-meeting"])?;
+    assert_eq!(
+        meeting["notes"], "Bring the model rules\nAnd a pen.",
+        "{meeting}"
+    );
+    assert_eq!(meeting["status"], "held", "{meeting}");
+    let synced = gw(root, "lead", &["sync", "--relay", &url, "--once"])?;
+    assert_eq!(synced["synced"], true, "{synced}");
+
+    // The document that does not fit was refused by name, and the device never got it.
+    let bad = text(&result, "bad")?;
+    let said = std::fs::read_to_string(&log)?;
+    let refusal = said
+        .lines()
+        .find(|l| l.contains(&bad) && l.contains("refused"))
+        .ok_or_else(|| format!("no refusal of {bad} in the log:\n{said}"))?;
+    assert!(
+        refusal.contains("banana") && refusal.contains("contact result"),
+        "{refusal}"
+    );
+    assert!(!gw(root, "lead", &["status"])?.to_string().contains(&bad));
+    Ok(())
+}

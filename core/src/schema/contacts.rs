@@ -16,6 +16,7 @@ use crate::schema::{DocKind, SCHEMA_VERSION};
 #[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
 pub struct ContactsDoc {
     /// The schema version that wrote this document.
+    #[autosurgeon(hydrate = "crate::schema::lenient::uint_or_int")]
     pub schema: u64,
     /// The group the contacts were made for.
     pub group_id: String,
@@ -42,7 +43,7 @@ pub struct Contact {
     /// What happened at the door.
     pub result: ContactResult,
     /// Support for the campaign, 1 (against) to 5 (strongly for).
-    #[autosurgeon(missing = "Default::default")]
+    #[autosurgeon(hydrate = "crate::schema::lenient::opt_uint_or_int")]
     pub support: Option<u8>,
     /// What the person would like to do next.
     #[autosurgeon(missing = "Default::default")]

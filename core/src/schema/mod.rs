@@ -3,6 +3,7 @@
 
 pub mod board;
 pub mod contacts;
+pub mod lenient;
 pub mod plan;
 pub mod roster;
 pub mod vocab;
@@ -60,9 +61,10 @@ pub fn new_doc() -> AutoCommit {
     AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit)
 }
 
-/// Reads a typed value out of a whole document.
+/// Reads a typed value out of a whole document, also when another client wrote it with
+/// JavaScript's default types (see [`lenient`]).
 pub fn hydrate<T: Hydrate>(doc: &AutoCommit, doc_id: &str, kind: DocKind) -> Result<T> {
-    autosurgeon::hydrate(doc).map_err(|e| Error::Schema {
+    autosurgeon::hydrate(&lenient::Lenient(doc)).map_err(|e| Error::Schema {
         doc: doc_id.to_owned(),
         kind: kind.as_str(),
         reason: e.to_string(),

@@ -20,6 +20,7 @@ use crate::schema::{SCHEMA_VERSION, non_empty};
 #[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
 pub struct Plan {
     /// The schema version that wrote this document.
+    #[autosurgeon(hydrate = "crate::schema::lenient::uint_or_int")]
     pub schema: u64,
     /// The group this plan belongs to.
     pub group_id: String,
