@@ -461,6 +461,17 @@ pub fn run(cli: Cli) -> Result<Output> {
                 format!("{meeting}: {visibility}\n"),
             )
         }
+        Command::Meeting(MeetingCommand::Canvassers { meeting, setting }) => {
+            let shown = setting == "show";
+            device.set_meeting_canvassers(&meeting, shown)?;
+            Output::new(
+                json!({ "meeting_id": meeting, "canvassers": shown }),
+                format!(
+                    "{meeting}: {} canvassers\n",
+                    if shown { "shown to" } else { "hidden from" }
+                ),
+            )
+        }
         Command::Meeting(MeetingCommand::JoinBoard {
             meeting,
             board_meeting,

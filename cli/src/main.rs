@@ -418,6 +418,16 @@ enum MeetingCommand {
         /// private | shared | public
         visibility: Visibility,
     },
+    /// Show a meeting to the group's canvassers, or stop (leads only). Canvassers' devices
+    /// hold no plan: they see the group's name, its leads, its officials, and the meetings
+    /// shown to them (shared and public ones too), with title, time, place and status only.
+    Canvassers {
+        /// The meeting.
+        meeting: String,
+        /// show | hide
+        #[arg(value_parser = ["show", "hide"])]
+        setting: String,
+    },
     /// Mark a meeting as the same as another group's on the county's board, when the office
     /// combined the requests (leads only); the board then shows one meeting with both groups.
     JoinBoard {

@@ -152,6 +152,7 @@ impl Shared {
                 attendees: Vec::new(),
                 status: m.status,
                 visibility: m.visibility,
+                canvassers: false,
                 joins: m.joins,
                 notes: autosurgeon::Text::default(),
                 created_at: 0,
@@ -275,23 +276,37 @@ pub fn sharing_changed(doc: &automerge::AutoCommit, before: &[automerge::ChangeH
     let Ok(Some((_, meetings))) = doc.get(automerge::ROOT, "meetings") else {
         return false;
     };
-    let visibility = |meeting: &automerge::ObjId, heads: Option<&[automerge::ChangeHash]>| {
-        let v = match heads {
-            Some(h) => doc.get_at(meeting, "visibility", h),
-            None => doc.get(meeting, "visibility"),
+    // Who sees a meeting: its visibility (a scalar string, or a text object as JavaScript
+    // writes one: both count) and whether canvassers are shown it.
+    let seen_by = |meeting: &automerge::ObjId, heads: Option<&[automerge::ChangeHash]>| {
+        let get = |key: &str| match heads {
+            Some(h) => doc.get_at(meeting, key, h),
+            None => doc.get(meeting, key),
         };
-        match scalar(v.ok().flatten()) {
-            Some(automerge::ScalarValue::Str(s)) if s.as_str() != "private" => s.to_string(),
+        let visibility = match get("visibility").ok().flatten() {
+            Some((automerge::Value::Scalar(s), _)) => match s.as_ref() {
+                automerge::ScalarValue::Str(s) => s.to_string(),
+                _ => "private".to_owned(),
+            },
+            Some((automerge::Value::Object(automerge::ObjType::Text), text)) => match heads {
+                Some(h) => doc.text_at(&text, h).unwrap_or_default(),
+                None => doc.text(&text).unwrap_or_default(),
+            },
             _ => "private".to_owned(),
-        }
+        };
+        let canvassers = matches!(
+            scalar(get("canvassers").ok().flatten()),
+            Some(automerge::ScalarValue::Boolean(true))
+        );
+        (visibility, canvassers)
     };
     doc.map_range(&meetings, ..).any(|item| {
         let id = item.id();
         let was = match doc.get_at(&meetings, item.key.as_ref(), before) {
-            Ok(Some((_, obj))) => visibility(&obj, Some(before)),
-            _ => "private".to_owned(),
+            Ok(Some((_, obj))) => seen_by(&obj, Some(before)),
+            _ => ("private".to_owned(), false),
         };
-        was != visibility(&id, None)
+        was != seen_by(&id, None)
     })
 }
 
@@ -646,6 +661,25 @@ mod tests {
             !step(&p, &mut doc)?,
             "a new private meeting shares nothing new"
         );
+        p.set_meeting_canvassers("m4", true)?;
+        assert!(
+            step(&p, &mut doc)?,
+            "showing a meeting to canvassers is one"
+        );
+        // A visibility written as JavaScript writes strings (a text object) counts too.
+        use automerge::ReadDoc;
+        use automerge::transaction::Transactable;
+        let before = doc.get_heads();
+        let Some((_, meetings)) = doc.get(automerge::ROOT, "meetings")? else {
+            return Err(crate::Error::Random("no meetings".into()));
+        };
+        let Some((_, m4)) = doc.get(&meetings, "m4")? else {
+            return Err(crate::Error::Random("no m4".into()));
+        };
+        let text = doc.put_object(&m4, "visibility", automerge::ObjType::Text)?;
+        doc.splice_text(&text, 0, 0, "public")?;
+        doc.commit();
+        assert!(sharing_changed(&doc, &before));
         Ok(())
     }
 }

@@ -270,11 +270,12 @@ impl Link {
                 }
                 Effect::Unavailable { doc, .. } => {
                     // A board the relay no longer serves was replaced by a fresh one (or its
-                    // county's groups stopped sharing): drop it, as a wiped group's documents.
+                    // county's groups stopped sharing), or a canvassers' brief by a newer one:
+                    // drop it, as a wiped group's documents.
                     // One the relay offered and withdrew before any of it arrived is not this
                     // device's to wait for either: it asks only for what it has registered.
                     let ours = device.sync_document_ids()?.iter().any(|(d, _)| *d == doc);
-                    if device.drop_board(&doc)? || !ours {
+                    if device.drop_replaced(&doc)? || !ours {
                         self.hub.forget(&doc);
                         self.recorded.remove(&doc);
                         self.gone.insert(doc);

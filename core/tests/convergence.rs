@@ -393,6 +393,7 @@ fn arb_meeting() -> impl Strategy<Value = Meeting> {
                         .collect(),
                     attendees: vec!["someone".into()],
                     status,
+                    canvassers: at.is_some_and(|t| t % 2 == 0),
                     visibility,
                     joins: None,
                     notes: Text::with_value(notes),
@@ -431,6 +432,7 @@ fn arb_plan() -> impl Strategy<Value = Plan> {
                     name,
                     jurisdiction,
                     created_by: "d".into(),
+                    created_by_name: Some("Device d".into()),
                     created_at: -5,
                 },
                 targets: targets

@@ -237,6 +237,16 @@ impl GroundworkStore {
         .await
     }
 
+    /// Shows a meeting to the group's canvassers, or stops (leads only). Canvassers' devices
+    /// hold no plan: only the group's name, leads, officials and the meetings shown to them.
+    pub async fn set_meeting_for_canvassers(&self, meeting_id: String, shown: bool) -> Result<()> {
+        self.edit(DocumentKind::Plan, move |d| {
+            d.set_meeting_canvassers(&meeting_id, shown)?;
+            Ok(((), d.group_of_meeting(&meeting_id)?))
+        })
+        .await
+    }
+
     /// Turns the group's sharing with the campaign on or off (leads only): its targets,
     /// official meetings' status and time, rule responses and canvass counts; never contacts'
     /// details, notes or agendas.

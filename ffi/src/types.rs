@@ -508,7 +508,8 @@ pub struct Rule {
 /// What kind of document changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, uniffi::Enum)]
 pub enum DocumentKind {
-    /// The plan: targets, meetings, action items, rule responses.
+    /// The plan: targets, meetings, action items, rule responses (on a canvasser's device, the
+    /// brief the relay writes for canvassers: targets and the meetings shown to them).
     Plan,
     /// A canvasser's contacts.
     Contacts,
@@ -522,7 +523,9 @@ impl From<groundwork_core::schema::DocKind> for DocumentKind {
     fn from(kind: groundwork_core::schema::DocKind) -> Self {
         use groundwork_core::schema::DocKind as K;
         match kind {
-            K::Plan => Self::Plan,
+            // A canvasser's brief is its view of the plan (targets, meetings shown to it):
+            // apps refresh the same lists for it.
+            K::Plan | K::Brief => Self::Plan,
             K::Contacts => Self::Contacts,
             K::Roster => Self::Roster,
             K::Board => Self::Board,

@@ -3,9 +3,11 @@
 //! store at startup, changed together with the store) because the hub asks at every step.
 //!
 //! The rules:
-//! - plan: leads and members read and write; canvassers read.
+//! - plan: leads and members read and write.
 //! - contacts: the canvasser who owns the document reads and writes; leads read.
-//! - roster: every member reads; only the relay writes.
+//! - roster: leads and members read; only the relay writes.
+//! - brief (what canvassers see of the group: its name, leads, officials and the meetings shown
+//!   to them): canvassers read; only the relay writes. Canvassers read no plan and no roster.
 //! - anything else, and anyone else: hidden, answered exactly as a missing document.
 //!
 //! A new plan creates its group, with its creator as lead (if the operator's sign-up code, when
@@ -197,6 +199,40 @@ impl RelayAccess {
         self.board_of.insert(doc, county.to_owned());
     }
 
+    /// A group's canvassers' brief is now `new`: `old` (the one before, if any) is no one's to
+    /// read again, and is answered as missing.
+    pub fn set_brief(&mut self, group: &str, new: DocumentId, old: Option<DocumentId>) {
+        if let Some(old) = old {
+            self.docs.remove(&old);
+            if let Some(g) = self.groups.get_mut(group) {
+                g.docs.remove(&old);
+            }
+            self.retired_boards.insert(old);
+        }
+        if let Some(g) = self.groups.get_mut(group) {
+            g.docs.insert(new);
+        }
+        self.docs.insert(
+            new,
+            DocEntry {
+                group: group.to_owned(),
+                kind: Some(DocKind::Brief),
+                owner: None,
+            },
+        );
+    }
+
+    /// A group's current members: (device, name, role).
+    pub fn members_of(&self, group: &str) -> Vec<(&str, &str, Role)> {
+        self.groups.get(group).map_or_else(Vec::new, |g| {
+            g.members
+                .iter()
+                .filter(|(_, m)| m.removed_at.is_none())
+                .map(|(d, m)| (d.as_str(), m.name.as_str(), m.role))
+                .collect()
+        })
+    }
+
     /// Whether `doc` is a county's board now.
     pub fn is_board(&self, doc: &DocumentId) -> bool {
         self.board_of.contains_key(doc)
@@ -315,7 +351,8 @@ impl RelayAccess {
                     Principal::Token { group, .. } => group == g,
                     _ => true,
                 };
-                own && self.role(g, device).is_some()
+                // Canvassers do not read boards: their phones hold their group's brief.
+                own && self.role(g, device).is_some_and(|r| r != Role::Canvasser)
             })
         })
     }
@@ -604,7 +641,7 @@ impl RelayAccess {
     }
 
     /// Creates a group (and records its roster document) for a plan its lead brought.
-    fn create_group(&mut self, group: &str, plan: DocumentId, lead: &str) -> bool {
+    fn create_group(&mut self, group: &str, plan: DocumentId, lead: &str, name: &str) -> bool {
         let Ok(roster) = DocumentId::random() else {
             return false;
         };
@@ -622,7 +659,7 @@ impl RelayAccess {
             created_by: lead.to_owned(),
             at: now_ms(),
         });
-        let member = self.add_member(group, lead, Role::Lead, "", lead);
+        let member = self.add_member(group, lead, Role::Lead, name.trim(), lead);
         self.pending.push(member);
         self.record_doc(plan, group, DocKind::Plan, None);
         self.record_doc(roster, group, DocKind::Roster, None);
@@ -666,6 +703,9 @@ impl Policy for RelayAccess {
             return Access::Hidden;
         };
         match entry.kind {
+            // Least privilege on a canvasser's phone: its brief, never the plan or the roster.
+            Some(DocKind::Brief) if role == Role::Canvasser => Access::Read,
+            Some(DocKind::Plan | DocKind::Roster) if role == Role::Canvasser => Access::Hidden,
             Some(DocKind::Plan) if role.edits_plan() => Access::Write,
             Some(DocKind::Plan) => Access::Read,
             Some(DocKind::Contacts) if entry.owner.as_deref() == Some(device) => Access::Write,
@@ -713,7 +753,8 @@ impl Policy for RelayAccess {
             if self.signup_code.is_some() && !self.creators.contains(&device) {
                 return refused("a new group from a device that has not signed up");
             }
-            if !self.create_group(&id, *doc, &device) {
+            let name = plan.profile.created_by_name.as_deref().unwrap_or_default();
+            if !self.create_group(&id, *doc, &device, name) {
                 return refused("no randomness for the group's roster id");
             }
             return Ok(());
@@ -777,7 +818,7 @@ impl Policy for RelayAccess {
             return why("an unauthenticated connection");
         };
         if self.retired_boards.contains(doc) {
-            return why("a board the relay has replaced with a fresh one");
+            return why("a board or brief the relay has replaced with a fresh one");
         }
         if self.board_of.contains_key(doc) {
             return why(if access == Access::Read {
@@ -812,8 +853,18 @@ impl Policy for RelayAccess {
         };
         let kind = entry.kind.map_or("unknown", DocKind::as_str);
         Refused(match (access, entry.kind) {
+            (_, Some(DocKind::Roster)) if role == Role::Canvasser => {
+                "a canvasser may not see the roster (it reads the group's brief)".into()
+            }
             (_, Some(DocKind::Roster)) => {
                 "a change to the roster, which only the relay writes".into()
+            }
+            (_, Some(DocKind::Brief)) if role == Role::Canvasser => {
+                "a change to the brief, which only the relay writes".into()
+            }
+            (_, Some(DocKind::Brief)) => format!("a {role} does not read the canvassers' brief"),
+            (_, Some(DocKind::Plan)) if role == Role::Canvasser => {
+                "a canvasser may not see the plan (it reads the group's brief)".into()
             }
             (_, Some(DocKind::Contacts)) if role == Role::Lead => {
                 "a lead's change to a canvasser's contacts (leads read them)".into()

@@ -202,6 +202,9 @@ struct HubThread {
     quota: Option<u64>,
     /// Connection nonces seen while the store could not record them (replays stay refused).
     unrecorded_nonces: BTreeMap<String, i64>,
+    /// Groups whose canvassers' brief may have changed (their plan or members did), to write
+    /// on this turn.
+    brief_due: BTreeSet<String>,
 }
 
 /// How the hub thread runs.
@@ -248,7 +251,11 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         batch_bytes: 0,
         quota: None,
         unrecorded_nonces: BTreeMap::new(),
+        brief_due: BTreeSet::new(),
     };
+    // Every group's brief is checked once at startup (written for groups from before briefs;
+    // unchanged ones cost a comparison).
+    t.brief_due = t.hub.policy().group_ids().into_iter().collect();
     t.check_storage();
     if let Err(e) = t.build_campaign_index() {
         tracing::error!(error = %e, "building the campaign index failed; it fills as plans change");
@@ -605,7 +612,7 @@ impl HubThread {
         loop {
             let effects: Vec<Effect> = std::iter::from_fn(|| self.hub.poll_effect()).collect();
             let (mut writes, new_groups) = self.hub.policy_mut().take_pending();
-            if effects.is_empty() && writes.is_empty() {
+            if effects.is_empty() && writes.is_empty() && self.brief_due.is_empty() {
                 break;
             }
             let mut offers: Vec<(ConnId, DocumentId)> = Vec::new();
@@ -657,9 +664,18 @@ impl HubThread {
                     .persist_micros
                     .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
             }
-            // Boards read the index as just committed, and go in a transaction of their own.
+            // Boards read the index as just committed, and go in a transaction of their own;
+            // so do the briefs of groups whose plans changed.
             let (board_changes, board_offers) = self.write_boards(&counties)?;
             offers.extend(board_offers);
+            for (doc, _) in &changed {
+                if let Some((group, groundwork_core::schema::DocKind::Plan)) =
+                    self.hub.policy().doc_kind(doc)
+                {
+                    self.brief_due.insert(group.to_owned());
+                }
+            }
+            offers.extend(self.write_briefs()?);
             rosters.extend(board_changes);
             let now = self.now();
             // Documents offered in this batch go out before the batch's own answers, so a
@@ -1066,6 +1082,7 @@ impl HubThread {
         }
         self.store.commit(&writes)?;
         self.apply_rosters(roster.into_iter().collect(), now);
+        self.brief_due.insert(invite.group.clone());
         tracing::info!(role = %invite.role, "a device joined a group");
         for conn in self.hub.policy().conns_of(device) {
             for doc in self.hub.policy().readable(conn) {
@@ -1109,6 +1126,7 @@ impl HubThread {
         }
         self.store.commit(&writes)?;
         self.apply_rosters(roster.into_iter().collect(), now);
+        self.brief_due.insert(group.to_owned());
         tracing::info!("a device was removed from a group");
         // Service stops at once: the device's connections are dropped. When it comes back it
         // is told to wipe the group.
@@ -1334,6 +1352,79 @@ impl HubThread {
             self.store.commit(&writes)?;
         }
         Ok((changes, offers))
+    }
+
+    /// Writes the canvassers' brief of every group in `brief_due` whose brief no longer says
+    /// what its plan and members do: always as a fresh document, the old one dropped and
+    /// withdrawn, so a canvasser's phone never holds what was taken out of it. Returns the
+    /// offers of the new briefs to the canvassers connected.
+    fn write_briefs(&mut self) -> Result<Vec<(ConnId, DocumentId)>, StoreError> {
+        use groundwork_core::schema::DocKind;
+        use groundwork_core::schema::brief::Brief;
+        use groundwork_core::schema::plan::Plan;
+        let now = now_ms();
+        let mut writes = Vec::new();
+        let mut offers = Vec::new();
+        for group in std::mem::take(&mut self.brief_due) {
+            let Ok(plan_doc) = group.parse::<DocumentId>() else {
+                continue;
+            };
+            let Some(am) = self.current(&plan_doc, &[])? else {
+                continue;
+            };
+            // A plan the relay cannot read briefs no one until it can (fail closed); the
+            // reason stays out of the log, as it may quote what the group wrote.
+            let Ok(plan) = groundwork_core::schema::hydrate::<Plan>(&am, &group, DocKind::Plan)
+            else {
+                tracing::warn!(doc = %plan_doc, "a plan the relay cannot read: its canvassers' brief waits");
+                continue;
+            };
+            let brief = Brief::of(&plan, self.hub.policy().members_of(&group));
+            let old = self
+                .hub
+                .policy()
+                .group_docs(&group, DocKind::Brief)
+                .into_iter()
+                .next();
+            if let Some(old) = old {
+                let same = self
+                    .current(&old, &[])?
+                    .and_then(|doc| Brief::read(&doc, &old.to_string()).ok())
+                    .is_some_and(|b| b == brief);
+                if same {
+                    continue;
+                }
+            }
+            let Ok(id) = DocumentId::random() else {
+                continue;
+            };
+            let change = match brief.write_new(&id.to_string(), now) {
+                Ok(change) => change,
+                Err(e) => {
+                    tracing::error!(error = %e, "writing a brief failed");
+                    continue;
+                }
+            };
+            writes.push(Write::Document {
+                doc: id,
+                group: group.clone(),
+                kind: DocKind::Brief.as_str().into(),
+                owner: None,
+            });
+            writes.push(Write::Chunk(id, change));
+            if let Some(old) = old {
+                writes.push(Write::DropDocument(old));
+                self.hub.withdraw(&old);
+            }
+            self.hub.policy_mut().set_brief(&group, id, old);
+            for conn in self.hub.policy().readers(&id) {
+                offers.push((conn, id));
+            }
+        }
+        if !writes.is_empty() {
+            self.store.commit(&writes)?;
+        }
+        Ok(offers)
     }
 
     /// A document as it is with this batch's changes: the hub's copy, or (when a refusal sent

@@ -160,6 +160,52 @@ pub fn files_contain(dir: &Path, needle: &str) -> Res<bool> {
     Ok(false)
 }
 
+/// Whether a device's store in `dir` holds `needle` anywhere, read as an attacker with the
+/// device's key would read it: every text and blob of every table, decrypted, and the whole
+/// history of every document (each change decoded, values and all). A scan of the raw files
+/// alone would prove nothing: they are encrypted.
+pub fn store_contains(dir: &Path, needle: &str) -> Res<bool> {
+    let path = dir.join(groundwork_core::store::STORE_FILE);
+    let conn = groundwork_core::store::connect_raw(&path, &cli_key(dir))?;
+    let has = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for table in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\""))?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            for i in 0..columns {
+                if let rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) =
+                    row.get_ref(i)?
+                    && has(b)
+                {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    let mut docs: std::collections::BTreeMap<String, automerge::AutoCommit> = Default::default();
+    let mut stmt = conn.prepare("SELECT doc_id, bytes FROM chunks ORDER BY doc_id, seq")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let bytes: Vec<u8> = row.get(1)?;
+        docs.entry(row.get(0)?)
+            .or_default()
+            .load_incremental(&bytes)?;
+    }
+    for doc in docs.values_mut() {
+        for change in doc.get_changes(&[]) {
+            if format!("{:?}", change.decode()).contains(needle) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// A plain HTTP/1.1 GET of `path` on `addr` (`HOST:PORT`): the status code and the body.
 pub fn http_get(addr: &str, path: &str) -> Res<(u16, String)> {
     use std::io::{Read, Write};

@@ -191,6 +191,7 @@ struct World {
     roster: DocumentId,
     /// The board of the county the group's official is in (the relay writes it).
     board: DocumentId,
+    brief: DocumentId,
 }
 
 fn world() -> Res<World> {
@@ -271,6 +272,12 @@ fn world() -> Res<World> {
     };
     let (plan, contacts, roster) = (doc_of("plan")?, doc_of("contacts")?, doc_of("roster")?);
     let board = doc_of("board")?;
+    let brief = canvasser.run(&["status"])?["documents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["kind"] == "brief"))
+        .and_then(|d| d["doc_id"].as_str())
+        .ok_or("no brief on the canvasser's device")?
+        .parse()?;
     // The removed member synced while it was in, then is removed.
     removed.sync(&relay)?;
     lead.run(&["member", "remove", &group, &removed.id()?, "--relay", &url])?;
@@ -290,6 +297,7 @@ fn world() -> Res<World> {
         contacts,
         roster,
         board,
+        brief,
     })
 }
 
@@ -321,11 +329,18 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
         ("contacts", w.contacts),
         ("roster", w.roster),
         ("board", w.board),
+        ("brief", w.brief),
     ];
-    // The lead's copy of each document, for write attempts.
+    // The lead's copy of each document (the canvasser's of its brief), for write attempts.
     let copies: Vec<Vec<u8>> = docs
         .iter()
-        .map(|(_, d)| w.lead.document(d))
+        .map(|(name, d)| {
+            if *name == "brief" {
+                w.canvasser.document(d)
+            } else {
+                w.lead.document(d)
+            }
+        })
         .collect::<Res<_>>()?;
     // What a missing document gets, read and written.
     let missing = DocumentId::random()?;
@@ -342,10 +357,11 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
     // Allowed cells: (peer, document) -> "RW", "R" or "".
     let allowed = |peer: &str, doc: &str| match (peer, doc) {
         ("lead" | "member" | "member's token", "plan") => "RW",
-        ("canvasser", "plan") => "R",
         ("canvasser", "contacts") => "RW",
         ("lead", "contacts") => "R",
-        ("lead" | "member" | "canvasser" | "member's token", "roster" | "board") => "R",
+        ("lead" | "member" | "member's token", "roster" | "board") => "R",
+        // Least privilege: a canvasser reads its group's brief, no plan, roster or board.
+        ("canvasser", "brief") => "R",
         ("board follower" | "campaign staff", "board") => "R",
         _ => "",
     };
@@ -410,7 +426,9 @@ async fn the_access_matrix_holds_exactly() -> TestResult {
         .filter(|l| l.contains("refused changes the peer may not make"))
         .collect();
     for reason in [
-        "reason=a canvasser's change to the plan (read only for a canvasser)",
+        "reason=a canvasser may not see the plan (it reads the group's brief)",
+        "reason=a change to the brief, which only the relay writes",
+        "reason=a member does not read the canvassers' brief",
         "reason=a lead's change to a canvasser's contacts (leads read them)",
         "reason=a member's change to another canvasser's contacts",
         "reason=a change to the roster, which only the relay writes",

@@ -82,9 +82,13 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
         ])?,
         "meeting_id",
     )?;
+    // The canvasser is shown the meeting (a canvasser's phone holds no plan: the group's
+    // brief, with the meetings shown to canvassers).
+    lead.run(&["meeting", "canvassers", &meeting, "show"])?;
     assert_eq!(lead.sync(&relay)?["synced"], true);
 
-    // 2. The others join with the lead's invites and receive the plan.
+    // 2. The others join with the lead's invites and receive the plan (the canvasser, the
+    // brief).
     for (d, role) in [(&member, "member"), (&canvasser, "canvasser")] {
         let code = id(
             &lead.run(&["invite", "create", &group, "--role", role])?,
@@ -194,7 +198,12 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
                 assert_eq!(summary["synced"], true, "order {order:?}: {summary}");
             }
         }
-        let shown: Vec<Value> = devices
+        // The canvasser's phone holds the meeting as its brief shows it (no agenda); the lead
+        // and the member, all of it.
+        let brief = canvasser.run(&["meeting", "show", &meeting])?;
+        assert_eq!(brief["title"], "Ask");
+        assert_eq!(brief["agenda"], serde_json::json!([]));
+        let shown: Vec<Value> = devices[..2]
             .iter()
             .map(|d| d.run(&["meeting", "show", &meeting]))
             .collect::<Result<_, _>>()?;
@@ -212,12 +221,16 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
     }
 
     // 8. All converge, and nothing acknowledged was lost.
-    let shown: Vec<Value> = [&lead, &member, &canvasser]
+    let shown: Vec<Value> = [&lead, &member]
         .iter()
         .map(|d| d.run(&["meeting", "show", &meeting]))
         .collect::<Result<_, _>>()?;
     assert_eq!(shown[0], shown[1]);
-    assert_eq!(shown[1], shown[2]);
+    let brief = canvasser.run(&["meeting", "show", &meeting])?;
+    assert_eq!(
+        (&brief["title"], &brief["status"]),
+        (&shown[0]["title"], &shown[0]["status"])
+    );
     let agenda: Vec<&str> = shown[0]["agenda"]
         .as_array()
         .ok_or("no agenda")?
@@ -269,15 +282,29 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
         v.sort();
         Ok(v)
     };
-    // The lead and the canvasser hold the plan, the roster and the canvasser's contacts; the
-    // member holds the plan and the roster, and never receives the contacts.
+    // The lead holds the plan, the roster and the canvasser's contacts; the canvasser its
+    // contacts and the group's brief (no plan, no roster); the member the plan and the
+    // roster, and never receives the contacts.
     let lead_heads = heads(&lead)?;
     assert_eq!(
         lead_heads.len(),
         3,
         "plan, roster, contacts: {lead_heads:?}"
     );
-    assert_eq!(heads(&canvasser)?, lead_heads);
+    let canvasser_heads = heads(&canvasser)?;
+    assert_eq!(
+        canvasser_heads.len(),
+        2,
+        "brief, contacts: {canvasser_heads:?}"
+    );
+    assert_eq!(
+        canvasser_heads
+            .iter()
+            .filter(|h| lead_heads.contains(h))
+            .count(),
+        1,
+        "the contacts, the same on both"
+    );
     let member_heads = heads(&member)?;
     assert_eq!(member_heads.len(), 2, "{member_heads:?}");
     assert!(member_heads.iter().all(|h| lead_heads.contains(h)));

@@ -90,25 +90,26 @@ impl Device {
         };
         for (doc, board) in self.boards_by_id()? {
             if !reached.contains(&board.board_of) {
-                self.drop_board(&doc)?;
+                self.drop_replaced(&doc)?;
             }
         }
         Ok(())
     }
 
-    /// Deletes a board the relay no longer serves; `false` if `doc` is not a board here.
-    pub fn drop_board(&mut self, doc: &DocumentId) -> Result<bool> {
+    /// Deletes a document the relay writes and no longer serves (a board, or a canvassers'
+    /// brief, replaced by a fresh one); `false` if `doc` is neither here.
+    pub fn drop_replaced(&mut self, doc: &DocumentId) -> Result<bool> {
         let id = doc.to_string();
         let tx = self.store.begin()?;
-        let is_board = tx
+        let replaceable = tx
             .query_row(
-                "SELECT 1 FROM documents WHERE doc_id = ?1 AND kind = 'board'",
+                "SELECT 1 FROM documents WHERE doc_id = ?1 AND kind IN ('board', 'brief')",
                 [&id],
                 |_| Ok(()),
             )
             .ok()
             .is_some();
-        if !is_board {
+        if !replaceable {
             return Ok(false);
         }
         for table in ["chunks", "sync_states", "sync_status", "documents"] {
@@ -119,7 +120,7 @@ impl Device {
         }
         tx.commit()?;
         self.docs.remove(doc);
-        tracing::info!("a board the relay replaced was dropped");
+        tracing::info!("a document the relay replaced was dropped");
         Ok(true)
     }
 }

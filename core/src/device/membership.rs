@@ -127,18 +127,38 @@ impl Device {
     }
 
     /// A group's members, from its roster (empty until the roster has arrived from the relay).
+    /// A canvasser's device has no roster: it knows the group's leads alone, from its brief.
     pub fn members(&mut self, group_id: &str) -> Result<Vec<(String, RosterMember)>> {
         self.group(group_id)?;
-        let roster = self
-            .documents()?
-            .into_iter()
-            .find(|d| d.group_id.as_deref() == Some(group_id) && d.kind == DocKind::Roster);
-        let Some(record) = roster else {
-            return Ok(Vec::new());
+        let documents = self.documents()?;
+        let of_kind = |kind| {
+            documents
+                .iter()
+                .find(|d| d.group_id.as_deref() == Some(group_id) && d.kind == kind)
         };
-        let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &record.doc_id)?;
-        let roster = Roster::read(&loaded.doc, &record.doc_id.to_string())?;
-        Ok(roster.members.into_iter().collect())
+        if let Some(record) = of_kind(DocKind::Roster) {
+            let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &record.doc_id)?;
+            let roster = Roster::read(&loaded.doc, &record.doc_id.to_string())?;
+            return Ok(roster.members.into_iter().collect());
+        }
+        if let Some(record) = of_kind(DocKind::Brief) {
+            let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &record.doc_id)?;
+            let brief = crate::schema::brief::Brief::read(&loaded.doc, &record.doc_id.to_string())?;
+            return Ok(brief
+                .leads
+                .into_iter()
+                .map(|(device, name)| {
+                    let lead = RosterMember {
+                        name,
+                        role: Role::Lead,
+                        joined_at: 0,
+                        removed_at: None,
+                    };
+                    (device, lead)
+                })
+                .collect());
+        }
+        Ok(Vec::new())
     }
 
     /// This device's key pair.

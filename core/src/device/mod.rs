@@ -300,6 +300,23 @@ fn reindex(
     match kind {
         // A board is read whole when shown; it checks here that it is one.
         DocKind::Board => schema::board::Board::read(doc, &id).map(|_| ()),
+        DocKind::Brief => {
+            let brief = schema::brief::Brief::read(doc, &id)?;
+            index::replace_brief(tx, &brief)?;
+            // A canvasser's device from before briefs holds the group's plan and roster: they
+            // go, as in a wipe (the relay serves canvassers neither any more).
+            let role: Option<String> = tx
+                .query_row(
+                    "SELECT role FROM groups WHERE group_id = ?1",
+                    [&brief.brief_of],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if role.as_deref() == Some("canvasser") {
+                store::drop_group_documents(tx, &brief.brief_of, &["plan", "roster"])?;
+            }
+            Ok(())
+        }
         DocKind::Plan => index::replace_plan(tx, &schema::hydrate::<Plan>(doc, &id, kind)?),
         DocKind::Contacts => {
             index::replace_contacts(tx, &id, &schema::hydrate::<ContactsDoc>(doc, &id, kind)?)
@@ -366,11 +383,15 @@ fn apply_new(
     doc.load_incremental(changes)?;
     let not_ours = |reason: &str| Error::Schema {
         doc: id.clone(),
-        kind: "plan, contacts, roster or board",
+        kind: "plan, contacts, roster, brief or board",
         reason: reason.to_owned(),
     };
     use automerge::ReadDoc;
-    let (kind, owner, period, group_id) = if doc.get(automerge::ROOT, "board_of")?.is_some() {
+    let (kind, owner, period, group_id) = if doc.get(automerge::ROOT, "brief_of")?.is_some() {
+        // A canvasser's view of its group, in place of the plan and the roster.
+        let b = schema::brief::Brief::read(&doc, &id)?;
+        (DocKind::Brief, None, None, Some(b.brief_of))
+    } else if doc.get(automerge::ROOT, "board_of")?.is_some() {
         // A board belongs to no group: the relay offers it because a group of this device
         // asks an official in its county, because this device follows the county, or to
         // campaign staff; it drops it (answers it missing) when none of these holds.
@@ -405,7 +426,7 @@ fn apply_new(
         (DocKind::Plan, None, None, Some(p.group_id))
     } else {
         return Err(not_ours(
-            "it is neither a plan, a contacts document, a roster nor a board",
+            "it is neither a plan, a contacts document, a roster, a brief nor a board",
         ));
     };
     let known_group = match &group_id {

@@ -26,7 +26,8 @@ impl Device {
         let plan_doc = DocumentId::random()?;
         let group_id = plan_doc.to_string();
         let now = now_ms();
-        let plan = Plan::new(&group_id, name, jurisdiction, &self.info.device_id, now)?;
+        let mut plan = Plan::new(&group_id, name, jurisdiction, &self.info.device_id, now)?;
+        plan.profile.created_by_name = Some(self.info.name.clone());
         let mut doc = schema::new_doc();
         schema::reconcile(&mut doc, &plan, &plan_doc.to_string(), DocKind::Plan)?;
         let change = commit_change(&mut doc, now).ok_or_else(|| Error::Invalid {
@@ -157,6 +158,15 @@ impl Device {
         })
     }
 
+    /// Shows a meeting to the group's canvassers, or stops (leads only).
+    pub fn set_meeting_canvassers(&mut self, meeting_id: &str, shown: bool) -> Result<()> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        self.lead_only(&group_id, "choose what canvassers see")?;
+        self.edit_plan(&group_id, |plan, _| {
+            plan.set_meeting_canvassers(meeting_id, shown)
+        })
+    }
+
     /// Marks a meeting as the same as another group's on the county's board (leads only):
     /// the office combined the requests. `None` makes it the group's own again.
     pub fn join_board_meeting(
@@ -246,9 +256,54 @@ impl Device {
     /// The whole plan of a group, read from its document.
     pub fn plan(&mut self, group_id: &str) -> Result<Plan> {
         let group = self.group(group_id)?;
+        if group.role == crate::identity::Role::Canvasser.as_str() {
+            return self.plan_from_brief(group_id);
+        }
         let doc_id: DocumentId = group.plan_doc.parse()?;
         let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &doc_id)?;
         schema::hydrate(&loaded.doc, &group.plan_doc, DocKind::Plan)
+    }
+
+    /// A canvasser's view of its group's plan, from the brief the relay writes for canvassers:
+    /// the group's name, its officials and the meetings shown to canvassers (no agendas,
+    /// notes, action items or answers: its phone holds none).
+    fn plan_from_brief(&mut self, group_id: &str) -> Result<Plan> {
+        use crate::schema::brief::Brief;
+        use crate::schema::plan::Meeting;
+        let record = self
+            .documents()?
+            .into_iter()
+            .find(|d| d.group_id.as_deref() == Some(group_id) && d.kind == DocKind::Brief)
+            .ok_or_else(|| Error::NotFound {
+                kind: "canvassers' brief (sync first)",
+                id: group_id.to_owned(),
+            })?;
+        let (loaded, _) = catch_up(self.store.conn(), &mut self.docs, &record.doc_id)?;
+        let brief = Brief::read(&loaded.doc, &record.doc_id.to_string())?;
+        let mut plan = Plan::new(group_id, &brief.name, brief.jurisdiction, "", 0)?;
+        plan.targets = brief.targets;
+        for (id, m) in brief.meetings {
+            let meeting = Meeting {
+                id: m.id,
+                kind: m.kind,
+                title: m.title,
+                target: m.target,
+                at: m.at,
+                location: m.location,
+                host: None,
+                roles: Default::default(),
+                agenda: Vec::new(),
+                attendees: Vec::new(),
+                status: m.status,
+                visibility: Default::default(),
+                canvassers: true,
+                joins: None,
+                notes: Default::default(),
+                created_at: 0,
+            };
+            plan.meetings.insert(id, meeting);
+        }
+        Ok(plan)
     }
 
     /// The group a meeting belongs to.

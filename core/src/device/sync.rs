@@ -85,7 +85,8 @@ impl Device {
         let mut out: Vec<(DocumentId, bool)> = records.iter().map(|d| (d.doc_id, true)).collect();
         for g in self.groups()? {
             let plan: DocumentId = g.plan_doc.parse()?;
-            if !known.contains(&plan) {
+            // A canvasser is sent its group's brief, never the plan: it does not ask for it.
+            if !known.contains(&plan) && g.role != crate::identity::Role::Canvasser.as_str() {
                 out.push((plan, false));
             }
         }
@@ -245,7 +246,8 @@ impl Device {
     /// document's index rows. A document seen for the first time is registered by what it is
     /// (a plan or a contacts document), and its group too if this device only knew its id.
     pub fn apply_remote_changes(&mut self, doc_id: &DocumentId, changes: &[u8]) -> Result<()> {
-        let registered = self.documents()?.iter().any(|d| d.doc_id == *doc_id);
+        let documents = self.documents()?;
+        let registered = documents.iter().any(|d| d.doc_id == *doc_id);
         let tx = self.store.begin()?;
         let result = if registered {
             apply_known(&tx, &mut self.docs, doc_id, changes)
@@ -253,7 +255,26 @@ impl Device {
             apply_new(&tx, &mut self.docs, doc_id, changes)
         };
         match result.and_then(|()| Ok(tx.commit()?)) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // A brief may have dropped documents (a canvasser's old plan and roster): they
+                // leave memory too, and the file is compacted so their bytes do not linger.
+                // (A new document may be a brief; a registered one's kind is known.)
+                let is_brief = documents
+                    .iter()
+                    .find(|d| d.doc_id == *doc_id)
+                    .is_none_or(|d| d.kind == DocKind::Brief);
+                if is_brief {
+                    let kept: std::collections::BTreeSet<DocumentId> =
+                        self.documents()?.into_iter().map(|d| d.doc_id).collect();
+                    if kept.len() < documents.len() + usize::from(!registered) {
+                        self.docs.retain(|d, _| kept.contains(d));
+                        self.store
+                            .conn()
+                            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
+                    }
+                }
+                Ok(())
+            }
             Err(e) => {
                 self.docs.remove(doc_id);
                 Err(e)

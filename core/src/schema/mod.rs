@@ -1,7 +1,8 @@
-//! The typed documents of a group (plan, contacts, roster) and how they are read from and written to
+//! The typed documents of a group (plan, contacts, roster, the canvassers' brief) and how they are read from and written to
 //! automerge.
 
 pub mod board;
+pub mod brief;
 pub mod contacts;
 pub mod lenient;
 pub mod plan;
@@ -28,6 +29,8 @@ pub enum DocKind {
     Roster,
     /// A county's board (written by the relay from its campaign index).
     Board,
+    /// A group's brief for its canvassers (written by the relay from the plan and roster).
+    Brief,
 }
 
 impl DocKind {
@@ -38,6 +41,7 @@ impl DocKind {
             DocKind::Contacts => "contacts",
             DocKind::Roster => "roster",
             DocKind::Board => "board",
+            DocKind::Brief => "brief",
         }
     }
 
@@ -48,6 +52,7 @@ impl DocKind {
             "contacts" => Some(DocKind::Contacts),
             "roster" => Some(DocKind::Roster),
             "board" => Some(DocKind::Board),
+            "brief" => Some(DocKind::Brief),
             _ => None,
         }
     }

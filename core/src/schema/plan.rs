@@ -46,6 +46,10 @@ pub struct Profile {
     pub jurisdiction: Option<String>,
     /// The device that created the group.
     pub created_by: String,
+    /// Its name, as its owner gave it: the relay's name for the group's first lead (the name
+    /// its canvassers see).
+    #[autosurgeon(missing = "Default::default")]
+    pub created_by_name: Option<String>,
     /// When the group was created (Unix milliseconds).
     pub created_at: i64,
     /// Whether the group shares with the campaign (its targets, its official meetings' status
@@ -154,6 +158,10 @@ pub struct Meeting {
     /// Who beyond the group may see it (and its place).
     #[autosurgeon(missing = "Default::default")]
     pub visibility: Visibility,
+    /// Whether the group's canvassers are shown it (its title, time, place and status: see
+    /// [`crate::schema::brief`]); shared and public meetings are shown them anyway.
+    #[autosurgeon(missing = "Default::default")]
+    pub canvassers: bool,
     /// The meeting on the county's board (`GROUP/MEETING`) this one is the same as, when the
     /// office combined several groups' requests into one meeting.
     #[autosurgeon(missing = "Default::default")]
@@ -308,6 +316,7 @@ impl Plan {
                 name: non_empty("group name", name)?,
                 jurisdiction: optional(jurisdiction),
                 created_by: created_by.to_owned(),
+                created_by_name: None,
                 created_at: now,
                 shares: true,
             },
@@ -410,6 +419,7 @@ impl Plan {
             attendees: Vec::new(),
             status: MeetingStatus::Draft,
             visibility: Visibility::Private,
+            canvassers: false,
             joins: None,
             notes: Text::default(),
             created_at: now,
@@ -449,6 +459,12 @@ impl Plan {
     /// Sets who beyond the group may see a meeting.
     pub fn set_meeting_visibility(&mut self, meeting: &str, visibility: Visibility) -> Result<()> {
         self.meeting_mut(meeting)?.visibility = visibility;
+        Ok(())
+    }
+
+    /// Shows a meeting to the group's canvassers, or stops.
+    pub fn set_meeting_canvassers(&mut self, meeting: &str, shown: bool) -> Result<()> {
+        self.meeting_mut(meeting)?.canvassers = shown;
         Ok(())
     }
 

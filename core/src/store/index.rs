@@ -148,6 +148,56 @@ pub struct ContactPage {
     pub total: i64,
 }
 
+/// Rewrites a group's targets and meetings from its canvassers' brief (a canvasser's device,
+/// which has no plan), and its name.
+pub fn replace_brief(tx: &Transaction<'_>, brief: &crate::schema::brief::Brief) -> Result<()> {
+    let g = &brief.brief_of;
+    for table in ["idx_targets", "idx_meetings"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE group_id = ?1"), [g])?;
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO idx_targets (target_id, group_id, name, title, agency, jurisdiction, level,
+                                  county, office, place, official_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for t in brief.targets.values() {
+        stmt.execute(params![
+            t.id,
+            g,
+            t.name,
+            t.title,
+            t.agency,
+            t.jurisdiction,
+            t.level.as_str(),
+            t.county,
+            t.office.map(|o| o.as_str()),
+            t.place,
+            t.official_key(),
+        ])?;
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO idx_meetings
+         (meeting_id, group_id, kind, title, target_id, at, location, status, agenda_items,
+          created_at, visibility)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 0, 'private')",
+    )?;
+    for m in brief.meetings.values() {
+        stmt.execute(params![
+            m.id,
+            g,
+            m.kind.as_str(),
+            m.title,
+            m.target,
+            m.at,
+            m.location,
+            m.status.as_str(),
+        ])?;
+    }
+    tx.prepare_cached("UPDATE groups SET name = ?2, jurisdiction = ?3 WHERE group_id = ?1")?
+        .execute(params![g, brief.name, brief.jurisdiction])?;
+    Ok(())
+}
+
 /// Rewrites every index row derived from a group's plan.
 pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
     let g = &plan.group_id;

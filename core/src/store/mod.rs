@@ -406,6 +406,35 @@ pub fn replace_with_snapshot(
     Ok(true)
 }
 
+/// Deletes a group's documents of these kinds, with everything kept of them (chunks, sync
+/// state, the plan's index rows); returns how many there were.
+pub fn drop_group_documents(tx: &Transaction<'_>, group_id: &str, kinds: &[&str]) -> Result<usize> {
+    let mut dropped = 0;
+    for kind in kinds {
+        let docs: Vec<String> = {
+            let mut stmt = tx
+                .prepare_cached("SELECT doc_id FROM documents WHERE group_id = ?1 AND kind = ?2")?;
+            let rows = stmt.query_map(params![group_id, kind], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for id in &docs {
+            for table in ["chunks", "sync_states", "sync_status", "documents"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE doc_id = ?1"), [id])?;
+            }
+        }
+        if *kind == "plan" && !docs.is_empty() {
+            for table in ["idx_actions", "idx_responses"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE group_id = ?1"),
+                    [group_id],
+                )?;
+            }
+        }
+        dropped += docs.len();
+    }
+    Ok(dropped)
+}
+
 /// Registers a document.
 pub fn insert_document(
     tx: &Transaction<'_>,

@@ -1005,6 +1005,12 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     func setGroupSharing(groupId: String, on: Bool) async throws 
     
     /**
+     * Shows a meeting to the group's canvassers, or stops (leads only). Canvassers' devices
+     * hold no plan: only the group's name, leads, officials and the meetings shown to them.
+     */
+    func setMeetingForCanvassers(meetingId: String, shown: Bool) async throws 
+    
+    /**
      * Moves a meeting to a new status (requested, scheduled, held...).
      */
     func setMeetingStatus(meetingId: String, status: MeetingStatus) async throws 
@@ -1716,6 +1722,26 @@ open func setGroupSharing(groupId: String, on: Bool)async throws   {
             rustFutureFunc: {
                 uniffi_groundwork_ffi_fn_method_groundworkstore_set_group_sharing(
                         self.uniffiCloneHandle(),FfiConverterString.lower(groupId),FfiConverterBool.lower(on)
+                )
+            },
+            pollFunc: ffi_groundwork_ffi_rust_future_poll_void,
+            completeFunc: ffi_groundwork_ffi_rust_future_complete_void,
+            freeFunc: ffi_groundwork_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeGroundworkError_lift
+        )
+}
+    
+    /**
+     * Shows a meeting to the group's canvassers, or stops (leads only). Canvassers' devices
+     * hold no plan: only the group's name, leads, officials and the meetings shown to them.
+     */
+open func setMeetingForCanvassers(meetingId: String, shown: Bool)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_groundwork_ffi_fn_method_groundworkstore_set_meeting_for_canvassers(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(meetingId),FfiConverterBool.lower(shown)
                 )
             },
             pollFunc: ffi_groundwork_ffi_rust_future_poll_void,
@@ -5472,7 +5498,8 @@ public func FfiConverterTypeContactResult_lower(_ value: ContactResult) -> RustB
 public enum DocumentKind: Equatable, Hashable {
     
     /**
-     * The plan: targets, meetings, action items, rule responses.
+     * The plan: targets, meetings, action items, rule responses (on a canvasser's device, the
+     * brief the relay writes for canvassers: targets and the meetings shown to them).
      */
     case plan
     /**
@@ -7540,6 +7567,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_group_sharing() != 55694) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_meeting_for_canvassers() != 482) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_meeting_status() != 651) {

@@ -46,6 +46,9 @@ class GroupSyncTest {
                 // Its sheriff, named by county and office as every group names them.
                 assertEquals("06065", searchPlaces("Riverside County, CA", 5u).first().fips)
                 lead.addTarget(group, NewTarget(county = "06065", office = Office.SHERIFF))
+                // The kickoff is shown to canvassers (their phones hold no plan: only the
+                // group's brief, with the meetings shown to them).
+                lead.setMeetingForCanvassers(meeting, true)
                 assertTrue(lead.syncOnce(relay.url, 20_000uL).synced)
 
                 // The others join with invites the lead signed: the member with the code and the
@@ -64,6 +67,9 @@ class GroupSyncTest {
                 assertEquals(Role.CANVASSER, canvasser.join(canvasserInvite.link).role)
                 assertEquals(relay.url, canvasser.relay())
                 assertEquals("Kickoff", member.meeting(meeting).title)
+                // The canvasser sees the kickoff and the leads, not the membership list.
+                assertEquals(listOf("Kickoff"), canvasser.meetings(group).map { it.title })
+                assertEquals(setOf(Role.LEAD), canvasser.members(group).map { it.role }.toSet())
 
                 // The lead watches from before anything happens.
                 val leadSaw = mutableSetOf<DocumentKind>()
