@@ -377,6 +377,32 @@ pub fn run(cli: Cli) -> Result<Output> {
                 },
             )
         }
+        Command::Group(GroupCommand::Retention {
+            group,
+            months,
+            export,
+        }) => {
+            let months = match months.as_str() {
+                "off" => None,
+                m => Some(
+                    m.parse::<u64>()
+                        .map_err(|_| groundwork_core::Error::Invalid {
+                            what: "retention",
+                            reason: format!("{m:?} is not a number of months (or `off`)"),
+                        })?,
+                ),
+            };
+            let exported = device.set_retention(&group, months, export.as_deref())?;
+            Output::new(
+                json!({ "group_id": group, "retention_months": months, "exported": exported }),
+                match months {
+                    Some(m) => {
+                        format!("{group} keeps {m} months of contacts ({exported} exported)\n")
+                    }
+                    None => format!("{group} keeps every contact\n"),
+                },
+            )
+        }
         Command::Group(GroupCommand::List) => {
             let groups = device.groups()?;
             let text = render::groups(&groups);
@@ -574,6 +600,7 @@ pub fn run(cli: Cli) -> Result<Output> {
                 name: c.name,
                 phone: c.phone,
                 email: c.email,
+                at: c.at.as_deref().map(parse_rfc3339).transpose()?,
             };
             let contact_id = device.log_contact(&c.group, new)?;
             Output::new(

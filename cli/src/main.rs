@@ -250,6 +250,18 @@ enum GroupCommand {
     },
     /// List the groups on this device.
     List,
+    /// How many months of contacts the group keeps (leads only): the current month and the
+    /// ones before it. Older months' contacts are erased on this device at once, and on the
+    /// relay and every device as the setting reaches them (not only hidden: their bytes go).
+    Retention {
+        /// The group.
+        group: String,
+        /// Months (1 to 120), or `off` to keep everything.
+        months: String,
+        /// First write the contacts about to be erased to this CSV file.
+        #[arg(long)]
+        export: Option<std::path::PathBuf>,
+    },
     /// Share the group's targets, official meetings (status and time), rule responses and
     /// canvass counts with the campaign, or stop (leads only; on by default). Never contacts'
     /// details, notes or agendas.
@@ -574,6 +586,10 @@ struct LogContact {
     /// Their email (needs --consent).
     #[arg(long)]
     email: Option<String>,
+    /// When it happened (RFC 3339), for a contact typed in later from a paper sheet; default
+    /// now. It goes in the document of that month.
+    #[arg(long)]
+    at: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

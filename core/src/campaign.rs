@@ -273,6 +273,24 @@ pub fn sharing_changed(doc: &automerge::AutoCommit, before: &[automerge::ChangeH
     if shares(Some(before)) != shares(None) {
         return true;
     }
+    // How long the group keeps contacts is its leads' choice too.
+    let retention = |heads: Option<&[automerge::ChangeHash]>| {
+        let profile = match heads {
+            Some(h) => doc.get_at(automerge::ROOT, "profile", h),
+            None => doc.get(automerge::ROOT, "profile"),
+        };
+        let Ok(Some((_, profile))) = profile else {
+            return None;
+        };
+        let v = match heads {
+            Some(h) => doc.get_at(&profile, "retention_months", h),
+            None => doc.get(&profile, "retention_months"),
+        };
+        scalar(v.ok().flatten())
+    };
+    if retention(Some(before)) != retention(None) {
+        return true;
+    }
     let Ok(Some((_, meetings))) = doc.get(automerge::ROOT, "meetings") else {
         return false;
     };

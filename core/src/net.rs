@@ -264,6 +264,14 @@ impl Link {
                     self.received_changes += 1;
                     self.unavailable.remove(&doc);
                     self.changed.push(doc);
+                    // What that erased (a retention it brought, a canvasser's old plan) is not
+                    // synced any more.
+                    for gone in device.take_erased() {
+                        self.hub.forget(&gone);
+                        self.recorded.remove(&gone);
+                        self.unavailable.remove(&gone);
+                        self.gone.insert(gone);
+                    }
                 }
                 Effect::SaveSyncState { peer, doc, state } => {
                     device.save_sync_state(&peer, &doc, &state)?;
@@ -275,7 +283,7 @@ impl Link {
                     // One the relay offered and withdrew before any of it arrived is not this
                     // device's to wait for either: it asks only for what it has registered.
                     let ours = device.sync_document_ids()?.iter().any(|(d, _)| *d == doc);
-                    if device.drop_replaced(&doc)? || !ours {
+                    if device.drop_replaced(&doc)? || device.erase_if_expired(&doc)? || !ours {
                         self.hub.forget(&doc);
                         self.recorded.remove(&doc);
                         self.gone.insert(doc);
@@ -530,6 +538,11 @@ async fn sync_once_inner(
             on_progress(&progress);
             summary.pending = pending.iter().map(|d| d.to_string()).collect();
             if pending.is_empty() {
+                // A document erased meanwhile (past its group's retention) is no longer waited
+                // for.
+                let held: BTreeSet<DocumentId> =
+                    device.documents()?.into_iter().map(|d| d.doc_id).collect();
+                link.unavailable.retain(|d| held.contains(d));
                 summary.unavailable = link.unavailable.iter().map(|d| d.to_string()).collect();
                 summary.synced = link.unavailable.is_empty();
                 break;

@@ -44,9 +44,32 @@ pub fn period_of(ms: i64) -> String {
     }
 }
 
+/// The oldest period a retention of `months` keeps at `now_ms`: the current month and the
+/// `months - 1` before it. Periods before it are dropped.
+pub fn oldest_kept_period(now_ms: i64, months: u64) -> String {
+    let now = period_of(now_ms);
+    let (year, month) = now.split_once('-').unwrap_or(("0", "0"));
+    let index = year.parse::<i64>().unwrap_or(0) * 12 + month.parse::<i64>().unwrap_or(1) - 1;
+    let oldest = index - (months.max(1) as i64 - 1);
+    format!(
+        "{:04}-{:02}",
+        oldest.div_euclid(12),
+        oldest.rem_euclid(12) + 1
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_keeps_the_current_month_and_those_before_it() {
+        let dec = parse_rfc3339("2026-12-15T00:00:00Z").unwrap_or_default();
+        assert_eq!(oldest_kept_period(dec, 12), "2026-01");
+        assert_eq!(oldest_kept_period(dec, 1), "2026-12");
+        assert_eq!(oldest_kept_period(dec, 13), "2025-12");
+        assert_eq!(oldest_kept_period(dec, 24), "2025-01");
+    }
 
     #[test]
     fn rfc3339_round_trips_in_utc() {

@@ -434,6 +434,7 @@ fn arb_plan() -> impl Strategy<Value = Plan> {
                     created_by: "d".into(),
                     created_by_name: Some("Device d".into()),
                     created_at: -5,
+                    retention_months: Some(12),
                 },
                 targets: targets
                     .into_iter()

@@ -237,6 +237,27 @@ impl GroundworkStore {
         .await
     }
 
+    /// Sets how many months of contacts a group keeps (`None`: all; leads only), after
+    /// writing the contacts about to be erased to the CSV file `export`, if given; returns
+    /// how many were exported. Older months are erased here at once, and on the relay and
+    /// every device as the setting reaches them.
+    pub async fn set_retention(
+        &self,
+        group_id: String,
+        months: Option<u64>,
+        export: Option<String>,
+    ) -> Result<u64> {
+        self.edit(DocumentKind::Plan, move |d| {
+            let n = d.set_retention(
+                &group_id,
+                months,
+                export.as_deref().map(std::path::Path::new),
+            )?;
+            Ok((n as u64, group_id))
+        })
+        .await
+    }
+
     /// Shows a meeting to the group's canvassers, or stops (leads only). Canvassers' devices
     /// hold no plan: only the group's name, leads, officials and the meetings shown to them.
     pub async fn set_meeting_for_canvassers(&self, meeting_id: String, shown: bool) -> Result<()> {

@@ -243,6 +243,8 @@ pub struct NewContact {
     pub phone: Option<String>,
     #[uniffi(default)]
     pub email: Option<String>,
+    #[uniffi(default)]
+    pub at: Option<i64>,
 }
 
 /// A task someone in the group took on.

@@ -58,6 +58,8 @@ struct DocEntry {
     group: String,
     kind: Option<DocKind>,
     owner: Option<String>,
+    /// A contacts document's period (YYYY-MM), once known.
+    period: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -108,6 +110,8 @@ pub struct RelayAccess {
     staff: HashSet<String>,
     /// Why no change can be taken now (the store is full or failing), while it cannot.
     read_only: Option<String>,
+    /// How many months of contacts each group keeps, where a lead set it.
+    retention: HashMap<String, u64>,
 }
 
 impl RelayAccess {
@@ -166,8 +170,14 @@ impl RelayAccess {
                     group,
                     kind: DocKind::parse(&kind),
                     owner,
+                    period: None,
                 },
             );
+        }
+        for (doc, period) in rows.periods {
+            if let Some(entry) = a.docs.get_mut(&doc) {
+                entry.period = Some(period);
+            }
         }
         a
     }
@@ -218,8 +228,55 @@ impl RelayAccess {
                 group: group.to_owned(),
                 kind: Some(DocKind::Brief),
                 owner: None,
+                period: None,
             },
         );
+    }
+
+    /// Records a contacts document's period.
+    pub fn set_period(&mut self, doc: &DocumentId, period: &str) {
+        if let Some(entry) = self.docs.get_mut(doc) {
+            entry.period = Some(period.to_owned());
+        }
+    }
+
+    /// Records a group's retention (`None`: it keeps everything); whether it changed.
+    pub fn set_retention(&mut self, group: &str, months: Option<u64>) -> bool {
+        let before = match months {
+            Some(m) => self.retention.insert(group.to_owned(), m),
+            None => self.retention.remove(group),
+        };
+        before != months
+    }
+
+    /// The oldest period `group` keeps now, if it set a retention.
+    fn oldest_kept(&self, group: &str) -> Option<String> {
+        let months = *self.retention.get(group)?;
+        Some(groundwork_core::time::oldest_kept_period(now_ms(), months))
+    }
+
+    /// Contacts documents past their group's retention, to erase.
+    pub fn expired_contacts(&self) -> Vec<DocumentId> {
+        self.docs
+            .iter()
+            .filter(|(_, e)| e.kind == Some(DocKind::Contacts))
+            .filter(|(_, e)| {
+                let (Some(period), Some(oldest)) = (&e.period, self.oldest_kept(&e.group)) else {
+                    return false;
+                };
+                *period < oldest
+            })
+            .map(|(d, _)| *d)
+            .collect()
+    }
+
+    /// Forgets an erased document: it is answered as missing from now on.
+    pub fn forget_doc(&mut self, doc: &DocumentId) {
+        if let Some(entry) = self.docs.remove(doc)
+            && let Some(g) = self.groups.get_mut(&entry.group)
+        {
+            g.docs.remove(doc);
+        }
     }
 
     /// A group's current members: (device, name, role).
@@ -630,6 +687,7 @@ impl RelayAccess {
                 group: group.to_owned(),
                 kind: Some(kind),
                 owner: owner.clone(),
+                period: None,
             },
         );
         self.pending.push(Write::Document {
@@ -778,7 +836,18 @@ impl Policy for RelayAccess {
             if self.role(&c.group_id, &device).is_none() {
                 return refused("contacts for a group the device is not a member of");
             }
+            if self
+                .oldest_kept(&c.group_id)
+                .is_some_and(|oldest| c.period < oldest)
+            {
+                return refused("a contacts document of a month past the group's retention");
+            }
             self.record_doc(*doc, &c.group_id, DocKind::Contacts, Some(device));
+            self.set_period(doc, &c.period);
+            self.pending.push(Write::Period {
+                doc: *doc,
+                period: c.period.clone(),
+            });
             return Ok(());
         }
         refused("a new document that is neither a plan nor a contacts document")
@@ -804,8 +873,8 @@ impl Policy for RelayAccess {
         }
         if groundwork_core::campaign::sharing_changed(after, before) {
             return Err(Refused(
-                "a member's change to what the group shares (its sharing or a meeting's \
-                 visibility: leads only)"
+                "a member's change to what the group shares or keeps (its sharing, a \
+                 meeting's visibility or who sees it, its retention: leads only)"
                     .into(),
             ));
         }

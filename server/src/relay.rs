@@ -205,6 +205,10 @@ struct HubThread {
     /// Groups whose canvassers' brief may have changed (their plan or members did), to write
     /// on this turn.
     brief_due: BTreeSet<String>,
+    /// Whether a group's retention changed since contacts were last erased by it.
+    retention_due: bool,
+    /// When contacts past their groups' retention were last looked for (months turn over).
+    last_retention: Instant,
 }
 
 /// How the hub thread runs.
@@ -252,12 +256,14 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         quota: None,
         unrecorded_nonces: BTreeMap::new(),
         brief_due: BTreeSet::new(),
+        retention_due: true,
+        last_retention: Instant::now(),
     };
     // Every group's brief is checked once at startup (written for groups from before briefs;
     // unchanged ones cost a comparison).
     t.brief_due = t.hub.policy().group_ids().into_iter().collect();
     t.check_storage();
-    if let Err(e) = t.build_campaign_index() {
+    if let Err(e) = t.build_campaign_index().and_then(|()| t.record_periods()) {
         tracing::error!(error = %e, "building the campaign index failed; it fills as plans change");
         t.storage_failed(&e);
     }
@@ -284,6 +290,10 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             t.purge();
             t.refresh_staff();
             t.check_storage();
+            if t.last_retention.elapsed() >= RETENTION_EVERY {
+                t.last_retention = Instant::now();
+                t.retention_due = true;
+            }
         }
         let driven = t.drive().and_then(|()| {
             t.enforce_limits();
@@ -338,6 +348,10 @@ fn fresh_hub(
     }
     hub
 }
+
+/// How often contacts past their groups' retention are looked for (months turn over while
+/// nothing changes); a lead's new setting takes effect at once.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// What devices are told while the store takes no changes.
 const FULL: &str = "the relay's storage is full, so it takes no changes now: yours are kept on \
@@ -612,7 +626,11 @@ impl HubThread {
         loop {
             let effects: Vec<Effect> = std::iter::from_fn(|| self.hub.poll_effect()).collect();
             let (mut writes, new_groups) = self.hub.policy_mut().take_pending();
-            if effects.is_empty() && writes.is_empty() && self.brief_due.is_empty() {
+            if effects.is_empty()
+                && writes.is_empty()
+                && self.brief_due.is_empty()
+                && !self.retention_due
+            {
                 break;
             }
             let mut offers: Vec<(ConnId, DocumentId)> = Vec::new();
@@ -676,6 +694,10 @@ impl HubThread {
                 }
             }
             offers.extend(self.write_briefs()?);
+            if self.retention_due {
+                self.retention_due = false;
+                self.enforce_retention()?;
+            }
             rosters.extend(board_changes);
             let now = self.now();
             // Documents offered in this batch go out before the batch's own answers, so a
@@ -1379,6 +1401,13 @@ impl HubThread {
                 tracing::warn!(doc = %plan_doc, "a plan the relay cannot read: its canvassers' brief waits");
                 continue;
             };
+            if self
+                .hub
+                .policy_mut()
+                .set_retention(&group, plan.profile.retention_months)
+            {
+                self.retention_due = true;
+            }
             let brief = Brief::of(&plan, self.hub.policy().members_of(&group));
             let old = self
                 .hub
@@ -1425,6 +1454,51 @@ impl HubThread {
             self.store.commit(&writes)?;
         }
         Ok(offers)
+    }
+
+    /// Erases every contacts document past its group's retention: chunks, record and campaign
+    /// counts in one transaction, withdrawn from the devices syncing it, then the files
+    /// compacted so their bytes leave the disk. Devices erase their copies by the same rule.
+    fn enforce_retention(&mut self) -> Result<(), StoreError> {
+        let expired = self.hub.policy().expired_contacts();
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let writes: Vec<Write> = expired.iter().map(|d| Write::DropDocument(*d)).collect();
+        self.store.commit(&writes)?;
+        for doc in &expired {
+            self.hub.withdraw(doc);
+            self.hub.policy_mut().forget_doc(doc);
+            self.idle_since.remove(doc);
+        }
+        self.store.compact_files()?;
+        tracing::info!(
+            documents = expired.len(),
+            "contacts past their group's retention erased"
+        );
+        Ok(())
+    }
+
+    /// Once, on a relay from before contacts' periods were recorded: reads each one's period.
+    fn record_periods(&mut self) -> Result<(), StoreError> {
+        let docs = self.store.contacts_without_period()?;
+        let mut writes = Vec::new();
+        for doc in docs {
+            if let Some(am) = self.current(&doc, &[])? {
+                let period = period_of_contacts(&am);
+                if !period.is_empty() {
+                    self.hub.policy_mut().set_period(&doc, &period);
+                    writes.push(Write::Period { doc, period });
+                }
+            }
+        }
+        if !writes.is_empty() {
+            tracing::info!(
+                documents = writes.len(),
+                "recorded the periods of stored contacts"
+            );
+        }
+        self.store.commit(&writes)
     }
 
     /// A document as it is with this batch's changes: the hub's copy, or (when a refusal sent

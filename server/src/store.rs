@@ -275,6 +275,11 @@ const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL
     );
     ",
+    // 8: each contacts document's period, so that a group's retention erases older ones
+    // without reading them (filled from the documents for relays from before).
+    "
+    ALTER TABLE documents ADD COLUMN period TEXT;
+    ",
 ];
 
 /// The least a storage probe writes: room for a typical batch of changes.
@@ -361,9 +366,17 @@ pub enum Write {
         /// When.
         at: i64,
     },
-    /// A document is gone for good: its chunks and its record (a board replaced by a fresh
-    /// one, so that no history keeps what it held).
+    /// A document is gone for good: its chunks, its record and its campaign counts (a board
+    /// or brief replaced by a fresh one, contacts past their group's retention), so that no
+    /// history keeps what it held.
     DropDocument(DocumentId),
+    /// A contacts document's period (YYYY-MM).
+    Period {
+        /// The document.
+        doc: DocumentId,
+        /// Its period.
+        period: String,
+    },
     /// What a group shares with the campaign now (`None`: nothing; it stopped sharing).
     Campaign {
         /// The group.
@@ -452,6 +465,8 @@ pub struct AccessRows {
     pub followers: Vec<(String, String)>,
     /// Campaign staff now.
     pub staff: Vec<String>,
+    /// (contacts doc, period) where the period is recorded.
+    pub periods: Vec<(DocumentId, String)>,
 }
 
 impl StoreError {
@@ -578,6 +593,34 @@ impl RelayStore {
         Ok(())
     }
 
+    /// Contacts documents whose period is not recorded yet (from before it was).
+    pub fn contacts_without_period(&self) -> Result<Vec<DocumentId>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc_id FROM documents WHERE kind = 'contacts' AND period IS NULL")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(doc) = row.map_err(|e| self.err(e))?.parse() {
+                out.push(doc);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes erased documents' bytes leave the files: the write-ahead log is emptied and the
+    /// file rebuilt without free pages (SQLite's VACUUM; its time grows with the store).
+    pub fn compact_files(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(
+                "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// Runs a read of the campaign tables.
     pub fn campaign<T>(
         &self,
@@ -668,9 +711,20 @@ impl RelayStore {
                         .map_err(sql)?;
                     0
                 }
+                Write::Period { doc, period } => tx
+                    .execute(
+                        "UPDATE documents SET period = ?2 WHERE doc_id = ?1",
+                        params![doc.to_string(), period],
+                    )
+                    .map_err(sql)?,
                 Write::DropDocument(doc) => {
                     tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [doc.to_string()])
                         .map_err(sql)?;
+                    tx.execute(
+                        "DELETE FROM campaign_canvass WHERE doc_id = ?1",
+                        [doc.to_string()],
+                    )
+                    .map_err(sql)?;
                     tx.execute("DELETE FROM documents WHERE doc_id = ?1", [doc.to_string()])
                         .map_err(sql)?
                 }
@@ -840,6 +894,19 @@ impl RelayStore {
             rows.followers.push(f.map_err(e)?);
         }
         rows.staff = self.staff()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc_id, period FROM documents WHERE period IS NOT NULL")
+            .map_err(e)?;
+        let periods = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(e)?;
+        for p in periods {
+            let (doc, period) = p.map_err(e)?;
+            if let Ok(doc) = doc.parse() {
+                rows.periods.push((doc, period));
+            }
+        }
         Ok(rows)
     }
 

@@ -111,8 +111,8 @@ async fn each_bad_frame_closes_only_its_connection_and_changes_nothing() -> Test
     let before = stored(&data)?;
     assert_eq!(
         before.len(),
-        3,
-        "a plan, its roster and a contacts document"
+        4,
+        "a plan, its roster, its canvassers' brief and a contacts document"
     );
 
     let text = |s: &str| ciborium::Value::Text(s.into());

@@ -166,7 +166,20 @@ pub fn files_contain(dir: &Path, needle: &str) -> Res<bool> {
 /// alone would prove nothing: they are encrypted.
 pub fn store_contains(dir: &Path, needle: &str) -> Res<bool> {
     let path = dir.join(groundwork_core::store::STORE_FILE);
-    let conn = groundwork_core::store::connect_raw(&path, &cli_key(dir))?;
+    db_contains(
+        &groundwork_core::store::connect_raw(&path, &cli_key(dir))?,
+        needle,
+    )
+}
+
+/// [`store_contains`] for the relay's store in `data`.
+pub fn relay_contains(data: &Path, needle: &str) -> Res<bool> {
+    db_contains(&relay_db(data)?, needle)
+}
+
+/// Every text and blob of every table, and the whole decoded history of every document in
+/// `chunks`.
+fn db_contains(conn: &rusqlite::Connection, needle: &str) -> Res<bool> {
     let has = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?

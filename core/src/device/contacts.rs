@@ -38,7 +38,14 @@ impl Device {
             .into_iter()
             .map(|c| Contact::new(&new_entity_id()?, &me, c, now))
             .collect::<Result<Vec<_>>>()?;
-        let period = period_of(now);
+        // One call writes one document: that of the month the contacts happened in.
+        let period = period_of(contacts.first().map_or(now, |c| c.at));
+        if contacts.iter().any(|c| period_of(c.at) != period) {
+            return Err(Error::Invalid {
+                what: "contacts",
+                reason: "contacts of different months go in separate calls".into(),
+            });
+        }
         let tx = self.store.begin()?;
         let mut created = None;
         let doc_id = match store::contacts_doc(&tx, group_id, &me, &period)? {
@@ -91,54 +98,152 @@ impl Device {
     pub fn export_contacts_csv(&self, group_id: &str, path: &Path) -> Result<usize> {
         self.group(group_id)?;
         let rows = index::all_contacts(self.store.conn(), group_id)?;
-        let mut out = csv::Writer::from_path(path).map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(source) => Error::Io {
-                action: "creating",
-                path: path.to_owned(),
-                source,
-            },
-            other => Error::Invalid {
-                what: "csv file",
-                reason: format!("{other:?}"),
-            },
-        })?;
-        out.write_record([
-            "contact_id",
-            "time",
-            "canvasser",
-            "place",
-            "result",
-            "support",
-            "interests",
-            "follow_up",
-            "note",
-            "name",
-            "phone",
-            "email",
-        ])?;
-        for r in &rows {
-            out.write_record([
-                r.contact_id.as_str(),
-                &crate::time::format_rfc3339(r.at),
-                &r.canvasser,
-                r.place.as_deref().unwrap_or(""),
-                &r.result,
-                &r.support.map(|s| s.to_string()).unwrap_or_default(),
-                &r.interests.join(";"),
-                if r.follow_up { "yes" } else { "no" },
-                r.note.as_deref().unwrap_or(""),
-                r.name.as_deref().unwrap_or(""),
-                r.phone.as_deref().unwrap_or(""),
-                r.email.as_deref().unwrap_or(""),
-            ])?;
+        write_csv(&rows, path)
+    }
+
+    /// Sets how many months of contacts a group keeps (`None`: all; leads only), after
+    /// writing the contacts it is about to erase to `export` (a CSV file), if given. The
+    /// older periods' documents are erased from this device at once, and from the relay and
+    /// every other device as the setting reaches them. Returns how many contacts were
+    /// exported.
+    pub fn set_retention(
+        &mut self,
+        group_id: &str,
+        months: Option<u64>,
+        export: Option<&Path>,
+    ) -> Result<usize> {
+        self.lead_only(group_id, "choose how long the group keeps contacts")?;
+        let mut exported = 0;
+        if let (Some(months), Some(path)) = (months, export) {
+            let oldest = crate::time::oldest_kept_period(now_ms(), months);
+            let rows: Vec<ContactRow> = index::all_contacts(self.store.conn(), group_id)?
+                .into_iter()
+                .filter(|r| period_of(r.at) < oldest)
+                .collect();
+            exported = write_csv(&rows, path)?;
         }
-        out.flush().map_err(|source| Error::Io {
-            action: "writing",
+        self.set_group_retention(group_id, months)?;
+        self.apply_retention()?;
+        Ok(exported)
+    }
+
+    /// Erases the contacts documents of periods older than its groups' retention keeps, from
+    /// this store (with their chunks, sync state and index rows), then compacts the file so
+    /// their bytes do not linger in it. Runs as the store opens and as a group's retention
+    /// arrives; returns how many documents were erased.
+    pub fn apply_retention(&mut self) -> Result<usize> {
+        let now = now_ms();
+        let groups: Vec<(String, i64)> = {
+            let mut stmt = self.store.conn().prepare_cached(
+                "SELECT group_id, retention_months FROM groups WHERE retention_months IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut erased = Vec::new();
+        for (group, months) in groups {
+            let oldest = crate::time::oldest_kept_period(now, months.max(1) as u64);
+            let tx = self.store.begin()?;
+            let docs: Vec<String> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT doc_id FROM documents
+                     WHERE group_id = ?1 AND kind = 'contacts' AND period < ?2",
+                )?;
+                let rows = stmt.query_map(rusqlite::params![group, oldest], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for id in &docs {
+                for table in [
+                    "chunks",
+                    "sync_states",
+                    "sync_status",
+                    "idx_contacts",
+                    "documents",
+                ] {
+                    tx.execute(&format!("DELETE FROM {table} WHERE doc_id = ?1"), [id])?;
+                }
+            }
+            tx.commit()?;
+            erased.extend(docs);
+        }
+        for id in &erased {
+            if let Ok(doc) = id.parse::<DocumentId>() {
+                self.docs.remove(&doc);
+                self.erased.push(doc);
+            }
+        }
+        if !erased.is_empty() {
+            self.store
+                .conn()
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
+            tracing::info!(
+                documents = erased.len(),
+                "contacts past the group's retention erased"
+            );
+        }
+        Ok(erased.len())
+    }
+
+    /// Whether `doc` was a contacts document past its group's retention, now erased here (the
+    /// relay withdrew it for that reason).
+    pub fn erase_if_expired(&mut self, doc: &DocumentId) -> Result<bool> {
+        let held =
+            |d: &Self| -> Result<bool> { Ok(d.documents()?.iter().any(|r| r.doc_id == *doc)) };
+        let before = held(self)?;
+        self.apply_retention()?;
+        Ok(before && !held(self)?)
+    }
+}
+
+/// Writes contacts to a CSV file; returns how many.
+fn write_csv(rows: &[ContactRow], path: &Path) -> Result<usize> {
+    let mut out = csv::Writer::from_path(path).map_err(|e| match e.into_kind() {
+        csv::ErrorKind::Io(source) => Error::Io {
+            action: "creating",
             path: path.to_owned(),
             source,
-        })?;
-        Ok(rows.len())
+        },
+        other => Error::Invalid {
+            what: "csv file",
+            reason: format!("{other:?}"),
+        },
+    })?;
+    out.write_record([
+        "contact_id",
+        "time",
+        "canvasser",
+        "place",
+        "result",
+        "support",
+        "interests",
+        "follow_up",
+        "note",
+        "name",
+        "phone",
+        "email",
+    ])?;
+    for r in rows {
+        out.write_record([
+            r.contact_id.as_str(),
+            &crate::time::format_rfc3339(r.at),
+            &r.canvasser,
+            r.place.as_deref().unwrap_or(""),
+            &r.result,
+            &r.support.map(|s| s.to_string()).unwrap_or_default(),
+            &r.interests.join(";"),
+            if r.follow_up { "yes" } else { "no" },
+            r.note.as_deref().unwrap_or(""),
+            r.name.as_deref().unwrap_or(""),
+            r.phone.as_deref().unwrap_or(""),
+            r.email.as_deref().unwrap_or(""),
+        ])?;
     }
+    out.flush().map_err(|source| Error::Io {
+        action: "writing",
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(rows.len())
 }
 
 fn create_contacts_doc(

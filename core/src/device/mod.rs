@@ -81,6 +81,8 @@ pub struct Device {
     docs: HashMap<DocumentId, Loaded>,
     /// Folds chunks into snapshots in the background.
     compactor: Compactor,
+    /// Documents erased here since the sync code last asked ([`Device::take_erased`]).
+    erased: Vec<DocumentId>,
 }
 
 impl Device {
@@ -127,7 +129,11 @@ impl Device {
             })
             .optional()?
             .ok_or_else(|| Error::NotInitialized { path: path.clone() })?;
-        Ok(Self::with_store(store, info, path, key))
+        let mut device = Self::with_store(store, info, path, key);
+        // Time passes while a phone is closed: contacts its groups no longer keep are erased
+        // as it opens.
+        device.apply_retention()?;
+        Ok(device)
     }
 
     fn with_store(store: Store, info: DeviceInfo, path: PathBuf, key: &StoreKey) -> Self {
@@ -136,7 +142,14 @@ impl Device {
             info,
             docs: HashMap::new(),
             compactor: Compactor::new(path, key.clone()),
+            erased: Vec::new(),
         }
+    }
+
+    /// The documents this device erased (past their group's retention, or a canvasser's old
+    /// plan and roster) since the last call: the sync code stops syncing them.
+    pub fn take_erased(&mut self) -> Vec<DocumentId> {
+        std::mem::take(&mut self.erased)
     }
 
     /// Who this device is.

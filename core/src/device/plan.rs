@@ -158,6 +158,17 @@ impl Device {
         })
     }
 
+    /// Sets how many months of contacts a group keeps (leads only): see
+    /// [`Device::set_retention`], which exports and erases too.
+    pub(super) fn set_group_retention(
+        &mut self,
+        group_id: &str,
+        months: Option<u64>,
+    ) -> Result<()> {
+        self.lead_only(group_id, "choose how long the group keeps contacts")?;
+        self.edit_plan(group_id, |plan, _| plan.set_retention(months))
+    }
+
     /// Shows a meeting to the group's canvassers, or stops (leads only).
     pub fn set_meeting_canvassers(&mut self, meeting_id: &str, shown: bool) -> Result<()> {
         let group_id = self.group_of(Entity::Meeting, meeting_id)?;
@@ -181,7 +192,7 @@ impl Device {
         })
     }
 
-    fn lead_only(&self, group_id: &str, what: &str) -> Result<()> {
+    pub(super) fn lead_only(&self, group_id: &str, what: &str) -> Result<()> {
         let group = self.group(group_id)?;
         if group.role != Role::Lead.as_str() {
             return Err(Error::NotAllowed {

@@ -259,15 +259,26 @@ impl Device {
                 // A brief may have dropped documents (a canvasser's old plan and roster): they
                 // leave memory too, and the file is compacted so their bytes do not linger.
                 // (A new document may be a brief; a registered one's kind is known.)
-                let is_brief = documents
+                let kind = documents
                     .iter()
                     .find(|d| d.doc_id == *doc_id)
-                    .is_none_or(|d| d.kind == DocKind::Brief);
+                    .map(|d| d.kind);
+                let is_brief = kind.is_none_or(|k| k == DocKind::Brief);
+                // A plan or brief may bring a retention: contacts it no longer keeps go.
+                if kind.is_none_or(|k| matches!(k, DocKind::Plan | DocKind::Brief)) {
+                    self.apply_retention()?;
+                }
                 if is_brief {
                     let kept: std::collections::BTreeSet<DocumentId> =
                         self.documents()?.into_iter().map(|d| d.doc_id).collect();
                     if kept.len() < documents.len() + usize::from(!registered) {
                         self.docs.retain(|d, _| kept.contains(d));
+                        self.erased.extend(
+                            documents
+                                .iter()
+                                .map(|d| d.doc_id)
+                                .filter(|d| !kept.contains(d)),
+                        );
                         self.store
                             .conn()
                             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;

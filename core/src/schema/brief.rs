@@ -38,6 +38,10 @@ pub struct Brief {
     pub targets: BTreeMap<String, Target>,
     /// The meetings shown to canvassers, by id.
     pub meetings: BTreeMap<String, BriefMeeting>,
+    /// The group's retention (months of contacts kept): a canvasser's phone erases its own
+    /// older contacts by it.
+    #[autosurgeon(hydrate = "crate::schema::lenient::opt_uint_or_int")]
+    pub retention_months: Option<u64>,
 }
 
 /// A meeting as a canvasser sees it.
@@ -100,6 +104,7 @@ impl Brief {
                 .collect(),
             targets: plan.targets.clone(),
             meetings,
+            retention_months: plan.profile.retention_months,
         }
     }
 

@@ -98,6 +98,9 @@ pub struct NewContact {
     pub phone: Option<String>,
     /// Their email (needs consent).
     pub email: Option<String>,
+    /// When it happened (Unix ms), for a contact typed in later from paper; `None`: now. It
+    /// goes in the contacts document of that month.
+    pub at: Option<i64>,
 }
 
 impl NewContact {
@@ -114,6 +117,7 @@ impl NewContact {
             name: None,
             phone: None,
             email: None,
+            at: None,
         }
     }
 }
@@ -158,12 +162,21 @@ impl Contact {
                 reason: "an email address needs an '@'".into(),
             });
         }
+        // A minute of clock skew is tolerated; a contact from the future is a typo.
+        if let Some(at) = new.at
+            && at > now + 60_000
+        {
+            return Err(Error::Invalid {
+                what: "contact time",
+                reason: "it is in the future".into(),
+            });
+        }
         let mut interests = new.interests;
         interests.sort();
         interests.dedup();
         Ok(Contact {
             id: id.to_owned(),
-            at: now,
+            at: new.at.unwrap_or(now),
             canvasser: canvasser.to_owned(),
             place: clean(new.place),
             result: new.result,

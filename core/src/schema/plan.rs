@@ -57,6 +57,11 @@ pub struct Profile {
     /// groups from before the setting share, as groups do by default.
     #[autosurgeon(missing = "shares_by_default")]
     pub shares: bool,
+    /// How many months of contacts the group keeps (the current month and those before it):
+    /// older contacts documents are erased on the relay and every device. `None`: kept until
+    /// a lead sets it. A lead's setting.
+    #[autosurgeon(hydrate = "crate::schema::lenient::opt_uint_or_int")]
+    pub retention_months: Option<u64>,
 }
 
 fn shares_by_default() -> bool {
@@ -318,6 +323,7 @@ impl Plan {
                 created_by: created_by.to_owned(),
                 created_by_name: None,
                 created_at: now,
+                retention_months: None,
                 shares: true,
             },
             targets: BTreeMap::new(),
@@ -448,6 +454,20 @@ impl Plan {
         } else {
             notes.splice(end, 0, format!("\n{text}"));
         }
+        Ok(())
+    }
+
+    /// Sets how many months of contacts the group keeps (`None`: all), between 1 and 120.
+    pub fn set_retention(&mut self, months: Option<u64>) -> Result<()> {
+        if let Some(m) = months
+            && !(1..=120).contains(&m)
+        {
+            return Err(Error::Invalid {
+                what: "retention",
+                reason: format!("{m} months is outside 1 to 120"),
+            });
+        }
+        self.profile.retention_months = months;
         Ok(())
     }
 

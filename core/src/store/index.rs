@@ -193,8 +193,15 @@ pub fn replace_brief(tx: &Transaction<'_>, brief: &crate::schema::brief::Brief) 
             m.status.as_str(),
         ])?;
     }
-    tx.prepare_cached("UPDATE groups SET name = ?2, jurisdiction = ?3 WHERE group_id = ?1")?
-        .execute(params![g, brief.name, brief.jurisdiction])?;
+    tx.prepare_cached(
+        "UPDATE groups SET name = ?2, jurisdiction = ?3, retention_months = ?4 WHERE group_id = ?1",
+    )?
+    .execute(params![
+        g,
+        brief.name,
+        brief.jurisdiction,
+        brief.retention_months.map(|m| m as i64)
+    ])?;
     Ok(())
 }
 
@@ -252,13 +259,15 @@ pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
     }
     // The group's row mirrors its profile (a rename, the sharing setting) as the plan says.
     tx.prepare_cached(
-        "UPDATE groups SET name = ?2, jurisdiction = ?3, shares = ?4 WHERE group_id = ?1",
+        "UPDATE groups SET name = ?2, jurisdiction = ?3, shares = ?4, retention_months = ?5
+         WHERE group_id = ?1",
     )?
     .execute(params![
         g,
         plan.profile.name,
         plan.profile.jurisdiction,
-        plan.profile.shares
+        plan.profile.shares,
+        plan.profile.retention_months.map(|m| m as i64)
     ])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO idx_actions (action_id, group_id, title, assignee, due, done, created_at)

@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_relay.sql"),
     include_str!("migrations/005_campaign.sql"),
     include_str!("migrations/006_boards.sql"),
+    include_str!("migrations/007_retention.sql"),
 ];
 
 pub use key::StoreKey;

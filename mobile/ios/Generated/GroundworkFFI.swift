@@ -1021,6 +1021,14 @@ public protocol GroundworkStoreProtocol: AnyObject, Sendable {
     func setMeetingVisibility(meetingId: String, visibility: Visibility) async throws 
     
     /**
+     * Sets how many months of contacts a group keeps (`None`: all; leads only), after
+     * writing the contacts about to be erased to the CSV file `export`, if given; returns
+     * how many were exported. Older months are erased here at once, and on the relay and
+     * every device as the setting reaches them.
+     */
+    func setRetention(groupId: String, months: UInt64?, export: String?) async throws  -> UInt64
+    
+    /**
      * Signs this device up with a relay that requires a sign-up code to create groups.
      */
     func signUp(code: String, relay: String?) async throws 
@@ -1786,6 +1794,28 @@ open func setMeetingVisibility(meetingId: String, visibility: Visibility)async t
             completeFunc: ffi_groundwork_ffi_rust_future_complete_void,
             freeFunc: ffi_groundwork_ffi_rust_future_free_void,
             liftFunc: { $0 },
+            errorHandler: FfiConverterTypeGroundworkError_lift
+        )
+}
+    
+    /**
+     * Sets how many months of contacts a group keeps (`None`: all; leads only), after
+     * writing the contacts about to be erased to the CSV file `export`, if given; returns
+     * how many were exported. Older months are erased here at once, and on the relay and
+     * every device as the setting reaches them.
+     */
+open func setRetention(groupId: String, months: UInt64?, export: String?)async throws  -> UInt64  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_groundwork_ffi_fn_method_groundworkstore_set_retention(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(groupId),FfiConverterOptionUInt64.lower(months),FfiConverterOptionString.lower(export)
+                )
+            },
+            pollFunc: ffi_groundwork_ffi_rust_future_poll_u64,
+            completeFunc: ffi_groundwork_ffi_rust_future_complete_u64,
+            freeFunc: ffi_groundwork_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterUInt64.lift,
             errorHandler: FfiConverterTypeGroundworkError_lift
         )
 }
@@ -4217,10 +4247,11 @@ public struct NewContact: Equatable, Hashable {
     public var name: String?
     public var phone: String?
     public var email: String?
+    public var at: Int64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(result: ContactResult, support: UInt8? = nil, place: String? = nil, interests: [Interest] = [], followUp: Bool = false, note: String? = nil, consent: Bool = false, name: String? = nil, phone: String? = nil, email: String? = nil) {
+    public init(result: ContactResult, support: UInt8? = nil, place: String? = nil, interests: [Interest] = [], followUp: Bool = false, note: String? = nil, consent: Bool = false, name: String? = nil, phone: String? = nil, email: String? = nil, at: Int64? = nil) {
         self.result = result
         self.support = support
         self.place = place
@@ -4231,6 +4262,7 @@ public struct NewContact: Equatable, Hashable {
         self.name = name
         self.phone = phone
         self.email = email
+        self.at = at
     }
 
     
@@ -4258,7 +4290,8 @@ public struct FfiConverterTypeNewContact: FfiConverterRustBuffer {
                 consent: FfiConverterBool.read(from: &buf), 
                 name: FfiConverterOptionString.read(from: &buf), 
                 phone: FfiConverterOptionString.read(from: &buf), 
-                email: FfiConverterOptionString.read(from: &buf)
+                email: FfiConverterOptionString.read(from: &buf), 
+                at: FfiConverterOptionInt64.read(from: &buf)
         )
     }
 
@@ -4273,6 +4306,7 @@ public struct FfiConverterTypeNewContact: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.name, into: &buf)
         FfiConverterOptionString.write(value.phone, into: &buf)
         FfiConverterOptionString.write(value.email, into: &buf)
+        FfiConverterOptionInt64.write(value.at, into: &buf)
     }
 }
 
@@ -6748,6 +6782,30 @@ fileprivate struct FfiConverterOptionUInt8: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
     typealias SwiftType = Int64?
 
@@ -7576,6 +7634,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_meeting_visibility() != 61181) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_groundwork_ffi_checksum_method_groundworkstore_set_retention() != 27301) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_groundwork_ffi_checksum_method_groundworkstore_sign_up() != 48805) {
