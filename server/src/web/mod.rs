@@ -747,12 +747,34 @@ async fn api_counties(State(web): State<Web>, headers: HeaderMap) -> Response {
 
 // --- the public map ---
 
+/// The public map's query string: every part optional.
 #[derive(Deserialize, Default)]
-struct PublicQuery {
-    state: Option<String>,
-    county: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
+pub struct PublicQuery {
+    /// A state's USPS code.
+    pub state: Option<String>,
+    /// A county's FIPS code.
+    pub county: Option<String>,
+    /// The first day (YYYY-MM-DD; default today).
+    pub from: Option<String>,
+    /// The last day.
+    pub to: Option<String>,
+}
+
+/// The public map's days as Unix ms (from the start of `from`, default `today`, to the end
+/// of `to`), or which one is wrong.
+pub fn public_days(q: &PublicQuery, today: &str) -> Result<(i64, Option<i64>), String> {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let from = day("from", &given(&q.from).unwrap_or_else(|| today.to_owned()))?;
+    let to = match given(&q.to) {
+        None => None,
+        Some(to) => Some(day("to", &to)? + 24 * 60 * 60 * 1000 - 1),
+    };
+    Ok((from, to))
 }
 
 /// A day (YYYY-MM-DD) as Unix ms at its start, or which input is wrong.
@@ -774,20 +796,12 @@ async fn public_map(State(web): State<Web>, Query(q): Query<PublicQuery>) -> Res
         .get(..10)
         .unwrap_or_default()
         .to_owned();
-    let from_text = given(&q.from).unwrap_or(today);
-    let to_text = given(&q.to).unwrap_or_default();
-    let from = match day("from", &from_text) {
-        Ok(t) => t,
+    let (from, to) = match public_days(&q, &today) {
+        Ok(days) => days,
         Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
     };
-    let to = if to_text.is_empty() {
-        None
-    } else {
-        match day("to", &to_text) {
-            Ok(t) => Some(t + 24 * 60 * 60 * 1000 - 1),
-            Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
-        }
-    };
+    let from_text = given(&q.from).unwrap_or(today);
+    let to_text = given(&q.to).unwrap_or_default();
     let wanted = state.clone();
     let found = web
         .db(move |c| {

@@ -1,0 +1,21 @@
+//! The hub as a device runs it (client side, towards a relay): arbitrary frame sequences on several connections,
+//! with ticks between, never panic, and every frame the hub sends decodes.
+#![no_main]
+
+use groundwork_core::sync::hub::{AllowAll, Effect, Hub, Side};
+use groundwork_core::sync::wire::{Message, PeerMetadata};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut hub = Hub::with_policy("device".into(), PeerMetadata::default(), AllowAll);
+    groundwork_fuzz_common::drive(&mut hub, Side::Client, data);
+    // What it sends is well-formed.
+    while let Some(e) = hub.poll_effect() {
+        if let Effect::Send { frame, .. } = e {
+            Message::decode(&frame).expect("the hub sends frames that decode");
+        }
+    }
+});
+
+#[path = "common.rs"]
+mod groundwork_fuzz_common;
