@@ -747,7 +747,13 @@ impl Policy for RelayAccess {
             };
         }
         let Some(entry) = self.docs.get(doc) else {
-            return Access::Unknown;
+            // Only a device (or a token) may bring a new document; an anonymous peer's changes
+            // are refused unread.
+            return if principal.device().is_some() {
+                Access::Unknown
+            } else {
+                Access::Hidden
+            };
         };
         let Some(device) = principal.device() else {
             return Access::Hidden;

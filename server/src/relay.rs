@@ -833,7 +833,11 @@ impl HubThread {
     fn load_into_hub(&mut self, doc: DocumentId) {
         let mut am = groundwork_core::schema::new_doc();
         match self.store.load(&doc) {
-            Ok(Some(bytes)) if am.load_incremental(&bytes).is_ok() => self.hub.insert_doc(doc, am),
+            Ok(Some(bytes))
+                if groundwork_core::schema::guarded(|| am.load_incremental(&bytes)).is_ok() =>
+            {
+                self.hub.insert_doc(doc, am)
+            }
             Ok(None) => {}
             _ => tracing::warn!(doc = %doc, "a stored document cannot be loaded to offer it"),
         }
@@ -1172,7 +1176,7 @@ impl HubThread {
             None => {
                 let mut d = groundwork_core::schema::new_doc();
                 if let Some(bytes) = self.store.load(&doc_id)?
-                    && let Err(e) = d.load_incremental(&bytes)
+                    && let Err(e) = groundwork_core::schema::guarded(|| d.load_incremental(&bytes))
                 {
                     tracing::error!(error = %e, "a stored roster cannot be loaded");
                     return Ok(None);
@@ -1521,7 +1525,7 @@ impl HubThread {
                 _ => None,
             }));
         for bytes in chunks {
-            if am.load_incremental(bytes).is_err() {
+            if groundwork_core::schema::guarded(|| am.load_incremental(bytes)).is_err() {
                 tracing::warn!(doc = %doc, "a stored document cannot be loaded for the campaign index");
                 return Ok(None);
             }

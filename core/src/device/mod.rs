@@ -278,22 +278,27 @@ fn catch_up<'a>(
             for chunk in &chunks {
                 // load_incremental skips what it cannot parse; check first, so a damaged chunk
                 // is reported instead of silently missing.
-                let checked = if chunk.snapshot {
-                    let options = LoadOptions::new()
-                        .text_encoding(TextEncoding::Utf8CodeUnit)
-                        .on_partial_load(OnPartialLoad::Error);
-                    AutoCommit::load_with_options(&chunk.bytes, options).map(|_| ())
-                } else {
-                    automerge::Change::from_bytes(chunk.bytes.clone())
-                        .map(|_| ())
-                        .map_err(automerge::AutomergeError::from)
-                };
-                checked.map_err(|e| Error::CorruptChunk {
+                // (Guarded: automerge panics on some malformed bytes, and a damaged file must
+                // not crash the app.)
+                let checked = schema::guarded(|| {
+                    if chunk.snapshot {
+                        let options = LoadOptions::new()
+                            .text_encoding(TextEncoding::Utf8CodeUnit)
+                            .on_partial_load(OnPartialLoad::Error);
+                        AutoCommit::load_with_options(&chunk.bytes, options).map(|_| ())
+                    } else {
+                        automerge::Change::from_bytes(chunk.bytes.clone())
+                            .map(|_| ())
+                            .map_err(automerge::AutomergeError::from)
+                    }
+                });
+                let corrupt = |reason: String| Error::CorruptChunk {
                     doc: doc_id.to_string(),
                     seq: chunk.seq,
-                    reason: e.to_string(),
-                })?;
-                loaded.doc.load_incremental(&chunk.bytes)?;
+                    reason,
+                };
+                checked.map_err(corrupt)?;
+                schema::guarded(|| loaded.doc.load_incremental(&chunk.bytes)).map_err(corrupt)?;
                 loaded.seq = chunk.seq;
                 loaded.chunks += 1;
             }

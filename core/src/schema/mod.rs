@@ -66,6 +66,41 @@ pub fn new_doc() -> AutoCommit {
     AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit)
 }
 
+/// Runs automerge on bytes from outside (a peer's sync message, a stored chunk): automerge
+/// 0.12 panics on some malformed input (a truncated column in a change bundle, found by the
+/// `document` fuzz target and kept in fuzz/regressions), and a panic must not stop a relay or
+/// an app. It becomes an error naming it; the document `work` touched must then be thrown
+/// away (reloaded from what is stored), since a panic may have left it half-changed.
+pub fn guarded<T>(
+    work: impl FnOnce() -> std::result::Result<T, automerge::AutomergeError>,
+) -> std::result::Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!(
+            "malformed automerge data ({})",
+            panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("automerge panicked")
+        )),
+    }
+}
+
+/// Loads bytes from outside into a new document (see [`guarded`]).
+pub fn load(bytes: &[u8]) -> Result<AutoCommit> {
+    guarded(|| {
+        let mut doc = new_doc();
+        doc.load_incremental(bytes)?;
+        Ok(doc)
+    })
+    .map_err(|reason| Error::Invalid {
+        what: "document data",
+        reason,
+    })
+}
+
 /// Reads a typed value out of a whole document, also when another client wrote it with
 /// JavaScript's default types (see [`lenient`]).
 pub fn hydrate<T: Hydrate>(doc: &AutoCommit, doc_id: &str, kind: DocKind) -> Result<T> {

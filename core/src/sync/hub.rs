@@ -982,8 +982,10 @@ impl<P: Policy> Hub<P> {
         let pd = c.docs.entry(id).or_insert_with(|| PeerDoc::fresh(now));
         pd.last_activity = now;
         let before = doc.get_heads();
-        let received = doc.sync().receive_sync_message(&mut pd.sync, message);
+        let received = schema::guarded(|| doc.sync().receive_sync_message(&mut pd.sync, message));
         if let Err(e) = received {
+            // What it may have half-applied goes; the document is read again from storage.
+            self.forget_changes(id, before.is_empty());
             return self.fail(
                 conn,
                 format!("document {id}: automerge rejected the sync message: {e}"),
@@ -1077,6 +1079,22 @@ impl<P: Policy> Hub<P> {
         if request {
             return self.unavailable(conn, id);
         }
+        // Changes to a document the peer may not see are refused unread: automerge is never
+        // run on them (it can be made to exhaust memory by a few hundred crafted bytes, found
+        // by the `document` fuzz target; see SECURITY.md).
+        if !message.changes.is_empty() {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.docs.remove(&id);
+            }
+            let why = self.policy.why_not(conn, &id, Access::Hidden);
+            let peer = self
+                .conns
+                .get(&conn)
+                .and_then(|c| c.peer.clone())
+                .unwrap_or_default();
+            tracing::warn!(conn, peer = %peer, doc = %id, reason = %why, "refused changes the peer may not make");
+            return self.unavailable(conn, id);
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -1084,7 +1102,8 @@ impl<P: Policy> Hub<P> {
         let pd = c.docs.entry(id).or_insert_with(|| PeerDoc::fresh(now));
         pd.last_activity = now;
         let mut empty = schema::new_doc();
-        if let Err(e) = empty.sync().receive_sync_message(&mut pd.sync, message) {
+        if let Err(e) = schema::guarded(|| empty.sync().receive_sync_message(&mut pd.sync, message))
+        {
             return self.fail(
                 conn,
                 format!("document {id}: automerge rejected the sync message: {e}"),
@@ -1257,8 +1276,10 @@ fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     a == b
 }
 
-fn load(bytes: &[u8]) -> Result<AutoCommit, automerge::AutomergeError> {
-    let mut doc = schema::new_doc();
-    doc.load_incremental(bytes)?;
-    Ok(doc)
+fn load(bytes: &[u8]) -> Result<AutoCommit, String> {
+    schema::guarded(|| {
+        let mut doc = schema::new_doc();
+        doc.load_incremental(bytes)?;
+        Ok(doc)
+    })
 }
