@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod campaign;
+pub mod guard;
 pub mod key;
 pub mod limits;
 pub mod relay;
@@ -30,7 +31,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use groundwork_core::identity::ConnectProof;
-use groundwork_core::sync::wire::Message;
 
 use crate::access::Principal;
 use crate::tls::PeerAddr;
@@ -55,6 +55,14 @@ pub struct Config {
     pub redemptions_per_minute: u32,
     /// Documents one connection may sync; past it the connection is closed with an error.
     pub max_docs_per_connection: usize,
+    /// Open sockets one network address may hold (0: no cap); more are dropped as they come.
+    pub max_connections_per_address: usize,
+    /// A socket whose peer sends nothing for this long is closed (the relay pings live
+    /// connections every third of it, and devices answer).
+    pub idle_timeout: Duration,
+    /// The most bytes one connection may have waiting to be sent; past it the peer is not
+    /// reading and is cut off.
+    pub max_queued_bytes: usize,
     /// Serve TLS with this certificate chain and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Where the key of the relay's files at rest comes from.
@@ -73,6 +81,9 @@ impl Config {
             handshakes_per_minute: 300,
             redemptions_per_minute: 10,
             max_docs_per_connection: 10_000,
+            max_connections_per_address: 128,
+            idle_timeout: Duration::from_secs(90),
+            max_queued_bytes: 64 * 1024 * 1024,
             tls: None,
             key: key::KeySource::default(),
         }
@@ -99,9 +110,16 @@ struct App {
     metrics: Arc<Metrics>,
     next_conn: Arc<AtomicU64>,
     max_frame: usize,
+    idle: Duration,
     handshakes: Arc<limits::RateLimit>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
+
+/// How many frames of one connection may wait in the hub's queue at once, when they are small
+/// (a frame costs at least this share of the connection's budget, which is one largest frame
+/// in bytes). Enough for a device opening hundreds of documents to keep the hub busy; few
+/// enough that a flood waits in its own socket while the others' frames go first.
+const FRAMES_IN_FLIGHT: usize = 64;
 
 /// Serves until `shutdown` completes, then closes every connection and returns once the hub
 /// thread has written everything it acknowledged. The caller binds the listener (tests bind
@@ -123,6 +141,8 @@ pub async fn serve(
         signup_code: config.signup_code.clone(),
         max_docs_per_connection: config.max_docs_per_connection,
         redemptions: Arc::new(limits::RateLimit::new(config.redemptions_per_minute)),
+        // Room for the largest frame twice over, so a big first sync is never cut off.
+        max_queued_bytes: config.max_queued_bytes.max(2 * config.max_frame_bytes),
     };
     let hub = std::thread::Builder::new()
         .name("groundwork-hub".into())
@@ -133,6 +153,7 @@ pub async fn serve(
         metrics,
         next_conn: Arc::new(AtomicU64::new(1)),
         max_frame: config.max_frame_bytes,
+        idle: config.idle_timeout,
         handshakes: Arc::new(limits::RateLimit::new(config.handshakes_per_minute)),
         shutdown: stop_rx,
     };
@@ -148,6 +169,8 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
+    let admission = guard::Admission::new(config.max_connections_per_address, config.idle_timeout);
+    let listener = guard::GuardedListener::new(listener, admission);
     match &config.tls {
         Some((cert, key)) => {
             let tls = tls::TlsListener::new(listener, tls::server_config(cert, key)?)?;
@@ -266,12 +289,12 @@ async fn sync_ws(
 
 async fn connection(socket: WebSocket, app: App, principal: Principal, addr: std::net::IpAddr) {
     let conn = app.next_conn.fetch_add(1, Ordering::Relaxed);
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (outlet, mut intake) = relay::outlet();
     if app
         .inbound
         .send(Inbound::Open {
             conn,
-            tx: out_tx.clone(),
+            tx: outlet.clone(),
             principal,
             addr,
         })
@@ -280,31 +303,54 @@ async fn connection(socket: WebSocket, app: App, principal: Principal, addr: std
         return;
     }
     let (mut sink, mut stream) = socket.split();
-    let writer = tokio::spawn(async move {
-        while let Some(out) = out_rx.recv().await {
-            match out {
-                Outbound::Frame(bytes) => {
-                    if sink.send(WsMessage::Binary(bytes.into())).await.is_err() {
+    let idle = app.idle;
+    let mut writer = tokio::spawn(async move {
+        // Pings keep a live but quiet device's socket within the idle timeout (its pong is
+        // what the relay reads); a write that cannot finish within the timeout is a peer that
+        // does not read.
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + idle / 3, idle / 3);
+        loop {
+            let message = tokio::select! {
+                out = intake.recv() => match out {
+                    Some(Outbound::Frame(bytes)) => WsMessage::Binary(bytes.into()),
+                    Some(Outbound::Close(reason)) => {
+                        let frame = CloseFrame {
+                            code: 1008,
+                            reason: truncate(&reason, 120).into(),
+                        };
+                        let _ = tokio::time::timeout(idle, sink.send(WsMessage::Close(Some(frame)))).await;
                         break;
                     }
-                }
-                Outbound::Close(reason) => {
-                    let frame = CloseFrame {
-                        code: 1008,
-                        reason: truncate(&reason, 120).into(),
-                    };
-                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                    None => break,
+                },
+                _ = ping.tick() => WsMessage::Ping(Default::default()),
+            };
+            match tokio::time::timeout(idle, sink.send(message)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    tracing::info!(conn, "closing a connection that does not read");
                     break;
                 }
             }
         }
     });
+    // A connection's frames in flight to the hub, in bytes: each frame holds its share until
+    // the hub has handled it, and the task reads no further meanwhile (backpressure through
+    // the socket onto the peer).
+    let budget = Arc::new(tokio::sync::Semaphore::new(app.max_frame));
+    let min_cost = (app.max_frame / FRAMES_IN_FLIGHT).max(1);
     let mut shutdown = app.shutdown.clone();
+    let mut writer_done = false;
     loop {
         let next = tokio::select! {
             next = stream.next() => next,
+            _ = &mut writer => {
+                writer_done = true;
+                break;
+            }
             _ = shutdown.changed() => {
-                let _ = out_tx.send(Outbound::Close("relay shutting down".into()));
+                outlet.close("relay shutting down");
                 break;
             }
         };
@@ -317,19 +363,32 @@ async fn connection(socket: WebSocket, app: App, principal: Principal, addr: std
                         bytes.len(),
                         app.max_frame
                     );
-                    refuse(&out_tx, &reason);
+                    tracing::warn!(%reason, "refusing a connection");
+                    outlet.refuse(&reason);
                     break;
                 }
+                // The cost fits the budget: at most max_frame, which the semaphore holds.
+                let cost = bytes.len().clamp(min_cost, app.max_frame) as u32;
+                let permit = match budget.clone().try_acquire_many_owned(cost) {
+                    Ok(permit) => permit,
+                    Err(_) => {
+                        app.metrics.inbound_waits.fetch_add(1, Ordering::Relaxed);
+                        match budget.clone().acquire_many_owned(cost).await {
+                            Ok(permit) => permit,
+                            // The semaphore is never closed.
+                            Err(_) => break,
+                        }
+                    }
+                };
                 let _ = app.inbound.send(Inbound::Frame {
                     conn,
                     bytes: bytes.to_vec(),
+                    permit,
                 });
             }
             WsMessage::Text(_) => {
-                refuse(
-                    &out_tx,
-                    "text frames are not part of the protocol; send CBOR in binary frames",
-                );
+                outlet
+                    .refuse("text frames are not part of the protocol; send CBOR in binary frames");
                 break;
             }
             WsMessage::Close(_) => break,
@@ -337,20 +396,11 @@ async fn connection(socket: WebSocket, app: App, principal: Principal, addr: std
         }
     }
     let _ = app.inbound.send(Inbound::Closed { conn });
-    drop(out_tx);
-    let _ = writer.await;
-}
-
-/// Sends a protocol error and closes the connection.
-fn refuse(out: &tokio::sync::mpsc::UnboundedSender<Outbound>, reason: &str) {
-    tracing::warn!(%reason, "refusing a connection");
-    let _ = out.send(Outbound::Frame(
-        Message::Error {
-            message: reason.to_owned(),
-        }
-        .encode(),
-    ));
-    let _ = out.send(Outbound::Close(reason.to_owned()));
+    drop(outlet);
+    if !writer_done {
+        // The writer ends once the hub has let go of the connection (or at its timeout).
+        let _ = writer.await;
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

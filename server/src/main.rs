@@ -36,6 +36,16 @@ struct Args {
     /// Documents one connection may sync.
     #[arg(long, default_value_t = 10_000)]
     max_docs_per_connection: usize,
+    /// Open sockets one network address may hold (0: no cap).
+    #[arg(long, default_value_t = 128)]
+    max_connections_per_address: usize,
+    /// Seconds a socket may send nothing before it is closed (the relay pings every third of
+    /// it; devices answer).
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_secs: u64,
+    /// MiB one connection may have waiting to be sent before it is cut off for not reading.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_queued_mib: u64,
     /// Serve TLS (wss://) with this PEM certificate chain (needs --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -206,6 +216,10 @@ async fn main() -> anyhow::Result<()> {
     config.handshakes_per_minute = args.handshakes_per_minute;
     config.redemptions_per_minute = args.redemptions_per_minute;
     config.max_docs_per_connection = args.max_docs_per_connection;
+    config.max_connections_per_address = args.max_connections_per_address;
+    config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_secs);
+    config.max_queued_bytes =
+        usize::try_from(args.max_queued_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     config.tls = args.tls_cert.zip(args.tls_key);
     config.key = key;
     serve(listener, config, shutdown_signal()).await?;

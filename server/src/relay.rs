@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ pub enum Inbound {
         /// Its id.
         conn: ConnId,
         /// Where its outgoing frames go.
-        tx: UnboundedSender<Outbound>,
+        tx: Outlet,
         /// Who it is.
         principal: Principal,
         /// Its network address, for rate limits.
@@ -50,6 +50,11 @@ pub enum Inbound {
         conn: ConnId,
         /// The frame.
         bytes: Vec<u8>,
+        /// Its share of the connection's budget of frames in flight, given back as the hub
+        /// drops it, after handling the frame: until then the connection's task reads no
+        /// further than its budget, so one peer's flood waits in its own socket, not in the
+        /// hub's queue ahead of everyone else.
+        permit: tokio::sync::OwnedSemaphorePermit,
     },
     /// The connection closed.
     Closed {
@@ -65,6 +70,85 @@ pub enum Outbound {
     Frame(Vec<u8>),
     /// Close the connection, saying why.
     Close(String),
+}
+
+/// A connection's outgoing queue as the hub sees it. The bytes waiting are counted, so a peer
+/// that does not read what it asked for is cut off at a bound instead of growing the relay's
+/// memory without one.
+#[derive(Clone, Debug)]
+pub struct Outlet {
+    tx: UnboundedSender<Outbound>,
+    queued: Arc<AtomicUsize>,
+    cut: Arc<tokio::sync::Notify>,
+}
+
+/// The WebSocket task's end of an [`Outlet`].
+#[derive(Debug)]
+pub struct Intake {
+    rx: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
+    queued: Arc<AtomicUsize>,
+    cut: Arc<tokio::sync::Notify>,
+}
+
+/// A connection's outgoing queue: the hub's end and the writer's.
+pub fn outlet() -> (Outlet, Intake) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let cut = Arc::new(tokio::sync::Notify::new());
+    (
+        Outlet {
+            tx,
+            queued: queued.clone(),
+            cut: cut.clone(),
+        },
+        Intake { rx, queued, cut },
+    )
+}
+
+impl Outlet {
+    /// Queues a frame; returns the bytes now waiting.
+    pub fn frame(&self, bytes: Vec<u8>) -> usize {
+        let len = bytes.len();
+        let waiting = self.queued.fetch_add(len, Ordering::Relaxed) + len;
+        let _ = self.tx.send(Outbound::Frame(bytes));
+        waiting
+    }
+
+    /// Sends a protocol error, then closes, saying why.
+    pub fn refuse(&self, reason: &str) {
+        self.frame(
+            groundwork_core::sync::wire::Message::Error {
+                message: reason.to_owned(),
+            }
+            .encode(),
+        );
+        self.close(reason);
+    }
+
+    /// Closes after what is queued, saying why.
+    pub fn close(&self, reason: &str) {
+        let _ = self.tx.send(Outbound::Close(reason.to_owned()));
+    }
+
+    /// Drops the connection now, with whatever is queued: for a peer that does not read.
+    pub fn cut(&self) {
+        self.cut.notify_one();
+    }
+}
+
+impl Intake {
+    /// The next thing to send, or `None` once the hub has let go of the connection or cut it.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        let next = tokio::select! {
+            biased;
+            () = self.cut.notified() => return None,
+            next = self.rx.recv() => next?,
+        };
+        if let Outbound::Frame(bytes) = &next {
+            self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+        }
+        Some(next)
+    }
 }
 
 /// Counters for `/metrics`. Never labelled by document, group or device: no personal data.
@@ -88,6 +172,10 @@ pub struct Metrics {
     pub persist_micros: AtomicU64,
     /// Connections closed for a protocol error.
     pub protocol_errors: AtomicU64,
+    /// Connections cut off for not reading what they were sent.
+    pub slow_peers_cut: AtomicU64,
+    /// Frames a connection's task waited to forward, its budget of frames in flight spent.
+    pub inbound_waits: AtomicU64,
     /// Writes the store failed (a full disk or quota, or an I/O error).
     pub storage_failures: AtomicU64,
     /// The operator's quota for the store in bytes, as applied (0: none).
@@ -115,6 +203,10 @@ impl Metrics {
              # HELP groundwork_persist_seconds_total Time spent in group commits.\n\
              # TYPE groundwork_persist_seconds_total counter\ngroundwork_persist_seconds_total {:.6}\n\
              # TYPE groundwork_protocol_errors_total counter\ngroundwork_protocol_errors_total {}\n\
+             # HELP groundwork_slow_peers_cut_total Connections cut off for not reading.\n\
+             # TYPE groundwork_slow_peers_cut_total counter\ngroundwork_slow_peers_cut_total {}\n\
+             # HELP groundwork_inbound_waits_total Frames held in their socket while the connection's budget of frames in flight was spent.\n\
+             # TYPE groundwork_inbound_waits_total counter\ngroundwork_inbound_waits_total {}\n\
              # HELP groundwork_storage_failures_total Writes the store failed.\n\
              # TYPE groundwork_storage_failures_total counter\ngroundwork_storage_failures_total {}\n\
              # HELP groundwork_storage_healthy 1 while the store takes changes, 0 while it refuses them.\n\
@@ -132,6 +224,8 @@ impl Metrics {
             g(&self.persist_batches),
             g(&self.persist_micros) as f64 / 1e6,
             g(&self.protocol_errors),
+            g(&self.slow_peers_cut),
+            g(&self.inbound_waits),
             g(&self.storage_failures),
             u8::from(self.storage_problem().is_none()),
             g(&self.storage_quota_bytes),
@@ -171,7 +265,11 @@ struct HubThread {
     metrics: Arc<Metrics>,
     started: Instant,
     /// Where each connection's frames go.
-    conns: BTreeMap<ConnId, UnboundedSender<Outbound>>,
+    conns: BTreeMap<ConnId, Outlet>,
+    /// The most bytes one connection may have waiting to be sent.
+    max_queued: usize,
+    /// Connections cut off in this batch for not reading, to drop.
+    not_reading: BTreeSet<ConnId>,
     /// When each idle document was first seen idle.
     idle_since: BTreeMap<DocumentId, Instant>,
     /// Documents no connection syncs leave memory after this long.
@@ -223,6 +321,9 @@ pub struct Options {
     pub max_docs_per_connection: usize,
     /// Invite redemptions per address.
     pub redemptions: Arc<crate::limits::RateLimit>,
+    /// The most bytes one connection may have waiting to be sent; past it the peer is not
+    /// reading and is cut off.
+    pub max_queued_bytes: usize,
 }
 
 /// Runs the hub thread until every sender of `rx` is gone; returns after the last write.
@@ -233,6 +334,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         signup_code,
         max_docs_per_connection,
         redemptions,
+        max_queued_bytes,
     } = options;
     let hub = fresh_hub(&store, &storage_id, signup_code.clone());
     let mut t = HubThread {
@@ -241,6 +343,8 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         metrics,
         started: Instant::now(),
         conns: BTreeMap::new(),
+        max_queued: max_queued_bytes,
+        not_reading: BTreeSet::new(),
         idle_since: BTreeMap::new(),
         unload_after,
         last_purge: Instant::now(),
@@ -378,14 +482,9 @@ impl HubThread {
         };
         tracing::error!(error = %e, "a write to the relay's store failed; it takes no changes until one succeeds");
         for tx in std::mem::take(&mut self.conns).into_values() {
-            let _ = tx.send(Outbound::Frame(
-                groundwork_core::sync::wire::Message::Error {
-                    message: reason.clone(),
-                }
-                .encode(),
-            ));
-            let _ = tx.send(Outbound::Close(reason.clone()));
+            tx.refuse(&reason);
         }
+        self.not_reading.clear();
         self.metrics.connections.store(0, Ordering::Relaxed);
         self.addrs.clear();
         self.busy.clear();
@@ -477,7 +576,7 @@ impl HubThread {
                 self.hub
                     .connect(conn, groundwork_core::sync::hub::Side::Server, now);
             }
-            Inbound::Frame { conn, bytes } => {
+            Inbound::Frame { conn, bytes, .. } => {
                 self.metrics.messages_in.fetch_add(1, Ordering::Relaxed);
                 self.metrics
                     .bytes_in
@@ -489,8 +588,12 @@ impl HubThread {
         }
     }
 
-    /// Closes connections that went over their document limit in this batch.
+    /// Closes connections that went over their document limit in this batch, and drops those
+    /// cut off for not reading.
     fn enforce_limits(&mut self) {
+        for conn in std::mem::take(&mut self.not_reading) {
+            self.drop_conn(conn);
+        }
         for conn in std::mem::take(&mut self.busy) {
             if self.hub.docs_on(conn) > self.max_docs_per_connection {
                 let reason = format!(
@@ -746,13 +849,17 @@ impl HubThread {
                     self.metrics
                         .bytes_out
                         .fetch_add(frame.len() as u64, Ordering::Relaxed);
-                    let _ = tx.send(Outbound::Frame(frame));
+                    if tx.frame(frame) > self.max_queued && self.not_reading.insert(conn) {
+                        tracing::warn!(conn, "cutting off a connection that does not read");
+                        self.metrics.slow_peers_cut.fetch_add(1, Ordering::Relaxed);
+                        tx.cut();
+                    }
                 }
             }
             Effect::Close { conn, reason } => {
                 self.metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
                 if let Some(tx) = self.conns.get(&conn) {
-                    let _ = tx.send(Outbound::Close(reason));
+                    tx.close(&reason);
                 }
             }
             Effect::Load { doc } => {
@@ -846,13 +953,7 @@ impl HubThread {
     fn refuse(&mut self, conn: ConnId, reason: &str) {
         tracing::warn!(conn, %reason, "refusing a connection");
         if let Some(tx) = self.conns.get(&conn) {
-            let _ = tx.send(Outbound::Frame(
-                groundwork_core::sync::wire::Message::Error {
-                    message: reason.to_owned(),
-                }
-                .encode(),
-            ));
-            let _ = tx.send(Outbound::Close(reason.to_owned()));
+            tx.refuse(reason);
         }
         self.drop_conn(conn);
     }
@@ -1158,7 +1259,7 @@ impl HubThread {
         // is told to wipe the group.
         for conn in self.hub.policy().conns_of(target) {
             if let Some(tx) = self.conns.get(&conn) {
-                let _ = tx.send(Outbound::Close("removed from a group".into()));
+                tx.close("removed from a group");
             }
             self.drop_conn(conn);
         }
