@@ -45,6 +45,14 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// Whom its frames count against: its device, or for an anonymous peer its address.
+    pub fn rate_key(&self, addr: std::net::IpAddr) -> String {
+        match self {
+            Principal::Anonymous => format!("addr:{addr}"),
+            Principal::Device(d) | Principal::Token { device: d, .. } => format!("device:{d}"),
+        }
+    }
+
     fn device(&self) -> Option<&str> {
         match self {
             Principal::Anonymous => None,

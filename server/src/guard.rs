@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -22,6 +23,8 @@ pub struct Admission {
     max_per_address: usize,
     idle: Duration,
     open: Mutex<HashMap<IpAddr, usize>>,
+    refused: AtomicU64,
+    timed_out: AtomicU64,
 }
 
 impl Admission {
@@ -32,6 +35,8 @@ impl Admission {
             max_per_address,
             idle,
             open: Mutex::new(HashMap::new()),
+            refused: AtomicU64::new(0),
+            timed_out: AtomicU64::new(0),
         })
     }
 
@@ -44,6 +49,7 @@ impl Admission {
             let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
             let n = open.entry(addr).or_insert(0);
             if self.max_per_address > 0 && *n >= self.max_per_address {
+                self.refused.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
             *n += 1;
@@ -58,6 +64,26 @@ impl Admission {
             last_read: Instant::now(),
             timer: Box::pin(tokio::time::sleep(self.idle)),
         })
+    }
+
+    /// Its figures for `/metrics` (no addresses in them).
+    pub fn render(&self) -> String {
+        let open: usize = self
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum();
+        format!(
+            "# HELP groundwork_sockets_open Open sockets, upgraded or not.\n\
+             # TYPE groundwork_sockets_open gauge\ngroundwork_sockets_open {open}\n\
+             # HELP groundwork_sockets_refused_total Sockets dropped as they came: their address held its cap.\n\
+             # TYPE groundwork_sockets_refused_total counter\ngroundwork_sockets_refused_total {}\n\
+             # HELP groundwork_sockets_timed_out_total Sockets closed after their peer sent nothing for the idle timeout.\n\
+             # TYPE groundwork_sockets_timed_out_total counter\ngroundwork_sockets_timed_out_total {}\n",
+            self.refused.load(Ordering::Relaxed),
+            self.timed_out.load(Ordering::Relaxed),
+        )
     }
 
     /// Open sockets from `addr` now.
@@ -138,6 +164,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 match this.timer.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(()) if Instant::now() >= deadline => {
+                        this.slot
+                            .admission
+                            .timed_out
+                            .fetch_add(1, Ordering::Relaxed);
                         return Poll::Ready(Err(std::io::Error::new(
                             std::io::ErrorKind::TimedOut,
                             "the peer sent nothing for the idle timeout",

@@ -63,6 +63,12 @@ pub struct Config {
     /// The most bytes one connection may have waiting to be sent; past it the peer is not
     /// reading and is cut off.
     pub max_queued_bytes: usize,
+    /// Frames per second one device may send over all its connections, sustained (0: no
+    /// limit); bursts of [`Config::frame_burst`] go at once. Past it the relay reads its
+    /// frames more slowly; none is refused.
+    pub frames_per_second: u32,
+    /// Frames one device may send at once, past its rate.
+    pub frame_burst: u32,
     /// Serve TLS with this certificate chain and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Where the key of the relay's files at rest comes from.
@@ -84,6 +90,8 @@ impl Config {
             max_connections_per_address: 128,
             idle_timeout: Duration::from_secs(90),
             max_queued_bytes: 64 * 1024 * 1024,
+            frames_per_second: 1_000,
+            frame_burst: 5_000,
             tls: None,
             key: key::KeySource::default(),
         }
@@ -111,6 +119,8 @@ struct App {
     next_conn: Arc<AtomicU64>,
     max_frame: usize,
     idle: Duration,
+    admission: Arc<guard::Admission>,
+    frame_rate: Arc<limits::FrameRate>,
     handshakes: Arc<limits::RateLimit>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -147,6 +157,7 @@ pub async fn serve(
     let hub = std::thread::Builder::new()
         .name("groundwork-hub".into())
         .spawn(move || relay::run(store, rx, hub_metrics, options))?;
+    let admission = guard::Admission::new(config.max_connections_per_address, config.idle_timeout);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = App {
         inbound: tx,
@@ -154,6 +165,11 @@ pub async fn serve(
         next_conn: Arc::new(AtomicU64::new(1)),
         max_frame: config.max_frame_bytes,
         idle: config.idle_timeout,
+        admission: admission.clone(),
+        frame_rate: Arc::new(limits::FrameRate::new(
+            config.frames_per_second,
+            config.frame_burst,
+        )),
         handshakes: Arc::new(limits::RateLimit::new(config.handshakes_per_minute)),
         shutdown: stop_rx,
     };
@@ -169,7 +185,6 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    let admission = guard::Admission::new(config.max_connections_per_address, config.idle_timeout);
     let listener = guard::GuardedListener::new(listener, admission);
     match &config.tls {
         Some((cert, key)) => {
@@ -226,7 +241,7 @@ async fn healthz(State(app): State<App>) -> Response {
 async fn metrics_text(State(app): State<App>) -> impl IntoResponse {
     (
         [("content-type", "text/plain; version=0.0.4")],
-        app.metrics.render(),
+        app.metrics.render() + &app.admission.render(),
     )
 }
 
@@ -289,6 +304,7 @@ async fn sync_ws(
 
 async fn connection(socket: WebSocket, app: App, principal: Principal, addr: std::net::IpAddr) {
     let conn = app.next_conn.fetch_add(1, Ordering::Relaxed);
+    let rate_key = principal.rate_key(addr);
     let (outlet, mut intake) = relay::outlet();
     if app
         .inbound
@@ -366,6 +382,10 @@ async fn connection(socket: WebSocket, app: App, principal: Principal, addr: std
                     tracing::warn!(%reason, "refusing a connection");
                     outlet.refuse(&reason);
                     break;
+                }
+                while let Some(wait) = app.frame_rate.take(&rate_key) {
+                    app.metrics.frames_slowed.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(wait).await;
                 }
                 // The cost fits the budget: at most max_frame, which the semaphore holds.
                 let cost = bytes.len().clamp(min_cost, app.max_frame) as u32;

@@ -1,5 +1,6 @@
-//! Per-address rate limits: how many connection handshakes and invite redemptions one network
-//! address may make, as token buckets that refill over a minute. In memory: a restart forgives.
+//! Rate limits, as token buckets in memory (a restart forgives): how many connection
+//! handshakes and invite redemptions one network address may make per minute, and how many
+//! frames per second one device may send.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -53,6 +54,58 @@ impl RateLimit {
     }
 }
 
+/// Frames per second one device may send, over all its connections (an anonymous peer counts
+/// as its address): a token bucket holding a burst, refilled at the rate. A device opening
+/// hundreds of documents at once stays within the burst; a flood is slowed to the rate, so
+/// that it costs the relay little of its CPU and no one else their turn. Over the rate a
+/// frame is not refused: the connection's task waits before reading on (backpressure).
+#[derive(Debug)]
+pub struct FrameRate {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl FrameRate {
+    /// `per_second` sustained, bursts up to `burst` frames; a rate of 0 turns it off.
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        Self {
+            per_second: f64::from(per_second),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one frame for `who`: `None` if it may go now, else how long until it may.
+    pub fn take(&self, who: &str) -> Option<std::time::Duration> {
+        if self.per_second <= 0.0 {
+            return None;
+        }
+        let now = Instant::now();
+        // One tuple per entry: a poisoned lock is used as it is (see RateLimit::allow).
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() > 100_000 {
+            let (rate, burst) = (self.per_second, self.burst);
+            buckets.retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate < burst);
+        }
+        let (tokens, at) = buckets.entry(who.to_owned()).or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            None
+        } else {
+            Some(std::time::Duration::from_secs_f64(
+                (1.0 - *tokens) / self.per_second,
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +119,24 @@ mod tests {
         assert!(!limit.allow(a));
         assert!(limit.allow(b));
         assert!((0..1000).all(|_| RateLimit::new(0).allow(a)));
+    }
+
+    #[test]
+    fn frames_past_the_burst_wait_for_the_rate_per_sender() {
+        let rate = FrameRate::new(100, 5);
+        assert!(
+            (0..5).all(|_| rate.take("a").is_none()),
+            "the burst goes at once"
+        );
+        let wait = rate.take("a").unwrap_or_default();
+        assert!(
+            wait > std::time::Duration::ZERO && wait <= std::time::Duration::from_millis(10),
+            "the sixth waits about a hundredth of a second: {wait:?}"
+        );
+        assert!(
+            rate.take("b").is_none(),
+            "another sender has its own bucket"
+        );
+        assert!((0..1000).all(|_| FrameRate::new(0, 1).take("a").is_none()));
     }
 }

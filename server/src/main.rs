@@ -43,6 +43,13 @@ struct Args {
     /// it; devices answer).
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_secs: u64,
+    /// Frames per second one device may send over all its connections (0: no limit); past it
+    /// the relay reads its frames more slowly, refusing none.
+    #[arg(long, default_value_t = 1_000)]
+    frames_per_second: u32,
+    /// Frames one device may send at once before its rate applies.
+    #[arg(long, default_value_t = 5_000)]
+    frame_burst: u32,
     /// MiB one connection may have waiting to be sent before it is cut off for not reading.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     max_queued_mib: u64,
@@ -217,6 +224,8 @@ async fn main() -> anyhow::Result<()> {
     config.redemptions_per_minute = args.redemptions_per_minute;
     config.max_docs_per_connection = args.max_docs_per_connection;
     config.max_connections_per_address = args.max_connections_per_address;
+    config.frames_per_second = args.frames_per_second;
+    config.frame_burst = args.frame_burst;
     config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_secs);
     config.max_queued_bytes =
         usize::try_from(args.max_queued_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);

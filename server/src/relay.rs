@@ -176,6 +176,8 @@ pub struct Metrics {
     pub slow_peers_cut: AtomicU64,
     /// Frames a connection's task waited to forward, its budget of frames in flight spent.
     pub inbound_waits: AtomicU64,
+    /// Frames read late because their device was over its frames per second.
+    pub frames_slowed: AtomicU64,
     /// Writes the store failed (a full disk or quota, or an I/O error).
     pub storage_failures: AtomicU64,
     /// The operator's quota for the store in bytes, as applied (0: none).
@@ -207,6 +209,8 @@ impl Metrics {
              # TYPE groundwork_slow_peers_cut_total counter\ngroundwork_slow_peers_cut_total {}\n\
              # HELP groundwork_inbound_waits_total Frames held in their socket while the connection's budget of frames in flight was spent.\n\
              # TYPE groundwork_inbound_waits_total counter\ngroundwork_inbound_waits_total {}\n\
+             # HELP groundwork_frames_slowed_total Frames read late: their device was over its frames per second.\n\
+             # TYPE groundwork_frames_slowed_total counter\ngroundwork_frames_slowed_total {}\n\
              # HELP groundwork_storage_failures_total Writes the store failed.\n\
              # TYPE groundwork_storage_failures_total counter\ngroundwork_storage_failures_total {}\n\
              # HELP groundwork_storage_healthy 1 while the store takes changes, 0 while it refuses them.\n\
@@ -226,6 +230,7 @@ impl Metrics {
             g(&self.protocol_errors),
             g(&self.slow_peers_cut),
             g(&self.inbound_waits),
+            g(&self.frames_slowed),
             g(&self.storage_failures),
             u8::from(self.storage_problem().is_none()),
             g(&self.storage_quota_bytes),

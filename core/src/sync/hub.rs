@@ -44,6 +44,11 @@ pub const MAX_RESEND_AFTER_MS: u64 = 5 * 60_000;
 /// A connection whose handshake has not finished after this long is closed (milliseconds).
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 
+/// The most documents one connection may be waiting for that the host does not have or will
+/// not show it; past it the connection is closed. A device asks only for documents it has
+/// heard of, which exist.
+pub const MAX_WAITING_DOCS: usize = 1_000;
+
 /// Which end of a connection this hub is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -540,6 +545,22 @@ impl<P: Policy> Hub<P> {
         };
         for doc in self.docs.values_mut() {
             doc.subscribers.remove(&conn);
+        }
+        if c.side == Side::Server {
+            // Documents it asked for that nobody has leave with it: an empty document kept
+            // for no one would be memory an asker could grow by the thousand.
+            for id in c.docs.keys() {
+                let forget = self.docs.get_mut(id).is_some_and(|d| {
+                    d.subscribers.is_empty()
+                        && match &mut d.state {
+                            DocState::Ready(doc) => doc.get_heads().is_empty(),
+                            DocState::Loading(_) => false,
+                        }
+                });
+                if forget {
+                    self.docs.remove(id);
+                }
+            }
         }
         if let (Side::Client, Some(peer)) = (c.side, c.peer) {
             for (doc, pd) in c.docs {
@@ -1172,12 +1193,25 @@ impl<P: Policy> Hub<P> {
             return;
         }
         pd.told_unavailable = true;
+        let waiting = c.docs.values().filter(|pd| pd.told_unavailable).count();
         let m = Message::DocUnavailable {
             sender: self.me.clone(),
             target: peer,
             document: id,
         };
         self.send(conn, &m);
+        // Each document asked for and not given is remembered for the asker (it is sent the
+        // document the moment someone brings it), so asking for documents by the thousand
+        // would be memory without bound.
+        if waiting > MAX_WAITING_DOCS {
+            self.fail(
+                conn,
+                format!(
+                    "asked for more than {MAX_WAITING_DOCS} documents that do not exist or are \
+                     not yours to read"
+                ),
+            );
+        }
     }
 
     /// Sends `conn` whatever automerge says it needs of `id`, as `request` when we have nothing
