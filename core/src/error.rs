@@ -146,6 +146,19 @@ pub enum Error {
          is kept; free some space and try again"
     )]
     StorageFull,
+    /// An edit would grow a document past the most a document may hold.
+    #[error(
+        "this edit would make the {what} {bytes} bytes, past the {limit} bytes a document may \
+         hold: nothing was saved, and everything saved before is kept"
+    )]
+    DocumentTooLarge {
+        /// Which document: "group's plan", "contacts of this month".
+        what: &'static str,
+        /// Its size with the edit.
+        bytes: u64,
+        /// The limit ([`crate::store::MAX_DOCUMENT_BYTES`]).
+        limit: u64,
+    },
     /// SQLite failed.
     #[error("device store: {0}")]
     Sqlite(rusqlite::Error),

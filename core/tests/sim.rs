@@ -3,7 +3,7 @@
 //! and relay that crash and restart from what they stored. Every run must converge to identical
 //! heads everywhere, and no change the relay acknowledged may be lost.
 //!
-//! `GROUNDWORK_SIM_SEEDS=N` runs N seeds (default 1000) from `GROUNDWORK_SIM_FIRST` (default 0); `GROUNDWORK_SIM_SEED=S` replays one
+//! `GROUNDWORK_SIM_SEEDS=N` runs N seeds (default 300, the slice the test command runs) from `GROUNDWORK_SIM_FIRST` (default 0); `GROUNDWORK_SIM_SEED=S` replays one
 //! seed exactly. A failure names its seed.
 
 // A failed unwrap here is a failed run, reported with its seed.
@@ -708,7 +708,7 @@ fn run_part(part: u64, parts: u64) {
     let seeds: u64 = std::env::var("GROUNDWORK_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(300);
     let first: u64 = std::env::var("GROUNDWORK_SIM_FIRST")
         .ok()
         .and_then(|s| s.parse().ok())

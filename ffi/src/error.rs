@@ -51,9 +51,10 @@ impl From<Core> for GroundworkError {
     fn from(e: Core) -> Self {
         let message = e.to_string();
         match e {
-            Core::InvalidValue { .. } | Core::Invalid { .. } | Core::NoRelay => {
-                Self::InvalidInput(message)
-            }
+            Core::InvalidValue { .. }
+            | Core::Invalid { .. }
+            | Core::NoRelay
+            | Core::DocumentTooLarge { .. } => Self::InvalidInput(message),
             Core::ConsentRequired => Self::ConsentRequired(message),
             Core::NotFound { .. } => Self::NotFound(message),
             Core::NotAllowed { .. } => Self::NotAllowed(message),

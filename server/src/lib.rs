@@ -55,6 +55,9 @@ pub struct Config {
     pub redemptions_per_minute: u32,
     /// Documents one connection may sync; past it the connection is closed with an error.
     pub max_docs_per_connection: usize,
+    /// Member devices one group may have ([`DEFAULT_MAX_GROUP_MEMBERS`]); an invite past it is
+    /// refused with the reason.
+    pub max_group_members: usize,
     /// Open sockets one network address may hold (0: no cap); more are dropped as they come.
     pub max_connections_per_address: usize,
     /// A socket whose peer sends nothing for this long is closed (the relay pings live
@@ -87,6 +90,7 @@ impl Config {
             handshakes_per_minute: 300,
             redemptions_per_minute: 10,
             max_docs_per_connection: 10_000,
+            max_group_members: DEFAULT_MAX_GROUP_MEMBERS,
             max_connections_per_address: 128,
             idle_timeout: Duration::from_secs(90),
             max_queued_bytes: 64 * 1024 * 1024,
@@ -97,6 +101,11 @@ impl Config {
         }
     }
 }
+
+/// The most member devices a group has by default (a person's second phone counts): groups
+/// are tens of people; the largest campaign groups a few hundred. The figure is the one the
+/// test suite and the benchmarks hold the relay to (README, "Limits").
+pub const DEFAULT_MAX_GROUP_MEMBERS: usize = 500;
 
 /// Why the relay stopped.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +159,7 @@ pub async fn serve(
         unload_after: config.unload_idle_after,
         signup_code: config.signup_code.clone(),
         max_docs_per_connection: config.max_docs_per_connection,
+        max_group_members: config.max_group_members,
         redemptions: Arc::new(limits::RateLimit::new(config.redemptions_per_minute)),
         // Room for the largest frame twice over, so a big first sync is never cut off.
         max_queued_bytes: config.max_queued_bytes.max(2 * config.max_frame_bytes),

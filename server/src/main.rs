@@ -36,6 +36,9 @@ struct Args {
     /// Documents one connection may sync.
     #[arg(long, default_value_t = 10_000)]
     max_docs_per_connection: usize,
+    /// Member devices one group may have; an invite past it is refused.
+    #[arg(long, default_value_t = groundwork_relay::DEFAULT_MAX_GROUP_MEMBERS)]
+    max_group_members: usize,
     /// Open sockets one network address may hold (0: no cap).
     #[arg(long, default_value_t = 128)]
     max_connections_per_address: usize,
@@ -224,6 +227,7 @@ async fn main() -> anyhow::Result<()> {
     config.redemptions_per_minute = args.redemptions_per_minute;
     config.max_docs_per_connection = args.max_docs_per_connection;
     config.max_connections_per_address = args.max_connections_per_address;
+    config.max_group_members = args.max_group_members;
     config.frames_per_second = args.frames_per_second;
     config.frame_burst = args.frame_burst;
     config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_secs);

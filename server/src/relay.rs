@@ -285,6 +285,8 @@ struct HubThread {
     addrs: BTreeMap<ConnId, std::net::IpAddr>,
     /// Documents one connection may sync.
     max_docs_per_connection: usize,
+    /// Member devices one group may have.
+    max_group_members: usize,
     /// Invite redemptions per address.
     redemptions: Arc<crate::limits::RateLimit>,
     /// Connections that sent frames in this batch, to check against the limits.
@@ -324,6 +326,8 @@ pub struct Options {
     pub signup_code: Option<String>,
     /// Documents one connection may sync.
     pub max_docs_per_connection: usize,
+    /// Member devices one group may have; an invite past it is refused.
+    pub max_group_members: usize,
     /// Invite redemptions per address.
     pub redemptions: Arc<crate::limits::RateLimit>,
     /// The most bytes one connection may have waiting to be sent; past it the peer is not
@@ -338,6 +342,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         unload_after,
         signup_code,
         max_docs_per_connection,
+        max_group_members,
         redemptions,
         max_queued_bytes,
     } = options;
@@ -355,6 +360,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         last_purge: Instant::now(),
         addrs: BTreeMap::new(),
         max_docs_per_connection,
+        max_group_members,
         redemptions,
         busy: BTreeSet::new(),
         pending_offers: BTreeMap::new(),
@@ -1194,6 +1200,13 @@ impl HubThread {
             }
             device.to_owned()
         };
+        let members = policy.members_of(&invite.group).len();
+        if members >= self.max_group_members {
+            return Ok(Err(format!(
+                "invite refused: the group has {members} member devices, the most a group may \
+                 have on this relay; a lead can remove devices no longer used"
+            )));
+        }
         let used = self.store.invite_uses(&invite.id)?;
         if used >= invite.uses {
             return Ok(Err(format!(

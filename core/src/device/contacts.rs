@@ -268,7 +268,7 @@ fn create_contacts_doc(
         kind: DocKind::Contacts,
     };
     store::insert_document(tx, &record, Some(owner), Some(period))?;
-    let seq = store::append_chunk(tx, &doc_id, &change)?;
+    let seq = store::append_own_chunk(tx, &doc_id, "contacts of this month", &change)?;
     docs.insert(
         doc_id,
         Loaded {
@@ -299,7 +299,7 @@ fn write_contacts(
     let Some(change) = commit_change(&mut loaded.doc, now) else {
         return Ok(loaded.chunks);
     };
-    let seq = store::append_chunk(&tx, doc_id, &change)?;
+    let seq = store::append_own_chunk(&tx, doc_id, "contacts of this month", &change)?;
     for contact in contacts {
         index::put_contact(&tx, group_id, &id, contact)?;
     }

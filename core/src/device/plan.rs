@@ -397,7 +397,7 @@ fn edit_plan_in<R>(
     let out = edit(&mut plan, now)?;
     schema::reconcile(&mut loaded.doc, &plan, &id, DocKind::Plan)?;
     if let Some(change) = commit_change(&mut loaded.doc, now) {
-        let seq = store::append_chunk(&tx, doc_id, &change)?;
+        let seq = store::append_own_chunk(&tx, doc_id, "group's plan", &change)?;
         index::replace_plan(&tx, &plan)?;
         tx.commit()?;
         loaded.seq = seq;

@@ -344,6 +344,37 @@ fn check_not_truncated(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The most a document may hold as this device stores it (the sum of its chunks), grown by
+/// this device's own edits: a group's plan, or one device's contacts of one month. About a
+/// thousand pages of meeting notes, or five thousand contacts. Every document must fit one
+/// sync message to a device that has none of it, and be quick to open on a phone: a larger
+/// one would be neither (README, "Limits").
+pub const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024;
+
+/// Appends a chunk made by this device's own edit, refusing it (`Error::DocumentTooLarge`)
+/// if it would grow the document past [`MAX_DOCUMENT_BYTES`]; returns its seq.
+pub fn append_own_chunk(
+    tx: &Transaction<'_>,
+    doc: &DocumentId,
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<i64> {
+    let stored: i64 = tx.query_row(
+        "SELECT COALESCE(SUM(length(bytes)), 0) FROM chunks WHERE doc_id = ?1",
+        params![doc.to_string()],
+        |r| r.get(0),
+    )?;
+    let size = stored.unsigned_abs() + bytes.len() as u64;
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(Error::DocumentTooLarge {
+            what,
+            bytes: size,
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    append_chunk(tx, doc, bytes)
+}
+
 /// Appends a chunk to a document and returns its seq.
 pub fn append_chunk(tx: &Transaction<'_>, doc: &DocumentId, bytes: &[u8]) -> Result<i64> {
     let seq: i64 = tx.query_row(

@@ -44,6 +44,11 @@ pub const MAX_RESEND_AFTER_MS: u64 = 5 * 60_000;
 /// A connection whose handshake has not finished after this long is closed (milliseconds).
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 
+/// The most a relay keeps of one document: twice what a device's own edits may grow one to
+/// ([`crate::store::MAX_DOCUMENT_BYTES`]), room for other clients' encodings and for the
+/// framing of the sync messages it counts; past it a change is refused, with the reason.
+pub const MAX_HOSTED_DOCUMENT_BYTES: u64 = 2 * crate::store::MAX_DOCUMENT_BYTES;
+
 /// The most documents one connection may be waiting for that the host does not have or will
 /// not show it; past it the connection is closed. A device asks only for documents it has
 /// heard of, which exist.
@@ -251,6 +256,9 @@ struct Doc {
     state: DocState,
     /// Connections syncing this document.
     subscribers: BTreeSet<ConnId>,
+    /// A relay's measure of its size: the bytes stored when it was loaded, plus the sync
+    /// messages that changed it since (an over-count, which the next load puts right).
+    bytes: u64,
 }
 
 #[derive(PartialEq, Eq)]
@@ -393,6 +401,7 @@ impl<P: Policy> Hub<P> {
             Doc {
                 state: DocState::Ready(Box::new(doc)),
                 subscribers: BTreeSet::new(),
+                bytes: 0,
             },
         );
     }
@@ -634,6 +643,7 @@ impl<P: Policy> Hub<P> {
                     Doc {
                         state: DocState::Loading(Vec::new()),
                         subscribers: BTreeSet::from([conn]),
+                        bytes: 0,
                     },
                 );
                 self.effects.push_back(Effect::Load { doc });
@@ -666,6 +676,7 @@ impl<P: Policy> Hub<P> {
             },
             None => schema::new_doc(),
         };
+        doc.bytes = stored.map_or(0, |b| b.len() as u64);
         let DocState::Loading(queued) =
             std::mem::replace(&mut doc.state, DocState::Ready(Box::new(loaded)))
         else {
@@ -860,7 +871,7 @@ impl<P: Policy> Hub<P> {
                             .fail(conn, format!("document {document}: bad sync message: {e}"));
                     }
                 };
-                self.receive(conn, document, parsed, request, now);
+                self.receive(conn, document, parsed, request, data.len(), now);
             }
             Message::DocUnavailable { document, .. } => {
                 if let Some(pd) = self
@@ -939,6 +950,7 @@ impl<P: Policy> Hub<P> {
         id: DocumentId,
         message: sync::Message,
         request: bool,
+        incoming: usize,
         now: u64,
     ) {
         let access = self.policy.access(conn, &id);
@@ -949,6 +961,7 @@ impl<P: Policy> Hub<P> {
         let doc = self.docs.entry(id).or_insert_with(|| Doc {
             state: DocState::Loading(Vec::new()),
             subscribers: BTreeSet::new(),
+            bytes: 0,
         });
         if doc.subscribers.insert(conn) {
             self.effects.push_back(Effect::Subscribed { conn, doc: id });
@@ -964,6 +977,7 @@ impl<P: Policy> Hub<P> {
                 _ => doc.state = DocState::Ready(Box::new(schema::new_doc())),
             }
         }
+        let hosted = self.docs.get(&id).map_or(0, |d| d.bytes) + incoming as u64;
         let doc = match self.docs.get_mut(&id).map(|d| &mut d.state) {
             Some(DocState::Ready(doc)) => doc,
             Some(DocState::Loading(queued)) => {
@@ -1018,6 +1032,17 @@ impl<P: Policy> Hub<P> {
             self.forget_changes(id, before.is_empty());
             return self.fail(conn, reason);
         }
+        if changed && side == Some(Side::Server) && hosted > MAX_HOSTED_DOCUMENT_BYTES {
+            self.forget_changes(id, before.is_empty());
+            return self.fail(
+                conn,
+                format!(
+                    "document {id} would grow to about {hosted} bytes, past the \
+                     {MAX_HOSTED_DOCUMENT_BYTES} the relay keeps of one document: the change \
+                     was not kept"
+                ),
+            );
+        }
         if changed {
             let allowed = match access {
                 Access::Write if before.is_empty() => Ok(()),
@@ -1039,6 +1064,9 @@ impl<P: Policy> Hub<P> {
                 new: before.is_empty(),
                 before,
             });
+            if let Some(d) = self.docs.get_mut(&id) {
+                d.bytes = hosted;
+            }
         }
         let empty = after.is_empty();
         let subscribers: Vec<ConnId> = self.docs[&id].subscribers.iter().copied().collect();
@@ -1174,6 +1202,7 @@ impl<P: Policy> Hub<P> {
     /// for one that was never created): the other peers' exchanges never saw the changes.
     fn forget_changes(&mut self, id: DocumentId, was_empty: bool) {
         if let Some(doc) = self.docs.get_mut(&id) {
+            doc.bytes = 0;
             if was_empty {
                 doc.state = DocState::Ready(Box::new(schema::new_doc()));
             } else {
