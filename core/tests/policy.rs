@@ -225,3 +225,61 @@ fn only_allowed_peers_create_read_and_write() -> Result<(), Box<dyn std::error::
     assert_eq!(answers[0], answers[1]);
     Ok(())
 }
+
+#[test]
+fn a_change_past_the_most_the_relay_keeps_of_a_document_is_refused_with_the_reason()
+-> Result<(), Box<dyn std::error::Error>> {
+    use groundwork_core::sync::hub::MAX_HOSTED_DOCUMENT_BYTES;
+    let mut w = World::new(&[1]);
+    w.relay.policy_mut().creators.push(1);
+    let doc = DocumentId::random()?;
+    w.edit(1, doc, "small");
+    w.pump();
+    let stored = w
+        .disk
+        .get(&doc)
+        .map(Vec::len)
+        .ok_or("the document was not stored")?;
+
+    // Bytes that do not compress, a little past the limit, in one change.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let big: Vec<u8> = (0..MAX_HOSTED_DOCUMENT_BYTES + 1024)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    let d = w.devices.get_mut(&1).ok_or("no device")?;
+    let mut am = d.doc(&doc).cloned().ok_or("the device lost its document")?;
+    let before = am.get_heads();
+    am.put(automerge::ROOT, "big", automerge::ScalarValue::Bytes(big))?;
+    d.handle_local_change(doc, &am.save_after(&before), 0)?;
+    d.offer(1, doc, 0);
+    w.pump();
+
+    let refusal = w.sent.iter().find_map(|(c, m)| match m {
+        Message::Error { message } if *c == 1 => Some(message.clone()),
+        _ => None,
+    });
+    let refusal = refusal.ok_or("the relay said nothing")?;
+    assert!(
+        refusal.contains("the relay keeps of one document") && refusal.contains("not kept"),
+        "the refusal names the limit: {refusal}"
+    );
+    assert_eq!(
+        w.disk.get(&doc).map(Vec::len),
+        Some(stored),
+        "nothing of the change was stored"
+    );
+    // What the relay holds in memory is what it stored: a new reader gets the small version.
+    let relay_doc = w
+        .relay
+        .doc(&doc)
+        .cloned()
+        .ok_or("the relay dropped the document")?;
+    assert!(relay_doc.get(automerge::ROOT, "big")?.is_none());
+    assert!(relay_doc.get(automerge::ROOT, "small")?.is_some());
+    Ok(())
+}
