@@ -71,9 +71,20 @@ fn one_abusive_client_cannot_starve_fifty_honest_ones() -> Res<()> {
     let mut rss_first_abuse = 0.0;
     for round in 0..ROUNDS {
         quiet.push(sync_round(&rt, &mut devices, &url, 2 * round + 1)?);
+        let slowed = metric(&relay, "groundwork_frames_slowed_total")?;
         let abuser = Abuser::start(relay.addr.parse()?, token.clone());
-        // The abuse is under way before the honest devices start.
+        // The abuse is under way before the honest devices start, past the burst any device
+        // may send at once (an honest one's first sync): the relay is reading the flood at
+        // the device's rate when the honest devices come.
         abuser.wait_until_flooding();
+        let since = Instant::now();
+        while metric(&relay, "groundwork_frames_slowed_total")? <= slowed {
+            if since.elapsed() > Duration::from_secs(60) {
+                return Err("the flood was never slowed to its device's rate".into());
+            }
+            // Polling the relay's own count, not a sleep standing in for an event.
+            std::thread::sleep(Duration::from_millis(10));
+        }
         abused.push(sync_round(&rt, &mut devices, &url, 2 * round + 2)?);
         // While the flood is still asking for documents by the thousand: a document nobody may
         // read costs the relay no state (it is answered unavailable and forgotten).

@@ -20,7 +20,10 @@ fn a_group_at_its_largest_syncs_and_the_next_invite_is_refused() -> Res<()> {
     let relay = Relay::options(&root.path().join("relay"))
         .arg("--max-group-members")
         .arg(max.to_string())
+        // Every device of the test comes from one loopback address.
         .arg("--redemptions-per-minute")
+        .arg("0")
+        .arg("--handshakes-per-minute")
         .arg("0")
         .start()?;
     let lead = Device::new(root.path(), "lead")?;
