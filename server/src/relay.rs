@@ -818,8 +818,19 @@ impl HubThread {
             // device learns of a group's new documents before it sees its own exchange settle.
             // Only exchanges that are new: a message of one already under way must not pass
             // the answers queued before it.
+            // Not to a connection whose join this batch answered: its `peer` answer is among
+            // the effects below, and a document message before it would make the device drop
+            // the connection (automerge-repo's handshake order; found by the chaos test). It is
+            // offered everything it may read once its handshake is done (`flush_offers`).
+            let joined: BTreeSet<ConnId> = effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::PeerReady { conn, .. } => Some(*conn),
+                    _ => None,
+                })
+                .collect();
             for (conn, doc) in offers {
-                if !self.hub.syncing(conn, &doc) {
+                if !joined.contains(&conn) && !self.hub.syncing(conn, &doc) {
                     self.hub.offer(conn, doc, now);
                 }
             }
