@@ -1773,3 +1773,22 @@ fn token_hash(token: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_outlet_counts_what_waits_and_a_cut_drops_it_at_once() {
+        let (outlet, mut intake) = outlet();
+        assert_eq!(outlet.frame(vec![0; 100]), 100);
+        assert_eq!(outlet.frame(vec![0; 50]), 150, "the bytes waiting add up");
+        assert!(matches!(intake.recv().await, Some(Outbound::Frame(f)) if f.len() == 100));
+        assert_eq!(outlet.frame(vec![0; 10]), 60, "what the writer took no longer counts");
+        outlet.cut();
+        assert!(
+            intake.recv().await.is_none(),
+            "a cut ends the writer ahead of the frames still queued"
+        );
+    }
+}
