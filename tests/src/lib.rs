@@ -84,6 +84,7 @@ pub struct Relay {
 /// How a test starts a relay: `Relay::options(data).arg(..).log_to(..).start()`.
 pub struct RelayOptions {
     data: PathBuf,
+    program: Option<PathBuf>,
     listen: String,
     args: Vec<std::ffi::OsString>,
     log: Option<PathBuf>,
@@ -93,6 +94,13 @@ impl RelayOptions {
     /// Listen on this address instead of an ephemeral port (a restart on the same port).
     pub fn listen(mut self, addr: &str) -> Self {
         self.listen = addr.to_owned();
+        self
+    }
+
+    /// Runs this relay binary instead of the workspace's (a copy pinned for a long run, which
+    /// a rebuild meanwhile must not swap under it).
+    pub fn program(mut self, path: &Path) -> Self {
+        self.program = Some(path.to_owned());
         self
     }
 
@@ -116,7 +124,8 @@ impl RelayOptions {
             Some(file) => Stdio::from(std::fs::File::create(file)?),
             None => Stdio::inherit(),
         };
-        let mut child = Command::new(bin("groundwork-relay"))
+        let program = self.program.unwrap_or_else(|| bin("groundwork-relay"));
+        let mut child = Command::new(program)
             .args(["--listen", &self.listen])
             .args(&self.args)
             .arg("--data")
@@ -261,6 +270,7 @@ impl Relay {
     pub fn options(data: &Path) -> RelayOptions {
         RelayOptions {
             data: data.to_owned(),
+            program: None,
             listen: "127.0.0.1:0".into(),
             args: Vec::new(),
             log: None,
@@ -361,4 +371,78 @@ pub fn field(v: &Value, key: &str) -> Res<String> {
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| format!("no {key} in {v}").into())
+}
+
+/// One document as a store holds it, decoded from its chunks: for comparing replicas.
+#[derive(Clone, Debug)]
+pub struct StoredDoc {
+    /// plan | contacts | roster | brief | board.
+    pub kind: String,
+    /// Its group (none for a board).
+    pub group: Option<String>,
+    /// The device that writes it (contacts).
+    pub owner: Option<String>,
+    /// Its heads, sorted, as hex.
+    pub heads: Vec<String>,
+    /// Its current content as JSON (text objects as strings): where a value can be looked for
+    /// once, instead of decoding the store again per value.
+    pub content: String,
+}
+
+/// Every document of the device store in `dir` (its `documents` and `chunks` tables, read
+/// with the device's key), by document id.
+pub fn device_documents(dir: &Path) -> Res<std::collections::BTreeMap<String, StoredDoc>> {
+    let path = dir.join(groundwork_core::store::STORE_FILE);
+    stored_documents(&groundwork_core::store::connect_raw(&path, &cli_key(dir))?)
+}
+
+/// Every document of the relay's store in `data`, by document id. Safe while the relay
+/// runs (a reader of its write-ahead log).
+pub fn relay_documents(data: &Path) -> Res<std::collections::BTreeMap<String, StoredDoc>> {
+    stored_documents(&relay_db(data)?)
+}
+
+/// Device and relay stores share the shape read here: `documents(doc_id, group_id, kind,
+/// owner)` and `chunks(doc_id, seq, bytes)`, a document being its chunks applied in order.
+fn stored_documents(
+    conn: &rusqlite::Connection,
+) -> Res<std::collections::BTreeMap<String, StoredDoc>> {
+    let mut out = std::collections::BTreeMap::new();
+    // One read transaction, so that a relay writing meanwhile cannot show a record without
+    // its chunks or the reverse.
+    conn.execute_batch("BEGIN")?;
+    let result = (|| -> Res<()> {
+        let mut docs = conn.prepare("SELECT doc_id, group_id, kind, owner FROM documents")?;
+        let mut rows = docs.query([])?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            records.push((id, row.get(1)?, row.get(2)?, row.get(3)?));
+        }
+        let mut chunks = conn.prepare("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+        for (id, group, kind, owner) in records {
+            let mut doc = automerge::AutoCommit::new();
+            let mut rows = chunks.query([&id])?;
+            while let Some(row) = rows.next()? {
+                let bytes: Vec<u8> = row.get(0)?;
+                doc.load_incremental(&bytes)?;
+            }
+            let mut heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
+            heads.sort();
+            let content = serde_json::to_string(&automerge::AutoSerde::from(&doc))?;
+            out.insert(
+                id,
+                StoredDoc {
+                    kind,
+                    group,
+                    owner,
+                    heads,
+                    content,
+                },
+            );
+        }
+        Ok(())
+    })();
+    conn.execute_batch("COMMIT")?;
+    result.map(|()| out)
 }
