@@ -14,8 +14,8 @@
 //! 3. every replica of every document has the relay's heads, and every device holds exactly
 //!    the documents it may read;
 //! 4. no process panicked, none logged a warning or an error (but the relay's warnings about
-//!    changes it refused, which are tallied, and one known relay bug, counted), no sync failed
-//!    but as the relay's deaths explain, and every store passes SQLite's integrity check.
+//!    changes it refused, which are tallied), no sync failed but as the relay's deaths
+//!    explain, and every store passes SQLite's integrity check.
 //!
 //! The schedule comes from a seeded generator (`GROUNDWORK_CHAOS_SEED`, printed at the start
 //! and in every failure), each thread drawing from its own stream, so a seed replays the same
@@ -57,15 +57,6 @@ const EXPECTED_SYNC_FAILURES: &[&str] = &[
     "Handshake not finished",
     "the relay closed the connection",
 ];
-/// A known relay bug, tallied instead of failing the run until it is fixed: in its `drive`
-/// loop (server/src/relay.rs), documents offered in a batch (a brief it rewrites, a new
-/// document, a new roster) are sent before the batch's other effects, among them the `peer`
-/// answer to a join handled in the same batch; the device then gets a document message before
-/// the handshake's answer and closes the connection as a protocol error ("message from
-/// groundwork-relay-... on None's connection"). Nothing is lost (the next sync succeeds), but a
-/// sync fails. `tests/tests/peer_order.rs` reproduces it (ignored until the fix); remove this
-/// once the relay defers offers to connections that joined in the batch.
-const KNOWN_RELAY_BUG: &str = "on None's connection";
 /// Every marker starts so; the fixed-width number after it makes none a prefix of another.
 const MARKER: &str = "Chaos-";
 
@@ -204,7 +195,6 @@ struct Figures {
     daemon_connects: Arc<AtomicU64>,
     edit_kills: AtomicU64,
     notes_unknown_meeting: AtomicU64,
-    known_relay_bug: AtomicU64,
 }
 
 /// Everything the threads of the run share.
@@ -261,8 +251,9 @@ impl Chaos {
         lock(&self.problems).push(what);
     }
 
-    /// Looks through what a process logged (at `warn`): a panic is a problem, and so is any
-    /// warning or error but the known relay bug's (counted).
+    /// Looks through what a device's process logged (at `warn`): a panic, a warning or an
+    /// error is a problem (a relay's document message before its handshake's answer was one,
+    /// found so: `tests/tests/peer_order.rs`).
     fn check_log(&self, who: &str, log: &str) {
         if log.contains("panicked") {
             self.problem(format!("{who} panicked: {log}"));
@@ -272,11 +263,7 @@ impl Chaos {
             .lines()
             .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
         {
-            if line.contains(KNOWN_RELAY_BUG) {
-                self.fig.known_relay_bug.fetch_add(1, Ordering::Relaxed);
-            } else {
-                self.problem(format!("{who} logged: {line}"));
-            }
+            self.problem(format!("{who} logged: {line}"));
         }
     }
 
@@ -524,9 +511,7 @@ impl Chaos {
             // Expected while the relay is down or dies mid-sync; tallied by reason.
             Outcome::Failed(e) => {
                 self.check_log(&format!("sync --once on {dev}"), &e);
-                if !EXPECTED_SYNC_FAILURES.iter().any(|r| e.contains(r))
-                    && !e.contains(KNOWN_RELAY_BUG)
-                {
+                if !EXPECTED_SYNC_FAILURES.iter().any(|r| e.contains(r)) {
                     self.problem(format!("sync --once on {dev} failed unexpectedly: {e}"));
                 }
                 *lock(&self.sync_failures)
@@ -1085,7 +1070,7 @@ fn check(
          {} groups, {} devices, edits made {} (contacts {}, meetings {}, notes {}, meetings shown \
          to canvassers {}), relay kills {}, device kills mid-sync {} (sync --once {}, running \
          sync {}), edit processes killed {}, notes refused for a meeting not yet received {}, syncs {} ({} ok, {} one-off, {} reconnections of \
-         running syncs), converged in {} rounds, syncs failed by the known relay bug {}, lost {}",
+         running syncs), converged in {} rounds, lost {}",
         started.elapsed().as_secs_f64(),
         chaos.groups.len(),
         devs.len(),
@@ -1105,7 +1090,6 @@ fn check(
         load(&fig.once_syncs),
         load(&fig.daemon_connects),
         rounds.map_or("no".into(), |r| r.to_string()),
-        load(&fig.known_relay_bug),
         lost.len(),
     );
     if !problems.is_empty() {
