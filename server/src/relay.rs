@@ -1784,7 +1784,11 @@ mod tests {
         assert_eq!(outlet.frame(vec![0; 100]), 100);
         assert_eq!(outlet.frame(vec![0; 50]), 150, "the bytes waiting add up");
         assert!(matches!(intake.recv().await, Some(Outbound::Frame(f)) if f.len() == 100));
-        assert_eq!(outlet.frame(vec![0; 10]), 60, "what the writer took no longer counts");
+        assert_eq!(
+            outlet.frame(vec![0; 10]),
+            60,
+            "what the writer took no longer counts"
+        );
         outlet.cut();
         assert!(
             intake.recv().await.is_none(),
