@@ -21,7 +21,8 @@ pub fn contact(i: usize) -> NewContact {
 }
 
 /// A store whose group holds `n` contacts, written in batches and compacted, as a store looks
-/// after weeks of use.
+/// after months of use: a thousand contacts a month, each month its own document (a document
+/// holds at most `store::MAX_DOCUMENT_BYTES`).
 pub fn store_with(dir: &Path, n: usize) -> (Device, String) {
     let mut device = Device::init(
         dir,
@@ -32,7 +33,14 @@ pub fn store_with(dir: &Path, n: usize) -> (Device, String) {
     let group = device.create_group("Bench group", None).unwrap();
     let mut i = 0;
     while i < n {
-        let batch: Vec<NewContact> = (i..(i + 1000).min(n)).map(contact).collect();
+        // The month `i / 1000` months ago (31 days a month is close enough for a date).
+        let at = groundwork_core::time::now_ms() - (i / 1000) as i64 * 31 * 86_400_000;
+        let batch: Vec<NewContact> = (i..(i + 1000).min(n))
+            .map(|j| NewContact {
+                at: Some(at),
+                ..contact(j)
+            })
+            .collect();
         i += batch.len();
         device.log_contacts(&group, batch).unwrap();
     }
