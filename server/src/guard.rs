@@ -127,18 +127,6 @@ pub struct Guarded<S> {
     timer: Pin<Box<Sleep>>,
 }
 
-impl<S> Guarded<S> {
-    /// The peer's address.
-    pub fn addr(&self) -> IpAddr {
-        self.slot.addr
-    }
-
-    /// The socket inside.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.io
-    }
-}
-
 impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
