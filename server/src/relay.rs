@@ -386,7 +386,11 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
     let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
     let mut last_tick = Instant::now();
     loop {
-        match rx.recv_timeout(tick_every) {
+        // Awake for the tick, or sooner for a connection whose offers fall due (a new device
+        // with nothing to say would otherwise wait for the tick: a canvasser's join took 1 s).
+        let until_tick = tick_every.saturating_sub(last_tick.elapsed());
+        let wait = t.next_offer_in().map_or(until_tick, |d| d.min(until_tick));
+        match rx.recv_timeout(wait) {
             Ok(first) => {
                 t.input(first);
                 // Everything already queued joins this batch, and so this group commit.
@@ -926,6 +930,15 @@ impl HubThread {
     /// `OFFER_WAIT_MS` if it sends none. A device opens every document it has at once;
     /// offering those too would cross its messages and cost their exchanges an extra round
     /// trip, so only the others are offered.
+    /// How long until the first connection waiting for its offers is due them.
+    fn next_offer_in(&self) -> Option<Duration> {
+        let now = self.now();
+        self.pending_offers
+            .values()
+            .map(|(due, _)| Duration::from_millis(due.saturating_sub(now)))
+            .min()
+    }
+
     fn flush_offers(&mut self) {
         let now = self.now();
         let mut ready = Vec::new();
