@@ -1,0 +1,224 @@
+//! Canvass day: every canvasser logged its contacts offline; all reconnect within a window, and
+//! each group's lead waits until it holds every contact of its group.
+//!
+//! On `groundwork-relay` the groups are made first as in life (each lead's plan creates its
+//! group; each canvasser redeems the lead's invite), outside the measure. The plain relays know
+//! no groups: there the lead simply asks for its canvassers' documents by id.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use groundwork_core::identity::{Identity, Role};
+use groundwork_core::schema;
+use groundwork_core::sync::control::{Answer, Request};
+use groundwork_core::time::now_ms;
+use tokio::task::JoinSet;
+
+use crate::peer::{Event, Peer, Wire};
+use crate::relays::{Kind, Meter, Metered, Relay, Target};
+use crate::workload::{self, Group};
+
+/// What one relay did on canvass day.
+#[derive(Clone, Debug)]
+pub struct Figures {
+    /// Canvassing devices.
+    pub devices: usize,
+    /// Contacts they logged.
+    pub contacts: usize,
+    /// Seconds until the relay had acknowledged every canvasser's contacts.
+    pub acked_secs: f64,
+    /// Seconds until every lead held every contact of its group.
+    pub leads_secs: f64,
+    /// CPU and peak memory over the phase.
+    pub metered: Metered,
+    /// The relay's resident memory a few seconds after.
+    pub settled_rss: u64,
+    /// Bytes on every device's socket.
+    pub wire: Wire,
+    /// The compressed size of the contacts documents (automerge's saved form).
+    pub compressed: u64,
+}
+
+/// A copy of a key (identities are not `Clone`, on purpose).
+pub fn copy(who: &Identity) -> anyhow::Result<Identity> {
+    Ok(Identity::from_secret(&who.secret())?)
+}
+
+/// Makes the groups on a Groundwork relay: each lead's plan creates its group, then each
+/// canvasser redeems the lead's invite. A few groups at a time.
+pub async fn make_groups(target: &Target, groups: &Arc<Vec<Group>>) -> anyhow::Result<()> {
+    const AT_ONCE: usize = 8;
+    let mut set = JoinSet::new();
+    for g in 0..groups.len() {
+        if set.len() >= AT_ONCE {
+            set.join_next().await.context("no task")???;
+        }
+        let (target, groups) = (target.clone(), groups.clone());
+        set.spawn(async move { make_group(&target, &groups[g]).await });
+    }
+    while let Some(done) = set.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+async fn make_group(target: &Target, group: &Group) -> anyhow::Result<()> {
+    let plan = workload::load(&group.plan_bytes)?;
+    let mut lead = Peer::connect(target, &group.lead, vec![(group.plan, plan)]).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lead.relay_has(&group.plan) {
+        lead.step(deadline).await?;
+    }
+    let (_, code) = group.lead.invite(
+        &group.plan.to_string(),
+        Role::Canvasser,
+        now_ms() + 3_600_000,
+        group.canvassers.len().max(1) as u32,
+        None,
+    )?;
+    lead.close().await;
+    for (i, c) in group.canvassers.iter().enumerate() {
+        let mut peer = Peer::connect(target, &c.who, Vec::new()).await?;
+        let answer = peer
+            .request(Request::Redeem {
+                invite: code.clone(),
+                name: format!("Canvasser {i}"),
+            })
+            .await?;
+        if !matches!(answer, Answer::Joined { .. }) {
+            bail!("redeeming gave {answer:?}");
+        }
+        peer.close().await;
+    }
+    Ok(())
+}
+
+/// Runs canvass day on `relay`: canvassers connect spread evenly over `window`.
+pub async fn run(
+    relay: &Relay,
+    groups: &Arc<Vec<Group>>,
+    window: Duration,
+    timeout: Duration,
+) -> anyhow::Result<Figures> {
+    Peer::wait_ready(&relay.target).await?;
+    if relay.kind == Kind::Groundwork {
+        make_groups(&relay.target, groups).await?;
+    }
+    let devices: usize = groups.iter().map(|g| g.canvassers.len()).sum();
+    let meter = Meter::start(relay.process())?;
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut leads = JoinSet::new();
+    for g in 0..groups.len() {
+        let (target, groups) = (relay.target.clone(), groups.clone());
+        leads.spawn(async move { lead(&target, &groups[g], started, deadline).await });
+    }
+    let mut canvassers = JoinSet::new();
+    let mut n = 0;
+    for g in 0..groups.len() {
+        for c in 0..groups[g].canvassers.len() {
+            let at = started + window.mul_f64(n as f64 / devices.max(1) as f64);
+            n += 1;
+            let (target, groups) = (relay.target.clone(), groups.clone());
+            canvassers.spawn(async move {
+                tokio::time::sleep_until(at.into()).await;
+                canvasser(&target, &groups[g], c, started, deadline).await
+            });
+        }
+    }
+    let mut wire = Wire::default();
+    let mut acked_secs: f64 = 0.0;
+    while let Some(done) = canvassers.join_next().await {
+        let (secs, w) = done??;
+        acked_secs = acked_secs.max(secs);
+        wire.sent += w.sent;
+        wire.received += w.received;
+    }
+    let mut leads_secs: f64 = 0.0;
+    while let Some(done) = leads.join_next().await {
+        let (secs, w) = done??;
+        leads_secs = leads_secs.max(secs);
+        wire.sent += w.sent;
+        wire.received += w.received;
+    }
+    let metered = meter.read()?;
+    // Long enough for our relay to unload idle documents (2 s by default) and for the
+    // others to finish writing.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let settled_rss = relay.process().rss()?;
+    let contacts = groups
+        .iter()
+        .flat_map(|g| &g.canvassers)
+        .map(|c| workload::load(&c.bytes).map(|mut d| d.get_changes(&[]).len().saturating_sub(1)))
+        .sum::<anyhow::Result<usize>>()?;
+    let compressed = groups
+        .iter()
+        .flat_map(|g| &g.canvassers)
+        .map(|c| c.bytes.len() as u64)
+        .sum();
+    Ok(Figures {
+        devices,
+        contacts,
+        acked_secs,
+        leads_secs,
+        metered,
+        settled_rss,
+        wire,
+        compressed,
+    })
+}
+
+/// A canvasser: connects with its contacts and stays until the relay has them all.
+async fn canvasser(
+    target: &Target,
+    group: &Group,
+    c: usize,
+    started: Instant,
+    deadline: Instant,
+) -> anyhow::Result<(f64, Wire)> {
+    let me = &group.canvassers[c];
+    let doc = workload::load(&me.bytes)?;
+    let mut peer = Peer::connect(target, &me.who, vec![(me.doc, doc)])
+        .await
+        .with_context(|| format!("canvasser {c} connecting"))?;
+    while !peer.relay_has(&me.doc) {
+        peer.step(deadline)
+            .await
+            .with_context(|| format!("canvasser {c} syncing its contacts"))?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok((secs, peer.close().await))
+}
+
+/// A lead: asks for each canvasser's document and waits until it holds all of them.
+async fn lead(
+    target: &Target,
+    group: &Group,
+    started: Instant,
+    deadline: Instant,
+) -> anyhow::Result<(f64, Wire)> {
+    let wanted: Vec<_> = group.canvassers.iter().map(|c| (c.doc, &c.heads)).collect();
+    let docs = wanted
+        .iter()
+        .map(|(id, _)| (*id, schema::new_doc()))
+        .collect();
+    let mut peer = Peer::connect(target, &group.lead, docs)
+        .await
+        .context("a lead connecting")?;
+    let mut missing: Vec<_> = wanted.clone();
+    while !missing.is_empty() {
+        peer.step(deadline)
+            .await
+            .with_context(|| format!("a lead waiting for {} documents", missing.len()))?;
+        let changed = peer
+            .events()
+            .filter(|e| matches!(e, Event::Changed { .. }))
+            .count();
+        if changed > 0 {
+            missing.retain(|(id, heads)| &&peer.heads(id) != heads);
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok((secs, peer.close().await))
+}

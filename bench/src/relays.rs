@@ -1,0 +1,296 @@
+//! The relays under test, each a child process on loopback with a fresh data directory:
+//! starting them, their URLs, and their CPU time and memory read from /proc.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, bail};
+use groundwork_core::identity::Identity;
+use groundwork_core::time::now_ms;
+
+/// Which relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// `groundwork-relay`: signed devices, joined by invite, SQLite store.
+    Groundwork,
+    /// `@automerge/automerge-repo-sync-server` (Node.js), its filesystem storage.
+    SyncServer,
+    /// `samod-relay`: samod's axum acceptor and filesystem storage.
+    Samod,
+}
+
+impl Kind {
+    /// Every relay, ours first.
+    pub const ALL: [Kind; 3] = [Kind::Groundwork, Kind::SyncServer, Kind::Samod];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Groundwork => "groundwork-relay",
+            Kind::SyncServer => "automerge-repo-sync-server",
+            Kind::Samod => "samod",
+        }
+    }
+}
+
+/// Where a device connects.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Which relay it is.
+    pub kind: Kind,
+    url: String,
+}
+
+impl Target {
+    /// The URL `who` connects with: signed with its key for our relay, plain for the others.
+    pub fn url_for(&self, who: &Identity) -> anyhow::Result<String> {
+        Ok(match self.kind {
+            Kind::Groundwork => format!("{}?{}", self.url, who.connect_proof(now_ms())?.to_query()),
+            Kind::SyncServer | Kind::Samod => self.url.clone(),
+        })
+    }
+}
+
+/// A running relay; killed when dropped.
+pub struct Relay {
+    /// Which relay.
+    pub kind: Kind,
+    child: Child,
+    /// Where devices connect.
+    pub target: Target,
+}
+
+/// Options for starting a relay.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Extra flags for `groundwork-relay`.
+    pub groundwork_args: Vec<String>,
+}
+
+impl Relay {
+    /// Starts `kind` on a free loopback port with its data in `data` (made fresh).
+    pub fn start(kind: Kind, data: &Path, options: &Options) -> anyhow::Result<Relay> {
+        let data = &std::path::absolute(data)?;
+        if data.exists() {
+            std::fs::remove_dir_all(data)?;
+        }
+        std::fs::create_dir_all(data)?;
+        let mut command = match kind {
+            Kind::Groundwork => {
+                let mut c = Command::new(sibling("groundwork-relay")?);
+                c.args(["--listen", "127.0.0.1:0", "--data"]).arg(data);
+                // One loopback address stands for a whole campaign's phones here: the
+                // per-address guards would measure themselves.
+                c.args([
+                    "--handshakes-per-minute",
+                    "0",
+                    "--redemptions-per-minute",
+                    "0",
+                    "--max-connections-per-address",
+                    "1000000",
+                ]);
+                c.args(&options.groundwork_args);
+                c.env("GROUNDWORK_LOG", "warn");
+                c
+            }
+            Kind::Samod => {
+                let mut c = Command::new(sibling("samod-relay")?);
+                c.args(["--listen", "127.0.0.1:0", "--data"]).arg(data);
+                c
+            }
+            Kind::SyncServer => {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                    .local_addr()?
+                    .port();
+                let mut c = Command::new("node");
+                c.arg(sync_server_script()?)
+                    .current_dir(data)
+                    .env("PORT", port.to_string())
+                    .env("DATA_DIR", data.join("amrg"));
+                c
+            }
+        };
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(data.join("stderr.log"))?)
+            .spawn()
+            .with_context(|| format!("starting {}", kind.name()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut stdout = BufReader::new(stdout);
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        // The rest of its output goes to a file beside its data: a closed pipe would kill the
+        // process at its next line (Node.js logs as it serves).
+        let mut log = std::fs::File::create(data.join("stdout.log"))?;
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut log));
+        let line = line.trim();
+        let url = match kind {
+            Kind::Groundwork => match line.strip_prefix("listening on ") {
+                Some(addr) => format!("ws://{addr}/v1/sync"),
+                None => bail!("groundwork-relay said {line:?}"),
+            },
+            Kind::Samod => match line.strip_prefix("listening on ") {
+                Some(addr) => format!("ws://{addr}/"),
+                None => bail!("samod-relay said {line:?}"),
+            },
+            Kind::SyncServer => match line.strip_prefix("Listening on port ") {
+                Some(port) => format!("ws://127.0.0.1:{port}/"),
+                None => bail!("the sync server said {line:?}"),
+            },
+        };
+        Ok(Relay {
+            kind,
+            child,
+            target: Target { kind, url },
+        })
+    }
+
+    /// Its process, for CPU and memory.
+    pub fn process(&self) -> Process {
+        Process(self.child.id())
+    }
+
+    /// The `host:port` it listens on.
+    pub fn addr(&self) -> &str {
+        let rest = self.target.url.trim_start_matches("ws://");
+        rest.split('/').next().unwrap_or(rest)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A binary built beside this one (`cargo build --release -p groundwork-relay -p
+/// groundwork-bench` puts them together).
+fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let path = me.with_file_name(name);
+    if !path.exists() {
+        bail!(
+            "{} is missing: build it with `cargo build --release -p groundwork-relay -p groundwork-bench`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The published sync server, installed by `npm install --prefix tests/interop`.
+fn sync_server_script() -> anyhow::Result<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script =
+        root.join("tests/interop/node_modules/@automerge/automerge-repo-sync-server/src/index.js");
+    if !script.exists() {
+        bail!(
+            "{} is missing: run `npm install --prefix tests/interop`",
+            script.display()
+        );
+    }
+    Ok(script)
+}
+
+/// A process's CPU time and memory, from /proc.
+#[derive(Clone, Copy, Debug)]
+pub struct Process(pub u32);
+
+/// Linux's clock ticks per second for /proc's CPU times (`getconf CLK_TCK`: 100 on every
+/// architecture Linux supports today).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl Process {
+    /// This process.
+    pub fn me() -> Process {
+        Process(std::process::id())
+    }
+
+    /// CPU seconds used so far, user and system.
+    pub fn cpu_secs(self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0))?;
+        // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+        let rest = stat.rsplit_once(')').context("odd /proc stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = fields.get(11).context("no utime")?.parse()?;
+        let stime: f64 = fields.get(12).context("no stime")?.parse()?;
+        Ok((utime + stime) / TICKS_PER_SECOND)
+    }
+
+    fn status(self, key: &str) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(key)?
+                    .trim()
+                    .strip_suffix("kB")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .with_context(|| format!("no {key} in /proc status"))?;
+        Ok(kib * 1024)
+    }
+
+    /// Resident memory now, in bytes.
+    pub fn rss(self) -> anyhow::Result<u64> {
+        self.status("VmRSS:")
+    }
+
+    /// The most resident memory since the last [`Process::reset_peak`], in bytes.
+    pub fn peak_rss(self) -> anyhow::Result<u64> {
+        self.status("VmHWM:")
+    }
+
+    /// Starts a new peak measure (`clear_refs` 5 resets VmHWM to the current RSS).
+    pub fn reset_peak(self) -> anyhow::Result<()> {
+        std::fs::write(format!("/proc/{}/clear_refs", self.0), "5")
+            .context("resetting the peak RSS")
+    }
+}
+
+/// CPU used by the relay and by the load generator over one phase.
+pub struct Meter {
+    relay: Process,
+    relay_cpu: f64,
+    me_cpu: f64,
+    started: std::time::Instant,
+}
+
+/// What a [`Meter`] measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Metered {
+    /// Wall seconds.
+    pub secs: f64,
+    /// Relay CPU seconds.
+    pub relay_cpu: f64,
+    /// Load generator CPU seconds.
+    pub load_cpu: f64,
+    /// Relay peak RSS over the phase, bytes.
+    pub relay_peak: u64,
+}
+
+impl Meter {
+    /// Starts measuring (and a new peak RSS).
+    pub fn start(relay: Process) -> anyhow::Result<Meter> {
+        relay.reset_peak()?;
+        Ok(Meter {
+            relay,
+            relay_cpu: relay.cpu_secs()?,
+            me_cpu: Process::me().cpu_secs()?,
+            started: std::time::Instant::now(),
+        })
+    }
+
+    /// What was used since the start.
+    pub fn read(&self) -> anyhow::Result<Metered> {
+        Ok(Metered {
+            secs: self.started.elapsed().as_secs_f64(),
+            relay_cpu: self.relay.cpu_secs()? - self.relay_cpu,
+            load_cpu: Process::me().cpu_secs()? - self.me_cpu,
+            relay_peak: self.relay.peak_rss()?,
+        })
+    }
+}
