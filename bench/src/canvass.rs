@@ -8,15 +8,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use groundwork_core::identity::{Identity, Role};
+use anyhow::Context;
+use groundwork_core::identity::Role;
 use groundwork_core::schema;
-use groundwork_core::sync::control::{Answer, Request};
-use groundwork_core::time::now_ms;
 use tokio::task::JoinSet;
 
 use crate::peer::{Event, Peer, Wire};
-use crate::relays::{Kind, Meter, Metered, Relay, Target};
+use crate::relays::{Meter, Metered, Relay, Target};
+use crate::setup;
 use crate::workload::{self, Group};
 
 /// What one relay did on canvass day.
@@ -40,60 +39,6 @@ pub struct Figures {
     pub compressed: u64,
 }
 
-/// A copy of a key (identities are not `Clone`, on purpose).
-pub fn copy(who: &Identity) -> anyhow::Result<Identity> {
-    Ok(Identity::from_secret(&who.secret())?)
-}
-
-/// Makes the groups on a Groundwork relay: each lead's plan creates its group, then each
-/// canvasser redeems the lead's invite. A few groups at a time.
-pub async fn make_groups(target: &Target, groups: &Arc<Vec<Group>>) -> anyhow::Result<()> {
-    const AT_ONCE: usize = 8;
-    let mut set = JoinSet::new();
-    for g in 0..groups.len() {
-        if set.len() >= AT_ONCE {
-            set.join_next().await.context("no task")???;
-        }
-        let (target, groups) = (target.clone(), groups.clone());
-        set.spawn(async move { make_group(&target, &groups[g]).await });
-    }
-    while let Some(done) = set.join_next().await {
-        done??;
-    }
-    Ok(())
-}
-
-async fn make_group(target: &Target, group: &Group) -> anyhow::Result<()> {
-    let plan = workload::load(&group.plan_bytes)?;
-    let mut lead = Peer::connect(target, &group.lead, vec![(group.plan, plan)]).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lead.relay_has(&group.plan) {
-        lead.step(deadline).await?;
-    }
-    let (_, code) = group.lead.invite(
-        &group.plan.to_string(),
-        Role::Canvasser,
-        now_ms() + 3_600_000,
-        group.canvassers.len().max(1) as u32,
-        None,
-    )?;
-    lead.close().await;
-    for (i, c) in group.canvassers.iter().enumerate() {
-        let mut peer = Peer::connect(target, &c.who, Vec::new()).await?;
-        let answer = peer
-            .request(Request::Redeem {
-                invite: code.clone(),
-                name: format!("Canvasser {i}"),
-            })
-            .await?;
-        if !matches!(answer, Answer::Joined { .. }) {
-            bail!("redeeming gave {answer:?}");
-        }
-        peer.close().await;
-    }
-    Ok(())
-}
-
 /// Runs canvass day on `relay`: canvassers connect spread evenly over `window`.
 pub async fn run(
     relay: &Relay,
@@ -102,9 +47,7 @@ pub async fn run(
     timeout: Duration,
 ) -> anyhow::Result<Figures> {
     Peer::wait_ready(&relay.target).await?;
-    if relay.kind == Kind::Groundwork {
-        make_groups(&relay.target, groups).await?;
-    }
+    setup::make_groups(&relay.target, groups, Role::Canvasser).await?;
     let devices: usize = groups.iter().map(|g| g.canvassers.len()).sum();
     let meter = Meter::start(relay.process())?;
     let started = Instant::now();

@@ -1,21 +1,29 @@
 //! `groundwork-load`: one workload driven through `groundwork-relay`,
 //! `@automerge/automerge-repo-sync-server` and a samod relay alike, each started here as a child
-//! process on loopback, measured from /proc. The simulated devices run core's own protocol
-//! machine ([`peer`]), lean enough that thousands share this process; it reports its own CPU
-//! beside each relay's and says when it, not the relay, was the limit.
+//! process on loopback with a fresh data directory, measured from /proc. The simulated devices
+//! run core's own protocol machine ([`peer`]), lean enough that thousands share this process; the
+//! report gives its CPU beside each relay's, so it says when it, not the relay, was the limit.
 //!
-//! `groundwork-load sitting` runs every scenario on every relay and writes BENCHMARKS.md;
-//! each scenario also runs alone (`groundwork-load canvass --help`).
+//! `groundwork-load sitting` runs every scenario on every relay and writes BENCHMARKS.md
+//! (`scripts/bench` builds everything and runs it); each scenario also runs alone.
 
 mod canvass;
+mod coedit;
+mod documents;
+mod idle;
+mod large_group;
 mod peer;
 mod relays;
+mod report;
+mod setup;
 mod workload;
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::relays::{Kind, Options, Relay};
@@ -25,7 +33,7 @@ struct Args {
     /// Where the relays keep their data while they run (emptied first).
     #[arg(long, default_value = "target/bench-work")]
     work: PathBuf,
-    /// Which relays, comma-separated (default: all three).
+    /// Which relays, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["groundwork", "sync-server", "samod"])]
     relays: Vec<Kind>,
     #[command(subcommand)]
@@ -34,53 +42,306 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Scenario {
-    /// Canvass day: contacts logged offline, then every device reconnects within a window.
+    /// Canvass day: contacts logged offline, then every device reconnects within 2 s.
     Canvass {
-        /// Canvassing devices (in groups of `--per-group`, each with a lead).
+        /// Canvassing devices, in groups of 10 with a lead each.
         #[arg(long, default_value_t = 500)]
         devices: usize,
-        /// Canvassers per group.
-        #[arg(long, default_value_t = 10)]
-        per_group: usize,
         /// Contacts each logged offline.
         #[arg(long, default_value_t = 200)]
         contacts: usize,
-        /// Seconds over which the devices reconnect.
-        #[arg(long, default_value_t = 2.0)]
-        window: f64,
+    },
+    /// Co-editing: every device of many groups of 10 appends to its group's meeting notes.
+    Coedit {
+        /// Groups of 10 devices.
+        #[arg(long, default_value_t = 100)]
+        groups: usize,
+        /// Milliseconds between one device's edits.
+        #[arg(long, default_value_t = 2000)]
+        every_ms: u64,
+        /// Seconds of editing.
+        #[arg(long, default_value_t = 20)]
+        secs: u64,
+    },
+    /// Idle fleet: every device of many groups of 10 connects, syncs and stays idle.
+    Idle {
+        /// Groups of 10 devices.
+        #[arg(long, default_value_t = 1000)]
+        groups: usize,
+    },
+    /// Many documents: each touched once by a device of its own, then left idle.
+    Documents {
+        /// Documents.
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+    },
+    /// A large group: members join one by one, everyone who joined staying online (ours only).
+    LargeGroup {
+        /// Devices in the end, the lead included.
+        #[arg(long, default_value_t = 500)]
+        members: usize,
+    },
+    /// Every scenario on every relay; writes the report.
+    Sitting {
+        /// Where the report goes.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+        /// Small sizes, to try the harness (not for the report).
+        #[arg(long)]
+        quick: bool,
     },
 }
 
+/// A scenario's sizes.
+struct Sizes {
+    canvass_devices: usize,
+    canvass_contacts: usize,
+    coedit_groups: usize,
+    coedit_every: Duration,
+    coedit_secs: Duration,
+    idle_groups: usize,
+    documents: usize,
+    large_group: usize,
+}
+
+impl Sizes {
+    const FULL: Sizes = Sizes {
+        canvass_devices: 500,
+        canvass_contacts: 200,
+        coedit_groups: 100,
+        coedit_every: Duration::from_secs(2),
+        coedit_secs: Duration::from_secs(20),
+        idle_groups: 1000,
+        documents: 100_000,
+        large_group: 500,
+    };
+    const QUICK: Sizes = Sizes {
+        canvass_devices: 50,
+        canvass_contacts: 20,
+        coedit_groups: 5,
+        coedit_every: Duration::from_millis(500),
+        coedit_secs: Duration::from_secs(3),
+        idle_groups: 10,
+        documents: 200,
+        large_group: 30,
+    };
+}
+
+/// The longest any one relay's run of one scenario may take.
+const RUN_TIMEOUT: Duration = Duration::from_secs(1200);
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let kinds = args.relays.clone();
-    // Two workers: the machine is shared with the relay under test, and the figures say how
+    // Two workers: the machine is shared with the relay under test, and the report says how
     // much of it this process took.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let work = args.work.clone();
+    let kinds = args.relays.clone();
+    let mut out = String::new();
     match args.scenario {
-        Scenario::Canvass {
-            devices,
-            per_group,
-            contacts,
-            window,
+        Scenario::Canvass { devices, contacts } => {
+            let r = canvass_all(&rt, &work, &kinds, devices, contacts)?;
+            report::canvass(&mut out, &r);
+        }
+        Scenario::Coedit {
+            groups,
+            every_ms,
+            secs,
         } => {
-            let groups = devices.div_ceil(per_group);
-            eprintln!("making {groups} groups of {per_group} canvassers x {contacts} contacts");
-            let made = Arc::new(workload::groups(groups, per_group, contacts)?);
-            for kind in kinds {
-                let relay = Relay::start(kind, &args.work.join("relay"), &Options::default())?;
-                let f = rt.block_on(canvass::run(
-                    &relay,
-                    &made,
-                    Duration::from_secs_f64(window),
-                    Duration::from_secs(600),
-                ))?;
-                println!("{}: {f:#?}", kind.name());
-            }
+            let r = coedit_all(
+                &rt,
+                &work,
+                &kinds,
+                groups,
+                Duration::from_millis(every_ms),
+                Duration::from_secs(secs),
+            )?;
+            report::coedit(&mut out, &r);
+        }
+        Scenario::Idle { groups } => {
+            let r = idle_all(&rt, &work, &kinds, groups)?;
+            report::idle(&mut out, &r);
+        }
+        Scenario::Documents { count } => {
+            let r = documents_all(&rt, &work, &kinds, count)?;
+            report::documents(&mut out, &r);
+        }
+        Scenario::LargeGroup { members } => {
+            let r = large_group(&rt, &work, members)?;
+            report::large(&mut out, &r);
+        }
+        Scenario::Sitting { out: path, quick } => {
+            let s = if quick { &Sizes::QUICK } else { &Sizes::FULL };
+            let text = sitting(&rt, &work, &kinds, s)?;
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+            return Ok(());
         }
     }
+    print!("{out}");
     Ok(())
+}
+
+/// Runs one scenario on one fresh relay, with a time limit; a failure is reported, not fatal.
+fn on_relay<T, F, Fut>(
+    rt: &tokio::runtime::Runtime,
+    work: &Path,
+    kind: Kind,
+    options: &Options,
+    run: F,
+) -> anyhow::Result<Result<T, String>>
+where
+    F: FnOnce(Relay) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    eprintln!("  {}", kind.name());
+    let relay = Relay::start(kind, &work.join("relay"), options)?;
+    let result = rt.block_on(async {
+        match tokio::time::timeout(RUN_TIMEOUT, run(relay)).await {
+            Ok(r) => r.map_err(|e| format!("{e:#}")),
+            Err(_) => Err(format!("did not finish in {} s", RUN_TIMEOUT.as_secs())),
+        }
+    });
+    if let Err(e) = &result {
+        eprintln!("  {} failed: {e}", kind.name());
+    }
+    Ok(result)
+}
+
+type Runs<T> = Vec<(Kind, Result<T, String>)>;
+
+fn canvass_all(
+    rt: &tokio::runtime::Runtime,
+    work: &Path,
+    kinds: &[Kind],
+    devices: usize,
+    contacts: usize,
+) -> anyhow::Result<Runs<canvass::Figures>> {
+    eprintln!("canvass day: {devices} devices x {contacts} contacts");
+    let groups = Arc::new(workload::groups(devices.div_ceil(10), 10, contacts)?);
+    kinds
+        .iter()
+        .map(|&k| {
+            let g = groups.clone();
+            let r = on_relay(rt, work, k, &Options::default(), |relay| async move {
+                canvass::run(&relay, &g, Duration::from_secs(2), Duration::from_secs(600)).await
+            })?;
+            Ok((k, r))
+        })
+        .collect()
+}
+
+fn coedit_all(
+    rt: &tokio::runtime::Runtime,
+    work: &Path,
+    kinds: &[Kind],
+    groups: usize,
+    every: Duration,
+    secs: Duration,
+) -> anyhow::Result<Runs<coedit::Figures>> {
+    eprintln!("co-editing: {groups} groups of 10");
+    let made = Arc::new(workload::groups(groups, 9, 0)?);
+    kinds
+        .iter()
+        .map(|&k| {
+            let g = made.clone();
+            let r = on_relay(rt, work, k, &Options::default(), |relay| async move {
+                coedit::run(&relay, &g, every, secs).await
+            })?;
+            Ok((k, r))
+        })
+        .collect()
+}
+
+fn idle_all(
+    rt: &tokio::runtime::Runtime,
+    work: &Path,
+    kinds: &[Kind],
+    groups: usize,
+) -> anyhow::Result<Runs<idle::Figures>> {
+    eprintln!("idle fleet: {groups} groups of 10");
+    let made = Arc::new(workload::groups(groups, 9, 0)?);
+    kinds
+        .iter()
+        .map(|&k| {
+            let g = made.clone();
+            let r = on_relay(rt, work, k, &Options::default(), |relay| async move {
+                idle::run(&relay, &g).await
+            })?;
+            Ok((k, r))
+        })
+        .collect()
+}
+
+fn documents_all(
+    rt: &tokio::runtime::Runtime,
+    work: &Path,
+    kinds: &[Kind],
+    count: usize,
+) -> anyhow::Result<Runs<documents::Figures>> {
+    eprintln!("many documents: {count}");
+    let made = Arc::new(workload::groups(count, 0, 0)?);
+    kinds
+        .iter()
+        .map(|&k| {
+            let g = made.clone();
+            let r = on_relay(rt, work, k, &Options::default(), |relay| async move {
+                documents::run(&relay, &g, 32).await
+            })?;
+            Ok((k, r))
+        })
+        .collect()
+}
+
+fn large_group(
+    rt: &tokio::runtime::Runtime,
+    work: &Path,
+    members: usize,
+) -> anyhow::Result<Result<large_group::Figures, String>> {
+    eprintln!("a large group: {members} devices");
+    let made = workload::groups(1, members.saturating_sub(1), 0)?;
+    let options = Options {
+        groundwork_args: vec!["--max-group-members".into(), members.to_string()],
+    };
+    on_relay(rt, work, Kind::Groundwork, &options, |relay| async move {
+        large_group::run(&relay, &made[0]).await
+    })
+}
+
+/// Every scenario; the report's text.
+fn sitting(
+    rt: &tokio::runtime::Runtime,
+    work: &Path,
+    kinds: &[Kind],
+    s: &Sizes,
+) -> anyhow::Result<String> {
+    let mut out = report::header()?;
+    out.push_str("## Canvass day\n\n");
+    let r = canvass_all(rt, work, kinds, s.canvass_devices, s.canvass_contacts)?;
+    report::canvass(&mut out, &r);
+    out.push_str("## Co-editing\n\n");
+    let _ = std::fmt::Write::write_fmt(
+        &mut out,
+        format_args!(
+            "{} groups of 10 devices; each device appends to its group's meeting notes every {} ms for {} s, all at once.\n\n",
+            s.coedit_groups,
+            s.coedit_every.as_millis(),
+            s.coedit_secs.as_secs()
+        ),
+    );
+    let r = coedit_all(rt, work, kinds, s.coedit_groups, s.coedit_every, s.coedit_secs)?;
+    report::coedit(&mut out, &r);
+    out.push_str("## Idle fleet\n\n");
+    let r = idle_all(rt, work, kinds, s.idle_groups)?;
+    report::idle(&mut out, &r);
+    out.push_str("## Many documents, touched once then idle\n\n");
+    let r = documents_all(rt, work, kinds, s.documents)?;
+    report::documents(&mut out, &r);
+    out.push_str("## A large group, joining one by one (groundwork-relay only)\n\n");
+    let r = large_group(rt, work, s.large_group)?;
+    report::large(&mut out, &r);
+    Ok(out)
 }

@@ -41,8 +41,6 @@ pub enum Event {
         /// Its heads before.
         before: Vec<ChangeHash>,
     },
-    /// The relay does not have a document (or will not say).
-    Unavailable(DocumentId),
     /// A control message from a Groundwork relay.
     Control(Control),
 }
@@ -179,11 +177,12 @@ impl Peer {
                 Effect::DocChanged { doc, before, .. } => {
                     self.events.push_back(Event::Changed { doc, before })
                 }
-                Effect::Unavailable { doc, .. } => self.events.push_back(Event::Unavailable(doc)),
                 Effect::Control { body, .. } => self
                     .events
                     .push_back(Event::Control(Control::from_json(&body)?)),
-                Effect::Persist { .. }
+                // A document the relay does not have (yet): the hub asks again on its timer.
+                Effect::Unavailable { .. }
+                | Effect::Persist { .. }
                 | Effect::SaveSyncState { .. }
                 | Effect::Subscribed { .. } => {}
             }

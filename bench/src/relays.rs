@@ -21,9 +21,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every relay, ours first.
-    pub const ALL: [Kind; 3] = [Kind::Groundwork, Kind::SyncServer, Kind::Samod];
-
     /// Its name in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -54,8 +51,6 @@ impl Target {
 
 /// A running relay; killed when dropped.
 pub struct Relay {
-    /// Which relay.
-    pub kind: Kind,
     child: Child,
     /// Where devices connect.
     pub target: Target,
@@ -140,7 +135,6 @@ impl Relay {
             },
         };
         Ok(Relay {
-            kind,
             child,
             target: Target { kind, url },
         })
@@ -149,12 +143,6 @@ impl Relay {
     /// Its process, for CPU and memory.
     pub fn process(&self) -> Process {
         Process(self.child.id())
-    }
-
-    /// The `host:port` it listens on.
-    pub fn addr(&self) -> &str {
-        let rest = self.target.url.trim_start_matches("ws://");
-        rest.split('/').next().unwrap_or(rest)
     }
 }
 

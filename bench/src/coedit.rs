@@ -1,0 +1,279 @@
+//! Co-editing: every device of many groups appends to its group's meeting notes at a steady
+//! rate, all at once; each edit is timed from the moment it was made to the moment each other
+//! device of its group holds it (edit-to-peer latency under load).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, Value, transaction::Transactable};
+use groundwork_core::identity::{Identity, Role};
+use groundwork_core::time::now_ms;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::peer::{Event, Peer};
+use crate::relays::{Meter, Relay, Target};
+use crate::setup;
+use crate::workload::{self, Group};
+
+/// What one relay did with the edits.
+#[derive(Clone, Debug)]
+pub struct Figures {
+    /// Devices editing.
+    pub devices: usize,
+    /// Edits made.
+    pub edits: usize,
+    /// Deliveries timed (edit x other device of its group).
+    pub deliveries: usize,
+    /// Deliveries still missing at the end.
+    pub missing: usize,
+    /// Edit-to-peer latency, median and 99th percentile, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Relay CPU seconds over the editing.
+    pub relay_cpu: f64,
+    /// Load generator CPU seconds over the editing.
+    pub load_cpu: f64,
+    /// Wall seconds of the editing.
+    pub secs: f64,
+}
+
+/// When each edit was made and by which group, by change hash.
+type Sent = Mutex<HashMap<ChangeHash, (Instant, usize)>>;
+
+/// What the editors share.
+struct Shared {
+    sent: Sent,
+    /// Everyone connects and syncs first (and says so here); the editing starts together.
+    ready: mpsc::Sender<anyhow::Result<()>>,
+    start: watch::Receiver<bool>,
+    /// Editors past their editing period.
+    done_editing: AtomicUsize,
+    devices: usize,
+}
+
+/// Every device of `groups` edits every `every` for `duration`.
+pub async fn run(
+    relay: &Relay,
+    groups: &Arc<Vec<Group>>,
+    every: Duration,
+    duration: Duration,
+) -> anyhow::Result<Figures> {
+    Peer::wait_ready(&relay.target).await?;
+    setup::make_groups(&relay.target, groups, Role::Member).await?;
+    let devices: usize = groups.iter().map(|g| 1 + g.canvassers.len()).sum();
+    let (ready, mut readied) = mpsc::channel(devices.max(1));
+    let (go, start) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        sent: Mutex::new(HashMap::new()),
+        ready,
+        start,
+        done_editing: AtomicUsize::new(0),
+        devices,
+    });
+    let mut set = JoinSet::new();
+    for g in 0..groups.len() {
+        for d in 0..=groups[g].canvassers.len() {
+            let (target, groups, shared) = (relay.target.clone(), groups.clone(), shared.clone());
+            set.spawn(async move { editor(&target, &groups, g, d, &shared, every, duration).await });
+        }
+    }
+    for i in 0..devices {
+        readied.recv().await.context("an editor ended early")??;
+        if std::env::var_os("LOAD_DEBUG").is_some() {
+            eprintln!("{i} ready");
+        }
+    }
+    go.send(true)?;
+    let meter = Meter::start(relay.process())?;
+    let mut latencies = Vec::new();
+    let mut missing = 0;
+    while let Some(done) = set.join_next().await {
+        let (l, m) = done??;
+        latencies.extend(l);
+        missing += m;
+    }
+    let metered = meter.read()?;
+    latencies.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let edits = shared.sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.len();
+    Ok(Figures {
+        devices,
+        edits,
+        deliveries: latencies.len(),
+        missing,
+        p50_ms: pick(0.5),
+        p99_ms: pick(0.99),
+        relay_cpu: metered.relay_cpu,
+        load_cpu: metered.load_cpu,
+        secs: metered.secs,
+    })
+}
+
+/// One device: syncs the plan, then edits on its schedule while timing everyone else's edits.
+/// Returns its latencies (ms) and how many of its group's edits it never received.
+async fn editor(
+    target: &Target,
+    groups: &[Group],
+    g: usize,
+    d: usize,
+    shared: &Shared,
+    every: Duration,
+    duration: Duration,
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    let group = &groups[g];
+    let who: &Identity = match d {
+        0 => &group.lead,
+        d => &group.canvassers[d - 1].who,
+    };
+    let mut mine = workload::load(&group.plan_bytes)?;
+    let notes = notes_of(&mine, &group.meeting)?;
+    let mut peer = match synced(target, who, group).await {
+        Ok(peer) => {
+            let _ = shared.ready.send(Ok(())).await;
+            peer
+        }
+        Err(e) => {
+            let _ = shared.ready.send(Err(e)).await;
+            return Ok((Vec::new(), 0));
+        }
+    };
+    let mut start = shared.start.clone();
+    start.wait_for(|go| *go).await?;
+    let began = Instant::now();
+    let end = began + duration;
+    if std::env::var_os("LOAD_DEBUG").is_some() {
+        eprintln!("editor {g}/{d}: started");
+    }
+    // The group's devices are spread over the period, so their edits do not land at once.
+    let mut next_edit = began + every.mul_f64(d as f64 / (1 + group.canvassers.len()) as f64);
+    let mut editing = true;
+    let mut made = 0;
+    let mut latencies = Vec::new();
+    let mut missing = 0;
+    loop {
+        let now = Instant::now();
+        if editing && now >= end {
+            editing = false;
+            shared.done_editing.fetch_add(1, Ordering::SeqCst);
+        }
+        if editing && now >= next_edit {
+            edit(&mut peer, &mut mine, &notes, g, group, &shared.sent)?;
+            made += 1;
+            next_edit += every;
+            if std::env::var_os("LOAD_DEBUG").is_some() {
+                eprintln!("editor {g}/{d}: edit {made}");
+            }
+        }
+        if !editing && shared.done_editing.load(Ordering::SeqCst) == shared.devices {
+            let expected = shared
+                .sent
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .values()
+                .filter(|(_, from)| *from == g)
+                .count()
+                - made;
+            if latencies.len() >= expected {
+                break;
+            }
+            if std::env::var_os("LOAD_DEBUG").is_some() {
+                eprintln!("editor {g}/{d}: {} of {expected}", latencies.len());
+            }
+            if now >= end + Duration::from_secs(30) {
+                missing = expected - latencies.len();
+                break;
+            }
+        }
+        let until = next_edit.min(now + Duration::from_millis(50));
+        peer.step(until.max(now + Duration::from_millis(1))).await?;
+        let changed: Vec<_> = peer
+            .events()
+            .filter_map(|e| match e {
+                Event::Changed { doc, before } if doc == group.plan => Some(before),
+                _ => None,
+            })
+            .collect();
+        for before in changed {
+            let arrived = Instant::now();
+            let changes = peer.hub().changes_since(&group.plan, &before);
+            {
+                let sent = shared.sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                for c in &changes {
+                    if let Some((at, _)) = sent.get(&c.hash()) {
+                        latencies.push((arrived - *at).as_secs_f64() * 1000.0);
+                    }
+                }
+            }
+            mine.apply_changes(changes)?;
+        }
+    }
+    peer.close().await;
+    Ok((latencies, missing))
+}
+
+/// Connects holding the group's plan and waits until the relay and this device agree.
+async fn synced(target: &Target, who: &Identity, group: &Group) -> anyhow::Result<Peer> {
+    let plan = workload::load(&group.plan_bytes)?;
+    let mut peer = Peer::connect(target, who, vec![(group.plan, plan)]).await?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !peer.relay_has(&group.plan) {
+        peer.step(deadline)
+            .await
+            .context("an editor syncing its plan")?;
+    }
+    Ok(peer)
+}
+
+fn edit(
+    peer: &mut Peer,
+    mine: &mut AutoCommit,
+    notes: &ObjId,
+    g: usize,
+    group: &Group,
+    sent: &Sent,
+) -> anyhow::Result<()> {
+    let len = mine.length(notes);
+    mine.splice_text(notes, len, 0, "Noted. ")?;
+    let Some(hash) = mine.commit() else {
+        bail!("an edit made no change");
+    };
+    let at = Instant::now();
+    let change = mine
+        .get_change_by_hash(&hash)
+        .context("the change just made")?
+        .raw_bytes()
+        .to_vec();
+    sent.lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .insert(hash, (at, g));
+    peer.hub()
+        .handle_local_change(group.plan, &change, now_ms() as u64)?;
+    Ok(())
+}
+
+/// The meeting's notes (a text object) in a plan.
+fn notes_of(plan: &AutoCommit, meeting: &str) -> anyhow::Result<ObjId> {
+    let obj = |parent: &ObjId, key: &str| -> anyhow::Result<ObjId> {
+        match plan.get(parent, key)? {
+            Some((Value::Object(_), id)) => Ok(id),
+            _ => bail!("the plan has no {key}"),
+        }
+    };
+    let meetings = obj(&automerge::ROOT, "meetings")?;
+    let meeting = obj(&meetings, meeting)?;
+    let notes = obj(&meeting, "notes")?;
+    if plan.object_type(&notes)? != ObjType::Text {
+        bail!("the meeting's notes are not text");
+    }
+    Ok(notes)
+}
