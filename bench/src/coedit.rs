@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, Value, transaction::Transactable};
+use automerge::{
+    AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, Value, transaction::Transactable,
+};
 use groundwork_core::identity::{Identity, Role};
 use groundwork_core::time::now_ms;
 use tokio::sync::{mpsc, watch};
@@ -79,7 +81,9 @@ pub async fn run(
     for g in 0..groups.len() {
         for d in 0..=groups[g].canvassers.len() {
             let (target, groups, shared) = (relay.target.clone(), groups.clone(), shared.clone());
-            set.spawn(async move { editor(&target, &groups, g, d, &shared, every, duration).await });
+            set.spawn(
+                async move { editor(&target, &groups, g, d, &shared, every, duration).await },
+            );
         }
     }
     for i in 0..devices {
@@ -105,7 +109,11 @@ pub async fn run(
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let edits = shared.sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.len();
+    let edits = shared
+        .sent
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .len();
     Ok(Figures {
         devices,
         edits,
@@ -207,7 +215,10 @@ async fn editor(
             let arrived = Instant::now();
             let changes = peer.hub().changes_since(&group.plan, &before);
             {
-                let sent = shared.sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                let sent = shared
+                    .sent
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?;
                 for c in &changes {
                     if let Some((at, _)) = sent.get(&c.hash()) {
                         latencies.push((arrived - *at).as_secs_f64() * 1000.0);

@@ -33,7 +33,11 @@ pub struct Figures {
 const IDLE: Duration = Duration::from_secs(15);
 
 /// Touches every group's plan once, `parallel` at a time.
-pub async fn run(relay: &Relay, groups: &Arc<Vec<Group>>, parallel: usize) -> anyhow::Result<Figures> {
+pub async fn run(
+    relay: &Relay,
+    groups: &Arc<Vec<Group>>,
+    parallel: usize,
+) -> anyhow::Result<Figures> {
     Peer::wait_ready(&relay.target).await?;
     let empty_rss = relay.process().rss()?;
     let meter = Meter::start(relay.process())?;

@@ -104,7 +104,9 @@ async fn member(
     let mut peer = Peer::connect(target, who, vec![(group.plan, plan)]).await?;
     let deadline = Instant::now() + Duration::from_secs(300);
     while !peer.relay_has(&group.plan) {
-        peer.step(deadline).await.context("an idle device syncing its plan")?;
+        peer.step(deadline)
+            .await
+            .context("an idle device syncing its plan")?;
     }
     Ok(peer)
 }

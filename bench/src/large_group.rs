@@ -75,7 +75,9 @@ pub async fn run(relay: &Relay, group: &Group) -> anyhow::Result<Figures> {
         // Joined means holding the group's plan.
         let deadline = Instant::now() + Duration::from_secs(60);
         while peer.heads(&group.plan).is_empty() || !peer.relay_has(&group.plan) {
-            peer.step(deadline).await.with_context(|| format!("join {i} syncing the plan"))?;
+            peer.step(deadline)
+                .await
+                .with_context(|| format!("join {i} syncing the plan"))?;
         }
         walls.push(started.elapsed().as_secs_f64() * 1000.0);
         online.spawn(stay(peer, stop.clone()));

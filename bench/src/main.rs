@@ -332,7 +332,14 @@ fn sitting(
             s.coedit_secs.as_secs()
         ),
     );
-    let r = coedit_all(rt, work, kinds, s.coedit_groups, s.coedit_every, s.coedit_secs)?;
+    let r = coedit_all(
+        rt,
+        work,
+        kinds,
+        s.coedit_groups,
+        s.coedit_every,
+        s.coedit_secs,
+    )?;
     report::coedit(&mut out, &r);
     out.push_str("## Idle fleet\n\n");
     let r = idle_all(rt, work, kinds, s.idle_groups)?;

@@ -82,7 +82,10 @@ pub fn canvass(out: &mut String, runs: &[(Kind, Result<canvass::Figures, String>
         .and_then(|(_, r)| r.as_ref().ok());
     if let Some(o) = ours {
         let _ = writeln!(out, "\nOurs against each peer (how many times better):\n");
-        let _ = writeln!(out, "| peer | throughput | relay CPU per contact | peak RSS | time until leads have all |");
+        let _ = writeln!(
+            out,
+            "| peer | throughput | relay CPU per contact | peak RSS | time until leads have all |"
+        );
         let _ = writeln!(out, "|---|---|---|---|---|");
         for (kind, r) in runs.iter().filter(|(k, _)| *k != Kind::Groundwork) {
             if let Ok(p) = r {
@@ -90,7 +93,10 @@ pub fn canvass(out: &mut String, runs: &[(Kind, Result<canvass::Figures, String>
                     out,
                     "| {} | {} | {} | {} | {} |",
                     kind.name(),
-                    times(p.contacts as f64 / p.acked_secs, o.contacts as f64 / o.acked_secs),
+                    times(
+                        p.contacts as f64 / p.acked_secs,
+                        o.contacts as f64 / o.acked_secs
+                    ),
                     times(o.metered.relay_cpu, p.metered.relay_cpu),
                     times(o.metered.relay_peak as f64, p.metered.relay_peak as f64),
                     times(o.leads_secs, p.leads_secs),
@@ -140,7 +146,10 @@ pub fn coedit(out: &mut String, runs: &[(Kind, Result<coedit::Figures, String>)]
 
 /// Idle fleet.
 pub fn idle(out: &mut String, runs: &[(Kind, Result<idle::Figures, String>)]) {
-    let _ = writeln!(out, "| relay | devices | groups | empty RSS (MiB) | idle RSS (MiB) | per device (KiB) | connect all (s) |");
+    let _ = writeln!(
+        out,
+        "| relay | devices | groups | empty RSS (MiB) | idle RSS (MiB) | per device (KiB) | connect all (s) |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for (kind, r) in runs {
         match r {
@@ -167,7 +176,10 @@ pub fn idle(out: &mut String, runs: &[(Kind, Result<idle::Figures, String>)]) {
 
 /// Many documents.
 pub fn documents(out: &mut String, runs: &[(Kind, Result<documents::Figures, String>)]) {
-    let _ = writeln!(out, "| relay | documents | empty RSS (MiB) | peak RSS (MiB) | RSS idle after (MiB) | idle / empty | touch all (s) | relay CPU (s) |");
+    let _ = writeln!(
+        out,
+        "| relay | documents | empty RSS (MiB) | peak RSS (MiB) | RSS idle after (MiB) | idle / empty | touch all (s) | relay CPU (s) |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for (kind, r) in runs {
         match r {
@@ -197,10 +209,17 @@ pub fn documents(out: &mut String, runs: &[(Kind, Result<documents::Figures, Str
 pub fn large(out: &mut String, r: &Result<large_group::Figures, String>) {
     match r {
         Ok(f) => {
-            let _ = writeln!(out, "| group size | join wall, median (ms) | relay CPU per join (ms) |");
+            let _ = writeln!(
+                out,
+                "| group size | join wall, median (ms) | relay CPU per join (ms) |"
+            );
             let _ = writeln!(out, "|---|---|---|");
             let w = large_group::WINDOW;
-            let _ = writeln!(out, "| joins 1-{w} | {:.1} | {:.1} |", f.early_ms, f.early_cpu_ms);
+            let _ = writeln!(
+                out,
+                "| joins 1-{w} | {:.1} | {:.1} |",
+                f.early_ms, f.early_cpu_ms
+            );
             let _ = writeln!(
                 out,
                 "| joins {}-{} | {:.1} | {:.1} |",
@@ -231,13 +250,24 @@ pub fn header() -> anyhow::Result<String> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo")?;
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim().to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let meminfo = std::fs::read_to_string("/proc/meminfo")?;
     let mem_kib: f64 = meminfo
         .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:")?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or(0.0);
     let command = |program: &str, args: &[&str]| {
         std::process::Command::new(program)
@@ -249,7 +279,10 @@ pub fn header() -> anyhow::Result<String> {
             .unwrap_or_else(|| "unknown".into())
     };
     let mut out = String::new();
-    let _ = writeln!(out, "# Benchmarks: our relay beside the relays a team would pick instead\n");
+    let _ = writeln!(
+        out,
+        "# Benchmarks: our relay beside the relays a team would pick instead\n"
+    );
     let _ = writeln!(
         out,
         "Written by `scripts/bench` (`groundwork-load sitting`) on {} at commit {}. Every figure \

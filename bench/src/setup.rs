@@ -47,7 +47,12 @@ async fn make_group(target: &Target, group: &Group, role: Role) -> anyhow::Resul
         Kind::Groundwork => None,
         Kind::SyncServer | Kind::Samod => Some(Identity::generate()?),
     };
-    let mut lead = Peer::connect(target, uploader.as_ref().unwrap_or(&group.lead), vec![(group.plan, plan)]).await?;
+    let mut lead = Peer::connect(
+        target,
+        uploader.as_ref().unwrap_or(&group.lead),
+        vec![(group.plan, plan)],
+    )
+    .await?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !lead.relay_has(&group.plan) {
         lead.step(deadline).await?;
@@ -78,4 +83,3 @@ async fn make_group(target: &Target, group: &Group, role: Role) -> anyhow::Resul
     }
     Ok(())
 }
-

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use automerge::AutoCommit;
+use automerge::{AutoCommit, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::identity::Role;
 use crate::schema::{self, DocKind, SCHEMA_VERSION};
 
@@ -50,6 +50,32 @@ impl Roster {
         schema::hydrate(doc, doc_id, DocKind::Roster)
     }
 
+    /// Writes one device's entry of this roster over `doc` (after a join or a removal),
+    /// returning the change (`None` if nothing changed). Its work is that entry's, where
+    /// [`Roster::write`] reads every member of a large group; a document that has no members
+    /// map yet, or a device this roster lacks, gets the whole roster.
+    pub fn write_member(
+        &self,
+        doc: &mut AutoCommit,
+        doc_id: &str,
+        device: &str,
+        now_ms: i64,
+    ) -> Result<Option<Vec<u8>>> {
+        let members = match doc.get(automerge::ROOT, "members")? {
+            Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+            _ => return self.write(doc, doc_id, now_ms),
+        };
+        let Some(member) = self.members.get(device) else {
+            return self.write(doc, doc_id, now_ms);
+        };
+        autosurgeon::reconcile_prop(doc, &members, device, member).map_err(|e| Error::Schema {
+            doc: doc_id.to_owned(),
+            kind: DocKind::Roster.as_str(),
+            reason: e.to_string(),
+        })?;
+        Self::commit(doc, now_ms)
+    }
+
     /// Writes this roster over `doc`, returning the change (`None` if nothing changed).
     pub fn write(
         &self,
@@ -58,6 +84,10 @@ impl Roster {
         now_ms: i64,
     ) -> Result<Option<Vec<u8>>> {
         schema::reconcile(doc, self, doc_id, DocKind::Roster)?;
+        Self::commit(doc, now_ms)
+    }
+
+    fn commit(doc: &mut AutoCommit, now_ms: i64) -> Result<Option<Vec<u8>>> {
         let options = automerge::transaction::CommitOptions::default().with_time(now_ms / 1000);
         let Some(hash) = doc.commit_with(options) else {
             return Ok(None);
@@ -65,5 +95,50 @@ impl Roster {
         Ok(doc
             .get_change_by_hash(&hash)
             .map(|mut c| c.bytes().into_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(name: &str, joined_at: i64) -> RosterMember {
+        RosterMember {
+            name: name.into(),
+            role: Role::Member,
+            joined_at,
+            removed_at: None,
+        }
+    }
+
+    /// One member's entry written alone reads back as the whole roster written whole, for a
+    /// join and for a removal, and a document with no roster yet gets all of it.
+    #[test]
+    fn a_members_entry_written_alone_matches_the_whole_roster() -> Result<()> {
+        let mut roster = Roster::new("g");
+        roster.members.insert("lead".into(), member("Lead", 1));
+        let mut doc = schema::new_doc();
+        assert!(roster.write_member(&mut doc, "r", "lead", 1_000)?.is_some());
+        assert_eq!(Roster::read(&doc, "r")?, roster);
+        for i in 0..20 {
+            let device = format!("d{i}");
+            roster
+                .members
+                .insert(device.clone(), member(&format!("M{i}"), i));
+            let change = roster.write_member(&mut doc, "r", &device, 2_000)?;
+            assert!(change.is_some(), "a join writes a change");
+            assert_eq!(Roster::read(&doc, "r")?, roster);
+        }
+        if let Some(m) = roster.members.get_mut("d3") {
+            m.removed_at = Some(9);
+        }
+        roster.write_member(&mut doc, "r", "d3", 3_000)?;
+        assert_eq!(Roster::read(&doc, "r")?, roster);
+        assert_eq!(
+            roster.write_member(&mut doc, "r", "d3", 4_000)?,
+            None,
+            "nothing changed, no change"
+        );
+        Ok(())
     }
 }

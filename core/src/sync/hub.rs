@@ -699,22 +699,48 @@ impl<P: Policy> Hub<P> {
         changes: &[u8],
         now: u64,
     ) -> Result<(), automerge::AutomergeError> {
+        self.apply_local_change(id, changes)?;
+        self.push(id, now);
+        Ok(())
+    }
+
+    /// Changes made on this side, applied now but sent later: every connection syncing the
+    /// document gets them at the next [`Hub::push`], or sooner when that connection next sends
+    /// about it or is offered it. A relay gathers roster updates this way, so that a burst of
+    /// joins costs one message to each member, not one per join. The host has already stored
+    /// them.
+    pub fn apply_local_change(
+        &mut self,
+        id: DocumentId,
+        changes: &[u8],
+    ) -> Result<(), automerge::AutomergeError> {
         match self.docs.get_mut(&id).map(|d| &mut d.state) {
             Some(DocState::Ready(doc)) => {
                 doc.load_incremental(changes)?;
             }
-            Some(DocState::Loading(_)) => return Ok(()),
+            // Loading from storage, which already holds the changes.
+            Some(DocState::Loading(_)) => {}
             None => {
                 let mut doc = schema::new_doc();
                 doc.load_incremental(changes)?;
                 self.insert_doc(id, doc);
             }
         }
-        let subscribers: Vec<ConnId> = self.docs[&id].subscribers.iter().copied().collect();
+        Ok(())
+    }
+
+    /// Sends every connection syncing `id` whatever it lacks of it.
+    pub fn push(&mut self, id: DocumentId, now: u64) {
+        let Some(doc) = self.docs.get(&id) else {
+            return;
+        };
+        if !matches!(doc.state, DocState::Ready(_)) {
+            return;
+        }
+        let subscribers: Vec<ConnId> = doc.subscribers.iter().copied().collect();
         for conn in subscribers {
             self.sync_to(conn, id, now);
         }
-        Ok(())
     }
 
     /// Time passes: documents whose exchange stalled are offered again from a fresh state.
