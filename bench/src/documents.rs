@@ -26,23 +26,33 @@ pub struct Figures {
     pub secs: f64,
     /// Relay CPU seconds.
     pub relay_cpu: f64,
+    /// Documents still in the relay's memory at the end, where it says.
+    pub loaded: Option<f64>,
 }
 
 /// How long documents are left idle before the memory is read again (our relay unloads a
 /// document idle for 2 s by default).
 const IDLE: Duration = Duration::from_secs(15);
 
-/// Touches every group's plan once, `parallel` at a time.
+/// Touches every group's plan once, `parallel` at a time, for at most `budget` (a relay that
+/// takes longer is reported with the documents it was given by then).
 pub async fn run(
     relay: &Relay,
     groups: &Arc<Vec<Group>>,
     parallel: usize,
+    budget: Duration,
 ) -> anyhow::Result<Figures> {
     Peer::wait_ready(&relay.target).await?;
     let empty_rss = relay.process().rss()?;
     let meter = Meter::start(relay.process())?;
     let mut set = JoinSet::new();
+    let until = Instant::now() + budget;
+    let mut touched = 0;
     for g in 0..groups.len() {
+        if Instant::now() >= until {
+            break;
+        }
+        touched += 1;
         if set.len() >= parallel {
             set.join_next().await.context("no task")???;
         }
@@ -54,13 +64,44 @@ pub async fn run(
     }
     let metered = meter.read()?;
     tokio::time::sleep(IDLE).await;
+    if std::env::var_os("LOAD_SMAPS").is_some() {
+        let pid = relay.process().0;
+        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps"))?;
+        let mut maps: Vec<(u64, String)> = Vec::new();
+        let mut name = String::new();
+        for line in smaps.lines() {
+            if let Some(kib) = line.strip_prefix("Rss:") {
+                let kib: u64 = kib
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+                maps.push((kib, name.clone()));
+            } else if line.contains('-') && !line.contains(':')
+                || line.split_whitespace().count() >= 5
+                    && line
+                        .as_bytes()
+                        .first()
+                        .is_some_and(|b| b.is_ascii_hexdigit())
+            {
+                name = line.to_owned();
+            }
+        }
+        maps.sort_by(|a, b| b.0.cmp(&a.0));
+        for (kib, name) in maps.iter().take(15) {
+            eprintln!("{kib:>8} kB  {name}");
+        }
+        eprintln!("{} mappings", maps.len());
+    }
     Ok(Figures {
-        documents: groups.len(),
+        documents: touched,
         empty_rss,
         peak_rss: metered.relay_peak,
         idle_rss: relay.process().rss()?,
         secs: metered.secs,
         relay_cpu: metered.relay_cpu,
+        loaded: relay.metric("groundwork_documents_loaded").await?,
     })
 }
 

@@ -146,16 +146,56 @@ impl Relay {
     }
 }
 
+impl Relay {
+    /// One of `groundwork-relay`'s metrics (`None` for the other relays, which have none).
+    pub async fn metric(&self, name: &str) -> anyhow::Result<Option<f64>> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        if self.target.kind != Kind::Groundwork {
+            return Ok(None);
+        }
+        let rest = self.target.url.trim_start_matches("ws://");
+        let addr = rest.split('/').next().unwrap_or(rest);
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).await?;
+        let value = body
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .with_context(|| format!("no {name} in /metrics"))?;
+        Ok(Some(value))
+    }
+}
+
 impl Drop for Relay {
+    /// Asks it to stop (SIGTERM, so that a profiler it runs under writes its report), then
+    /// kills it after 10 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
 /// A binary built beside this one (`cargo build --release -p groundwork-relay -p
-/// groundwork-bench` puts them together).
+/// groundwork-bench` puts them together). `GROUNDWORK_LOAD_RELAY` names another program to run
+/// as `groundwork-relay` (a script running it under a profiler).
 fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    if name == "groundwork-relay"
+        && let Some(program) = std::env::var_os("GROUNDWORK_LOAD_RELAY")
+    {
+        return Ok(program.into());
+    }
     let me = std::env::current_exe()?;
     let path = me.with_file_name(name);
     if !path.exists() {

@@ -178,15 +178,15 @@ pub fn idle(out: &mut String, runs: &[(Kind, Result<idle::Figures, String>)]) {
 pub fn documents(out: &mut String, runs: &[(Kind, Result<documents::Figures, String>)]) {
     let _ = writeln!(
         out,
-        "| relay | documents | empty RSS (MiB) | peak RSS (MiB) | RSS idle after (MiB) | idle / empty | touch all (s) | relay CPU (s) |"
+        "| relay | documents | empty RSS (MiB) | peak RSS (MiB) | RSS idle after (MiB) | idle / empty | touch all (s) | relay CPU (s) | documents still loaded |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     for (kind, r) in runs {
         match r {
             Ok(f) => {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {:.1}x | {:.1} | {:.1} |",
+                    "| {} | {} | {} | {} | {} | {:.1}x | {:.1} | {:.1} | {} |",
                     kind.name(),
                     f.documents,
                     mib(f.empty_rss),
@@ -195,10 +195,11 @@ pub fn documents(out: &mut String, runs: &[(Kind, Result<documents::Figures, Str
                     f.idle_rss as f64 / f.empty_rss as f64,
                     f.secs,
                     f.relay_cpu,
+                    f.loaded.map_or("not reported".into(), |n| format!("{n}")),
                 );
             }
             Err(e) => {
-                let _ = writeln!(out, "| {} | failed: {} |||||||", kind.name(), one_line(e));
+                let _ = writeln!(out, "| {} | failed: {} ||||||||", kind.name(), one_line(e));
             }
         }
     }

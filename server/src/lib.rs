@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod guard;
 pub mod key;
 pub mod limits;
+pub mod memory;
 pub mod relay;
 pub mod store;
 pub mod tls;

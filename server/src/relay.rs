@@ -312,6 +312,8 @@ struct HubThread {
     brief_due: BTreeSet<String>,
     /// Rosters changed in memory whose readers have not been sent the change yet.
     rosters_due: BTreeSet<DocumentId>,
+    /// Gives the pages of unloaded documents back to the system.
+    trimmer: crate::memory::Trimmer,
     /// Whether a group's retention changed since contacts were last erased by it.
     retention_due: bool,
     /// When contacts past their groups' retention were last looked for (months turn over).
@@ -374,6 +376,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         unrecorded_nonces: BTreeMap::new(),
         brief_due: BTreeSet::new(),
         rosters_due: BTreeSet::new(),
+        trimmer: Default::default(),
         retention_due: true,
         last_retention: Instant::now(),
     };
@@ -1782,8 +1785,10 @@ impl HubThread {
             let since = *self.idle_since.entry(doc).or_insert(now);
             if now.duration_since(since) >= self.unload_after && self.hub.unload(&doc) {
                 self.idle_since.remove(&doc);
+                self.trimmer.unloaded();
             }
         }
+        self.trimmer.tick();
         let loaded = self.hub.doc_ids().count() as u64;
         self.metrics
             .documents_loaded
