@@ -6,6 +6,7 @@
 //! no groups: there the lead simply asks for its canvassers' documents by id.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -13,7 +14,7 @@ use groundwork_core::identity::Role;
 use groundwork_core::schema;
 use tokio::task::JoinSet;
 
-use crate::peer::{Event, Peer, Wire};
+use crate::peer::{Peer, RECONNECTS, Wire};
 use crate::relays::{Meter, Metered, Relay, Target};
 use crate::setup;
 use crate::workload::{self, Group};
@@ -37,6 +38,8 @@ pub struct Figures {
     pub wire: Wire,
     /// The compressed size of the contacts documents (automerge's saved form).
     pub compressed: u64,
+    /// Connections made again after one failed (the wire bytes of failed ones are not counted).
+    pub reconnects: u64,
 }
 
 /// Runs canvass day on `relay`: canvassers connect spread evenly over `window`.
@@ -50,6 +53,7 @@ pub async fn run(
     setup::make_groups(&relay.target, groups, Role::Canvasser).await?;
     let devices: usize = groups.iter().map(|g| g.canvassers.len()).sum();
     let meter = Meter::start(relay.process())?;
+    let reconnects = RECONNECTS.load(Ordering::Relaxed);
     let started = Instant::now();
     let deadline = started + timeout;
     let mut leads = JoinSet::new();
@@ -109,6 +113,7 @@ pub async fn run(
         settled_rss,
         wire,
         compressed,
+        reconnects: RECONNECTS.load(Ordering::Relaxed) - reconnects,
     })
 }
 
@@ -121,15 +126,15 @@ async fn canvasser(
     deadline: Instant,
 ) -> anyhow::Result<(f64, Wire)> {
     let me = &group.canvassers[c];
-    let doc = workload::load(&me.bytes)?;
-    let mut peer = Peer::connect(target, &me.who, vec![(me.doc, doc)])
-        .await
-        .with_context(|| format!("canvasser {c} connecting"))?;
-    while !peer.relay_has(&me.doc) {
-        peer.step(deadline)
-            .await
-            .with_context(|| format!("canvasser {c} syncing its contacts"))?;
-    }
+    let peer = Peer::until(
+        target,
+        &me.who,
+        || Ok(vec![(me.doc, workload::load(&me.bytes)?)]),
+        deadline,
+        |p| p.relay_has(&me.doc),
+    )
+    .await
+    .with_context(|| format!("canvasser {c} syncing its contacts"))?;
     let secs = started.elapsed().as_secs_f64();
     Ok((secs, peer.close().await))
 }
@@ -142,26 +147,23 @@ async fn lead(
     deadline: Instant,
 ) -> anyhow::Result<(f64, Wire)> {
     let wanted: Vec<_> = group.canvassers.iter().map(|c| (c.doc, &c.heads)).collect();
-    let docs = wanted
-        .iter()
-        .map(|(id, _)| (*id, schema::new_doc()))
-        .collect();
-    let mut peer = Peer::connect(target, &group.lead, docs)
-        .await
-        .context("a lead connecting")?;
-    let mut missing: Vec<_> = wanted.clone();
-    while !missing.is_empty() {
-        peer.step(deadline)
-            .await
-            .with_context(|| format!("a lead waiting for {} documents", missing.len()))?;
-        let changed = peer
-            .events()
-            .filter(|e| matches!(e, Event::Changed { .. }))
-            .count();
-        if changed > 0 {
-            missing.retain(|(id, heads)| &&peer.heads(id) != heads);
-        }
-    }
+    let peer = Peer::until(
+        target,
+        &group.lead,
+        || {
+            Ok(wanted
+                .iter()
+                .map(|(id, _)| (*id, schema::new_doc()))
+                .collect())
+        },
+        deadline,
+        |p| {
+            p.events().for_each(drop);
+            wanted.iter().all(|(id, heads)| &&p.heads(id) == heads)
+        },
+    )
+    .await
+    .context("a lead waiting for its group's contacts")?;
     let secs = started.elapsed().as_secs_f64();
     Ok((secs, peer.close().await))
 }

@@ -86,11 +86,8 @@ pub async fn run(
             );
         }
     }
-    for i in 0..devices {
+    for _ in 0..devices {
         readied.recv().await.context("an editor ended early")??;
-        if std::env::var_os("LOAD_DEBUG").is_some() {
-            eprintln!("{i} ready");
-        }
     }
     go.send(true)?;
     let meter = Meter::start(relay.process())?;
@@ -159,9 +156,6 @@ async fn editor(
     start.wait_for(|go| *go).await?;
     let began = Instant::now();
     let end = began + duration;
-    if std::env::var_os("LOAD_DEBUG").is_some() {
-        eprintln!("editor {g}/{d}: started");
-    }
     // The group's devices are spread over the period, so their edits do not land at once.
     let mut next_edit = began + every.mul_f64(d as f64 / (1 + group.canvassers.len()) as f64);
     let mut editing = true;
@@ -178,9 +172,6 @@ async fn editor(
             edit(&mut peer, &mut mine, &notes, g, group, &shared.sent)?;
             made += 1;
             next_edit += every;
-            if std::env::var_os("LOAD_DEBUG").is_some() {
-                eprintln!("editor {g}/{d}: edit {made}");
-            }
         }
         if !editing && shared.done_editing.load(Ordering::SeqCst) == shared.devices {
             let expected = shared
@@ -194,16 +185,13 @@ async fn editor(
             if latencies.len() >= expected {
                 break;
             }
-            if std::env::var_os("LOAD_DEBUG").is_some() {
-                eprintln!("editor {g}/{d}: {} of {expected}", latencies.len());
-            }
             if now >= end + Duration::from_secs(30) {
                 missing = expected - latencies.len();
                 break;
             }
         }
         let until = next_edit.min(now + Duration::from_millis(50));
-        peer.step(until.max(now + Duration::from_millis(1))).await?;
+        peer.wait(until.saturating_duration_since(now)).await?;
         let changed: Vec<_> = peer
             .events()
             .filter_map(|e| match e {
@@ -234,15 +222,15 @@ async fn editor(
 
 /// Connects holding the group's plan and waits until the relay and this device agree.
 async fn synced(target: &Target, who: &Identity, group: &Group) -> anyhow::Result<Peer> {
-    let plan = workload::load(&group.plan_bytes)?;
-    let mut peer = Peer::connect(target, who, vec![(group.plan, plan)]).await?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !peer.relay_has(&group.plan) {
-        peer.step(deadline)
-            .await
-            .context("an editor syncing its plan")?;
-    }
-    Ok(peer)
+    Peer::until(
+        target,
+        who,
+        || Ok(vec![(group.plan, workload::load(&group.plan_bytes)?)]),
+        Instant::now() + Duration::from_secs(600),
+        |p| p.relay_has(&group.plan),
+    )
+    .await
+    .context("an editor syncing its plan")
 }
 
 fn edit(

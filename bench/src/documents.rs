@@ -64,36 +64,6 @@ pub async fn run(
     }
     let metered = meter.read()?;
     tokio::time::sleep(IDLE).await;
-    if std::env::var_os("LOAD_SMAPS").is_some() {
-        let pid = relay.process().0;
-        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps"))?;
-        let mut maps: Vec<(u64, String)> = Vec::new();
-        let mut name = String::new();
-        for line in smaps.lines() {
-            if let Some(kib) = line.strip_prefix("Rss:") {
-                let kib: u64 = kib
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .unwrap_or(0);
-                maps.push((kib, name.clone()));
-            } else if line.contains('-') && !line.contains(':')
-                || line.split_whitespace().count() >= 5
-                    && line
-                        .as_bytes()
-                        .first()
-                        .is_some_and(|b| b.is_ascii_hexdigit())
-            {
-                name = line.to_owned();
-            }
-        }
-        maps.sort_by(|a, b| b.0.cmp(&a.0));
-        for (kib, name) in maps.iter().take(15) {
-            eprintln!("{kib:>8} kB  {name}");
-        }
-        eprintln!("{} mappings", maps.len());
-    }
     Ok(Figures {
         documents: touched,
         empty_rss,

@@ -100,13 +100,13 @@ async fn member(
     group: &Group,
     who: &groundwork_core::identity::Identity,
 ) -> anyhow::Result<Peer> {
-    let plan = workload::load(&group.plan_bytes)?;
-    let mut peer = Peer::connect(target, who, vec![(group.plan, plan)]).await?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !peer.relay_has(&group.plan) {
-        peer.step(deadline)
-            .await
-            .context("an idle device syncing its plan")?;
-    }
-    Ok(peer)
+    Peer::until(
+        target,
+        who,
+        || Ok(vec![(group.plan, workload::load(&group.plan_bytes)?)]),
+        Instant::now() + Duration::from_secs(600),
+        |p| p.relay_has(&group.plan),
+    )
+    .await
+    .context("an idle device syncing its plan")
 }

@@ -129,7 +129,7 @@ impl Sizes {
 
 /// The longest a relay is given documents to touch (samod took 27 ms a document here: 100,000
 /// would take 45 minutes); the report gives the count each was given.
-const DOCUMENTS_BUDGET: Duration = Duration::from_secs(300);
+const DOCUMENTS_BUDGET: Duration = Duration::from_secs(180);
 
 /// The longest any one relay's run of one scenario may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(1200);
@@ -231,7 +231,7 @@ fn canvass_all(
         .map(|&k| {
             let g = groups.clone();
             let r = on_relay(rt, work, k, &Options::default(), |relay| async move {
-                canvass::run(&relay, &g, Duration::from_secs(2), Duration::from_secs(600)).await
+                canvass::run(&relay, &g, Duration::from_secs(2), Duration::from_secs(300)).await
             })?;
             Ok((k, r))
         })

@@ -6,6 +6,7 @@
 //! the URL differs (a signed proof of the device's key for `groundwork-relay`).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -25,6 +26,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::relays::Target;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connections made again after one failed, since the process started (see [`Peer::until`]).
+pub static RECONNECTS: AtomicU64 = AtomicU64::new(0);
 
 /// The hub's only connection.
 const CONN: ConnId = 1;
@@ -105,6 +109,38 @@ impl Peer {
         Ok(peer)
     }
 
+    /// Connects as `who` holding `docs()` and steps until `done`, connecting again after a
+    /// pause whenever the connection fails (an overloaded relay that answers no handshake
+    /// within the hub's 10 s, or drops the socket), as a phone does; gives up at `deadline`.
+    /// Each new attempt counts in [`RECONNECTS`].
+    pub async fn until(
+        target: &Target,
+        who: &Identity,
+        docs: impl Fn() -> anyhow::Result<Vec<(DocumentId, AutoCommit)>>,
+        deadline: Instant,
+        mut done: impl FnMut(&mut Peer) -> bool,
+    ) -> anyhow::Result<Peer> {
+        let mut pause = Duration::from_millis(500);
+        loop {
+            let attempt = async {
+                let mut peer = Peer::connect(target, who, docs()?).await?;
+                while !done(&mut peer) {
+                    peer.step(deadline).await?;
+                }
+                anyhow::Ok(peer)
+            };
+            match attempt.await {
+                Ok(peer) => return Ok(peer),
+                Err(e) if Instant::now() + pause >= deadline => return Err(e),
+                Err(_) => {
+                    RECONNECTS.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(8));
+                }
+            }
+        }
+    }
+
     /// Waits until the relay answers a handshake (the sync server prints that it listens before
     /// its repo takes connections: one accepted earlier is never answered, then cut off).
     pub async fn wait_ready(target: &Target) -> anyhow::Result<()> {
@@ -133,12 +169,17 @@ impl Peer {
     /// Sends what the hub queued, then waits for one frame (or the next tick) and handles it.
     /// Events heard go to [`Peer::events`].
     pub async fn step(&mut self, deadline: Instant) -> anyhow::Result<()> {
-        self.flush().await?;
         let now = Instant::now();
         if now >= deadline {
             bail!("timed out");
         }
-        let wait = TICK.min(deadline - now);
+        self.wait(deadline - now).await
+    }
+
+    /// As [`Peer::step`], waiting at most `wait` for a frame, and no error when none came.
+    pub async fn wait(&mut self, wait: Duration) -> anyhow::Result<()> {
+        self.flush().await?;
+        let wait = TICK.min(wait);
         match tokio::time::timeout(wait, self.stream.next()).await {
             Ok(Some(Ok(Ws::Binary(frame)))) => {
                 self.wire.received += frame.len() as u64;

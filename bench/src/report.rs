@@ -49,16 +49,16 @@ pub fn canvass(out: &mut String, runs: &[(Kind, Result<canvass::Figures, String>
     );
     let _ = writeln!(
         out,
-        "| relay | every lead has all (s) | contacts/s acknowledged | relay CPU (s) | relay CPU per contact (µs) | peak RSS (MiB) | settled RSS (MiB) | wire (MiB) | wire / floor | busy: relay / load cores |"
+        "| relay | every lead has all (s) | contacts/s acknowledged | relay CPU (s) | relay CPU per contact (µs) | peak RSS (MiB) | settled RSS (MiB) | wire (MiB) | wire / floor | reconnects | busy: relay / load cores |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
     for (kind, r) in runs {
         match r {
             Ok(f) => {
                 let wire = f.wire.sent + f.wire.received;
                 let _ = writeln!(
                     out,
-                    "| {} | {:.2} | {:.0} | {:.2} | {:.0} | {} | {} | {} | {:.2} | {} |",
+                    "| {} | {:.2} | {:.0} | {:.2} | {:.0} | {} | {} | {} | {:.2} | {} | {} |",
                     kind.name(),
                     f.leads_secs,
                     f.contacts as f64 / f.acked_secs,
@@ -68,11 +68,17 @@ pub fn canvass(out: &mut String, runs: &[(Kind, Result<canvass::Figures, String>
                     mib(f.settled_rss),
                     mib(wire),
                     wire as f64 / (2.0 * f.compressed as f64),
+                    f.reconnects,
                     limit(f.metered.secs, f.metered.relay_cpu, f.metered.load_cpu),
                 );
             }
             Err(e) => {
-                let _ = writeln!(out, "| {} | failed: {} |||||||||", kind.name(), one_line(e));
+                let _ = writeln!(
+                    out,
+                    "| {} | failed: {} ||||||||||",
+                    kind.name(),
+                    one_line(e)
+                );
             }
         }
     }
@@ -108,7 +114,9 @@ pub fn canvass(out: &mut String, runs: &[(Kind, Result<canvass::Figures, String>
         out,
         "\nThe wire floor is each contacts document's compressed size twice (up from its \
          canvasser, down to its lead). Only groundwork-relay acknowledges a change after it is \
-         committed to disk; the peers acknowledge what they hold in memory and write later.\n"
+         committed to disk; the peers acknowledge what they hold in memory and write later. \
+         A device whose connection fails (no handshake answer within 10 s, a dropped socket) \
+         connects again after a pause, as a phone does: \"reconnects\" counts those.\n"
     );
 }
 
