@@ -179,8 +179,7 @@ fn main() -> anyhow::Result<()> {
         }
         Scenario::Sitting { out: path, quick } => {
             let s = if quick { &Sizes::QUICK } else { &Sizes::FULL };
-            let text = sitting(&rt, &work, &kinds, s)?;
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            sitting(&rt, &work, &kinds, s, &path)?;
             eprintln!("wrote {}", path.display());
             return Ok(());
         }
@@ -315,27 +314,31 @@ fn large_group(
     })
 }
 
-/// Every scenario; the report's text.
+/// Every scenario, the report rewritten at `path` after each one (a sitting cut short keeps
+/// the figures it has).
 fn sitting(
     rt: &tokio::runtime::Runtime,
     work: &Path,
     kinds: &[Kind],
     s: &Sizes,
-) -> anyhow::Result<String> {
+    path: &Path,
+) -> anyhow::Result<()> {
     let mut out = report::header()?;
+    let save = |out: &str| {
+        std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
+    };
     out.push_str("## Canvass day\n\n");
     let r = canvass_all(rt, work, kinds, s.canvass_devices, s.canvass_contacts)?;
     report::canvass(&mut out, &r);
+    save(&out)?;
     out.push_str("## Co-editing\n\n");
-    let _ = std::fmt::Write::write_fmt(
-        &mut out,
-        format_args!(
-            "{} groups of 10 devices; each device appends to its group's meeting notes every {} ms for {} s, all at once.\n\n",
-            s.coedit_groups,
-            s.coedit_every.as_millis(),
-            s.coedit_secs.as_secs()
-        ),
-    );
+    out.push_str(&format!(
+        "{} groups of 10 devices; each device appends to its group's meeting notes every {} ms \
+         for {} s, all at once.\n\n",
+        s.coedit_groups,
+        s.coedit_every.as_millis(),
+        s.coedit_secs.as_secs()
+    ));
     let r = coedit_all(
         rt,
         work,
@@ -345,14 +348,17 @@ fn sitting(
         s.coedit_secs,
     )?;
     report::coedit(&mut out, &r);
+    save(&out)?;
     out.push_str("## Idle fleet\n\n");
     let r = idle_all(rt, work, kinds, s.idle_groups)?;
     report::idle(&mut out, &r);
+    save(&out)?;
     out.push_str("## Many documents, touched once then idle\n\n");
     let r = documents_all(rt, work, kinds, s.documents)?;
     report::documents(&mut out, &r);
+    save(&out)?;
     out.push_str("## A large group, joining one by one (groundwork-relay only)\n\n");
     let r = large_group(rt, work, s.large_group)?;
     report::large(&mut out, &r);
-    Ok(out)
+    save(&out)
 }
