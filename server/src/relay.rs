@@ -749,7 +749,7 @@ impl HubThread {
     /// then everything else, in order.
     fn drive(&mut self) -> Result<(), StoreError> {
         loop {
-            let effects: Vec<Effect> = std::iter::from_fn(|| self.hub.poll_effect()).collect();
+            let mut effects: Vec<Effect> = std::iter::from_fn(|| self.hub.poll_effect()).collect();
             let (mut writes, new_groups) = self.hub.policy_mut().take_pending();
             if effects.is_empty()
                 && writes.is_empty()
@@ -759,14 +759,14 @@ impl HubThread {
                 break;
             }
             let mut offers: Vec<(ConnId, DocumentId)> = Vec::new();
-            let mut changed: Vec<(DocumentId, Vec<automerge::ChangeHash>)> = Vec::new();
-            for e in &effects {
+            let mut changed: Vec<(DocumentId, Vec<automerge::Change>)> = Vec::new();
+            for e in &mut effects {
                 match e {
                     Effect::Persist { doc, changes } => {
-                        writes.push(Write::Chunk(*doc, changes.clone()));
+                        writes.push(Write::Chunk(*doc, std::mem::take(changes)));
                     }
                     Effect::DocChanged {
-                        doc, new, before, ..
+                        doc, new, changes, ..
                     } => {
                         if *new {
                             // A new document goes to everyone connected who may read it.
@@ -774,7 +774,7 @@ impl HubThread {
                                 offers.push((conn, *doc));
                             }
                         }
-                        changed.push((*doc, before.clone()));
+                        changed.push((*doc, std::mem::take(changes)));
                     }
                     _ => {}
                 }
@@ -782,6 +782,8 @@ impl HubThread {
             // The campaign index changes in the same transaction as the changes it reflects.
             let (campaign, counties) = self.campaign_writes(&changed, &writes)?;
             writes.extend(campaign);
+            // The changes' work is done: only which documents changed is needed below.
+            let changed: Vec<DocumentId> = changed.into_iter().map(|(doc, _)| doc).collect();
             let mut rosters = Vec::new();
             for group in &new_groups {
                 if let Some((roster, change)) = self.roster_change(group, None)? {
@@ -811,7 +813,7 @@ impl HubThread {
             // so do the briefs of groups whose plans changed.
             let (board_changes, board_offers) = self.write_boards(&counties)?;
             offers.extend(board_offers);
-            for (doc, _) in &changed {
+            for doc in &changed {
                 if let Some((group, groundwork_core::schema::DocKind::Plan)) =
                     self.hub.policy().doc_kind(doc)
                 {
@@ -1364,7 +1366,7 @@ impl HubThread {
     /// document counted.
     fn campaign_writes(
         &mut self,
-        changed: &[(DocumentId, Vec<automerge::ChangeHash>)],
+        changed: &[(DocumentId, Vec<automerge::Change>)],
         pending: &[Write],
     ) -> Result<(Vec<Write>, BTreeSet<String>), StoreError> {
         use groundwork_core::campaign::{Shared, touched_contacts};
@@ -1419,7 +1421,7 @@ impl HubThread {
                 at: now,
             });
         }
-        for (doc, before) in changed {
+        for (doc, changes) in changed {
             let Some((group, DocKind::Contacts)) = self.hub.policy().doc_kind(doc) else {
                 continue;
             };
@@ -1434,16 +1436,10 @@ impl HubThread {
             if !shares {
                 continue;
             }
-            let mut changes = self.hub.changes_since(doc, before);
-            let Some(mut am) = self.current(doc, pending)? else {
+            let Some(am) = self.current(doc, pending)? else {
                 continue;
             };
-            if changes.is_empty() {
-                // Not in memory (a refusal sent it back to storage): the batch's own changes
-                // are in the document rebuilt from storage and the pending writes.
-                changes = am.to_mut().get_changes(before);
-            }
-            let contacts = touched_contacts(&am, &changes);
+            let contacts = touched_contacts(&am, changes);
             if contacts.is_empty() {
                 continue;
             }

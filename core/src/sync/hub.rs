@@ -161,7 +161,7 @@ impl Policy for AllowAll {
 }
 
 /// Work for the host.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     /// Send a frame on a connection.
     Send {
@@ -219,6 +219,9 @@ pub enum Effect {
         /// Its heads before these changes, so a host can see what they changed
         /// (`AutoCommit::diff`) in work proportional to them.
         before: Vec<automerge::ChangeHash>,
+        /// The changes themselves (what [`Effect::Persist`] holds, decoded): automerge builds
+        /// a change from its op set at some cost, so the hub builds each once for both.
+        changes: Vec<automerge::Change>,
     },
     /// A connection sent its first message about a document. A relay decides here whether the
     /// peer may have it (and which other documents to offer it).
@@ -1082,13 +1085,22 @@ impl<P: Policy> Hub<P> {
             if let Err(why) = allowed {
                 return self.refuse_changes(conn, id, before.is_empty(), &why);
             }
-            let changes = doc.save_after(&before);
-            self.effects.push_back(Effect::Persist { doc: id, changes });
+            // `save_after`, with the changes kept for the host.
+            let changes = doc.get_changes(&before);
+            let mut bytes = Vec::with_capacity(changes.iter().map(|c| c.raw_bytes().len()).sum());
+            for change in &changes {
+                bytes.extend_from_slice(change.raw_bytes());
+            }
+            self.effects.push_back(Effect::Persist {
+                doc: id,
+                changes: bytes,
+            });
             self.effects.push_back(Effect::DocChanged {
                 doc: id,
                 from: conn,
                 new: before.is_empty(),
                 before,
+                changes,
             });
             if let Some(d) = self.docs.get_mut(&id) {
                 d.bytes = hosted;
