@@ -216,6 +216,30 @@ where
 
 type Runs<T> = Vec<(Kind, Result<T, String>)>;
 
+/// Runs one scenario on each relay in turn, a fresh one each time, over the same workload
+/// (made once, so that every relay is sent the same bytes).
+fn on_each<W, T, F, Fut>(
+    rt: &tokio::runtime::Runtime,
+    work: &Path,
+    kinds: &[Kind],
+    workload: W,
+    run: F,
+) -> anyhow::Result<Runs<T>>
+where
+    W: Clone,
+    F: Fn(Relay, W) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    kinds
+        .iter()
+        .map(|&k| {
+            let w = workload.clone();
+            let r = on_relay(rt, work, k, &Options::default(), |relay| run(relay, w))?;
+            Ok((k, r))
+        })
+        .collect()
+}
+
 fn canvass_all(
     rt: &tokio::runtime::Runtime,
     work: &Path,
@@ -225,16 +249,9 @@ fn canvass_all(
 ) -> anyhow::Result<Runs<canvass::Figures>> {
     eprintln!("canvass day: {devices} devices x {contacts} contacts");
     let groups = Arc::new(workload::groups(devices.div_ceil(10), 10, contacts)?);
-    kinds
-        .iter()
-        .map(|&k| {
-            let g = groups.clone();
-            let r = on_relay(rt, work, k, &Options::default(), |relay| async move {
-                canvass::run(&relay, &g, Duration::from_secs(2), Duration::from_secs(300)).await
-            })?;
-            Ok((k, r))
-        })
-        .collect()
+    on_each(rt, work, kinds, groups, |relay, g| async move {
+        canvass::run(&relay, &g, Duration::from_secs(2), Duration::from_secs(300)).await
+    })
 }
 
 fn coedit_all(
@@ -247,16 +264,9 @@ fn coedit_all(
 ) -> anyhow::Result<Runs<coedit::Figures>> {
     eprintln!("co-editing: {groups} groups of 10");
     let made = Arc::new(workload::groups(groups, 9, 0)?);
-    kinds
-        .iter()
-        .map(|&k| {
-            let g = made.clone();
-            let r = on_relay(rt, work, k, &Options::default(), |relay| async move {
-                coedit::run(&relay, &g, every, secs).await
-            })?;
-            Ok((k, r))
-        })
-        .collect()
+    on_each(rt, work, kinds, made, |relay, g| async move {
+        coedit::run(&relay, &g, every, secs).await
+    })
 }
 
 fn idle_all(
@@ -267,16 +277,9 @@ fn idle_all(
 ) -> anyhow::Result<Runs<idle::Figures>> {
     eprintln!("idle fleet: {groups} groups of 10");
     let made = Arc::new(workload::groups(groups, 9, 0)?);
-    kinds
-        .iter()
-        .map(|&k| {
-            let g = made.clone();
-            let r = on_relay(rt, work, k, &Options::default(), |relay| async move {
-                idle::run(&relay, &g).await
-            })?;
-            Ok((k, r))
-        })
-        .collect()
+    on_each(rt, work, kinds, made, |relay, g| async move {
+        idle::run(&relay, &g).await
+    })
 }
 
 fn documents_all(
@@ -287,16 +290,9 @@ fn documents_all(
 ) -> anyhow::Result<Runs<documents::Figures>> {
     eprintln!("many documents: {count}");
     let made = Arc::new(workload::groups(count, 0, 0)?);
-    kinds
-        .iter()
-        .map(|&k| {
-            let g = made.clone();
-            let r = on_relay(rt, work, k, &Options::default(), |relay| async move {
-                documents::run(&relay, &g, 32, DOCUMENTS_BUDGET).await
-            })?;
-            Ok((k, r))
-        })
-        .collect()
+    on_each(rt, work, kinds, made, |relay, g| async move {
+        documents::run(&relay, &g, 32, DOCUMENTS_BUDGET).await
+    })
 }
 
 fn large_group(

@@ -38,12 +38,12 @@ const TICK: Duration = Duration::from_millis(500);
 /// Something the device heard.
 #[derive(Debug)]
 pub enum Event {
-    /// A document received changes; `before` were its heads.
+    /// A document received changes.
     Changed {
         /// The document.
         doc: DocumentId,
-        /// Its heads before.
-        before: Vec<ChangeHash>,
+        /// The changes it received.
+        changes: Vec<automerge::Change>,
     },
     /// A control message from a Groundwork relay.
     Control(Control),
@@ -215,8 +215,8 @@ impl Peer {
                 }
                 // A document the relay offered: this device has nothing stored.
                 Effect::Load { doc } => self.hub.handle_loaded(doc, None, now_ms() as u64),
-                Effect::DocChanged { doc, before, .. } => {
-                    self.events.push_back(Event::Changed { doc, before })
+                Effect::DocChanged { doc, changes, .. } => {
+                    self.events.push_back(Event::Changed { doc, changes })
                 }
                 Effect::Control { body, .. } => self
                     .events

@@ -732,6 +732,24 @@ impl<P: Policy> Hub<P> {
         Ok(())
     }
 
+    /// Edits a document in memory in place, then sends the edit to every connection syncing
+    /// it; `None` if the document is not in memory. For a host that keeps no copy of its own
+    /// (the load generator's simulated devices): a host with a store makes its change there,
+    /// stores it, and hands it over with [`Hub::handle_local_change`].
+    pub fn edit<T>(
+        &mut self,
+        id: DocumentId,
+        now: u64,
+        f: impl FnOnce(&mut AutoCommit) -> T,
+    ) -> Option<T> {
+        let Some(DocState::Ready(doc)) = self.docs.get_mut(&id).map(|d| &mut d.state) else {
+            return None;
+        };
+        let out = f(doc);
+        self.push(id, now);
+        Some(out)
+    }
+
     /// Sends every connection syncing `id` whatever it lacks of it.
     pub fn push(&mut self, id: DocumentId, now: u64) {
         let Some(doc) = self.docs.get(&id) else {
