@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use automerge::AutoCommit;
 use groundwork_core::identity::Role;
 use groundwork_core::ids::DocumentId;
-use groundwork_core::schema::contacts::ContactsHeader;
+use groundwork_core::schema::contacts::ContactsDoc;
 use groundwork_core::schema::plan::Plan;
 use groundwork_core::schema::roster::{Roster, RosterMember};
 use groundwork_core::schema::{self, DocKind};
@@ -832,7 +832,7 @@ impl Policy for RelayAccess {
             return Ok(());
         }
         if has("contacts") {
-            let c = match schema::hydrate::<ContactsHeader>(content, &id, DocKind::Contacts) {
+            let c = match schema::hydrate::<ContactsDoc>(content, &id, DocKind::Contacts) {
                 Ok(c) => c,
                 // The reason names the field and, for a code, the value (never free text).
                 Err(e) => {

@@ -28,23 +28,6 @@ pub struct ContactsDoc {
     pub contacts: BTreeMap<String, Contact>,
 }
 
-/// What a contacts document says of itself, without its contacts: what the relay needs to
-/// decide who may create it. Reading the whole document (every contact's every field) for
-/// that was a fifth of the relay's CPU on a canvass day; it also proved little, since later
-/// changes add contacts unread.
-#[derive(Clone, Debug, PartialEq, Hydrate)]
-pub struct ContactsHeader {
-    /// The schema version that wrote this document.
-    #[autosurgeon(hydrate = "crate::schema::lenient::uint_or_int")]
-    pub schema: u64,
-    /// The group the contacts were made for.
-    pub group_id: String,
-    /// The canvasser (device) who writes this document.
-    pub canvasser: String,
-    /// The period, as `YYYY-MM`.
-    pub period: String,
-}
-
 /// One knock on one door.
 #[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
 pub struct Contact {
