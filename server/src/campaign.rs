@@ -5,11 +5,11 @@
 //! every group) and deleted at once when it stops sharing; a contacts document's counts are
 //! updated from the contacts a change touched.
 
+use crate::db::{DbError, Row, Sql};
 use groundwork_core::campaign::{
     MeetingReport, Official, OfficialDetail, OfficialFilter, Report, Shared,
 };
 use groundwork_core::schema::vocab::ContactResult;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// The campaign tables (the store's migration 4).
 pub const MIGRATION: &str = "
@@ -93,215 +93,204 @@ pub const MIGRATION: &str = "
 /// Replaces everything the index holds of `group` with `shared` (nothing, when it does not
 /// share).
 pub fn write_group(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     group: &str,
     shared: Option<&Shared>,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> Result<(), DbError> {
     for table in [
         "campaign_groups",
         "campaign_officials",
         "campaign_meetings",
         "campaign_answers",
     ] {
-        tx.prepare_cached(&format!("DELETE FROM {table} WHERE group_id = ?1"))?
-            .execute([group])?;
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE group_id = $1"),
+            &[&group],
+        )?;
     }
     let Some(s) = shared else {
-        tx.prepare_cached("DELETE FROM campaign_canvass WHERE group_id = ?1")?
-            .execute([group])?;
+        tx.execute(
+            "DELETE FROM campaign_canvass WHERE group_id = $1",
+            &[&group],
+        )?;
         // Other groups' meetings marked as the same as one of its meetings no longer name it.
-        tx.prepare_cached(
+        tx.execute(
             "UPDATE campaign_meetings SET joins = NULL
-             WHERE substr(joins, 1, length(?1) + 1) = ?1 || '/'",
-        )?
-        .execute([group])?;
+             WHERE substr(joins, 1, length($1) + 1) = $1 || '/'",
+            &[&group],
+        )?;
         return Ok(());
     };
-    tx.prepare_cached(
-        "INSERT INTO campaign_groups (group_id, name, updated_at) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![group, s.group_name, now])?;
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO campaign_officials
-           (group_id, official_key, county, state, office, place, name, title)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    tx.execute(
+        "INSERT INTO campaign_groups (group_id, name, updated_at) VALUES ($1, $2, $3)",
+        &[&group, &s.group_name, &now],
     )?;
     for o in &s.officials {
         let state = groundwork_core::places::county(&o.county).map_or("", |c| c.state);
-        stmt.execute(params![
-            group,
-            o.key,
-            o.county,
-            state,
-            o.office.as_str(),
-            o.place,
-            o.name,
-            o.title
-        ])?;
+        tx.execute(
+            "INSERT INTO campaign_officials
+               (group_id, official_key, county, state, office, place, name, title)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &group,
+                &o.key,
+                &o.county,
+                &state,
+                &o.office.as_str(),
+                &o.place,
+                &o.name,
+                &o.title,
+            ],
+        )?;
     }
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO campaign_meetings
-           (group_id, meeting_id, official_key, status, at, place, title, visibility, joins)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
     for m in &s.meetings {
         // A meeting joined to a group that does not share names nothing of it.
         let joins = match &m.joins {
             Some(j) => {
                 let other = j.split('/').next().unwrap_or_default();
-                shares_in(tx, other)?.then_some(j.as_str())
+                shares(tx, other)?.then_some(j.as_str())
             }
             None => None,
         };
-        stmt.execute(params![
-            group,
-            m.meeting_id,
-            m.official,
-            m.status.as_str(),
-            m.at,
-            m.place,
-            m.title,
-            m.visibility.as_str(),
-            joins
-        ])?;
+        tx.execute(
+            "INSERT INTO campaign_meetings
+               (group_id, meeting_id, official_key, status, at, place, title, visibility, joins)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &group,
+                &m.meeting_id,
+                &m.official,
+                &m.status.as_str(),
+                &m.at,
+                &m.place,
+                &m.title,
+                &m.visibility.as_str(),
+                &joins,
+            ],
+        )?;
     }
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO campaign_answers
-           (group_id, official_key, rule, existing, position, conditions, legal_basis, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
     for a in &s.answers {
-        stmt.execute(params![
-            group,
-            a.official,
-            a.rule.as_str(),
-            a.existing.as_str(),
-            a.position.as_str(),
-            a.conditions,
-            a.legal_basis,
-            a.recorded_at
-        ])?;
+        tx.execute(
+            "INSERT INTO campaign_answers
+               (group_id, official_key, rule, existing, position, conditions, legal_basis,
+                recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &group,
+                &a.official,
+                &a.rule.as_str(),
+                &a.existing.as_str(),
+                &a.position.as_str(),
+                &a.conditions,
+                &a.legal_basis,
+                &a.recorded_at,
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// Whether the index was built from every group stored before it existed.
-pub fn built(conn: &Connection) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row("SELECT 1 FROM campaign_built LIMIT 1", [], |_| Ok(()))
-        .optional()?
-        .is_some())
+pub fn built(conn: &mut dyn Sql) -> Result<bool, DbError> {
+    conn.exists("SELECT 1 FROM campaign_built LIMIT 1", &[])
 }
 
 /// Records that it was.
-pub fn mark_built(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<()> {
-    tx.execute("INSERT INTO campaign_built (built_at) VALUES (?1)", [now])?;
+pub fn mark_built(tx: &mut dyn Sql, now: i64) -> Result<(), DbError> {
+    tx.execute("INSERT INTO campaign_built (built_at) VALUES ($1)", &[&now])?;
     Ok(())
 }
 
-fn shares_in(tx: &Transaction<'_>, group: &str) -> rusqlite::Result<bool> {
-    Ok(tx
-        .prepare_cached("SELECT 1 FROM campaign_groups WHERE group_id = ?1")?
-        .query_row([group], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
 /// Whether `group` is in the index (it shares).
-pub fn shares(conn: &Connection, group: &str) -> rusqlite::Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM campaign_groups WHERE group_id = ?1")?
-        .query_row([group], |_| Ok(()))
-        .optional()?
-        .is_some())
+pub fn shares(conn: &mut dyn Sql, group: &str) -> Result<bool, DbError> {
+    conn.exists(
+        "SELECT 1 FROM campaign_groups WHERE group_id = $1",
+        &[&group],
+    )
 }
 
 /// Records the result and support level of contacts a change touched.
 pub fn write_canvass(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     doc: &str,
     group: &str,
     period: &str,
     contacts: &[(String, ContactResult, Option<u8>)],
-) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO campaign_canvass (doc_id, contact_id, group_id, period, result, support)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (doc_id, contact_id) DO UPDATE SET result = excluded.result,
-             support = excluded.support",
-    )?;
+) -> Result<(), DbError> {
     for (id, result, support) in contacts {
-        stmt.execute(params![
-            doc,
-            id,
-            group,
-            period,
-            result.as_str(),
-            support.unwrap_or(0)
-        ])?;
+        tx.execute(
+            "INSERT INTO campaign_canvass (doc_id, contact_id, group_id, period, result, support)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (doc_id, contact_id) DO UPDATE SET result = excluded.result,
+                 support = excluded.support",
+            &[
+                &doc,
+                id,
+                &group,
+                &period,
+                &result.as_str(),
+                &support.unwrap_or(0),
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// Whether `device` is campaign staff now.
-pub fn is_staff(conn: &Connection, device: &str) -> rusqlite::Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM staff WHERE device_id = ?1 AND revoked_at IS NULL")?
-        .query_row([device], |_| Ok(()))
-        .optional()?
-        .is_some())
+pub fn is_staff(conn: &mut dyn Sql, device: &str) -> Result<bool, DbError> {
+    conn.exists(
+        "SELECT 1 FROM staff WHERE device_id = $1 AND revoked_at IS NULL",
+        &[&device],
+    )
 }
 
 /// Grants or revokes the staff role.
-pub fn set_staff(conn: &Connection, device: &str, staff: bool, now: i64) -> rusqlite::Result<bool> {
+pub fn set_staff(conn: &mut dyn Sql, device: &str, staff: bool, now: i64) -> Result<bool, DbError> {
     let changed = if staff {
         conn.execute(
-            "INSERT INTO staff (device_id, added_at) VALUES (?1, ?2)
+            "INSERT INTO staff (device_id, added_at) VALUES ($1, $2)
              ON CONFLICT (device_id) DO UPDATE SET added_at = excluded.added_at, revoked_at = NULL
-             WHERE revoked_at IS NOT NULL",
-            params![device, now],
+             WHERE staff.revoked_at IS NOT NULL",
+            &[&device, &now],
         )?
     } else {
         // Its dashboard sessions and unused sign-in links end with the role.
         conn.execute(
-            "UPDATE web_sessions SET ended_at = ?2 WHERE device_id = ?1 AND ended_at IS NULL",
-            params![device, now],
+            "UPDATE web_sessions SET ended_at = $2 WHERE device_id = $1 AND ended_at IS NULL",
+            &[&device, &now],
         )?;
         conn.execute(
-            "DELETE FROM web_links WHERE device_id = ?1 AND used_at IS NULL",
-            [device],
+            "DELETE FROM web_links WHERE device_id = $1 AND used_at IS NULL",
+            &[&device],
         )?;
         conn.execute(
-            "UPDATE staff SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
-            params![device, now],
+            "UPDATE staff SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL",
+            &[&device, &now],
         )?
     };
     Ok(changed > 0)
 }
 
 /// Staff now, by device id, with when they were added.
-pub fn staff(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
-    let mut stmt = conn.prepare(
+pub fn staff(conn: &mut dyn Sql) -> Result<Vec<(String, i64)>, DbError> {
+    conn.query(
         "SELECT device_id, added_at FROM staff WHERE revoked_at IS NULL ORDER BY device_id",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+        &[],
+    )?
+    .into_iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+    .collect()
 }
 
-/// Reads a stored vocabulary value (an office, a position...), or a conversion error naming it.
-pub(crate) fn parse<T: std::str::FromStr>(s: String) -> rusqlite::Result<T> {
-    s.parse().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("unexpected stored value {s:?}").into(),
-        )
-    })
+/// Reads a stored vocabulary value (an office, a position...), or an error naming it.
+pub(crate) fn parse<T: std::str::FromStr>(s: String) -> Result<T, DbError> {
+    s.parse()
+        .map_err(|_| DbError::Type(format!("unexpected stored value {s:?}")))
 }
 
 /// The latest report per rule on an official (ties: the first group by id).
-fn latest_reports(conn: &Connection, key: &str) -> rusqlite::Result<Vec<Report>> {
+fn latest_reports(conn: &mut dyn Sql, key: &str) -> Result<Vec<Report>, DbError> {
     Ok(latest(reports(conn, key)?))
 }
 
@@ -317,7 +306,7 @@ fn latest(mut reports: Vec<Report>) -> Vec<Report> {
     reports
 }
 
-fn report_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Report> {
+fn report_row(r: &Row, first: usize) -> Result<Report, DbError> {
     Ok(Report {
         rule: parse(r.get(first)?)?,
         existing: parse(r.get(first + 1)?)?,
@@ -331,30 +320,33 @@ fn report_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Report> {
 }
 
 /// Every sharing group's report on an official, by rule then group.
-fn reports(conn: &Connection, key: &str) -> rusqlite::Result<Vec<Report>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT a.rule, a.existing, a.position, a.conditions, a.legal_basis, a.group_id, g.name,
-                a.recorded_at
-         FROM campaign_answers a JOIN campaign_groups g ON g.group_id = a.group_id
-         WHERE a.official_key = ?1 ORDER BY a.rule, a.group_id",
-    )?;
-    let rows = stmt.query_map([key], |r| report_row(r, 0))?;
-    let mut out: Vec<Report> = rows.collect::<rusqlite::Result<_>>()?;
+fn reports(conn: &mut dyn Sql, key: &str) -> Result<Vec<Report>, DbError> {
+    let mut out = conn
+        .query(
+            "SELECT a.rule, a.existing, a.position, a.conditions, a.legal_basis, a.group_id,
+                    g.name, a.recorded_at
+             FROM campaign_answers a JOIN campaign_groups g ON g.group_id = a.group_id
+             WHERE a.official_key = $1 ORDER BY a.rule, a.group_id",
+            &[&key],
+        )?
+        .iter()
+        .map(|r| report_row(r, 0))
+        .collect::<Result<Vec<_>, _>>()?;
     // Rules in catalogue order (R1..R9, R1373), not text order.
     out.sort_by(|a, b| (a.rule, &a.group_id).cmp(&(b.rule, &b.group_id)));
     Ok(out)
 }
 
 /// One official as staff see them, if any sharing group asks them.
-fn official_row(conn: &Connection, key: &str) -> rusqlite::Result<Option<Official>> {
-    let mut stmt = conn.prepare_cached(
+fn official_row(conn: &mut dyn Sql, key: &str) -> Result<Option<Official>, DbError> {
+    let rows = conn.query(
         "SELECT o.county, o.state, o.office, o.place, o.name, o.title, g.name
          FROM campaign_officials o JOIN campaign_groups g ON g.group_id = o.group_id
-         WHERE o.official_key = ?1 ORDER BY g.updated_at DESC, g.name",
+         WHERE o.official_key = $1 ORDER BY g.updated_at DESC, g.name",
+        &[&key],
     )?;
-    let mut rows = stmt.query([key])?;
     let mut official: Option<Official> = None;
-    while let Some(r) = rows.next()? {
+    for r in rows {
         let group: String = r.get(6)?;
         match &mut official {
             Some(o) => o.groups.push(group),
@@ -386,16 +378,17 @@ fn official_row(conn: &Connection, key: &str) -> rusqlite::Result<Option<Officia
 
 /// Officials asked by sharing groups, matching `filter`, by state, county and key. Two scans
 /// (the officials, then every answer), however many officials there are.
-pub fn officials(conn: &Connection, filter: &OfficialFilter) -> rusqlite::Result<Vec<Official>> {
-    let mut stmt = conn.prepare_cached(
+pub fn officials(conn: &mut dyn Sql, filter: &OfficialFilter) -> Result<Vec<Official>, DbError> {
+    let rows = conn.query(
         "SELECT o.official_key, o.county, o.state, o.office, o.place, o.name, o.title, g.name
          FROM campaign_officials o JOIN campaign_groups g ON g.group_id = o.group_id
-         WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.office = ?2)
+         WHERE (CAST($1 AS TEXT) IS NULL OR o.state = $1)
+           AND (CAST($2 AS TEXT) IS NULL OR o.office = $2)
          ORDER BY o.official_key, g.updated_at DESC, g.name",
+        &[&filter.state, &filter.office.map(|o| o.as_str())],
     )?;
-    let mut rows = stmt.query(params![filter.state, filter.office.map(|o| o.as_str())])?;
     let mut by_key: std::collections::BTreeMap<String, Official> = Default::default();
-    while let Some(r) = rows.next()? {
+    for r in rows {
         let key: String = r.get(0)?;
         let group: String = r.get(7)?;
         if let Some(o) = by_key.get_mut(&key) {
@@ -422,16 +415,15 @@ pub fn officials(conn: &Connection, filter: &OfficialFilter) -> rusqlite::Result
         );
     }
     let mut reports: std::collections::BTreeMap<String, Vec<Report>> = Default::default();
-    let mut stmt = conn.prepare_cached(
+    for r in conn.query(
         "SELECT a.official_key, a.rule, a.existing, a.position, a.conditions, a.legal_basis,
                 a.group_id, g.name, a.recorded_at
          FROM campaign_answers a JOIN campaign_groups g ON g.group_id = a.group_id",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
+        &[],
+    )? {
         let key: String = r.get(0)?;
         if by_key.contains_key(&key) {
-            reports.entry(key).or_default().push(report_row(r, 1)?);
+            reports.entry(key).or_default().push(report_row(&r, 1)?);
         }
     }
     let mut out: Vec<Official> = by_key
@@ -452,17 +444,19 @@ pub fn officials(conn: &Connection, filter: &OfficialFilter) -> rusqlite::Result
 }
 
 /// An official's page: every sharing group's reports and meetings.
-pub fn official(conn: &Connection, key: &str) -> rusqlite::Result<Option<OfficialDetail>> {
+pub fn official(conn: &mut dyn Sql, key: &str) -> Result<Option<OfficialDetail>, DbError> {
     let Some(official) = official_row(conn, key)? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.group_id, g.name, m.status, m.at, m.place
-         FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
-         WHERE m.official_key = ?1 ORDER BY m.at IS NULL, m.at, g.name",
-    )?;
-    let meetings = stmt
-        .query_map([key], |r| {
+    let meetings = conn
+        .query(
+            "SELECT m.group_id, g.name, m.status, m.at, m.place
+             FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
+             WHERE m.official_key = $1 ORDER BY m.at IS NULL, m.at, g.name",
+            &[&key],
+        )?
+        .into_iter()
+        .map(|r| {
             Ok(MeetingReport {
                 group_id: r.get(0)?,
                 group_name: r.get(1)?,
@@ -470,8 +464,8 @@ pub fn official(conn: &Connection, key: &str) -> rusqlite::Result<Option<Officia
                 at: r.get(3)?,
                 place: r.get(4)?,
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+        })
+        .collect::<Result<_, DbError>>()?;
     Ok(Some(OfficialDetail {
         reports: reports(conn, key)?,
         official,
@@ -479,27 +473,41 @@ pub fn official(conn: &Connection, key: &str) -> rusqlite::Result<Option<Officia
     }))
 }
 
-/// Every row of the campaign tables, as text in a stable order: what the index tests compare.
-pub fn dump(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+/// Every row of the campaign tables, as text in a stable order: what the index tests compare
+/// (the same on both engines).
+pub fn dump(conn: &mut dyn Sql) -> Result<Vec<String>, DbError> {
     let mut out = Vec::new();
-    for (table, order) in [
-        ("campaign_groups", "group_id"),
-        ("campaign_officials", "group_id, official_key"),
-        ("campaign_meetings", "group_id, meeting_id"),
-        ("campaign_answers", "group_id, official_key, rule"),
-        ("campaign_canvass", "doc_id, contact_id"),
+    for (table, columns, order) in [
+        ("campaign_groups", "group_id, name", "group_id"),
+        (
+            "campaign_officials",
+            "group_id, official_key, county, state, office, place, name, title",
+            "group_id, official_key",
+        ),
+        (
+            "campaign_meetings",
+            "group_id, meeting_id, official_key, status, at, place, title, visibility, joins",
+            "group_id, meeting_id",
+        ),
+        (
+            "campaign_answers",
+            "group_id, official_key, rule, existing, position, conditions, legal_basis, \
+             recorded_at",
+            "group_id, official_key, rule",
+        ),
+        (
+            "campaign_canvass",
+            "doc_id, contact_id, group_id, period, result, support",
+            "doc_id, contact_id",
+        ),
     ] {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
-        let columns = stmt.column_count();
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
+        // `updated_at` is when a group's rows were written, not what they say: left out.
+        for row in conn.query(
+            &format!("SELECT {columns} FROM {table} ORDER BY {order}"),
+            &[],
+        )? {
             let mut line = format!("{table}:");
-            for i in 0..columns {
-                let v: rusqlite::types::Value = row.get(i)?;
-                // `updated_at` is when the row was written, not what it says.
-                if table == "campaign_groups" && i == 2 {
-                    continue;
-                }
+            for v in row.values() {
                 line.push_str(&format!(" {v:?}"));
             }
             out.push(line);
@@ -509,95 +517,89 @@ pub fn dump(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 }
 
 /// The counties in which `group` shares an official now.
-pub fn counties_of(conn: &Connection, group: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT county FROM campaign_officials WHERE group_id = ?1 ORDER BY county",
-    )?;
-    let rows = stmt.query_map([group], |r| r.get(0))?;
-    rows.collect()
+pub fn counties_of(conn: &mut dyn Sql, group: &str) -> Result<Vec<String>, DbError> {
+    conn.query(
+        "SELECT DISTINCT county FROM campaign_officials WHERE group_id = $1 ORDER BY county",
+        &[&group],
+    )?
+    .into_iter()
+    .map(|r| r.get(0))
+    .collect()
 }
 
 /// Every (county, group) pair of the index: which groups share an official where.
-pub fn county_groups(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT DISTINCT county, group_id FROM campaign_officials")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+pub fn county_groups(conn: &mut dyn Sql) -> Result<Vec<(String, String)>, DbError> {
+    conn.query(
+        "SELECT DISTINCT county, group_id FROM campaign_officials",
+        &[],
+    )?
+    .into_iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+    .collect()
 }
 
 /// Every county's board document.
-pub fn board_docs(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT county, doc_id FROM boards")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+pub fn board_docs(conn: &mut dyn Sql) -> Result<Vec<(String, String)>, DbError> {
+    conn.query("SELECT county, doc_id FROM boards", &[])?
+        .into_iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect()
 }
 
 /// Records a county's board document (replacing a previous one).
-pub fn set_board_doc(
-    tx: &Transaction<'_>,
-    county: &str,
-    doc: &str,
-    now: i64,
-) -> rusqlite::Result<()> {
+pub fn set_board_doc(tx: &mut dyn Sql, county: &str, doc: &str, now: i64) -> Result<(), DbError> {
     tx.execute(
-        "INSERT INTO boards (county, doc_id, created_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (county) DO UPDATE SET doc_id = excluded.doc_id, created_at = excluded.created_at",
-        params![county, doc, now],
+        "INSERT INTO boards (county, doc_id, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (county) DO UPDATE SET doc_id = excluded.doc_id,
+             created_at = excluded.created_at",
+        &[&county, &doc, &now],
     )?;
     Ok(())
 }
 
 /// A county's board as the index says now.
 pub fn board(
-    conn: &Connection,
+    conn: &mut dyn Sql,
     county: &str,
-) -> rusqlite::Result<groundwork_core::schema::board::Board> {
+) -> Result<groundwork_core::schema::board::Board, DbError> {
     use groundwork_core::schema::board::{Board, BoardAnswer, BoardMeeting, BoardOfficial};
     let county_name = groundwork_core::places::county(county)
         .map_or_else(|_| county.to_owned(), ToString::to_string);
     let mut board = Board::new(county, &county_name);
-    let mut stmt = conn
-        .prepare_cached("SELECT DISTINCT official_key FROM campaign_officials WHERE county = ?1")?;
-    let keys = stmt
-        .query_map([county], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let keys = conn
+        .query(
+            "SELECT DISTINCT official_key FROM campaign_officials WHERE county = $1",
+            &[&county],
+        )?
+        .into_iter()
+        .map(|r| r.get::<String>(0))
+        .collect::<Result<Vec<_>, _>>()?;
     for key in keys {
         let Some(detail) = official(conn, &key)? else {
             continue;
         };
         let o = detail.official;
         let mut groups = std::collections::BTreeMap::new();
-        let mut stmt = conn.prepare_cached(
+        for r in conn.query(
             "SELECT o.group_id, g.name FROM campaign_officials o
-             JOIN campaign_groups g ON g.group_id = o.group_id WHERE o.official_key = ?1",
-        )?;
-        for row in stmt.query_map([&key], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })? {
-            let (id, name) = row?;
-            groups.insert(id, name);
+             JOIN campaign_groups g ON g.group_id = o.group_id WHERE o.official_key = $1",
+            &[&key],
+        )? {
+            groups.insert(r.get::<String>(0)?, r.get::<String>(1)?);
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT m.group_id, g.name, m.meeting_id, m.status, m.at, m.place, m.joins
-             FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
-             WHERE m.official_key = ?1",
-        )?;
         let mut meetings = std::collections::BTreeMap::new();
         let mut joins = std::collections::BTreeMap::new();
-        let rows = stmt.query_map([&key], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-            ))
-        })?;
-        for row in rows {
-            let (group_id, group_name, meeting, status, at, place, joined) = row?;
+        for r in conn.query(
+            "SELECT m.group_id, g.name, m.meeting_id, m.status, m.at, m.place, m.joins
+             FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
+             WHERE m.official_key = $1",
+            &[&key],
+        )? {
+            let group_id: String = r.get(0)?;
+            let group_name: String = r.get(1)?;
+            let meeting: String = r.get(2)?;
             let id = format!("{group_id}/{meeting}");
-            if let Some(other) = joined {
+            if let Some(other) = r.get::<Option<String>>(6)? {
                 joins.insert(id.clone(), other);
             }
             meetings.insert(
@@ -609,9 +611,9 @@ pub fn board(
                     )]),
                     group_id,
                     group_name,
-                    status: parse(status)?,
-                    at,
-                    place,
+                    status: parse(r.get(3)?)?,
+                    at: r.get(4)?,
+                    place: r.get(5)?,
                 },
             );
         }

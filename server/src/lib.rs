@@ -4,10 +4,12 @@
 //!
 //! Shape: [`serve`] runs an axum server. Each WebSocket connection is a task that forwards
 //! frames to one hub thread ([`relay`]) and writes back what the hub sends; the hub thread owns
-//! the sans-IO sync hub of groundwork-core and the SQLite store ([`store`]).
+//! the sans-IO sync hub of groundwork-core and the store ([`store`]: SQLite, or PostgreSQL
+//! shared by several relay nodes).
 
 pub mod access;
 pub mod campaign;
+pub mod db;
 pub mod guard;
 pub mod key;
 pub mod limits;
@@ -77,6 +79,9 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Where the key of the relay's files at rest comes from.
     pub key: key::KeySource,
+    /// A PostgreSQL database (`postgres://...`) to keep everything in instead of `relay.db`:
+    /// several relay nodes may share one. `data` then holds nothing the relay needs.
+    pub database: Option<String>,
 }
 
 impl Config {
@@ -99,7 +104,20 @@ impl Config {
             frame_burst: 5_000,
             tls: None,
             key: key::KeySource::default(),
+            database: None,
         }
+    }
+
+    /// Where the store is: the PostgreSQL database if one is named, else `relay.db` in the
+    /// data directory with its key (resolved now: a wrong or missing key is refused here).
+    pub fn location(&self) -> Result<store::Location, StoreError> {
+        Ok(match &self.database {
+            Some(url) => store::Location::Postgres { url: url.clone() },
+            None => store::Location::Sqlite {
+                dir: self.data.clone(),
+                key: self.key.resolve(&self.data)?,
+            },
+        })
     }
 }
 
@@ -149,14 +167,12 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
-    let key = config.key.resolve(&config.data)?;
-    let store = RelayStore::open(&config.data, &key)?;
-    let storage_id = storage_id(&config.data);
+    let location = config.location()?;
     let metrics = Arc::new(Metrics::default());
     let (tx, rx) = std::sync::mpsc::channel();
     let hub_metrics = metrics.clone();
-    let options = relay::Options {
-        storage_id,
+    let mut options = relay::Options {
+        storage_id: String::new(),
         unload_after: config.unload_idle_after,
         signup_code: config.signup_code.clone(),
         max_docs_per_connection: config.max_docs_per_connection,
@@ -165,9 +181,35 @@ pub async fn serve(
         // Room for the largest frame twice over, so a big first sync is never cut off.
         max_queued_bytes: config.max_queued_bytes.max(2 * config.max_frame_bytes),
     };
+    // The hub thread opens the store itself: it owns it from the first statement to the last,
+    // and PostgreSQL's blocking client must never run on the async runtime's threads.
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let hub_location = location.clone();
     let hub = std::thread::Builder::new()
         .name("groundwork-hub".into())
-        .spawn(move || relay::run(store, rx, hub_metrics, options))?;
+        .spawn(move || {
+            let opened = RelayStore::open_at(&hub_location).and_then(|store| {
+                // Nodes sharing a database are one storage to devices: its id lives there.
+                let id = match &hub_location {
+                    store::Location::Sqlite { dir, .. } => storage_id(dir),
+                    store::Location::Postgres { .. } => store.shared_storage_id()?,
+                };
+                Ok((store, id))
+            });
+            match opened {
+                Ok((store, id)) => {
+                    let _ = ready_tx.send(Ok(()));
+                    options.storage_id = id;
+                    relay::run(store, rx, hub_metrics, options);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            }
+        })?;
+    ready_rx
+        .await
+        .map_err(|_| std::io::Error::other("the hub thread stopped while opening the store"))??;
     let admission = guard::Admission::new(config.max_connections_per_address, config.idle_timeout);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = App {
@@ -184,7 +226,7 @@ pub async fn serve(
         handshakes: Arc::new(limits::RateLimit::new(config.handshakes_per_minute)),
         shutdown: stop_rx,
     };
-    let web = web::Web::open(&config.data, &key, config.tls.is_some())?;
+    let web = web::Web::open(&location, config.tls.is_some())?;
     let router = Router::new()
         .route("/v1/sync", get(sync_ws))
         .route("/healthz", get(healthz))

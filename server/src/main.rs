@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use groundwork_relay::key::KeySource;
+use groundwork_relay::store::Location;
 use groundwork_relay::{Config, serve};
 
 /// The Groundwork relay: devices sync their groups' documents through it.
@@ -67,6 +68,11 @@ struct Args {
     /// GROUNDWORK_RELAY_KEY (the 64 hex digits themselves) takes precedence over any file.
     #[arg(long, env = "GROUNDWORK_RELAY_KEY_FILE")]
     key_file: Option<PathBuf>,
+    /// Keep everything in this PostgreSQL database instead of relay.db (a `postgres://` URL,
+    /// or libpq's key=value form). Several relay nodes may share one database. The database
+    /// must exist; the relay makes its tables.
+    #[arg(long, env = "GROUNDWORK_DATABASE")]
+    database: Option<String>,
     /// Maintenance of the relay's data directory, instead of serving.
     #[command(subcommand)]
     command: Option<Admin>,
@@ -125,9 +131,9 @@ fn key_source(key_file: Option<PathBuf>) -> anyhow::Result<KeySource> {
     Ok(key_file.map_or(KeySource::InDataDir, KeySource::File))
 }
 
-/// Runs a maintenance command against the data directory.
-fn admin(data: &std::path::Path, key: &KeySource, command: Admin) -> anyhow::Result<()> {
-    let store = groundwork_relay::store::RelayStore::open(data, &key.resolve(data)?)?;
+/// Runs a maintenance command against the relay's store.
+fn admin(location: &Location, command: Admin) -> anyhow::Result<()> {
+    let store = groundwork_relay::store::RelayStore::open_at(location)?;
     let now = groundwork_core::time::now_ms();
     let command = match command {
         Admin::Staff(command) => command,
@@ -136,10 +142,14 @@ fn admin(data: &std::path::Path, key: &KeySource, command: Admin) -> anyhow::Res
                 QuotaCommand::Set { mib } => Some(mib),
                 QuotaCommand::Clear => None,
                 QuotaCommand::Show => {
-                    let size = std::fs::metadata(data.join("relay.db"))?.len();
+                    let size = store.size_bytes()?;
+                    let what = match location {
+                        Location::Sqlite { .. } => "relay.db",
+                        Location::Postgres { .. } => "the database",
+                    };
                     match store.quota_mib()? {
-                        Some(mib) => println!("quota {mib} MiB; relay.db is {} KiB", size / 1024),
-                        None => println!("no quota; relay.db is {} KiB", size / 1024),
+                        Some(mib) => println!("quota {mib} MiB; {what} is {} KiB", size / 1024),
+                        None => println!("no quota; {what} is {} KiB", size / 1024),
                     }
                     return Ok(());
                 }
@@ -188,8 +198,7 @@ fn admin(data: &std::path::Path, key: &KeySource, command: Admin) -> anyhow::Res
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     // Logs go to stderr: stdout carries the "listening on" line that scripts read.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -202,18 +211,29 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let mut args = Args::parse();
     // The key is settled before the port is bound: a wrong or missing key stops the relay
-    // before anything could connect.
-    let key = KeySource::Key(key_source(args.key_file.take())?.resolve(&args.data)?);
+    // before anything could connect. A PostgreSQL store has no key of ours.
+    let location = match args.database.take() {
+        Some(url) => Location::Postgres { url },
+        None => Location::Sqlite {
+            key: key_source(args.key_file.take())?.resolve(&args.data)?,
+            dir: args.data.clone(),
+        },
+    };
     if let Some(command) = args.command.take() {
-        return admin(&args.data, &key, command);
+        return admin(&location, command);
     }
     // Opened (and migrated, or encrypted if it is from before encryption at rest) once before
-    // the port is bound, so a wrong key or a damaged file stops the relay with its reason
-    // before anything could connect; `serve` opens it again for the hub.
-    drop(groundwork_relay::store::RelayStore::open(
-        &args.data,
-        &key.resolve(&args.data)?,
-    )?);
+    // the port is bound, so a wrong key, a damaged file or an unreachable database stops the
+    // relay with its reason before anything could connect; `serve` opens it again for the hub.
+    // (Before the async runtime starts: PostgreSQL's blocking client must not run on it.)
+    drop(groundwork_relay::store::RelayStore::open_at(&location)?);
+    tokio::runtime::Runtime::new()
+        .context("starting the async runtime")?
+        .block_on(run(args, location))
+}
+
+/// Binds the port and serves until a shutdown signal.
+async fn run(args: Args, location: Location) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -234,7 +254,10 @@ async fn main() -> anyhow::Result<()> {
     config.max_queued_bytes =
         usize::try_from(args.max_queued_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     config.tls = args.tls_cert.zip(args.tls_key);
-    config.key = key;
+    match location {
+        Location::Sqlite { key, .. } => config.key = KeySource::Key(key),
+        Location::Postgres { url } => config.database = Some(url),
+    }
     serve(listener, config, shutdown_signal()).await?;
     Ok(())
 }

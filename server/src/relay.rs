@@ -647,28 +647,34 @@ impl HubThread {
         let now = now_ms();
         if let Some(proof) = proof {
             proof.verify(now).map_err(|e| e.to_string())?;
-            let seen = self.unrecorded_nonces.contains_key(&proof.nonce)
-                || self.store.nonce_seen(&proof.nonce).map_err(|e| {
-                    tracing::error!(error = %e, "nonce lookup failed");
-                    "relay storage failure".to_owned()
-                })?;
-            if seen {
-                return Err(
-                    "replayed connection request: its nonce was already used; sign a new one"
-                        .into(),
-                );
+            let replayed = || {
+                "replayed connection request: its nonce was already used; sign a new one".to_owned()
+            };
+            if self.unrecorded_nonces.contains_key(&proof.nonce) {
+                return Err(replayed());
             }
             let expires = proof.ts + groundwork_core::identity::CONNECT_WINDOW_MS;
-            if let Err(e) = self
-                .store
-                .commit(&[Write::Nonce(proof.nonce.clone(), expires)])
-            {
-                // A store that takes no writes still serves reads: the nonce is remembered in
-                // memory meanwhile, so a replay is refused all the same.
-                tracing::warn!(error = %e, "a connection nonce is kept in memory: the store takes no writes");
-                self.unrecorded_nonces.insert(proof.nonce.clone(), expires);
-                if self.failing.is_none() {
-                    self.storage_failed(&e);
+            // Recording the nonce is the check: of two relay nodes given the same request at
+            // once, the database lets one record it.
+            match self.store.use_nonce(&proof.nonce, expires) {
+                Ok(true) => {}
+                Ok(false) => return Err(replayed()),
+                Err(e) => {
+                    // A store that takes no writes may still serve reads: the nonce is
+                    // checked there and remembered in memory meanwhile, so a replay is
+                    // refused all the same.
+                    let seen = self.store.nonce_seen(&proof.nonce).map_err(|e| {
+                        tracing::error!(error = %e, "nonce lookup failed");
+                        "relay storage failure".to_owned()
+                    })?;
+                    if seen {
+                        return Err(replayed());
+                    }
+                    tracing::warn!(error = %e, "a connection nonce is kept in memory: the store takes no writes");
+                    self.unrecorded_nonces.insert(proof.nonce.clone(), expires);
+                    if self.failing.is_none() {
+                        self.storage_failed(&e);
+                    }
                 }
             }
             return Ok(Principal::Device(proof.device));

@@ -1,23 +1,29 @@
-//! The relay's store: one SQLite file under the data directory holding every document as
-//! chunks, and the tables access control decides from: groups, members and their roles, which
-//! group and kind each document is, invite redemptions, connection nonces and tokens.
+//! The relay's store: every document as chunks, and the tables access control decides from:
+//! groups, members and their roles, which group and kind each document is, invite
+//! redemptions, connection nonces and tokens (the campaign index's tables are `campaign.rs`'s).
+//! By default one SQLite file under the data directory; with `--database postgres://...`, a
+//! PostgreSQL database that several relay nodes share. The queries are written once over
+//! [`crate::db::Sql`]; what differs per engine (opening, the schema, quotas, compaction of
+//! the files) is here, matched on [`Db`].
 
 use std::path::{Path, PathBuf};
 
 use groundwork_core::ids::DocumentId;
 use groundwork_core::store::StoreKey;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
+
+use crate::db::{Db, DbError, Engine, Postgres, Sql};
 
 /// Relay store failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed.
-    #[error("relay store {}: {source}", path.display())]
-    Sqlite {
-        /// The store file.
-        path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+    /// The database failed.
+    #[error("relay store {place}: {source}")]
+    Db {
+        /// The SQLite file, or the PostgreSQL URL without its password.
+        place: String,
+        /// What the engine said.
+        source: DbError,
     },
     /// The data directory could not be made.
     #[error("creating data directory {}: {source}", path.display())]
@@ -74,15 +80,20 @@ pub fn is_plaintext(path: &Path) -> bool {
         && &header == b"SQLite format 3\0"
 }
 
+/// A SQLite failure on the file at `path`.
+fn sqlite_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Db {
+        place: path.display().to_string(),
+        source: DbError::Sqlite(source),
+    }
+}
+
 /// Opens `path` with `key`, checking the key opens it (the first read decrypts page 1).
 fn connect(path: &Path, key: &StoreKey) -> Result<Connection, StoreError> {
-    let sql = |source| StoreError::Sqlite {
-        path: path.to_owned(),
-        source,
-    };
+    let sql = sqlite_err(path);
     groundwork_core::store::ensure_sqlite_ready();
-    let conn = Connection::open(path).map_err(sql)?;
-    conn.execute_batch(&key.pragma()).map_err(sql)?;
+    let conn = Connection::open(path).map_err(&sql)?;
+    conn.execute_batch(&key.pragma()).map_err(&sql)?;
     match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
     }) {
@@ -103,10 +114,7 @@ fn connect(path: &Path, key: &StoreKey) -> Result<Connection, StoreError> {
 /// whole). The plaintext file's blocks are freed, not overwritten: SECURITY.md says what that
 /// means for an old disk.
 fn encrypt_in_place(path: &Path, key: &StoreKey) -> Result<(), StoreError> {
-    let sql = |source| StoreError::Sqlite {
-        path: path.to_owned(),
-        source,
-    };
+    let sql = sqlite_err(path);
     let io = |source| StoreError::Io {
         path: path.to_owned(),
         source,
@@ -117,14 +125,14 @@ fn encrypt_in_place(path: &Path, key: &StoreKey) -> Result<(), StoreError> {
     let _ = std::fs::remove_file(&tmp);
     {
         groundwork_core::store::ensure_sqlite_ready();
-        let plain = Connection::open(path).map_err(sql)?;
+        let plain = Connection::open(path).map_err(&sql)?;
         // Everything in the write-ahead log goes into the main file first.
         plain
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(sql)?;
+            .map_err(&sql)?;
         let version: i64 = plain
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sql)?;
+            .map_err(&sql)?;
         plain
             .execute(
                 &format!(
@@ -133,15 +141,15 @@ fn encrypt_in_place(path: &Path, key: &StoreKey) -> Result<(), StoreError> {
                 ),
                 [tmp.to_string_lossy()],
             )
-            .map_err(sql)?;
+            .map_err(&sql)?;
         plain
             .query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))
-            .map_err(sql)?;
+            .map_err(&sql)?;
         plain
             .execute_batch(&format!(
                 "PRAGMA encrypted.user_version = {version}; DETACH DATABASE encrypted;"
             ))
-            .map_err(sql)?;
+            .map_err(&sql)?;
     }
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
@@ -161,7 +169,7 @@ fn encrypt_in_place(path: &Path, key: &StoreKey) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The schema, by version (`PRAGMA user_version` counts how many have been applied).
+/// The SQLite schema, by version (`PRAGMA user_version` counts how many have been applied).
 const MIGRATIONS: &[&str] = &[
     // 1: documents as chunks; the temporary "ask for a group's document to join it" rule.
     "
@@ -282,15 +290,52 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
+/// The PostgreSQL schema, by version (`schema_migrations` records each one applied), as
+/// numbered SQL files.
+const PG_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/001_relay.sql")];
+
 /// The least a storage probe writes: room for a typical batch of changes.
 pub const PROBE_MIN_BYTES: u64 = 256 * 1024;
 /// The most it writes.
 pub const PROBE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The relay's SQLite store.
+/// Where the relay keeps its data.
+#[derive(Clone)]
+pub enum Location {
+    /// `relay.db` in a data directory, encrypted with a key (the default).
+    Sqlite {
+        /// The data directory.
+        dir: PathBuf,
+        /// The key of the file at rest.
+        key: StoreKey,
+    },
+    /// A PostgreSQL database (a `postgres://` URL), which several relay nodes may share.
+    Postgres {
+        /// The URL.
+        url: String,
+    },
+}
+
+impl std::fmt::Debug for Location {
+    /// Never the key nor the database's password: locations reach logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite { dir, .. } => f.debug_struct("Sqlite").field("dir", dir).finish(),
+            Location::Postgres { url } => f
+                .debug_struct("Postgres")
+                .field("url", &crate::db::redact(url))
+                .finish(),
+        }
+    }
+}
+
+/// The relay's store. Owned by the hub thread alone; its methods take `&self` (the
+/// connection is behind a `RefCell`, as rusqlite's statement cache is) so that a read can
+/// happen while the hub's documents are borrowed.
 pub struct RelayStore {
-    conn: Connection,
-    path: PathBuf,
+    db: std::cell::RefCell<Db>,
+    /// Where it is, for errors (the file, or the URL without its password).
+    place: String,
 }
 
 /// One write the relay must make durable before it acknowledges anything after it.
@@ -470,11 +515,218 @@ pub struct AccessRows {
 }
 
 impl StoreError {
-    /// Whether this is SQLite's "database or disk is full" (the disk, or the operator's quota).
+    /// Whether the storage is full (the disk, or the operator's quota).
     pub fn is_full(&self) -> bool {
-        matches!(self, StoreError::Sqlite { source, .. }
-            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+        matches!(self, StoreError::Db { source, .. } if source.is_full())
     }
+
+    /// Whether the database could not be reached (PostgreSQL down or cut off).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Db { source, .. } if source.is_unavailable())
+    }
+}
+
+/// Applies PostgreSQL's migrations not applied yet, each in its transaction. Several nodes may
+/// start at once: an advisory lock held for the transaction makes them take turns.
+fn migrate_postgres(pg: &mut Postgres) -> Result<(), DbError> {
+    pg.client().batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )?;
+    for (i, migration) in PG_MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        let mut tx = pg.client().transaction()?;
+        // "groundwork-relay migrations", as one 64-bit key.
+        tx.execute("SELECT pg_advisory_xact_lock(7270610)", &[])?;
+        let done = tx
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[&version],
+            )?
+            .is_some();
+        if !done {
+            tx.batch_execute(migration)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[&version],
+            )?;
+            tracing::info!(version, "applied a PostgreSQL migration");
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Makes one write in the transaction `tx`.
+fn write(tx: &mut dyn Sql, w: &Write) -> Result<(), DbError> {
+    match w {
+        Write::Chunk(doc, bytes) => {
+            match tx.engine() {
+                Engine::Sqlite => tx.execute(
+                    "INSERT INTO chunks (doc_id, seq, bytes) VALUES ($1,
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks WHERE doc_id = $1), $2)",
+                    &[&doc.to_string(), bytes],
+                )?,
+                // Keyed by content, so two nodes writing the same bytes never conflict.
+                Engine::Postgres => tx.execute(
+                    "INSERT INTO chunks (doc_id, hash, bytes) VALUES ($1, $2, $3)
+                     ON CONFLICT (doc_id, hash) DO NOTHING",
+                    &[&doc.to_string(), &chunk_hash(bytes), bytes],
+                )?,
+            };
+        }
+        Write::Document {
+            doc,
+            group,
+            kind,
+            owner,
+        } => {
+            tx.execute(
+                "INSERT INTO documents (doc_id, group_id, kind, owner) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (doc_id) DO UPDATE SET group_id = excluded.group_id,
+                     kind = excluded.kind, owner = excluded.owner",
+                &[&doc.to_string(), group, kind, owner],
+            )?;
+        }
+        Write::Group {
+            group,
+            roster,
+            created_by,
+            at,
+        } => {
+            tx.execute(
+                "INSERT INTO groups (group_id, roster_doc, created_by, created_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[group, &roster.to_string(), created_by, at],
+            )?;
+        }
+        Write::Member {
+            group,
+            device,
+            role,
+            name,
+            person,
+            at,
+        } => {
+            tx.execute(
+                "INSERT INTO members (group_id, device_id, role, name, joined_at, person)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (group_id, device_id) DO UPDATE SET role = excluded.role,
+                     name = excluded.name, joined_at = excluded.joined_at,
+                     person = excluded.person, removed_at = NULL, wiped_at = NULL",
+                &[group, device, role, name, at, person],
+            )?;
+        }
+        Write::Removed { group, device, at } => {
+            tx.execute(
+                "UPDATE members SET removed_at = $3 WHERE group_id = $1 AND device_id = $2",
+                &[group, device, at],
+            )?;
+        }
+        Write::Wiped { group, device, at } => {
+            tx.execute(
+                "UPDATE members SET wiped_at = $3 WHERE group_id = $1 AND device_id = $2",
+                &[group, device, at],
+            )?;
+        }
+        Write::Board { county, doc, at } => {
+            crate::campaign::set_board_doc(tx, county, &doc.to_string(), *at)?;
+        }
+        Write::Period { doc, period } => {
+            tx.execute(
+                "UPDATE documents SET period = $2 WHERE doc_id = $1",
+                &[&doc.to_string(), period],
+            )?;
+        }
+        Write::DropDocument(doc) => {
+            let doc = doc.to_string();
+            tx.execute("DELETE FROM chunks WHERE doc_id = $1", &[&doc])?;
+            tx.execute("DELETE FROM campaign_canvass WHERE doc_id = $1", &[&doc])?;
+            tx.execute("DELETE FROM documents WHERE doc_id = $1", &[&doc])?;
+        }
+        Write::CampaignBuilt(at) => crate::campaign::mark_built(tx, *at)?,
+        Write::Campaign { group, shared, at } => {
+            crate::campaign::write_group(tx, group, shared.as_deref(), *at)?;
+        }
+        Write::Canvass {
+            doc,
+            group,
+            period,
+            contacts,
+        } => crate::campaign::write_canvass(tx, &doc.to_string(), group, period, contacts)?,
+        Write::InviteUsed(id) => {
+            tx.execute(
+                "INSERT INTO invite_uses (invite_id, uses) VALUES ($1, 1)
+                 ON CONFLICT (invite_id) DO UPDATE SET uses = invite_uses.uses + 1",
+                &[id],
+            )?;
+        }
+        // Nonces kept in memory while the store failed: one another node recorded meanwhile
+        // is already refused, and stays so.
+        Write::Nonce(nonce, expires_at) => {
+            tx.execute(
+                "INSERT INTO nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[nonce, expires_at],
+            )?;
+        }
+        Write::Token {
+            hash,
+            device,
+            group,
+            expires_at,
+        } => {
+            tx.execute(
+                "INSERT INTO tokens (token_hash, device_id, group_id, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[hash, device, group, expires_at],
+            )?;
+        }
+        Write::Creator(device) => {
+            tx.execute(
+                "INSERT INTO creators (device_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[device],
+            )?;
+        }
+        Write::Follow {
+            device,
+            county,
+            follow: true,
+            at,
+        } => {
+            tx.execute(
+                "INSERT INTO board_followers (device_id, county, followed_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[device, county, at],
+            )?;
+        }
+        Write::Follow {
+            device,
+            county,
+            follow: false,
+            ..
+        } => {
+            tx.execute(
+                "DELETE FROM board_followers WHERE device_id = $1 AND county = $2",
+                &[device, county],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A chunk's content key: SHA-256 of its bytes.
+fn chunk_hash(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
+/// Rows as (text, text) pairs.
+fn pairs(rows: Vec<crate::db::Row>) -> Result<Vec<(String, String)>, DbError> {
+    rows.into_iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect()
 }
 
 impl RelayStore {
@@ -490,520 +742,412 @@ impl RelayStore {
         if is_plaintext(&path) {
             encrypt_in_place(&path, key)?;
         }
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = sqlite_err(&path);
         let conn = connect(&path, key)?;
         // Deleted rows are overwritten where that costs no extra I/O.
         conn.pragma_update(None, "secure_delete", "fast")
-            .map_err(sql)?;
+            .map_err(&sql)?;
         conn.pragma_update(None, "journal_mode", "wal")
-            .map_err(sql)?;
+            .map_err(&sql)?;
         // Durable before acknowledged: every commit reaches the disk.
         conn.pragma_update(None, "synchronous", "full")
-            .map_err(sql)?;
+            .map_err(&sql)?;
         let version: usize = conn
             .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
-            .map_err(sql)? as usize;
+            .map_err(&sql)? as usize;
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.unchecked_transaction().map_err(sql)?;
-            tx.execute_batch(migration).map_err(sql)?;
+            let tx = conn.unchecked_transaction().map_err(&sql)?;
+            tx.execute_batch(migration).map_err(&sql)?;
             tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(sql)?;
-            tx.commit().map_err(sql)?;
+                .map_err(&sql)?;
+            tx.commit().map_err(&sql)?;
         }
-        Ok(Self { conn, path })
+        drop(sql);
+        Ok(Self::new(Db::Sqlite { conn, path }))
     }
 
-    fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
+    /// Connects to the PostgreSQL database at `url` and brings its schema up to date. The
+    /// database must exist; the relay makes its tables.
+    pub fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        let err = |source| StoreError::Db {
+            place: crate::db::redact(url),
+            source,
+        };
+        let mut pg = Postgres::connect(url).map_err(err)?;
+        migrate_postgres(&mut pg).map_err(err)?;
+        Ok(Self::new(Db::Postgres(Box::new(pg))))
+    }
+
+    fn new(db: Db) -> Self {
+        Self {
+            place: db.describe(),
+            db: std::cell::RefCell::new(db),
+        }
+    }
+
+    /// Opens the store at `location`.
+    pub fn open_at(location: &Location) -> Result<Self, StoreError> {
+        match location {
+            Location::Sqlite { dir, key } => Self::open(dir, key),
+            Location::Postgres { url } => Self::open_postgres(url),
+        }
+    }
+
+    fn err(&self, source: DbError) -> StoreError {
+        StoreError::Db {
+            place: self.place.clone(),
             source,
         }
+    }
+
+    /// Which engine holds the store.
+    pub fn engine(&self) -> Engine {
+        self.db.borrow().engine()
     }
 
     /// Everything stored of a document, concatenated, or `None`.
     pub fn load(&self, doc: &DocumentId) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")
+        let rows = self
+            .db
+            .borrow_mut()
+            .query(
+                "SELECT bytes FROM chunks WHERE doc_id = $1 ORDER BY seq",
+                &[&doc.to_string()],
+            )
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([doc.to_string()], |r| r.get::<_, Vec<u8>>(0))
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        let mut any = false;
-        for row in rows {
-            out.extend(row.map_err(|e| self.err(e))?);
-            any = true;
+        if rows.is_empty() {
+            return Ok(None);
         }
-        Ok(any.then_some(out))
+        let mut out = Vec::new();
+        for row in rows {
+            out.extend(row.get::<Vec<u8>>(0).map_err(|e| self.err(e))?);
+        }
+        Ok(Some(out))
     }
 
     /// The operator's quota for the store, in MiB (`None`: only the disk limits it).
     pub fn quota_mib(&self) -> Result<Option<u64>, StoreError> {
-        quota_mib(&self.conn).map_err(|e| self.err(e))
+        quota_mib(&mut *self.db.borrow_mut()).map_err(|e| self.err(e))
     }
 
     /// Records the operator's quota (`None` clears it); a running relay applies it within a
     /// second.
     pub fn set_quota_mib(&self, quota: Option<u64>) -> Result<(), StoreError> {
-        set_quota_mib(&self.conn, quota).map_err(|e| self.err(e))
+        set_quota_mib(&mut *self.db.borrow_mut(), quota).map_err(|e| self.err(e))
     }
 
     /// Holds the store to `quota` MiB from now on (`None`: no limit but the disk's). SQLite
     /// refuses to grow the file past it ("database or disk is full"), as a full disk would; a
-    /// quota below the file's present size holds it at that size.
+    /// quota below the file's present size holds it at that size. On PostgreSQL the
+    /// database's own limits apply (its disk, its operator's tablespace quotas), and this
+    /// does nothing.
     pub fn apply_quota(&self, quota: Option<u64>) -> Result<(), StoreError> {
-        let page_size: i64 = self
-            .conn
+        let db = self.db.borrow();
+        let Db::Sqlite { conn, path } = &*db else {
+            return Ok(());
+        };
+        let sql = sqlite_err(path);
+        let page_size: i64 = conn
             .pragma_query_value(None, "page_size", |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?
+            .map_err(&sql)?
             .parse()
             .unwrap_or(4096);
         // SQLite's own largest page count when there is no quota.
         let pages = quota.map_or(4_294_967_294, |mib| {
             (mib.saturating_mul(1024 * 1024) / page_size.max(512) as u64).max(1)
         });
-        self.conn
-            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
-            .map_err(|e| self.err(e))
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .map_err(&sql)
     }
 
     /// Whether the store can take a batch of `bytes` again: writes (and durably commits) a
     /// probe that size (within [`PROBE_MIN_BYTES`] and [`PROBE_MAX_BYTES`]), then frees it for
     /// the next real write.
-    pub fn probe_write(&mut self, bytes: u64) -> Result<(), StoreError> {
-        let bytes = bytes.clamp(PROBE_MIN_BYTES, PROBE_MAX_BYTES) as i64;
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
+    pub fn probe_write(&self, bytes: u64) -> Result<(), StoreError> {
+        let bytes = bytes.clamp(PROBE_MIN_BYTES, PROBE_MAX_BYTES);
+        let mut db = self.db.borrow_mut();
+        let probe = match db.engine() {
+            Engine::Sqlite => db.execute(
+                "INSERT INTO storage_probe (bytes) VALUES (zeroblob($1))",
+                &[&bytes],
+            ),
+            Engine::Postgres => db.execute(
+                "INSERT INTO storage_probe (bytes) VALUES ($1)",
+                &[&vec![0u8; bytes as usize]],
+            ),
         };
-        self.conn
-            .execute(
-                "INSERT INTO storage_probe (bytes) VALUES (zeroblob(?1))",
-                [bytes],
-            )
-            .map_err(sql)?;
-        self.conn
-            .execute("DELETE FROM storage_probe", [])
-            .map_err(sql)?;
-        Ok(())
+        probe
+            .and_then(|_| db.execute("DELETE FROM storage_probe", &[]))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     /// Contacts documents whose period is not recorded yet (from before it was).
     pub fn contacts_without_period(&self) -> Result<Vec<DocumentId>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT doc_id FROM documents WHERE kind = 'contacts' AND period IS NULL")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
+        let rows = self
+            .db
+            .borrow_mut()
+            .query(
+                "SELECT doc_id FROM documents WHERE kind = 'contacts' AND period IS NULL",
+                &[],
+            )
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            if let Ok(doc) = row.map_err(|e| self.err(e))?.parse() {
+            if let Ok(doc) = row.get::<String>(0).map_err(|e| self.err(e))?.parse() {
                 out.push(doc);
             }
         }
         Ok(out)
     }
 
-    /// Makes erased documents' bytes leave the files: the write-ahead log is emptied and the
-    /// file rebuilt without free pages (SQLite's VACUUM; its time grows with the store).
+    /// Makes erased documents' bytes leave the files: on SQLite the write-ahead log is
+    /// emptied and the file rebuilt without free pages (VACUUM; its time grows with the
+    /// store). On PostgreSQL the deleted rows' space is reclaimed by its autovacuum, and the
+    /// operator's backups keep what they kept: README, "Past one machine", says so.
     pub fn compact_files(&self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch(
-                "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
-            )
-            .map_err(|e| self.err(e))
+        let db = self.db.borrow();
+        let Db::Sqlite { conn, path } = &*db else {
+            return Ok(());
+        };
+        conn.execute_batch(
+            "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .map_err(sqlite_err(path))
     }
 
-    /// Runs a read of the campaign tables.
+    /// Runs a read (or a small write) of the campaign tables.
     pub fn campaign<T>(
         &self,
-        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+        read: impl FnOnce(&mut dyn Sql) -> Result<T, DbError>,
     ) -> Result<T, StoreError> {
-        read(&self.conn).map_err(|source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })
+        read(&mut *self.db.borrow_mut()).map_err(|e| self.err(e))
     }
 
     /// Makes a batch of writes durable in one transaction (group commit).
-    pub fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+    pub fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(sql)?;
-        for w in writes {
-            match w {
-                Write::Chunk(doc, bytes) => tx
-                    .execute(
-                        "INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1,
-                         (SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)",
-                        params![doc.to_string(), bytes],
-                    )
-                    .map_err(sql)?,
-                Write::Document {
-                    doc,
-                    group,
-                    kind,
-                    owner,
-                } => tx
-                    .execute(
-                        "INSERT INTO documents (doc_id, group_id, kind, owner) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (doc_id) DO UPDATE SET group_id = excluded.group_id,
-                             kind = excluded.kind, owner = excluded.owner",
-                        params![doc.to_string(), group, kind, owner],
-                    )
-                    .map_err(sql)?,
-                Write::Group {
-                    group,
-                    roster,
-                    created_by,
-                    at,
-                } => tx
-                    .execute(
-                        "INSERT INTO groups (group_id, roster_doc, created_by, created_at)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![group, roster.to_string(), created_by, at],
-                    )
-                    .map_err(sql)?,
-                Write::Member {
-                    group,
-                    device,
-                    role,
-                    name,
-                    person,
-                    at,
-                } => tx
-                    .execute(
-                        "INSERT INTO members (group_id, device_id, role, name, joined_at, person)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT (group_id, device_id) DO UPDATE SET role = excluded.role,
-                             name = excluded.name, joined_at = excluded.joined_at,
-                             person = excluded.person, removed_at = NULL, wiped_at = NULL",
-                        params![group, device, role, name, at, person],
-                    )
-                    .map_err(sql)?,
-                Write::Removed { group, device, at } => tx
-                    .execute(
-                        "UPDATE members SET removed_at = ?3 WHERE group_id = ?1 AND device_id = ?2",
-                        params![group, device, at],
-                    )
-                    .map_err(sql)?,
-                Write::Wiped { group, device, at } => tx
-                    .execute(
-                        "UPDATE members SET wiped_at = ?3 WHERE group_id = ?1 AND device_id = ?2",
-                        params![group, device, at],
-                    )
-                    .map_err(sql)?,
-                Write::Board { county, doc, at } => {
-                    crate::campaign::set_board_doc(&tx, county, &doc.to_string(), *at)
-                        .map_err(sql)?;
-                    0
-                }
-                Write::Period { doc, period } => tx
-                    .execute(
-                        "UPDATE documents SET period = ?2 WHERE doc_id = ?1",
-                        params![doc.to_string(), period],
-                    )
-                    .map_err(sql)?,
-                Write::DropDocument(doc) => {
-                    tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [doc.to_string()])
-                        .map_err(sql)?;
-                    tx.execute(
-                        "DELETE FROM campaign_canvass WHERE doc_id = ?1",
-                        [doc.to_string()],
-                    )
-                    .map_err(sql)?;
-                    tx.execute("DELETE FROM documents WHERE doc_id = ?1", [doc.to_string()])
-                        .map_err(sql)?
-                }
-                Write::CampaignBuilt(at) => {
-                    crate::campaign::mark_built(&tx, *at).map_err(sql)?;
-                    0
-                }
-                Write::Campaign { group, shared, at } => {
-                    crate::campaign::write_group(&tx, group, shared.as_deref(), *at)
-                        .map_err(sql)?;
-                    0
-                }
-                Write::Canvass {
-                    doc,
-                    group,
-                    period,
-                    contacts,
-                } => {
-                    crate::campaign::write_canvass(&tx, &doc.to_string(), group, period, contacts)
-                        .map_err(sql)?;
-                    0
-                }
-                Write::InviteUsed(id) => tx
-                    .execute(
-                        "INSERT INTO invite_uses (invite_id, uses) VALUES (?1, 1)
-                         ON CONFLICT (invite_id) DO UPDATE SET uses = uses + 1",
-                        [id],
-                    )
-                    .map_err(sql)?,
-                Write::Nonce(nonce, expires_at) => tx
-                    .execute(
-                        "INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2)",
-                        params![nonce, expires_at],
-                    )
-                    .map_err(sql)?,
-                Write::Token {
-                    hash,
-                    device,
-                    group,
-                    expires_at,
-                } => tx
-                    .execute(
-                        "INSERT INTO tokens (token_hash, device_id, group_id, expires_at)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![hash, device, group, expires_at],
-                    )
-                    .map_err(sql)?,
-                Write::Creator(device) => tx
-                    .execute(
-                        "INSERT OR IGNORE INTO creators (device_id) VALUES (?1)",
-                        [device],
-                    )
-                    .map_err(sql)?,
-                Write::Follow {
-                    device,
-                    county,
-                    follow: true,
-                    at,
-                } => tx
-                    .execute(
-                        "INSERT OR IGNORE INTO board_followers (device_id, county, followed_at)
-                         VALUES (?1, ?2, ?3)",
-                        params![device, county, at],
-                    )
-                    .map_err(sql)?,
-                Write::Follow {
-                    device,
-                    county,
-                    follow: false,
-                    ..
-                } => tx
-                    .execute(
-                        "DELETE FROM board_followers WHERE device_id = ?1 AND county = ?2",
-                        params![device, county],
-                    )
-                    .map_err(sql)?,
-            };
+        self.db
+            .borrow_mut()
+            .transaction(|tx| writes.iter().try_for_each(|w| write(tx, w)))
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many bytes the store takes: the SQLite file, or the PostgreSQL database.
+    pub fn size_bytes(&self) -> Result<u64, StoreError> {
+        let mut db = self.db.borrow_mut();
+        if let Db::Sqlite { path, .. } = &*db {
+            return std::fs::metadata(path)
+                .map(|m| m.len())
+                .map_err(|source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                });
         }
-        tx.commit().map_err(sql)
+        db.query_opt("SELECT pg_database_size(current_database())", &[])
+            .and_then(|r| r.map_or(Ok(0), |r| r.get(0)))
+            .map_err(|e| self.err(e))
+    }
+
+    /// The storage id every node on this database shares (made by the first node to ask).
+    pub fn shared_storage_id(&self) -> Result<String, StoreError> {
+        let fresh = DocumentId::random()
+            .map(|d| d.to_string())
+            .map_err(|e| StoreError::Db {
+                place: self.place.clone(),
+                source: DbError::Type(format!("no randomness for a storage id: {e}")),
+            })?;
+        let read = |db: &mut Db| -> Result<String, DbError> {
+            db.execute(
+                "INSERT INTO settings (key, value) VALUES ('storage_id', $1)
+                 ON CONFLICT (key) DO NOTHING",
+                &[&fresh],
+            )?;
+            match db.query_opt("SELECT value FROM settings WHERE key = 'storage_id'", &[])? {
+                Some(r) => r.get(0),
+                None => Err(DbError::Type("the storage id was not kept".into())),
+            }
+        };
+        read(&mut self.db.borrow_mut()).map_err(|e| self.err(e))
     }
 
     /// Everything access decisions need.
     pub fn access_rows(&self) -> Result<AccessRows, StoreError> {
-        let e = |e| self.err(e);
+        self.read_access_rows().map_err(|e| self.err(e))
+    }
+
+    fn read_access_rows(&self) -> Result<AccessRows, DbError> {
+        let mut guard = self.db.borrow_mut();
+        let db = &mut *guard;
         let mut rows = AccessRows::default();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT doc_id, group_id, kind, owner FROM documents WHERE group_id IS NOT NULL",
-            )
-            .map_err(e)?;
-        let docs = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                ))
-            })
-            .map_err(e)?;
-        for d in docs {
-            let (doc, group, kind, owner) = d.map_err(e)?;
-            if let Ok(doc) = doc.parse() {
-                rows.documents.push((doc, group, kind, owner));
+        for r in db.query(
+            "SELECT doc_id, group_id, kind, owner FROM documents WHERE group_id IS NOT NULL",
+            &[],
+        )? {
+            if let Ok(doc) = r.get::<String>(0)?.parse() {
+                rows.documents.push((doc, r.get(1)?, r.get(2)?, r.get(3)?));
             }
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT group_id, roster_doc, created_by FROM groups")
-            .map_err(e)?;
-        let groups = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(e)?;
-        for g in groups {
-            let (group, roster, by) = g.map_err(e)?;
-            if let Ok(roster) = roster.parse() {
-                rows.groups.push((group, roster, by));
+        for r in db.query("SELECT group_id, roster_doc, created_by FROM groups", &[])? {
+            if let Ok(roster) = r.get::<String>(1)?.parse() {
+                rows.groups.push((r.get(0)?, roster, r.get(2)?));
             }
         }
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT group_id, device_id, role, name, joined_at, removed_at, wiped_at, person
-                 FROM members",
-            )
-            .map_err(e)?;
-        let members = stmt
-            .query_map([], |r| {
-                Ok(MemberRow {
-                    group: r.get(0)?,
-                    device: r.get(1)?,
-                    role: r.get(2)?,
-                    name: r.get(3)?,
-                    joined_at: r.get(4)?,
-                    removed_at: r.get(5)?,
-                    wiped_at: r.get(6)?,
-                    person: r.get(7)?,
-                })
-            })
-            .map_err(e)?;
-        for m in members {
-            rows.members.push(m.map_err(e)?);
+        for r in db.query(
+            "SELECT group_id, device_id, role, name, joined_at, removed_at, wiped_at, person
+             FROM members",
+            &[],
+        )? {
+            rows.members.push(MemberRow {
+                group: r.get(0)?,
+                device: r.get(1)?,
+                role: r.get(2)?,
+                name: r.get(3)?,
+                joined_at: r.get(4)?,
+                removed_at: r.get(5)?,
+                wiped_at: r.get(6)?,
+                person: r.get(7)?,
+            });
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT device_id FROM creators")
-            .map_err(e)?;
-        let creators = stmt.query_map([], |r| r.get(0)).map_err(e)?;
-        for c in creators {
-            rows.creators.push(c.map_err(e)?);
+        for r in db.query("SELECT device_id FROM creators", &[])? {
+            rows.creators.push(r.get(0)?);
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT device_id, county FROM board_followers")
-            .map_err(e)?;
-        let followers = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(e)?;
-        for f in followers {
-            rows.followers.push(f.map_err(e)?);
-        }
-        rows.staff = self.staff()?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT doc_id, period FROM documents WHERE period IS NOT NULL")
-            .map_err(e)?;
-        let periods = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(e)?;
-        for p in periods {
-            let (doc, period) = p.map_err(e)?;
-            if let Ok(doc) = doc.parse() {
-                rows.periods.push((doc, period));
+        rows.followers = pairs(db.query("SELECT device_id, county FROM board_followers", &[])?)?;
+        rows.staff = crate::campaign::staff(db)?
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        for r in db.query(
+            "SELECT doc_id, period FROM documents WHERE period IS NOT NULL",
+            &[],
+        )? {
+            if let Ok(doc) = r.get::<String>(0)?.parse() {
+                rows.periods.push((doc, r.get(1)?));
             }
         }
         Ok(rows)
     }
 
-    /// A second connection to `relay.db` in `dir`, for the web pages: reads the campaign index,
-    /// writes sign-in links' use and sessions. The hub thread keeps the store open meanwhile.
-    pub fn web_connection(dir: &Path, key: &StoreKey) -> Result<Connection, StoreError> {
-        Self::connect_raw(dir, key)
+    /// A second connection to the same database, for the web pages: reads the campaign
+    /// index, writes sign-in links' use and sessions. The hub thread keeps the store open
+    /// meanwhile (SQLite's WAL lets both work at once).
+    pub fn web_connection(location: &Location) -> Result<Db, StoreError> {
+        match location {
+            Location::Sqlite { dir, key } => {
+                let conn = Self::connect_raw(dir, key)?;
+                Ok(Db::Sqlite {
+                    conn,
+                    path: dir.join(DB_FILE),
+                })
+            }
+            Location::Postgres { url } => {
+                Postgres::connect(url)
+                    .map(|pg| Db::Postgres(Box::new(pg)))
+                    .map_err(|source| StoreError::Db {
+                        place: crate::db::redact(url),
+                        source,
+                    })
+            }
+        }
     }
 
     /// A plain connection to `relay.db` in `dir`, unlocked with `key` (a wrong key refused by
     /// name): for the web pages, inspection tools and tests.
     pub fn connect_raw(dir: &Path, key: &StoreKey) -> Result<Connection, StoreError> {
         let path = dir.join(DB_FILE);
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
         let conn = connect(&path, key)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql)?;
+            .map_err(sqlite_err(&path))?;
         Ok(conn)
     }
 
     /// Campaign staff now, by device id (the operator's tool may change them while the relay
     /// runs; the relay reads them again on its tick).
     pub fn staff(&self) -> Result<Vec<String>, StoreError> {
-        crate::campaign::staff(&self.conn)
+        crate::campaign::staff(&mut *self.db.borrow_mut())
             .map(|rows| rows.into_iter().map(|(d, _)| d).collect())
             .map_err(|e| self.err(e))
     }
 
     /// How many times an invite was redeemed.
     pub fn invite_uses(&self, invite: &str) -> Result<u32, StoreError> {
-        self.conn
-            .prepare_cached("SELECT uses FROM invite_uses WHERE invite_id = ?1")
-            .and_then(|mut s| s.query_row([invite], |r| r.get(0)).optional())
-            .map(Option::unwrap_or_default)
+        self.db
+            .borrow_mut()
+            .query_opt(
+                "SELECT uses FROM invite_uses WHERE invite_id = $1",
+                &[&invite],
+            )
+            .and_then(|r| r.map_or(Ok(0), |r| r.get(0)))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a connection nonce until `expires_at`; `false` if it was already recorded (a
+    /// replay, here or on another node sharing the database). One statement, so that of two
+    /// nodes recording the same nonce at once, one wins.
+    pub fn use_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool, StoreError> {
+        self.db
+            .borrow_mut()
+            .execute(
+                "INSERT INTO nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&nonce, &expires_at],
+            )
+            .map(|n| n == 1)
             .map_err(|e| self.err(e))
     }
 
     /// Whether a nonce was seen (and not yet expired).
     pub fn nonce_seen(&self, nonce: &str) -> Result<bool, StoreError> {
-        self.conn
-            .prepare_cached("SELECT 1 FROM nonces WHERE nonce = ?1")
-            .and_then(|mut s| s.query_row([nonce], |_| Ok(())).optional())
-            .map(|r| r.is_some())
+        self.db
+            .borrow_mut()
+            .exists("SELECT 1 FROM nonces WHERE nonce = $1", &[&nonce])
             .map_err(|e| self.err(e))
     }
 
     /// Forgets nonces and tokens that expired before `now`.
     pub fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM nonces WHERE expires_at < ?1", [now])
-            .and_then(|_| {
-                self.conn
-                    .execute("DELETE FROM tokens WHERE expires_at < ?1", [now])
-            })
+        let mut db = self.db.borrow_mut();
+        db.execute("DELETE FROM nonces WHERE expires_at < $1", &[&now])
+            .and_then(|_| db.execute("DELETE FROM tokens WHERE expires_at < $1", &[&now]))
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
 
     /// The device and group a token opens, if it is live.
     pub fn token(&self, hash: &str, now: i64) -> Result<Option<(String, String)>, StoreError> {
-        self.conn
-            .prepare_cached(
-                "SELECT device_id, group_id FROM tokens WHERE token_hash = ?1 AND expires_at >= ?2",
+        self.db
+            .borrow_mut()
+            .query(
+                "SELECT device_id, group_id FROM tokens WHERE token_hash = $1 AND expires_at >= $2",
+                &[&hash, &now],
             )
-            .and_then(|mut s| {
-                s.query_row(params![hash, now], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
+            .and_then(pairs)
+            .map(|p| p.into_iter().next())
             .map_err(|e| self.err(e))
     }
 }
 
 /// The operator's quota for the store in MiB, as recorded in `settings`.
-pub fn quota_mib(conn: &Connection) -> rusqlite::Result<Option<u64>> {
-    let value: Option<String> = conn
-        .query_row(
-            "SELECT value FROM settings WHERE key = 'quota_mib'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+pub fn quota_mib(db: &mut dyn Sql) -> Result<Option<u64>, DbError> {
+    let value: Option<String> =
+        match db.query_opt("SELECT value FROM settings WHERE key = 'quota_mib'", &[])? {
+            Some(r) => r.get(0)?,
+            None => None,
+        };
     Ok(value.and_then(|v| v.parse().ok()))
 }
 
 /// Records the operator's quota (`None` clears it); a running relay applies it on its next
 /// tick.
-pub fn set_quota_mib(conn: &Connection, quota: Option<u64>) -> rusqlite::Result<()> {
+pub fn set_quota_mib(db: &mut dyn Sql, quota: Option<u64>) -> Result<(), DbError> {
     match quota {
-        Some(mib) => conn.execute(
-            "INSERT INTO settings (key, value) VALUES ('quota_mib', ?1)
+        Some(mib) => db.execute(
+            "INSERT INTO settings (key, value) VALUES ('quota_mib', $1)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [mib.to_string()],
+            &[&mib.to_string()],
         )?,
-        None => conn.execute("DELETE FROM settings WHERE key = 'quota_mib'", [])?,
+        None => db.execute("DELETE FROM settings WHERE key = 'quota_mib'", &[])?,
     };
     Ok(())
 }

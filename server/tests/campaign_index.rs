@@ -214,7 +214,7 @@ async fn apply(w: &mut World, op: &Op) -> Res<()> {
 /// The campaign tables as they would be if built from scratch from the final plans, and
 /// the canvass rows (contact, group, result, support) the final contacts imply.
 fn rebuilt(w: &mut World, dir: &std::path::Path) -> Res<(Vec<String>, Vec<String>)> {
-    let mut store = RelayStore::open(
+    let store = RelayStore::open(
         dir,
         &groundwork_relay::key::KeySource::InDataDir.resolve(dir)?,
     )?;
@@ -264,18 +264,21 @@ fn relay_rows(dir: &std::path::Path) -> Res<(Vec<String>, Vec<String>)> {
         .filter(|l| !l.starts_with("campaign_canvass:"))
         .collect();
     let mut canvass: Vec<String> = store.campaign(|c| {
-        let mut stmt =
-            c.prepare("SELECT contact_id, group_id, result, support FROM campaign_canvass")?;
-        let rows = stmt.query_map([], |r| {
+        c.query(
+            "SELECT contact_id, group_id, result, support FROM campaign_canvass",
+            &[],
+        )?
+        .into_iter()
+        .map(|r| {
             Ok(format!(
                 "{} {} {} {}",
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<i64>(3)?
             ))
-        })?;
-        rows.collect()
+        })
+        .collect()
     })?;
     canvass.sort();
     Ok((rows, canvass))

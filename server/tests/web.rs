@@ -178,8 +178,8 @@ impl Site {
 
     /// A sign-in link for `device`, made `ago_ms` in the past.
     fn link(&self, device: &str, ago_ms: i64) -> Res<String> {
-        let c = self.store()?;
-        Ok(session::create_link(&c, device, now_ms() - ago_ms)?
+        let mut c = self.store()?;
+        Ok(session::create_link(&mut c, device, now_ms() - ago_ms)?
             .ok_or("no randomness")?
             .0)
     }
@@ -207,7 +207,7 @@ impl Site {
 fn site() -> Res<Site> {
     let data = tempfile::tempdir()?;
     {
-        let mut store = RelayStore::open(
+        let store = RelayStore::open(
             data.path(),
             &groundwork_relay::key::KeySource::InDataDir.resolve(data.path())?,
         )?;
@@ -318,13 +318,13 @@ fn nobody_signed_out_sees_data_and_links_work_once() -> Res<()> {
     assert_eq!(out.status, 303);
     assert_eq!(get(s.addr, "/campaign", Some(&first))?.status, 401);
     assert_eq!(get(s.addr, "/campaign", Some(&second))?.status, 200);
-    campaign::set_staff(&s.store()?, "organizer", false, now_ms())?;
+    campaign::set_staff(&mut s.store()?, "organizer", false, now_ms())?;
     let revoked = get(s.addr, "/campaign", Some(&second))?;
     assert_eq!(revoked.status, 401);
     assert!(revoked.body.contains("session ended"));
     assert_eq!(get(s.addr, "/api/v1/officials", Some(&second))?.status, 401);
     // Granted again, the old session stays ended.
-    campaign::set_staff(&s.store()?, "organizer", true, now_ms())?;
+    campaign::set_staff(&mut s.store()?, "organizer", true, now_ms())?;
     assert_eq!(get(s.addr, "/campaign", Some(&second))?.status, 401);
     Ok(())
 }
@@ -460,7 +460,7 @@ fn every_page_and_api_route_shows_the_index() -> Res<()> {
     // CSV: the rows the index holds, byte for byte as the CLI's export writes them.
     let csv = page("/campaign/officials.csv")?;
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
-    let officials = campaign::officials(&s.store()?, &OfficialFilter::default())?;
+    let officials = campaign::officials(&mut s.store()?, &OfficialFilter::default())?;
     let mut expected = Vec::new();
     let rows = groundwork_core::campaign::write_matrix_csv(&officials, &mut expected)?;
     assert_eq!(rows, 3);

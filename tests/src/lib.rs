@@ -2,6 +2,8 @@
 //! tests live in `tests/`; the helper programs they start live in `src/bin/`; what the tests
 //! share lives here.
 
+pub mod pg;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;

@@ -48,7 +48,35 @@ fn id(v: &Value, key: &str) -> Result<String, String> {
 fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
     let root = tempfile::tempdir()?;
     let relay_data = root.path().join("relay");
-    let mut relay = Relay::start(&relay_data)?;
+    three_devices_converge(&root, &|| Relay::start(&relay_data))
+}
+
+/// The same, with the relay on PostgreSQL (a throw-away cluster): the relay process is killed
+/// mid-sync and a new one started on the same database.
+#[test]
+fn three_devices_converge_through_a_relay_on_postgresql() -> TestResult {
+    let cluster = groundwork_tests::pg::Cluster::start()?;
+    let url = cluster.create_database("relay")?;
+    let root = tempfile::tempdir()?;
+    let relay_data = root.path().join("relay");
+    three_devices_converge(&root, &|| {
+        Relay::options(&relay_data)
+            .arg("--database")
+            .arg(&url)
+            .start()
+    })?;
+    // Nothing of the group went to a local file beside the database.
+    assert!(!relay_data.join("relay.db").exists());
+    Ok(())
+}
+
+/// Three devices edit apart and converge through the relay `start` starts; the relay is killed
+/// in the middle of a sync and started again.
+fn three_devices_converge(
+    root: &tempfile::TempDir,
+    start: &dyn Fn() -> Result<Relay, Box<dyn std::error::Error>>,
+) -> TestResult {
+    let mut relay = start()?;
     let device = |name: &str| -> Result<Device, Box<dyn std::error::Error>> {
         let d = Device {
             dir: root.path().join(name),
@@ -160,7 +188,7 @@ fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
         .spawn()?;
     relay.kill()?;
     let _ = in_flight.wait()?;
-    relay = Relay::start(&relay_data)?;
+    relay = start()?;
 
     // 6. Reconnect in turn, twice round, so every device hears every other.
     for _ in 0..2 {

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use groundwork_core::rules::{RULES, RuleCode};
 use groundwork_core::schema::vocab::{ExistingPolicy, Office, Position};
-use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::campaign::parse;
+use crate::db::{DbError, Sql, Value};
 
 /// A count and when what it counts last changed (Unix ms; `None` when there is nothing).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -41,50 +41,72 @@ pub struct Overview {
 /// The overview. "Changed" is the last change of a group holding such items for groups,
 /// officials, meetings and canvassing (the index keeps no time per row of those), and the
 /// time of the newest answer for responses.
-pub fn overview(conn: &Connection) -> rusqlite::Result<Overview> {
-    let figure = |sql: &str| -> rusqlite::Result<Figure> {
-        conn.prepare_cached(sql)?.query_row([], |r| {
-            Ok(Figure {
-                count: r.get::<_, i64>(0)?.max(0) as u64,
-                changed_at: r.get(1)?,
-            })
+pub fn overview(conn: &mut dyn Sql) -> Result<Overview, DbError> {
+    let figure = |conn: &mut dyn Sql, sql: &str| -> Result<Figure, DbError> {
+        let r = conn
+            .query_opt(sql, &[])?
+            .ok_or_else(|| DbError::Type("an aggregate returned no row".into()))?;
+        Ok(Figure {
+            count: r.get::<i64>(0)?.max(0) as u64,
+            changed_at: r.get(1)?,
         })
     };
-    let grouped = |sql: &str| -> rusqlite::Result<Vec<(String, Figure)>> {
-        let mut stmt = conn.prepare_cached(sql)?;
-        let rows = stmt.query_map([], |r| {
+    let groups = figure(
+        conn,
+        "SELECT COUNT(*), MAX(updated_at) FROM campaign_groups",
+    )?;
+    let officials = figure(
+        conn,
+        "SELECT COUNT(DISTINCT o.official_key), MAX(g.updated_at)
+         FROM campaign_officials o JOIN campaign_groups g ON g.group_id = o.group_id",
+    )?;
+    // By status in byte order, sorted here: PostgreSQL would order text by the database's
+    // collation.
+    let mut meetings = conn
+        .query(
+            "SELECT m.status, COUNT(*), MAX(g.updated_at)
+             FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
+             WHERE m.joins IS NULL GROUP BY m.status",
+            &[],
+        )?
+        .into_iter()
+        .map(|r| {
             Ok((
-                r.get(0)?,
+                r.get::<String>(0)?,
                 Figure {
-                    count: r.get::<_, i64>(1)?.max(0) as u64,
+                    count: r.get::<i64>(1)?.max(0) as u64,
                     changed_at: r.get(2)?,
                 },
             ))
-        })?;
-        rows.collect()
-    };
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    meetings.sort_by(|a, b| a.0.cmp(&b.0));
+    // The latest answer per official and rule (as the matrix picks it), tallied by position
+    // in byte order: how many, and the newest of them.
+    let mut responses: std::collections::BTreeMap<&'static str, Figure> = Default::default();
+    for answers in latest_answers(conn, None)?.into_values() {
+        for a in answers {
+            let f = responses.entry(a.cell.position.as_str()).or_default();
+            f.count += 1;
+            f.changed_at = f.changed_at.max(Some(a.at));
+        }
+    }
+    let responses = responses
+        .into_iter()
+        .map(|(p, f)| (p.to_owned(), f))
+        .collect();
     Ok(Overview {
-        groups: figure("SELECT COUNT(*), MAX(updated_at) FROM campaign_groups")?,
-        officials: figure(
-            "SELECT COUNT(DISTINCT o.official_key), MAX(g.updated_at)
-             FROM campaign_officials o JOIN campaign_groups g ON g.group_id = o.group_id",
-        )?,
-        meetings: grouped(
-            "SELECT m.status, COUNT(*), MAX(g.updated_at)
-             FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
-             WHERE m.joins IS NULL GROUP BY m.status ORDER BY m.status",
-        )?,
-        responses: grouped(
-            "SELECT position, COUNT(*), MAX(at) FROM (
-                 SELECT position, MAX(recorded_at) AS at FROM campaign_answers
-                 GROUP BY official_key, rule)
-             GROUP BY position ORDER BY position",
-        )?,
+        groups,
+        officials,
+        meetings,
+        responses,
         doors: figure(
+            conn,
             "SELECT COUNT(*), MAX(g.updated_at)
              FROM campaign_canvass c JOIN campaign_groups g ON g.group_id = c.group_id",
         )?,
         conversations: figure(
+            conn,
             "SELECT COUNT(*), MAX(g.updated_at)
              FROM campaign_canvass c JOIN campaign_groups g ON g.group_id = c.group_id
              WHERE c.result = 'talked'",
@@ -211,16 +233,16 @@ pub struct Page {
 /// A page of `per_page` officials matching `filter`, ordered by `sort`. Only the page's
 /// officials' answers are read unless the filter or the order needs everyone's.
 pub fn matrix(
-    conn: &Connection,
+    conn: &mut dyn Sql,
     filter: &Filter,
     sort: Sort,
     page: usize,
     per_page: usize,
-) -> rusqlite::Result<Page> {
+) -> Result<Page, DbError> {
     let mut rows = officials(conn, filter)?;
     let everyone = filter.position.is_some() || sort == Sort::Support;
     if everyone {
-        fill_cells(conn, &mut rows, None)?;
+        fill_cells(conn, &mut rows, false)?;
         if let Some(p) = filter.position {
             rows.retain(|r| r.cells.iter().flatten().any(|c| c.position == p));
         }
@@ -241,9 +263,7 @@ pub fn matrix(
         .take(per_page)
         .collect();
     if !everyone {
-        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-        let keys = serde_json::to_string(&keys).unwrap_or_default();
-        fill_cells(conn, &mut rows, Some(&keys))?;
+        fill_cells(conn, &mut rows, true)?;
     }
     Ok(Page {
         rows,
@@ -253,27 +273,44 @@ pub fn matrix(
     })
 }
 
-/// Every official matching the filter's state, county and office, by state, county, key;
-/// cells empty.
-fn officials(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Row>> {
-    // The bare columns come from the row of the most recently updated group (SQLite's rule
-    // for MAX with bare columns).
-    let mut stmt = conn.prepare_cached(
+/// Every official matching the filter's state, county and office, by state, county, key
+/// (in byte order); cells empty.
+fn officials(conn: &mut dyn Sql, filter: &Filter) -> Result<Vec<Row>, DbError> {
+    // One row per group asking an official; the official's columns are those of the most
+    // recently updated group (of two updated at once, the first by name, then by id), picked
+    // here, as the official's page picks them.
+    let found = conn.query(
         "SELECT o.official_key, o.county, o.state, o.office, o.place, o.name, o.title,
-                COUNT(*), MAX(g.updated_at)
+                g.updated_at, g.name, g.group_id
          FROM campaign_officials o JOIN campaign_groups g ON g.group_id = o.group_id
-         WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.county = ?2)
-           AND (?3 IS NULL OR o.office = ?3)
-         GROUP BY o.official_key
-         ORDER BY o.state, o.county, o.official_key",
+         WHERE (CAST($1 AS TEXT) IS NULL OR o.state = $1)
+           AND (CAST($2 AS TEXT) IS NULL OR o.county = $2)
+           AND (CAST($3 AS TEXT) IS NULL OR o.office = $3)",
+        &[
+            &filter.state,
+            &filter.county,
+            &filter.office.map(|o| o.as_str()),
+        ],
     )?;
-    let mut out = Vec::new();
-    let mut rows = stmt.query(params![
-        filter.state,
-        filter.county,
-        filter.office.map(|o| o.as_str())
-    ])?;
-    while let Some(r) = rows.next()? {
+    // Per official: the winning row's index and how many groups ask them.
+    let mut picked: HashMap<&str, (usize, u64)> = HashMap::new();
+    for (i, r) in found.iter().enumerate() {
+        let key = text(r, 0)?;
+        match picked.get_mut(key) {
+            None => {
+                picked.insert(key, (i, 1));
+            }
+            Some((kept, groups)) => {
+                *groups += 1;
+                if first(r)? < first(&found[*kept])? {
+                    *kept = i;
+                }
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(picked.len());
+    for (i, groups) in picked.into_values() {
+        let r = &found[i];
         let county: String = r.get(1)?;
         let county_name = groundwork_core::places::county(&county)
             .map_or_else(|_| county.clone(), ToString::to_string);
@@ -286,63 +323,47 @@ fn officials(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Row>> {
             place: r.get(4)?,
             name: r.get(5)?,
             title: r.get(6)?,
-            groups: r.get::<_, i64>(7)?.max(0) as u64,
+            groups,
             cells: vec![None; RULES.len()],
         });
     }
+    out.sort_by(|a, b| (&a.state, &a.county, &a.key).cmp(&(&b.state, &b.county, &b.key)));
     Ok(out)
 }
 
-/// Fills each row's cells with the latest answer per rule (of the officials in `keys`, a JSON
-/// array, or of everyone).
-fn fill_cells(conn: &Connection, rows: &mut [Row], keys: Option<&str>) -> rusqlite::Result<()> {
+/// How an official's row from one group ranks: the most recently updated group first, then
+/// by group name, then by group id.
+fn first(r: &crate::db::Row) -> Result<(std::cmp::Reverse<i64>, &str, &str), DbError> {
+    Ok((std::cmp::Reverse(r.get(7)?), text(r, 8)?, text(r, 9)?))
+}
+
+/// Fills each row's cells with the latest answer per rule (of the rows' officials only, or
+/// read from everyone's).
+fn fill_cells(conn: &mut dyn Sql, rows: &mut [Row], only_these: bool) -> Result<(), DbError> {
     let column: HashMap<RuleCode, usize> =
         RULES.iter().enumerate().map(|(i, r)| (r.code, i)).collect();
+    let latest = if only_these {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        latest_answers(conn, Some(&keys))?
+    } else {
+        latest_answers(conn, None)?
+    };
     let at: HashMap<&str, usize> = rows
         .iter()
         .enumerate()
         .map(|(i, r)| (r.key.as_str(), i))
         .collect();
     let mut found: Vec<(usize, usize, Cell)> = Vec::new();
-    let mut read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
-        let key: String = r.get(0)?;
-        let rule: RuleCode = parse(r.get(1)?)?;
-        if let (Some(&row), Some(&col)) = (at.get(key.as_str()), column.get(&rule)) {
-            found.push((
-                row,
-                col,
-                Cell {
-                    existing: parse(r.get(2)?)?,
-                    position: parse(r.get(3)?)?,
-                },
-            ));
-        }
-        Ok(())
-    };
-    // The latest answer per official and rule: the bare columns of MAX(recorded_at).
-    match keys {
-        Some(keys) => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT official_key, rule, existing, position, MAX(recorded_at)
-                 FROM campaign_answers
-                 WHERE official_key IN (SELECT value FROM json_each(?1))
-                 GROUP BY official_key, rule",
-            )?;
-            let mut q = stmt.query([keys])?;
-            while let Some(r) = q.next()? {
-                read(r)?;
-            }
-        }
-        None => {
-            for (key, answers) in latest_answers(conn)? {
-                let Some(&row) = at.get(key.as_str()) else {
-                    continue;
-                };
-                for (rule, cell) in answers {
-                    if let Some(&col) = column.get(&rule) {
-                        found.push((row, col, cell));
-                    }
-                }
+    for (key, answers) in &latest {
+        let Some(&row) = at.get(key.as_str()) else {
+            continue;
+        };
+        for a in answers {
+            if let Some(&col) = column.get(&a.rule) {
+                found.push((row, col, a.cell));
             }
         }
     }
@@ -352,59 +373,97 @@ fn fill_cells(conn: &Connection, rows: &mut [Row], keys: Option<&str>) -> rusqli
     Ok(())
 }
 
-/// Every official's latest answer per rule (the newest report; of two at once, the first
-/// read). One scan of the answers, kept here: SQLite's GROUP BY with MAX over every answer
-/// sorts them all first and costs several times as much. Text is parsed in place, and a key
+/// An official's latest answer to one rule.
+struct Latest {
+    /// The rule.
+    rule: RuleCode,
+    /// When it was recorded (Unix ms).
+    at: i64,
+    /// The group that reported it (the tie-breaker).
+    group: String,
+    /// The answer.
+    cell: Cell,
+}
+
+/// The latest answer per rule of the officials in `keys` (of every official when `None`):
+/// the newest report; of two at once, the first group by id, as the official's page picks
+/// it. Picked in one pass here, the same on either engine (no bare columns beside MAX, and
+/// no text ordering left to PostgreSQL's collation); a grouped MAX over every answer would
+/// sort them all first and cost several times as much. Text is parsed in place, and a key
 /// allocated once per official, not once per answer.
-fn latest_answers(conn: &Connection) -> rusqlite::Result<HashMap<String, Vec<(RuleCode, Cell)>>> {
-    let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
-        Ok(r.get_ref(i)?.as_str()?.to_owned())
+fn latest_answers(
+    conn: &mut dyn Sql,
+    keys: Option<&[&str]>,
+) -> Result<HashMap<String, Vec<Latest>>, DbError> {
+    const COLUMNS: &str = "SELECT official_key, rule, existing, position, recorded_at, group_id
+         FROM campaign_answers";
+    let found = match keys {
+        None => conn.query(COLUMNS, &[])?,
+        Some([]) => return Ok(HashMap::new()),
+        Some(keys) => {
+            let marks: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+            let params: Vec<&dyn crate::db::ToValue> =
+                keys.iter().map(|k| k as &dyn crate::db::ToValue).collect();
+            conn.query(
+                &format!("{COLUMNS} WHERE official_key IN ({})", marks.join(", ")),
+                &params,
+            )?
+        }
     };
-    let mut newest: HashMap<String, Vec<(RuleCode, i64, Cell)>> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT official_key, rule, existing, position, recorded_at FROM campaign_answers",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
+    let mut newest: HashMap<String, Vec<Latest>> = HashMap::new();
+    for r in &found {
         let rule: RuleCode = parse_ref(r, 1)?;
         let at: i64 = r.get(4)?;
-        let cell = Cell {
-            existing: parse_ref(r, 2)?,
-            position: parse_ref(r, 3)?,
-        };
-        let key = r.get_ref(0)?.as_str()?;
+        let group = text(r, 5)?;
+        let key = text(r, 0)?;
         let answers = match newest.get_mut(key) {
             Some(a) => a,
-            None => newest.entry(text(r, 0)?).or_default(),
+            None => newest.entry(key.to_owned()).or_default(),
         };
-        match answers.iter_mut().find(|(r, ..)| *r == rule) {
-            Some(kept) if at > kept.1 => *kept = (rule, at, cell),
+        let cell = || -> Result<Cell, DbError> {
+            Ok(Cell {
+                existing: parse_ref(r, 2)?,
+                position: parse_ref(r, 3)?,
+            })
+        };
+        match answers.iter_mut().find(|a| a.rule == rule) {
+            Some(kept) if at > kept.at || (at == kept.at && group < kept.group.as_str()) => {
+                *kept = Latest {
+                    rule,
+                    at,
+                    group: group.to_owned(),
+                    cell: cell()?,
+                };
+            }
             Some(_) => {}
-            None => answers.push((rule, at, cell)),
+            None => answers.push(Latest {
+                rule,
+                at,
+                group: group.to_owned(),
+                cell: cell()?,
+            }),
         }
     }
-    Ok(newest
-        .into_iter()
-        .map(|(key, answers)| {
-            let cells = answers
-                .into_iter()
-                .map(|(rule, _, cell)| (rule, cell))
-                .collect();
-            (key, cells)
-        })
-        .collect())
+    Ok(newest)
+}
+
+/// A text column, borrowed.
+fn text(r: &crate::db::Row, i: usize) -> Result<&str, DbError> {
+    match r.values().get(i) {
+        Some(Value::Text(s)) => Ok(s),
+        // Not text: the row's own error, naming the column and what it holds.
+        _ => Err(r
+            .get::<String>(i)
+            .err()
+            .unwrap_or_else(|| DbError::Type(format!("column {i} is not text")))),
+    }
 }
 
 /// Parses a text column in place.
-fn parse_ref<T: std::str::FromStr>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T> {
-    let s = r.get_ref(i)?.as_str()?;
-    s.parse().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            format!("unexpected stored value {s:?}").into(),
-        )
-    })
+fn parse_ref<T: std::str::FromStr>(r: &crate::db::Row, i: usize) -> Result<T, DbError> {
+    let s = text(r, i)?;
+    s.parse()
+        .map_err(|_| DbError::Type(format!("unexpected stored value {s:?}")))
 }
 
 /// Where a county stands, for the map: the furthest any official there has come.
@@ -471,30 +530,34 @@ pub struct County {
 
 /// Every county where a sharing group asks an official, with its status, by FIPS (counties
 /// not listed are not asked).
-pub fn counties(conn: &Connection) -> rusqlite::Result<Vec<County>> {
-    // Each official's latest answer per rule (the bare columns of MAX), tallied here: how
+pub fn counties(conn: &mut dyn Sql) -> Result<Vec<County>, DbError> {
+    // Each official's latest answer per rule (as the matrix picks it), tallied here: how
     // many rules answered, and which of the nine core rules supported.
     let mut tally: HashMap<String, (u32, u16)> = HashMap::new();
-    for (key, answers) in latest_answers(conn)? {
+    for (key, answers) in latest_answers(conn, None)? {
         let entry = tally.entry(key).or_default();
-        for (rule, cell) in answers {
+        for a in answers {
             entry.0 += 1;
-            if let Some(bit) = core_rule_bit(rule)
-                && supports(cell.position)
+            if let Some(bit) = core_rule_bit(a.rule)
+                && supports(a.cell.position)
             {
                 entry.1 |= 1 << bit;
             }
         }
     }
     let core = RULES.iter().filter_map(|r| core_rule_bit(r.code)).count() as u32;
+    // By county in byte order, sorted here (not by PostgreSQL's collation).
+    let mut pairs = conn
+        .query(
+            "SELECT DISTINCT county, official_key FROM campaign_officials",
+            &[],
+        )?
+        .into_iter()
+        .map(|r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))
+        .collect::<Result<Vec<_>, DbError>>()?;
+    pairs.sort();
     let mut out: Vec<County> = Vec::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT county, official_key FROM campaign_officials ORDER BY county",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let fips: String = r.get(0)?;
-        let key: String = r.get(1)?;
+    for (fips, key) in pairs {
         let (answered, supported) = tally.get(&key).copied().unwrap_or_default();
         let status = if answered == 0 {
             Status::Asked
@@ -559,14 +622,15 @@ pub struct PublicMeeting {
 }
 
 /// Public meetings with a time, from `from` to `to` (Unix ms), optionally in one state, by
-/// time. Cancelled and declined meetings are left out.
+/// time, then by group name (in byte order), then by group and meeting id. Cancelled and
+/// declined meetings are left out.
 pub fn public_meetings(
-    conn: &Connection,
+    conn: &mut dyn Sql,
     state: Option<&str>,
     from: Option<i64>,
     to: Option<i64>,
-) -> rusqlite::Result<Vec<PublicMeeting>> {
-    let mut stmt = conn.prepare_cached(
+) -> Result<Vec<PublicMeeting>, DbError> {
+    let found = conn.query(
         "SELECT m.group_id, m.meeting_id, m.title, m.at, m.place, m.status, o.county, o.state,
                 o.title, o.name, g.name
          FROM campaign_meetings m
@@ -574,16 +638,20 @@ pub fn public_meetings(
          JOIN campaign_groups g ON g.group_id = m.group_id
          WHERE m.visibility = 'public' AND m.at IS NOT NULL
            AND m.status IN ('requested', 'scheduled', 'held')
-           AND (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR m.at >= ?2)
-           AND (?3 IS NULL OR m.at <= ?3)
-         ORDER BY m.at, g.name",
+           AND (CAST($1 AS TEXT) IS NULL OR o.state = $1)
+           AND (CAST($2 AS BIGINT) IS NULL OR m.at >= $2)
+           AND (CAST($3 AS BIGINT) IS NULL OR m.at <= $3)",
+        &[&state, &from, &to],
     )?;
-    let rows = stmt.query_map(params![state, from, to], |r| {
+    let mut out = Vec::with_capacity(found.len());
+    for r in found {
+        let group: String = r.get(0)?;
+        let meeting: String = r.get(1)?;
         let county: String = r.get(6)?;
         let title: Option<String> = r.get(2)?;
         let (official_title, official_name): (String, String) = (r.get(8)?, r.get(9)?);
-        Ok(PublicMeeting {
-            id: format!("{}/{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+        let m = PublicMeeting {
+            id: format!("{group}/{meeting}"),
             title: title.unwrap_or_else(|| format!("Meeting with {official_title}")),
             at: r.get(3)?,
             place: r.get(4)?,
@@ -594,9 +662,14 @@ pub fn public_meetings(
             state: r.get(7)?,
             with: official_label(&official_title, &official_name),
             group_name: r.get(10)?,
-        })
-    })?;
-    rows.collect()
+        };
+        out.push((group, meeting, m));
+    }
+    // Ordered here: PostgreSQL would order the names by the database's collation.
+    out.sort_by(|(ga, ma, a), (gb, mb, b)| {
+        (a.at, &a.group_name, ga, ma).cmp(&(b.at, &b.group_name, gb, mb))
+    });
+    Ok(out.into_iter().map(|(_, _, m)| m).collect())
 }
 
 /// An official as people say it: "Sheriff Chad Example", or the name alone when it already

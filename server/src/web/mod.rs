@@ -12,7 +12,6 @@ pub mod pages;
 pub mod session;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use askama::Template;
@@ -25,9 +24,9 @@ use axum::routing::{get, post};
 use groundwork_core::campaign::OfficialFilter;
 use groundwork_core::schema::vocab::{Office, Position};
 use groundwork_core::time::now_ms;
-use rusqlite::Connection;
 use serde::Deserialize;
 
+use crate::db::{Db, DbError, Engine, Sql};
 use crate::store::StoreError;
 use data::{Filter, Sort, Status};
 
@@ -40,25 +39,49 @@ pub const PER_PAGE: usize = 200;
 const STYLE: &str = include_str!("../../static/style.css");
 
 /// What the pages need: a connection of their own to the relay's database (the hub thread
-/// keeps its own; SQLite's WAL lets both work at once), and whether cookies must be Secure.
+/// keeps its own; SQLite's WAL, or PostgreSQL, lets both work at once), and whether cookies
+/// must be Secure.
 #[derive(Clone)]
 pub struct Web {
-    db: Arc<Mutex<Connection>>,
+    db: Arc<Mutex<Conn>>,
     secure: bool,
 }
 
+/// The pages' connection (`None` only while it is being dropped). PostgreSQL's client closes
+/// its connection by blocking on a runtime of its own, which tokio refuses on its worker
+/// threads, where the last handle to the pages may go: it is dropped on a thread of its own.
+struct Conn(Option<Db>);
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(db) = self.0.take()
+            && db.engine() == Engine::Postgres
+        {
+            let closing = std::thread::Builder::new()
+                .name("groundwork-web-close".into())
+                .spawn(move || drop(db));
+            if let Ok(thread) = closing {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
 impl Web {
-    /// Opens the pages' connection to `relay.db` in `dir`. `secure`: the relay serves TLS, so
-    /// the session cookie is marked Secure.
-    pub fn open(
-        dir: &Path,
-        key: &groundwork_core::store::StoreKey,
-        secure: bool,
-    ) -> Result<Self, StoreError> {
+    /// Opens the pages' connection to the relay's database at `location` (`relay.db` in a
+    /// data directory, or PostgreSQL). `secure`: the relay serves TLS, so the session cookie
+    /// is marked Secure.
+    pub fn open(location: &crate::store::Location, secure: bool) -> Result<Self, StoreError> {
+        // Connected on a thread of its own: PostgreSQL's client blocks on a runtime of its
+        // own to connect, which tokio refuses on a thread already running one (the relay
+        // opens its pages from async code). Queries later run on tokio's blocking threads.
+        let db = std::thread::scope(|s| {
+            s.spawn(|| crate::store::RelayStore::web_connection(location))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })?;
         Ok(Web {
-            db: Arc::new(Mutex::new(crate::store::RelayStore::web_connection(
-                dir, key,
-            )?)),
+            db: Arc::new(Mutex::new(Conn(Some(db)))),
             secure,
         })
     }
@@ -66,12 +89,15 @@ impl Web {
     /// Runs `work` on the connection, off the async runtime.
     async fn db<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        work: impl FnOnce(&mut Db) -> Result<T, DbError> + Send + 'static,
     ) -> Result<T, Response> {
         let db = self.db.clone();
         let done = tokio::task::spawn_blocking(move || {
             let mut conn = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            work(&mut conn)
+            match conn.0.as_mut() {
+                Some(db) => work(db),
+                None => Err(DbError::Type("the pages' connection is closed".into())),
+            }
         })
         .await;
         match done {
@@ -397,7 +423,7 @@ impl Chosen {
 pub enum PageError {
     /// The database failed.
     #[error("the relay's database failed: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[from] DbError),
     /// The template failed.
     #[error("rendering the page failed: {0}")]
     Render(#[from] askama::Error),
@@ -528,7 +554,7 @@ fn page_response(made: Result<Result<String, PageError>, Response>) -> Response 
 
 /// The matrix page's HTML (every official's, or one county's).
 pub fn matrix_html(
-    c: &Connection,
+    c: &mut dyn Sql,
     chosen: Chosen,
     heading: String,
     action: String,
@@ -561,12 +587,16 @@ pub fn matrix_html(
     .render()?)
 }
 
-/// The states that have officials, for the filter.
-fn states(c: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        c.prepare_cached("SELECT DISTINCT state FROM campaign_officials ORDER BY state")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    rows.collect()
+/// The states that have officials, for the filter, in byte order (sorted here, not by
+/// PostgreSQL's collation).
+fn states(c: &mut dyn Sql) -> Result<Vec<String>, DbError> {
+    let mut states = c
+        .query("SELECT DISTINCT state FROM campaign_officials", &[])?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect::<Result<Vec<String>, _>>()?;
+    states.sort();
+    Ok(states)
 }
 
 async fn officials_csv(
@@ -614,7 +644,7 @@ async fn staff_map(State(web): State<Web>, headers: HeaderMap) -> Response {
 }
 
 /// The staff map page's HTML: every county coloured by status, with a legend and a list.
-pub fn map_html(c: &Connection) -> Result<String, PageError> {
+pub fn map_html(c: &mut dyn Sql) -> Result<String, PageError> {
     let counties = data::counties(c)?;
     let mut shades = HashMap::new();
     let mut counts: HashMap<Status, usize> = HashMap::new();

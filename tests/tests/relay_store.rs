@@ -1,0 +1,519 @@
+//! The relay's storage conformance suite: every case runs against the embedded SQLite store
+//! and against a real PostgreSQL (a throw-away cluster this test starts, `groundwork_tests::pg`),
+//! each on a fresh store. A case asserts what it must, and writes a transcript of everything
+//! it read; the two engines' transcripts must be equal, so any query that answers differently
+//! on one engine fails here by name.
+
+use automerge::{AutoCommit, ReadDoc, transaction::Transactable};
+use groundwork_core::campaign::{
+    OfficialFilter, Shared, SharedAnswer, SharedMeeting, SharedOfficial,
+};
+use groundwork_core::ids::DocumentId;
+use groundwork_core::schema::vocab::{ContactResult, Office};
+use groundwork_relay::store::{Location, RelayStore, Write};
+use groundwork_relay::{campaign, web};
+use groundwork_tests::Res;
+use groundwork_tests::pg::Cluster;
+
+/// One case: given a fresh store, exercise it, assert, and return a transcript.
+type Case = fn(&RelayStore) -> Res<Vec<String>>;
+
+const CASES: &[(&str, Case)] = &[
+    ("chunks", chunks),
+    ("access_tables", access_tables),
+    ("invites_nonces_tokens", invites_nonces_tokens),
+    ("batch_is_atomic", batch_is_atomic),
+    ("drop_document", drop_document),
+    ("campaign_index", campaign_index),
+    ("staff_and_settings", staff_and_settings),
+];
+
+#[test]
+fn every_case_answers_the_same_on_sqlite_and_postgresql() -> Res<()> {
+    let cluster = Cluster::start()?;
+    let key = groundwork_tests::test_key();
+    let mut failures = Vec::new();
+    for (i, (name, case)) in CASES.iter().enumerate() {
+        let dir = tempfile::tempdir()?;
+        let sqlite = RelayStore::open_at(&Location::Sqlite {
+            dir: dir.path().to_owned(),
+            key: key.clone(),
+        })?;
+        let url = cluster.create_database(&format!("case{i}"))?;
+        let postgres = RelayStore::open_at(&Location::Postgres { url })?;
+        let on_sqlite = case(&sqlite).map_err(|e| format!("{name} on SQLite: {e}"));
+        let on_postgres = case(&postgres).map_err(|e| format!("{name} on PostgreSQL: {e}"));
+        match (on_sqlite, on_postgres) {
+            (Ok(a), Ok(b)) if a == b => eprintln!("{name}: ok ({} lines)", a.len()),
+            (Ok(a), Ok(b)) => failures.push(format!(
+                "{name}: the engines differ\nSQLite:\n  {}\nPostgreSQL:\n  {}",
+                a.join("\n  "),
+                b.join("\n  ")
+            )),
+            (a, b) => {
+                failures.extend(a.err());
+                failures.extend(b.err());
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    Ok(())
+}
+
+fn doc(n: u8) -> DocumentId {
+    DocumentId::from([n; 16])
+}
+
+/// A document saved in two chunks (a snapshot, then an incremental batch) loads whole.
+fn chunks(store: &RelayStore) -> Res<Vec<String>> {
+    // A fixed actor and time, so both engines' transcripts name the same heads.
+    let mut am = AutoCommit::new().with_actor(automerge::ActorId::from(b"conformance".to_vec()));
+    am.put(automerge::ROOT, "name", "Riverside")?;
+    am.commit_with(automerge::transaction::CommitOptions::default().with_time(0));
+    let first = am.save();
+    am.put(automerge::ROOT, "county", "06065")?;
+    am.commit_with(automerge::transaction::CommitOptions::default().with_time(0));
+    let second = am.save_incremental();
+    store.commit(&[Write::Chunk(doc(1), first.clone())])?;
+    store.commit(&[Write::Chunk(doc(1), second)])?;
+    // The same bytes again (a retried batch) change nothing.
+    store.commit(&[Write::Chunk(doc(1), first)])?;
+    let mut loaded = AutoCommit::load(&store.load(&doc(1))?.ok_or("doc 1 missing")?)?;
+    assert_eq!(loaded.get_heads(), am.get_heads());
+    assert!(store.load(&doc(2))?.is_none(), "a document never stored");
+    let county = loaded
+        .get(automerge::ROOT, "county")?
+        .map(|(v, _)| v.to_string());
+    Ok(vec![
+        format!("heads {:?}", loaded.get_heads()),
+        format!("county {county:?}"),
+    ])
+}
+
+fn access_tables(store: &RelayStore) -> Res<Vec<String>> {
+    let group = doc(10).to_string();
+    store.commit(&[
+        Write::Group {
+            group: group.clone(),
+            roster: doc(11),
+            created_by: "lead-device".into(),
+            at: 1_000,
+        },
+        Write::Document {
+            doc: doc(10),
+            group: group.clone(),
+            kind: "plan".into(),
+            owner: None,
+        },
+        Write::Document {
+            doc: doc(12),
+            group: group.clone(),
+            kind: "contacts".into(),
+            owner: Some("canvasser-device".into()),
+        },
+        Write::Period {
+            doc: doc(12),
+            period: "2026-12".into(),
+        },
+        Write::Member {
+            group: group.clone(),
+            device: "lead-device".into(),
+            role: "lead".into(),
+            name: "Lead".into(),
+            person: "lead-device".into(),
+            at: 1_000,
+        },
+        Write::Member {
+            group: group.clone(),
+            device: "canvasser-device".into(),
+            role: "canvasser".into(),
+            name: "Canvasser".into(),
+            person: "canvasser-device".into(),
+            at: 2_000,
+        },
+        Write::Creator("lead-device".into()),
+        Write::Creator("lead-device".into()),
+        Write::Follow {
+            device: "lead-device".into(),
+            county: "06065".into(),
+            follow: true,
+            at: 3_000,
+        },
+        Write::Follow {
+            device: "lead-device".into(),
+            county: "48453".into(),
+            follow: true,
+            at: 3_000,
+        },
+    ])?;
+    store.commit(&[
+        Write::Removed {
+            group: group.clone(),
+            device: "canvasser-device".into(),
+            at: 4_000,
+        },
+        Write::Wiped {
+            group: group.clone(),
+            device: "canvasser-device".into(),
+            at: 5_000,
+        },
+        Write::Follow {
+            device: "lead-device".into(),
+            county: "48453".into(),
+            follow: false,
+            at: 6_000,
+        },
+    ])?;
+    let rows = store.access_rows()?;
+    let mut out = Vec::new();
+    let mut documents = rows.documents.clone();
+    documents.sort_by_key(|d| d.0.to_string());
+    assert_eq!(documents.len(), 2);
+    out.extend(documents.iter().map(|d| format!("document {d:?}")));
+    out.extend(rows.groups.iter().map(|g| format!("group {g:?}")));
+    let mut members = rows.members.clone();
+    members.sort_by(|a, b| a.device.cmp(&b.device));
+    let canvasser = &members[0];
+    assert_eq!(
+        (canvasser.removed_at, canvasser.wiped_at),
+        (Some(4_000), Some(5_000))
+    );
+    out.extend(members.iter().map(|m| format!("member {m:?}")));
+    assert_eq!(rows.creators, vec!["lead-device".to_owned()]);
+    assert_eq!(
+        rows.followers,
+        vec![("lead-device".to_owned(), "06065".to_owned())]
+    );
+    assert_eq!(rows.periods, vec![(doc(12), "2026-12".to_owned())]);
+    // A removed device invited again is a member again.
+    store.commit(&[Write::Member {
+        group,
+        device: "canvasser-device".into(),
+        role: "member".into(),
+        name: "Canvasser".into(),
+        person: "canvasser-device".into(),
+        at: 7_000,
+    }])?;
+    let again = store.access_rows()?;
+    let back = again
+        .members
+        .iter()
+        .find(|m| m.device == "canvasser-device")
+        .ok_or("member gone")?;
+    assert_eq!((back.role.as_str(), back.removed_at), ("member", None));
+    out.push(format!("rejoined {back:?}"));
+    Ok(out)
+}
+
+fn invites_nonces_tokens(store: &RelayStore) -> Res<Vec<String>> {
+    assert_eq!(store.invite_uses("invite-1")?, 0);
+    store.commit(&[Write::InviteUsed("invite-1".into())])?;
+    store.commit(&[
+        Write::InviteUsed("invite-1".into()),
+        Write::InviteUsed("invite-2".into()),
+    ])?;
+    assert_eq!(store.invite_uses("invite-1")?, 2);
+    assert_eq!(store.invite_uses("invite-2")?, 1);
+    store.commit(&[
+        Write::Nonce("nonce-old".into(), 100),
+        Write::Nonce("nonce-new".into(), 10_000),
+        Write::Token {
+            hash: "hash-old".into(),
+            device: "device".into(),
+            group: "group".into(),
+            expires_at: 100,
+        },
+        Write::Token {
+            hash: "hash-new".into(),
+            device: "device".into(),
+            group: "group".into(),
+            expires_at: 10_000,
+        },
+    ])?;
+    assert!(store.nonce_seen("nonce-old")? && store.nonce_seen("nonce-new")?);
+    assert!(!store.nonce_seen("nonce-other")?);
+    // A nonce is used once.
+    assert!(store.use_nonce("nonce-fresh", 10_000)?);
+    assert!(!store.use_nonce("nonce-fresh", 10_000)?);
+    assert!(!store.use_nonce("nonce-new", 10_000)?);
+    assert_eq!(store.token("hash-old", 1_000)?, None, "expired");
+    assert_eq!(
+        store.token("hash-new", 1_000)?,
+        Some(("device".into(), "group".into()))
+    );
+    store.purge_expired(1_000)?;
+    assert!(!store.nonce_seen("nonce-old")? && store.nonce_seen("nonce-new")?);
+    Ok(vec![format!("token {:?}", store.token("hash-new", 1_000)?)])
+}
+
+/// A batch that fails part-way leaves nothing of itself behind.
+fn batch_is_atomic(store: &RelayStore) -> Res<Vec<String>> {
+    let group = |at| Write::Group {
+        group: "g".into(),
+        roster: doc(21),
+        created_by: "lead".into(),
+        at,
+    };
+    store.commit(&[group(1)])?;
+    let failed = store.commit(&[
+        Write::Chunk(doc(20), b"bytes of a batch".to_vec()),
+        Write::InviteUsed("invite".into()),
+        group(2),
+    ]);
+    let error = failed
+        .err()
+        .ok_or("a second group of the same id was accepted")?;
+    assert!(!error.is_full() && !error.is_unavailable(), "{error}");
+    assert!(
+        store.load(&doc(20))?.is_none(),
+        "a chunk of the failed batch stayed"
+    );
+    assert_eq!(store.invite_uses("invite")?, 0);
+    Ok(vec!["rolled back".into()])
+}
+
+fn drop_document(store: &RelayStore) -> Res<Vec<String>> {
+    store.commit(&[
+        Write::Chunk(doc(30), b"a".to_vec()),
+        Write::Chunk(doc(30), b"b".to_vec()),
+        Write::Chunk(doc(31), b"c".to_vec()),
+        Write::Document {
+            doc: doc(30),
+            group: "g".into(),
+            kind: "contacts".into(),
+            owner: Some("d".into()),
+        },
+        Write::Canvass {
+            doc: doc(30),
+            group: "g".into(),
+            period: "2026-12".into(),
+            contacts: vec![("c1".into(), ContactResult::Talked, Some(4))],
+        },
+    ])?;
+    assert_eq!(store.load(&doc(30))?.as_deref(), Some(&b"ab"[..]));
+    store.commit(&[Write::DropDocument(doc(30))])?;
+    assert!(store.load(&doc(30))?.is_none());
+    assert_eq!(store.load(&doc(31))?.as_deref(), Some(&b"c"[..]));
+    assert!(store.access_rows()?.documents.is_empty());
+    let dump = store.campaign(campaign::dump)?;
+    assert!(dump.is_empty(), "{dump:?}");
+    Ok(vec![])
+}
+
+fn shared(group: &str, name: &str, county: &str, at: i64) -> Res<Shared> {
+    let key = format!("{county}/sheriff");
+    Ok(Shared {
+        group_id: group.into(),
+        group_name: name.into(),
+        officials: vec![SharedOfficial {
+            key: key.clone(),
+            county: county.into(),
+            office: Office::Sheriff,
+            place: None,
+            name: "Sheriff Example".into(),
+            title: "Sheriff".into(),
+        }],
+        meetings: vec![SharedMeeting {
+            meeting_id: format!("m-{group}"),
+            official: key.clone(),
+            status: "scheduled".parse()?,
+            at: Some(at),
+            place: Some("County building".into()),
+            title: Some("Ask the sheriff".into()),
+            visibility: "public".parse()?,
+            joins: None,
+        }],
+        answers: vec![
+            SharedAnswer {
+                official: key.clone(),
+                rule: "R1".parse()?,
+                existing: "none".parse()?,
+                position: "will-support".parse()?,
+                conditions: None,
+                legal_basis: None,
+                recorded_at: at,
+            },
+            SharedAnswer {
+                official: key,
+                rule: "R6".parse()?,
+                existing: "partial".parse()?,
+                position: "supports-with-changes".parse()?,
+                conditions: Some("would sign if 'shall' read 'should'".into()),
+                legal_basis: None,
+                recorded_at: at + 1,
+            },
+        ],
+    })
+}
+
+/// The campaign index and every read of it (staff's, the boards', the dashboard's).
+fn campaign_index(store: &RelayStore) -> Res<Vec<String>> {
+    let a = shared(
+        "group-a",
+        "Riverside Freedom City",
+        "06065",
+        1_800_000_000_000,
+    )?;
+    let mut b = shared(
+        "group-b",
+        "Moreno Valley Neighbours",
+        "06065",
+        1_800_000_100_000,
+    )?;
+    // Group B's meeting is the one the office combined with A's.
+    b.meetings[0].joins = Some("group-a/m-group-a".into());
+    b.answers[0].position = "opposes".parse()?;
+    let c = shared("group-c", "Austin Together", "48453", 1_800_000_200_000)?;
+    store.commit(&[
+        Write::Campaign {
+            group: "group-a".into(),
+            shared: Some(Box::new(a)),
+            at: 10,
+        },
+        Write::Campaign {
+            group: "group-b".into(),
+            shared: Some(Box::new(b)),
+            at: 20,
+        },
+        Write::Campaign {
+            group: "group-c".into(),
+            shared: Some(Box::new(c)),
+            at: 30,
+        },
+        Write::Canvass {
+            doc: doc(40),
+            group: "group-a".into(),
+            period: "2026-12".into(),
+            contacts: vec![
+                ("c1".into(), ContactResult::Talked, Some(5)),
+                ("c2".into(), ContactResult::NotHome, None),
+            ],
+        },
+        Write::Board {
+            county: "06065".into(),
+            doc: doc(41),
+            at: 40,
+        },
+    ])?;
+    let mut out = store.campaign(campaign::dump)?;
+    let officials = store.campaign(|c| campaign::officials(c, &OfficialFilter::default()))?;
+    assert_eq!(officials.len(), 2);
+    let riverside = store
+        .campaign(|c| campaign::official(c, "06065/sheriff"))?
+        .ok_or("the Riverside sheriff is missing")?;
+    assert_eq!(riverside.official.groups.len(), 2);
+    // The latest answer on R1 is B's (recorded later): opposes.
+    assert_eq!(riverside.official.answers[0].position.as_str(), "opposes");
+    out.push(format!("officials {officials:?}"));
+    out.push(format!("official {riverside:?}"));
+    let board = store.campaign(|c| campaign::board(c, "06065"))?;
+    assert_eq!(board.officials.len(), 1);
+    out.push(format!("board {board:?}"));
+    out.push(format!(
+        "counties of a {:?}",
+        store.campaign(|c| campaign::counties_of(c, "group-a"))?
+    ));
+    let mut pairs = store.campaign(campaign::county_groups)?;
+    pairs.sort();
+    out.push(format!("county groups {pairs:?}"));
+    out.push(format!(
+        "boards {:?}",
+        store.campaign(campaign::board_docs)?
+    ));
+    out.push(format!(
+        "shares {:?}",
+        store.campaign(|c| campaign::shares(c, "group-a"))?
+    ));
+    // The dashboard's reads.
+    let overview = store.campaign(web::data::overview)?;
+    assert_eq!(overview.doors.count, 2);
+    assert_eq!(overview.conversations.count, 1);
+    out.push(format!("overview {overview:?}"));
+    for sort in ["place", "support", "groups", "name"] {
+        let sort = web::data::Sort::parse(sort).ok_or("a sort")?;
+        let page =
+            store.campaign(|c| web::data::matrix(c, &web::data::Filter::default(), sort, 1, 10))?;
+        assert_eq!(page.total, 2);
+        out.push(format!("matrix {page:?}"));
+    }
+    out.push(format!("map {:?}", store.campaign(web::data::counties)?));
+    let public = store.campaign(|c| web::data::public_meetings(c, None, None, None))?;
+    assert_eq!(public.len(), 3);
+    out.push(format!("public {public:?}"));
+    // A group that stops sharing leaves the index at once, and other groups' meetings no
+    // longer name its meetings.
+    store.commit(&[Write::Campaign {
+        group: "group-a".into(),
+        shared: None,
+        at: 50,
+    }])?;
+    let dump = store.campaign(campaign::dump)?;
+    assert!(!dump.iter().any(|l| l.contains("group-a")), "{dump:?}");
+    out.extend(dump);
+    Ok(out)
+}
+
+fn staff_and_settings(store: &RelayStore) -> Res<Vec<String>> {
+    assert!(store.campaign(|c| campaign::set_staff(c, "staff-device", true, 1))?);
+    assert!(!store.campaign(|c| campaign::set_staff(c, "staff-device", true, 2))?);
+    assert_eq!(store.staff()?, vec!["staff-device".to_owned()]);
+    let link = store.campaign(|c| web::session::create_link(c, "staff-device", 10))?;
+    assert!(link.is_some());
+    assert!(store.campaign(|c| campaign::set_staff(c, "staff-device", false, 3))?);
+    assert!(store.staff()?.is_empty());
+    assert!(!store.campaign(|c| campaign::is_staff(c, "staff-device"))?);
+    assert_eq!(store.quota_mib()?, None);
+    store.set_quota_mib(Some(512))?;
+    assert_eq!(store.quota_mib()?, Some(512));
+    store.set_quota_mib(None)?;
+    assert_eq!(store.quota_mib()?, None);
+    // Other settings are the operator's: an unreadable quota reads as none, never an error.
+    store.campaign(|c| {
+        c.execute(
+            "INSERT INTO settings (key, value) VALUES ('quota_mib', 'lots')",
+            &[],
+        )
+    })?;
+    assert_eq!(store.quota_mib()?, None);
+    store.probe_write(1)?;
+    Ok(vec![])
+}
+
+/// What only PostgreSQL does: nodes share one storage id; a node whose connection was cut
+/// (the server restarted) reconnects on its next statement, and what was acknowledged before
+/// survived the immediate stop.
+#[test]
+fn postgresql_nodes_share_an_id_and_survive_a_restart() -> Res<()> {
+    let cluster = Cluster::start()?;
+    let url = cluster.create_database("shared")?;
+    let a = RelayStore::open_at(&Location::Postgres { url: url.clone() })?;
+    let b = RelayStore::open_at(&Location::Postgres { url: url.clone() })?;
+    let id = a.shared_storage_id()?;
+    assert_eq!(b.shared_storage_id()?, id);
+    a.commit(&[Write::Chunk(doc(1), b"acknowledged".to_vec())])?;
+    cluster.stop_immediately()?;
+    let down = b.load(&doc(1)).err().ok_or("a stopped database answered")?;
+    assert!(down.is_unavailable(), "{down}");
+    cluster.start_server()?;
+    assert_eq!(b.load(&doc(1))?.as_deref(), Some(&b"acknowledged"[..]));
+    assert_eq!(a.load(&doc(1))?.as_deref(), Some(&b"acknowledged"[..]));
+    // The schema is applied once, however many nodes open it.
+    let c = RelayStore::open_at(&Location::Postgres { url })?;
+    assert_eq!(c.shared_storage_id()?, id);
+    Ok(())
+}
+
+/// A database URL that does not work is refused with what is wrong, the password left out.
+#[test]
+fn a_bad_database_url_is_refused_by_name() {
+    let url = "postgres://relay:hunter2@127.0.0.1:1/groundwork";
+    let error = RelayStore::open_at(&Location::Postgres { url: url.into() })
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        error.contains("postgres://relay:***@127.0.0.1:1/groundwork"),
+        "{error}"
+    );
+    assert!(!error.contains("hunter2"), "{error}");
+}
