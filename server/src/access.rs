@@ -606,6 +606,26 @@ impl RelayAccess {
         person: &str,
     ) -> Write {
         let at = now_ms();
+        self.insert_member(group, device, role, name, person, at);
+        Write::Member {
+            group: group.to_owned(),
+            device: device.to_owned(),
+            role: role.as_str().to_owned(),
+            name: name.to_owned(),
+            person: person.to_owned(),
+            at,
+        }
+    }
+
+    fn insert_member(
+        &mut self,
+        group: &str,
+        device: &str,
+        role: Role,
+        name: &str,
+        person: &str,
+        at: i64,
+    ) {
         if let Some(g) = self.groups.get_mut(group) {
             g.members.insert(
                 device.to_owned(),
@@ -623,13 +643,96 @@ impl RelayAccess {
             .entry(device.to_owned())
             .or_default()
             .insert(group.to_owned());
-        Write::Member {
-            group: group.to_owned(),
-            device: device.to_owned(),
-            role: role.as_str().to_owned(),
-            name: name.to_owned(),
-            person: person.to_owned(),
-            at,
+    }
+
+    /// Applies a record another relay node on the same database committed (the tables only;
+    /// the caller does what it implies for connections and documents).
+    pub fn apply_record(&mut self, record: &crate::cluster::Record) {
+        use crate::cluster::Record;
+        match record {
+            Record::Group { group, roster } => {
+                if let Ok(roster) = roster.parse() {
+                    self.groups
+                        .entry(group.clone())
+                        .or_insert_with(|| GroupEntry {
+                            roster,
+                            members: BTreeMap::new(),
+                            docs: BTreeSet::new(),
+                        });
+                }
+            }
+            Record::Document {
+                doc,
+                group,
+                kind,
+                owner,
+            } => {
+                // A board's readers follow its county (`Record::Board`), not a group.
+                if let (Ok(doc), Some(kind)) = (doc.parse(), DocKind::parse(kind))
+                    && kind != DocKind::Board
+                {
+                    // Recorded by the node that wrote it: nothing to write here.
+                    self.insert_doc(doc, group, kind, owner.clone());
+                }
+            }
+            Record::Member {
+                group,
+                device,
+                role,
+                name,
+                person,
+                at,
+            } => {
+                if let Ok(role) = role.parse() {
+                    self.insert_member(group, device, role, name, person, *at);
+                }
+            }
+            Record::Removed { group, device, at } => {
+                if let Some(m) = self
+                    .groups
+                    .get_mut(group)
+                    .and_then(|g| g.members.get_mut(device))
+                {
+                    m.removed_at = Some(*at);
+                }
+            }
+            Record::Wiped { group, device, at } => {
+                if let Some(m) = self
+                    .groups
+                    .get_mut(group)
+                    .and_then(|g| g.members.get_mut(device))
+                {
+                    m.wiped_at = Some(*at);
+                }
+            }
+            Record::Creator { device } => {
+                self.creators.insert(device.clone());
+            }
+            Record::Follow {
+                device,
+                county,
+                follow,
+            } => {
+                self.follow(device, county, *follow);
+            }
+            Record::Board { county, doc } => {
+                if let Ok(doc) = doc.parse() {
+                    self.set_board(county, doc);
+                }
+            }
+            Record::Period { doc, period } => {
+                if let Ok(doc) = doc.parse() {
+                    self.set_period(&doc, period);
+                }
+            }
+            Record::Dropped { doc } => {
+                if let Ok(doc) = doc.parse() {
+                    self.forget_doc(&doc);
+                }
+            }
+            Record::Counties { group, counties } => {
+                self.set_group_counties(group, counties.iter().cloned().collect());
+            }
         }
     }
 
@@ -686,6 +789,17 @@ impl RelayAccess {
     }
 
     fn record_doc(&mut self, doc: DocumentId, group: &str, kind: DocKind, owner: Option<String>) {
+        self.insert_doc(doc, group, kind, owner.clone());
+        self.pending.push(Write::Document {
+            doc,
+            group: group.to_owned(),
+            kind: kind.as_str().to_owned(),
+            owner,
+        });
+    }
+
+    /// A document of a group in the tables (a new one's record is the caller's to write).
+    fn insert_doc(&mut self, doc: DocumentId, group: &str, kind: DocKind, owner: Option<String>) {
         if let Some(g) = self.groups.get_mut(group) {
             g.docs.insert(doc);
         }
@@ -694,16 +808,10 @@ impl RelayAccess {
             DocEntry {
                 group: group.to_owned(),
                 kind: Some(kind),
-                owner: owner.clone(),
+                owner,
                 period: None,
             },
         );
-        self.pending.push(Write::Document {
-            doc,
-            group: group.to_owned(),
-            kind: kind.as_str().to_owned(),
-            owner,
-        });
     }
 
     /// Creates a group (and records its roster document) for a plan its lead brought.

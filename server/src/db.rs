@@ -37,7 +37,7 @@ pub enum DbError {
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL said no, or could not be reached.
-    #[error("{0}")]
+    #[error("{}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     /// A column held something other than what the code reads from it.
     #[error("column {column}: expected {expected}, found {found}")]
@@ -52,6 +52,27 @@ pub enum DbError {
     /// A parameter or a result column of a type this layer does not carry.
     #[error("{0}")]
     Type(String),
+}
+
+/// PostgreSQL's own words: the server's message, detail and hint where it sent them (the
+/// client's `Display` says only "db error"), else the client's reason.
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut out = format!("{} ({})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                out.push_str(&format!("; {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                out.push_str(&format!("; hint: {hint}"));
+            }
+            out
+        }
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 impl DbError {
@@ -81,6 +102,18 @@ impl DbError {
                             || *c == postgres::error::SqlState::CRASH_SHUTDOWN
                             || *c == postgres::error::SqlState::CANNOT_CONNECT_NOW
                     })
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the transaction was rolled back for meeting another (PostgreSQL's deadlock
+    /// `40P01` or serialization failure `40001`): trying it again is safe and may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Postgres(e) => {
+                e.code() == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
+                    || e.code() == Some(&postgres::error::SqlState::T_R_SERIALIZATION_FAILURE)
             }
             _ => false,
         }

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod campaign;
+pub mod cluster;
 pub mod db;
 pub mod guard;
 pub mod key;
@@ -198,7 +199,7 @@ pub async fn serve(
             });
             match opened {
                 Ok((store, id)) => {
-                    let _ = ready_tx.send(Ok(()));
+                    let _ = ready_tx.send(Ok(store.node().to_owned()));
                     options.storage_id = id;
                     relay::run(store, rx, hub_metrics, options);
                 }
@@ -207,9 +208,24 @@ pub async fn serve(
                 }
             }
         })?;
-    ready_rx
+    let node = ready_rx
         .await
         .map_err(|_| std::io::Error::other("the hub thread stopped while opening the store"))??;
+    // Nodes on one PostgreSQL database hear of each other's commits on a connection of their
+    // own; the hub reads the change log when told (and on a timer, in case a hint is lost).
+    let stop_listener = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listener_thread = match &location {
+        store::Location::Postgres { url } => {
+            let inbound = tx.clone();
+            Some(cluster::listen(
+                url.clone(),
+                node,
+                stop_listener.clone(),
+                move || inbound.send(Inbound::LogChanged).is_ok(),
+            )?)
+        }
+        store::Location::Sqlite { .. } => None,
+    };
     let admission = guard::Admission::new(config.max_connections_per_address, config.idle_timeout);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = App {
@@ -233,7 +249,7 @@ pub async fn serve(
         .route("/metrics", get(metrics_text))
         .with_state(app.clone())
         .merge(web::router(web));
-    tracing::info!(addr = ?listener.local_addr().ok(), tls = config.tls.is_some(), "relay listening");
+    tracing::info!(addr = ?listener.local_addr().ok(), tls = config.tls.is_some(), "relay stop_listener");
     let shutdown = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -258,7 +274,12 @@ pub async fn serve(
             .await?;
         }
     }
-    // Every connection task has ended; dropping the last sender lets the hub thread finish.
+    // Every connection task has ended; the listener stops (it holds a sender too), and
+    // dropping the last sender lets the hub thread finish.
+    stop_listener.store(true, Ordering::Relaxed);
+    if let Some(thread) = listener_thread {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
     drop(app);
     let _ = tokio::task::spawn_blocking(move || hub.join()).await;
     tracing::info!("relay stopped");

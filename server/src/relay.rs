@@ -61,6 +61,9 @@ pub enum Inbound {
         /// Which.
         conn: ConnId,
     },
+    /// Another relay node on the same database committed changes (a hint: the change log is
+    /// read on the next turn).
+    LogChanged,
 }
 
 /// What the hub thread tells a WebSocket task.
@@ -184,6 +187,10 @@ pub struct Metrics {
     pub storage_quota_bytes: AtomicU64,
     /// Why the store takes no changes now, while it does not (for `/healthz`).
     pub storage_problem: std::sync::Mutex<Option<String>>,
+    /// Rows of other nodes' change log applied (PostgreSQL).
+    pub log_applied: AtomicU64,
+    /// Reads of the change log that failed (the database unreachable).
+    pub log_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -218,7 +225,11 @@ impl Metrics {
              # HELP groundwork_storage_quota_bytes The store's quota as applied (0: none).\n\
              # TYPE groundwork_storage_quota_bytes gauge\ngroundwork_storage_quota_bytes {}\n\
              # HELP groundwork_resident_memory_bytes Resident set size of the relay.\n\
-             # TYPE groundwork_resident_memory_bytes gauge\ngroundwork_resident_memory_bytes {}\n",
+             # TYPE groundwork_resident_memory_bytes gauge\ngroundwork_resident_memory_bytes {}\n\
+             # HELP groundwork_log_applied_total Rows of other relay nodes' change log applied.\n\
+             # TYPE groundwork_log_applied_total counter\ngroundwork_log_applied_total {}\n\
+             # HELP groundwork_log_failures_total Reads of the change log that failed.\n\
+             # TYPE groundwork_log_failures_total counter\ngroundwork_log_failures_total {}\n",
             g(&self.connections),
             g(&self.documents_loaded),
             g(&self.messages_in),
@@ -235,6 +246,8 @@ impl Metrics {
             u8::from(self.storage_problem().is_none()),
             g(&self.storage_quota_bytes),
             rss,
+            g(&self.log_applied),
+            g(&self.log_failures),
         )
     }
 }
@@ -318,7 +331,39 @@ struct HubThread {
     retention_due: bool,
     /// When contacts past their groups' retention were last looked for (months turn over).
     last_retention: Instant,
+    /// Where this node is in the change log other nodes on its database write (`None` on
+    /// SQLite, where it is the only node).
+    log: Option<LogCursor>,
+    /// Whether the change log is to be read on this turn (a notification came, or a tick).
+    log_due: bool,
+    /// When the change log was last pruned.
+    last_prune: Instant,
 }
+
+/// A node's place in the change log.
+struct LogCursor {
+    /// Rows from transactions at or past this one are read next time.
+    xmin: u64,
+    /// Rows applied that may be read again (their transaction was at or past the cursor),
+    /// with their transaction: forgotten once the cursor passes it.
+    applied: BTreeMap<i64, u64>,
+}
+
+impl LogCursor {
+    fn new(xmin: u64) -> Self {
+        Self {
+            xmin,
+            applied: BTreeMap::new(),
+        }
+    }
+}
+
+/// How often a node reads the change log when no notification came (a lost NOTIFY, or a
+/// listener reconnecting, costs at most this).
+const LOG_EVERY: Duration = Duration::from_millis(500);
+
+/// How long a node that stopped reading the log still holds back its pruning.
+const LOG_LIVE_FOR: Duration = Duration::from_secs(300);
 
 /// How the hub thread runs.
 pub struct Options {
@@ -350,6 +395,14 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         redemptions,
         max_queued_bytes,
     } = options;
+    // The cursor first: whatever commits while the tables are read is read again from the log.
+    let log = match store.log_cursor() {
+        Ok(cursor) => cursor.map(LogCursor::new),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot find where the change log starts");
+            None
+        }
+    };
     let hub = fresh_hub(&store, &storage_id, signup_code.clone());
     let mut t = HubThread {
         hub,
@@ -379,6 +432,9 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         trimmer: Default::default(),
         retention_due: true,
         last_retention: Instant::now(),
+        log,
+        log_due: false,
+        last_prune: Instant::now(),
     };
     // Every group's brief is checked once at startup (written for groups from before briefs;
     // unchanged ones cost a comparison).
@@ -391,10 +447,15 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
     // Ticks (retries, unloading idle documents) run on time, busy or not.
     let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
     let mut last_tick = Instant::now();
+    let mut last_log = Instant::now();
     loop {
         // Awake for the tick, or sooner for a connection whose offers fall due (a new device
-        // with nothing to say would otherwise wait for the tick: a canvasser's join took 1 s).
-        let until_tick = tick_every.saturating_sub(last_tick.elapsed());
+        // with nothing to say would otherwise wait for the tick: a canvasser's join took 1 s),
+        // or for the change log's timer.
+        let mut until_tick = tick_every.saturating_sub(last_tick.elapsed());
+        if t.log.is_some() {
+            until_tick = until_tick.min(LOG_EVERY.saturating_sub(last_log.elapsed()));
+        }
         let wait = t.next_offer_in().map_or(until_tick, |d| d.min(until_tick));
         match rx.recv_timeout(wait) {
             Ok(first) => {
@@ -406,6 +467,13 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if t.log.is_some() && last_log.elapsed() >= LOG_EVERY {
+            last_log = Instant::now();
+            t.log_due = true;
+        }
+        if t.log_due {
+            t.catch_up();
         }
         if last_tick.elapsed() >= tick_every {
             last_tick = Instant::now();
@@ -499,12 +567,23 @@ impl HubThread {
             .fetch_add(1, Ordering::Relaxed);
         let reason = if e.is_full() {
             FULL.to_owned()
+        } else if e.is_unavailable() {
+            format!("the relay cannot reach its database, so it takes no changes now: {e}")
         } else {
             format!("the relay's storage is failing, so it takes no changes now: {e}")
         };
         tracing::error!(error = %e, "a write to the relay's store failed; it takes no changes until one succeeds");
+        self.close_all(&reason);
+        self.hub = fresh_hub(&self.store, &self.storage_id, self.signup_code.clone());
+        self.hub.policy_mut().set_read_only(Some(reason.clone()));
+        self.metrics.set_storage_problem(Some(reason.clone()));
+        self.failing = Some(reason);
+    }
+
+    /// Closes every connection with `reason` and forgets them.
+    fn close_all(&mut self, reason: &str) {
         for tx in std::mem::take(&mut self.conns).into_values() {
-            tx.refuse(&reason);
+            tx.refuse(reason);
         }
         self.not_reading.clear();
         self.metrics.connections.store(0, Ordering::Relaxed);
@@ -512,11 +591,122 @@ impl HubThread {
         self.busy.clear();
         self.pending_offers.clear();
         self.idle_since.clear();
-        self.hub = fresh_hub(&self.store, &self.storage_id, self.signup_code.clone());
-        self.hub.policy_mut().set_read_only(Some(reason.clone()));
         self.metrics.documents_loaded.store(0, Ordering::Relaxed);
-        self.metrics.set_storage_problem(Some(reason.clone()));
-        self.failing = Some(reason);
+    }
+
+    /// Reads the change log other nodes on this database write, from where this node was, and
+    /// applies it: chunks of documents in memory reach the devices syncing them here; access
+    /// records change who may read what here (a removed device is cut off at once). A read
+    /// that fails because the database is unreachable stops this node taking changes, as a
+    /// failed write does.
+    fn catch_up(&mut self) {
+        self.log_due = false;
+        let Some(since) = self.log.as_ref().map(|l| l.xmin) else {
+            return;
+        };
+        let (next, entries) = match self.store.read_log(since) {
+            Ok(read) => read,
+            Err(e) => {
+                self.metrics.log_failures.fetch_add(1, Ordering::Relaxed);
+                if e.is_unavailable() {
+                    if self.failing.is_none() {
+                        self.storage_failed(&e);
+                    }
+                } else {
+                    tracing::warn!(error = %e, "reading the change log failed");
+                }
+                return;
+            }
+        };
+        let now = self.now();
+        for entry in entries {
+            let fresh = self
+                .log
+                .as_mut()
+                .is_some_and(|l| l.applied.insert(entry.id, entry.xid).is_none());
+            if !fresh {
+                continue;
+            }
+            self.metrics.log_applied.fetch_add(1, Ordering::Relaxed);
+            if let Some((doc, hash)) = &entry.chunk
+                && self.hub.doc(doc).is_some()
+            {
+                match self.store.chunk(doc, hash) {
+                    // Another node's change: stored, so it may go to this node's devices.
+                    Ok(Some(bytes)) => {
+                        if let Err(e) = self.hub.handle_local_change(*doc, &bytes, now) {
+                            tracing::warn!(doc = %doc, error = %e, "another node's chunk cannot be applied");
+                        }
+                    }
+                    // Compacted away meanwhile: the document's snapshot holds it, and the
+                    // document is reloaded from the store once idle.
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "reading another node's chunk failed"),
+                }
+            }
+            if let Some(json) = &entry.record {
+                match serde_json::from_str::<crate::cluster::Record>(json) {
+                    Ok(record) => self.apply_record(record, now),
+                    Err(e) => tracing::warn!(error = %e, "an unreadable change log record"),
+                }
+            }
+        }
+        if let Some(log) = self.log.as_mut() {
+            log.applied.retain(|_, xid| *xid >= next);
+            log.xmin = next;
+        }
+        if self.last_prune.elapsed() >= Duration::from_secs(60) {
+            self.last_prune = Instant::now();
+            match self.store.prune_log(LOG_LIVE_FOR) {
+                Ok(n) if n > 0 => tracing::debug!(rows = n, "change log pruned"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning the change log failed"),
+            }
+        }
+    }
+
+    /// Applies what another node changed in the access tables, with what it implies here.
+    fn apply_record(&mut self, record: crate::cluster::Record, now: u64) {
+        use crate::cluster::Record;
+        match &record {
+            Record::Removed { device, .. } => {
+                self.hub.policy_mut().apply_record(&record);
+                // Service stops at once on every node: the device's connections here close,
+                // and it is told to wipe the group when it comes back.
+                for conn in self.hub.policy().conns_of(device) {
+                    if let Some(tx) = self.conns.get(&conn) {
+                        tx.close("removed from a group");
+                    }
+                    self.drop_conn(conn);
+                }
+            }
+            Record::Document { doc, .. } | Record::Board { doc, .. } => {
+                let old = match &record {
+                    Record::Board { county, .. } => self.hub.policy().board(county),
+                    _ => None,
+                };
+                self.hub.policy_mut().apply_record(&record);
+                let Ok(doc) = doc.parse::<DocumentId>() else {
+                    return;
+                };
+                if let Some(old) = old.filter(|old| *old != doc) {
+                    self.hub.withdraw(&old);
+                }
+                for conn in self.hub.policy().readers(&doc) {
+                    if !self.hub.syncing(conn, &doc) {
+                        self.hub.offer(conn, doc, now);
+                    }
+                }
+            }
+            Record::Dropped { doc } => {
+                if let Ok(doc) = doc.parse::<DocumentId>() {
+                    self.hub.withdraw(&doc);
+                    self.idle_since.remove(&doc);
+                }
+                self.hub.policy_mut().apply_record(&record);
+            }
+            _ => self.hub.policy_mut().apply_record(&record),
+        }
     }
 
     /// On each tick: applies the operator's quota if it changed, and while the store takes no
@@ -546,6 +736,20 @@ impl HubThread {
         match self.store.probe_write(self.batch_bytes) {
             Ok(()) => {
                 tracing::info!("the relay's store takes changes again");
+                if self.log.is_some() {
+                    // The tables in memory were read while the database was out of reach, and
+                    // other nodes went on meanwhile: read everything again, from a new place
+                    // in the change log.
+                    match self.store.log_cursor() {
+                        Ok(cursor) => self.log = cursor.map(LogCursor::new),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "the database is not back yet");
+                            return;
+                        }
+                    }
+                    self.close_all("the relay is back on its database: connect again");
+                    self.hub = fresh_hub(&self.store, &self.storage_id, self.signup_code.clone());
+                }
                 self.failing = None;
                 self.hub.policy_mut().set_read_only(None);
                 self.metrics.set_storage_problem(None);
@@ -607,6 +811,7 @@ impl HubThread {
                 self.busy.insert(conn);
             }
             Inbound::Closed { conn } => self.drop_conn(conn),
+            Inbound::LogChanged => self.log_due = true,
         }
     }
 

@@ -292,7 +292,10 @@ const MIGRATIONS: &[&str] = &[
 
 /// The PostgreSQL schema, by version (`schema_migrations` records each one applied), as
 /// numbered SQL files.
-const PG_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/001_relay.sql")];
+const PG_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/001_relay.sql"),
+    include_str!("../migrations/postgres/002_change_log.sql"),
+];
 
 /// The least a storage probe writes: room for a typical batch of changes.
 pub const PROBE_MIN_BYTES: u64 = 256 * 1024;
@@ -336,6 +339,9 @@ pub struct RelayStore {
     db: std::cell::RefCell<Db>,
     /// Where it is, for errors (the file, or the URL without its password).
     place: String,
+    /// This node's name in the change log (PostgreSQL): random per process, so that a node
+    /// skips its own rows and a restarted node reads everything it did not write itself.
+    node: String,
 }
 
 /// One write the relay must make durable before it acknowledges anything after it.
@@ -716,10 +722,90 @@ fn write(tx: &mut dyn Sql, w: &Write) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Takes the next sequence numbers of every document with chunks in the batch, in document
+/// order (the first row locks a batch takes, always in the same order): each document's
+/// first new sequence number. Two nodes' batches of one document are ordered by commit.
+fn take_doc_seqs(
+    tx: &mut dyn Sql,
+    writes: &[Write],
+) -> Result<std::collections::BTreeMap<String, i64>, DbError> {
+    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    for w in writes {
+        if let Write::Chunk(doc, _) = w {
+            *counts.entry(doc.to_string()).or_default() += 1;
+        }
+    }
+    let mut first = std::collections::BTreeMap::new();
+    for (doc, n) in counts {
+        let last: i64 = tx
+            .query_opt(
+                "INSERT INTO doc_seqs (doc_id, seq) VALUES ($1, $2)
+                 ON CONFLICT (doc_id) DO UPDATE SET seq = doc_seqs.seq + $2
+                 RETURNING seq",
+                &[&doc, &n],
+            )?
+            .map_or(Ok(0), |r| r.get(0))?;
+        first.insert(doc, last - n + 1);
+    }
+    Ok(first)
+}
+
+/// Appends a batch to the change log (PostgreSQL), inside its transaction: a row per chunk,
+/// with its document's sequence number (`seqs`: each document's first, from
+/// [`take_doc_seqs`]), and a row per record other nodes apply; then one notification, which
+/// PostgreSQL delivers when the transaction commits.
+fn log_batch(
+    tx: &mut dyn Sql,
+    node: &str,
+    writes: &[Write],
+    mut seqs: std::collections::BTreeMap<String, i64>,
+) -> Result<(), DbError> {
+    let mut logged = false;
+    for w in writes {
+        if let Write::Chunk(doc, bytes) = w {
+            let doc = doc.to_string();
+            let seq = seqs.get(&doc).copied().unwrap_or_default();
+            seqs.insert(doc.clone(), seq + 1);
+            tx.execute(
+                "INSERT INTO change_log (node, doc_id, doc_seq, hash) VALUES ($1, $2, $3, $4)",
+                &[&node, &doc, &seq, &chunk_hash(bytes)],
+            )?;
+            logged = true;
+        } else if let Some(record) = crate::cluster::Record::of(w) {
+            let json = serde_json::to_string(&record)
+                .map_err(|e| DbError::Type(format!("encoding a change log record: {e}")))?;
+            tx.execute(
+                "INSERT INTO change_log (node, record) VALUES ($1, $2)",
+                &[&node, &json],
+            )?;
+            logged = true;
+        }
+    }
+    if logged {
+        tx.execute(
+            &format!("SELECT pg_notify('{}', $1)", crate::cluster::CHANNEL),
+            &[&node],
+        )?;
+    }
+    Ok(())
+}
+
 /// A chunk's content key: SHA-256 of its bytes.
 fn chunk_hash(bytes: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).to_vec()
+}
+
+/// The oldest transaction still running, as PostgreSQL's snapshot says.
+fn xmin(db: &mut dyn Sql) -> Result<u64, DbError> {
+    let text: String = db
+        .query_opt(
+            "SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT)",
+            &[],
+        )?
+        .map_or(Ok(String::new()), |r| r.get(0))?;
+    text.parse()
+        .map_err(|_| DbError::Type(format!("an unreadable snapshot xmin {text:?}")))
 }
 
 /// Rows as (text, text) pairs.
@@ -779,10 +865,17 @@ impl RelayStore {
     }
 
     fn new(db: Db) -> Self {
+        let node = DocumentId::random().map_or_else(|_| "node".into(), |d| d.to_string());
         Self {
             place: db.describe(),
             db: std::cell::RefCell::new(db),
+            node,
         }
+    }
+
+    /// This node's name in the change log.
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// Opens the store at `location`.
@@ -929,10 +1022,31 @@ impl RelayStore {
         if writes.is_empty() {
             return Ok(());
         }
-        self.db
-            .borrow_mut()
-            .transaction(|tx| writes.iter().try_for_each(|w| write(tx, w)))
-            .map_err(|e| self.err(e))
+        let mut db = self.db.borrow_mut();
+        if db.engine() == Engine::Sqlite {
+            return db
+                .transaction(|tx| writes.iter().try_for_each(|w| write(tx, w)))
+                .map_err(|e: DbError| self.err(e));
+        }
+        // PostgreSQL: another node's batch may take the same rows in another order. Each
+        // batch takes its documents' sequence rows first, in one order, which leaves few
+        // deadlocks; one that still happens (or a serialization failure) rolled the whole
+        // batch back, and it is tried again.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let done = db.transaction(|tx| {
+                let seqs = take_doc_seqs(tx, writes)?;
+                writes.iter().try_for_each(|w| write(tx, w))?;
+                log_batch(tx, &self.node, writes, seqs)
+            });
+            match done {
+                Err(e) if attempt < 5 && e.is_transient() => {
+                    tracing::debug!(error = %e, attempt, "a batch met another node's; trying again");
+                }
+                done => return done.map_err(|e: DbError| self.err(e)),
+            }
+        }
     }
 
     /// How many bytes the store takes: the SQLite file, or the PostgreSQL database.
@@ -971,6 +1085,90 @@ impl RelayStore {
             }
         };
         read(&mut self.db.borrow_mut()).map_err(|e| self.err(e))
+    }
+
+    /// Where a node starts reading the change log: the oldest transaction still running now
+    /// (PostgreSQL's snapshot xmin). Taken before the node reads its tables, so whatever
+    /// commits meanwhile is read again from the log, and applied twice at worst. `None` on
+    /// SQLite: one node, no log.
+    pub fn log_cursor(&self) -> Result<Option<u64>, StoreError> {
+        if self.engine() != Engine::Postgres {
+            return Ok(None);
+        }
+        let mut db = self.db.borrow_mut();
+        xmin(&mut *db).map(Some).map_err(|e| self.err(e))
+    }
+
+    /// Other nodes' change log rows from transactions at or past `since` (a cursor from
+    /// [`RelayStore::log_cursor`] or from the previous read), and the next cursor. One
+    /// snapshot for both, so a transaction still running now is read next time, whatever the
+    /// order its rows were numbered in. Rows come again while their transaction may be in
+    /// flight: the caller skips ids it applied. Also records how far this node has read.
+    pub fn read_log(&self, since: u64) -> Result<(u64, Vec<crate::cluster::LogEntry>), StoreError> {
+        let node = self.node.clone();
+        self.db
+            .borrow_mut()
+            .transaction(|tx| {
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", &[])?;
+                let next = xmin(tx)?;
+                let rows = tx.query(
+                    "SELECT id, CAST(xid AS TEXT), doc_id, hash, record FROM change_log
+                     WHERE xid >= CAST(CAST($1 AS TEXT) AS xid8) AND node <> $2 ORDER BY id",
+                    &[&since.to_string(), &node],
+                )?;
+                let mut entries = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let xid: String = r.get(1)?;
+                    let doc: Option<String> = r.get(2)?;
+                    let hash: Option<Vec<u8>> = r.get(3)?;
+                    entries.push(crate::cluster::LogEntry {
+                        id: r.get(0)?,
+                        xid: xid.parse().unwrap_or(0),
+                        chunk: doc.and_then(|d| d.parse().ok()).zip(hash),
+                        record: r.get(4)?,
+                    });
+                }
+                tx.execute(
+                    "INSERT INTO relay_nodes (node, read_to, seen_at) VALUES ($1, $2, now())
+                     ON CONFLICT (node) DO UPDATE SET read_to = excluded.read_to, seen_at = now()",
+                    &[&node, &next.to_string()],
+                )?;
+                Ok((next, entries))
+            })
+            .map_err(|e: DbError| self.err(e))
+    }
+
+    /// A chunk by its content key, if it is still stored.
+    pub fn chunk(&self, doc: &DocumentId, hash: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .borrow_mut()
+            .query_opt(
+                "SELECT bytes FROM chunks WHERE doc_id = $1 AND hash = $2",
+                &[&doc.to_string(), &hash],
+            )
+            .and_then(|r| r.map(|r| r.get(0)).transpose())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Deletes change log rows every live node has read (a node is live while it read the log
+    /// in the last `live_for`), and forgets nodes gone for a day. A node that comes back after
+    /// its rows were pruned rebuilds its tables from the database before it serves.
+    pub fn prune_log(&self, live_for: std::time::Duration) -> Result<u64, StoreError> {
+        let secs = live_for.as_secs().max(1) as i64;
+        let mut db = self.db.borrow_mut();
+        db.execute(
+            "DELETE FROM relay_nodes WHERE seen_at < now() - interval '1 day'",
+            &[],
+        )
+        .and_then(|_| {
+            db.execute(
+                "DELETE FROM change_log WHERE at < now() - make_interval(secs => $1)
+                   AND xid < (SELECT MIN(CAST(read_to AS xid8)) FROM relay_nodes
+                              WHERE seen_at > now() - make_interval(secs => $1))",
+                &[&secs],
+            )
+        })
+        .map_err(|e| self.err(e))
     }
 
     /// Everything access decisions need.
@@ -1042,14 +1240,12 @@ impl RelayStore {
                     path: dir.join(DB_FILE),
                 })
             }
-            Location::Postgres { url } => {
-                Postgres::connect(url)
-                    .map(|pg| Db::Postgres(Box::new(pg)))
-                    .map_err(|source| StoreError::Db {
-                        place: crate::db::redact(url),
-                        source,
-                    })
-            }
+            Location::Postgres { url } => Postgres::connect(url)
+                .map(|pg| Db::Postgres(Box::new(pg)))
+                .map_err(|source| StoreError::Db {
+                    place: crate::db::redact(url),
+                    source,
+                }),
         }
     }
 

@@ -448,3 +448,74 @@ fn stored_documents(
     conn.execute_batch("COMMIT")?;
     result.map(|()| out)
 }
+
+/// A long-running `groundwork sync` and the JSON events it prints, one per line.
+pub struct RunningSync {
+    /// The `groundwork sync` process.
+    pub child: std::process::Child,
+    events: std::sync::mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl RunningSync {
+    /// Starts `groundwork --data DIR sync --relay URL --json`.
+    pub fn start(dir: &Path, url: &str) -> Res<Self> {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut child = Command::new(bin("groundwork"))
+            .arg("--data")
+            .arg(dir)
+            .args(["sync", "--relay", url, "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && tx.send(v).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            events,
+            seen: Vec::new(),
+        })
+    }
+
+    /// The next event matching `want`; the timeout only guards against a hang.
+    pub fn wait_for(&mut self, what: &str, want: impl Fn(&Value) -> bool) -> Res<Value> {
+        loop {
+            match self.events.recv_timeout(std::time::Duration::from_secs(60)) {
+                Ok(event) => {
+                    self.seen.push(event.clone());
+                    if want(&event) {
+                        return Ok(event);
+                    }
+                }
+                Err(e) => return Err(format!("no {what} event ({e}); saw {:?}", self.seen).into()),
+            }
+        }
+    }
+
+    /// The next connection event in `state`.
+    pub fn state(&mut self, state: &str) -> Res<Value> {
+        self.wait_for(state, |e| e["event"] == "connection" && e["state"] == state)
+    }
+
+    /// The next `synced` event.
+    pub fn synced(&mut self) -> Res<Value> {
+        self.wait_for("synced", |e| e["event"] == "synced")
+    }
+}
+
+impl Drop for RunningSync {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -2,11 +2,10 @@
 //! edit the same plan offline and log contacts, reconnect in turn, and converge; the relay is
 //! killed with SIGKILL in the middle of a sync and restarted, and nothing it acknowledged is lost.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use groundwork_tests::{Relay, bin};
+use groundwork_tests::{Relay, RunningSync, bin};
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -344,73 +343,6 @@ fn three_devices_converge(
     Ok(())
 }
 
-/// A long-running `groundwork sync` and the JSON events it prints, one per line.
-struct RunningSync {
-    child: Child,
-    events: std::sync::mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl RunningSync {
-    fn start(device: &Device, url: &str) -> Result<Self, Box<dyn std::error::Error>> {
-        let mut child = device
-            .cmd(&["sync", "--relay", url])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, events) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line)
-                    && tx.send(v).is_err()
-                {
-                    break;
-                }
-            }
-        });
-        Ok(Self {
-            child,
-            events,
-            seen: Vec::new(),
-        })
-    }
-
-    /// The next event matching `want`; the timeout only guards against a hang.
-    fn wait_for(
-        &mut self,
-        what: &str,
-        want: impl Fn(&Value) -> bool,
-    ) -> Result<Value, Box<dyn std::error::Error>> {
-        loop {
-            match self.events.recv_timeout(std::time::Duration::from_secs(60)) {
-                Ok(event) => {
-                    self.seen.push(event.clone());
-                    if want(&event) {
-                        return Ok(event);
-                    }
-                }
-                Err(e) => return Err(format!("no {what} event ({e}); saw {:?}", self.seen).into()),
-            }
-        }
-    }
-
-    fn state(&mut self, state: &str) -> Result<Value, Box<dyn std::error::Error>> {
-        self.wait_for(state, |e| e["event"] == "connection" && e["state"] == state)
-    }
-
-    fn synced(&mut self) -> Result<Value, Box<dyn std::error::Error>> {
-        self.wait_for("synced", |e| e["event"] == "synced")
-    }
-}
-
-impl Drop for RunningSync {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_running_sync_pushes_edits_as_made_and_reconnects_after_the_relay_dies() -> TestResult {
     let root = tempfile::tempdir()?;
@@ -432,7 +364,7 @@ fn a_running_sync_pushes_edits_as_made_and_reconnects_after_the_relay_dies() -> 
     let group = id(&a.run(&["group", "create", "--name", "Live"])?, "group_id")?;
 
     // 1. No relay: the sync waits and retries, and `status` says so honestly.
-    let mut running = RunningSync::start(&a, &url)?;
+    let mut running = RunningSync::start(&a.dir, &url)?;
     let waiting = running.state("waiting")?;
     assert!(waiting["last_error"].is_string(), "{waiting}");
     assert!(waiting["retry_at"].is_i64(), "{waiting}");
