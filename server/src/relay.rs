@@ -725,6 +725,11 @@ impl HubThread {
                 Err(e) => tracing::warn!(error = %e, "applying the store's quota failed"),
             },
             Ok(_) => {}
+            // While the database is out of reach this fails on every tick; the failure is
+            // already reported (health, metrics, the error when it began).
+            Err(e) if self.failing.is_some() => {
+                tracing::debug!(error = %e, "reading the store's quota failed")
+            }
             Err(e) => tracing::warn!(error = %e, "reading the store's quota failed"),
         }
         if self.failing.is_none() {
@@ -919,7 +924,9 @@ impl HubThread {
         let staff = match self.store.staff() {
             Ok(s) => s.into_iter().collect::<std::collections::HashSet<_>>(),
             Err(e) => {
-                tracing::warn!(error = %e, "reading campaign staff failed");
+                if self.failing.is_none() {
+                    tracing::warn!(error = %e, "reading campaign staff failed");
+                }
                 return;
             }
         };

@@ -196,10 +196,12 @@ impl Cluster {
 
     /// A connection to the maintenance database, as the superuser.
     pub fn admin(&self) -> Res<postgres::Client> {
-        Ok(postgres::Client::connect(
-            &self.url("postgres"),
-            postgres::NoTls,
-        )?)
+        self.admin_of("postgres")
+    }
+
+    /// A connection to database `db`, as the superuser (a test's own hand in it).
+    pub fn admin_of(&self, db: &str) -> Res<postgres::Client> {
+        Ok(postgres::Client::connect(&self.url(db), postgres::NoTls)?)
     }
 
     /// Makes a fresh, empty database; its connection string.
