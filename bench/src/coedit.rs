@@ -1,6 +1,8 @@
 //! Co-editing: every device of many groups appends to its group's meeting notes at a steady
 //! rate, all at once; each edit is timed from the moment it was made to the moment each other
-//! device of its group holds it (edit-to-peer latency under load).
+//! device of its group holds it (edit-to-peer latency under load). Given several relay nodes
+//! on one database, a group's devices are spread over them and only deliveries from one node
+//! to another are timed (edit-to-other-node latency).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,8 +46,8 @@ pub struct Figures {
     pub secs: f64,
 }
 
-/// When each edit was made and by which group, by change hash.
-type Sent = Mutex<HashMap<ChangeHash, (Instant, usize)>>;
+/// When each edit was made, by which group and through which node, by change hash.
+type Sent = Mutex<HashMap<ChangeHash, (Instant, usize, usize)>>;
 
 /// What the editors share.
 struct Shared {
@@ -58,15 +60,20 @@ struct Shared {
     devices: usize,
 }
 
-/// Every device of `groups` edits every `every` for `duration`.
+/// Every device of `groups` edits every `every` for `duration`, device `d` of a group through
+/// node `d % relays.len()`.
 pub async fn run(
-    relay: &Relay,
+    relays: &[Relay],
     groups: &Arc<Vec<Group>>,
     every: Duration,
     duration: Duration,
 ) -> anyhow::Result<Figures> {
-    Peer::wait_ready(&relay.target).await?;
+    let relay = relays.first().context("no relay")?;
+    for r in relays {
+        Peer::wait_ready(&r.target).await?;
+    }
     setup::make_groups(&relay.target, groups, Role::Member).await?;
+    let nodes = relays.len();
     let devices: usize = groups.iter().map(|g| 1 + g.canvassers.len()).sum();
     let (ready, mut readied) = mpsc::channel(devices.max(1));
     let (go, start) = watch::channel(false);
@@ -80,17 +87,22 @@ pub async fn run(
     let mut set = JoinSet::new();
     for g in 0..groups.len() {
         for d in 0..=groups[g].canvassers.len() {
-            let (target, groups, shared) = (relay.target.clone(), groups.clone(), shared.clone());
-            set.spawn(
-                async move { editor(&target, &groups, g, d, &shared, every, duration).await },
-            );
+            let node = Node {
+                target: relays[d % nodes].target.clone(),
+                index: d % nodes,
+                of: nodes,
+            };
+            let (groups, shared) = (groups.clone(), shared.clone());
+            set.spawn(async move { editor(&node, &groups, g, d, &shared, every, duration).await });
         }
     }
     for _ in 0..devices {
         readied.recv().await.context("an editor ended early")??;
     }
     go.send(true)?;
-    let meter = Meter::start(relay.process())?;
+    let meter = Meter::start(crate::relays::Process(
+        relays.iter().flat_map(|r| r.process().0).collect(),
+    ))?;
     let mut latencies = Vec::new();
     let mut missing = 0;
     while let Some(done) = set.join_next().await {
@@ -124,10 +136,26 @@ pub async fn run(
     })
 }
 
+/// The node a device talks to.
+struct Node {
+    target: Target,
+    /// Which of the nodes.
+    index: usize,
+    /// How many there are (one: every delivery is timed; more: those from another node).
+    of: usize,
+}
+
+impl Node {
+    /// Whether an edit made through node `from` is timed when it arrives here.
+    fn times(&self, from: usize) -> bool {
+        self.of == 1 || from != self.index
+    }
+}
+
 /// One device: syncs the plan, then edits on its schedule while timing everyone else's edits.
 /// Returns its latencies (ms) and how many of its group's edits it never received.
 async fn editor(
-    target: &Target,
+    node: &Node,
     groups: &[Group],
     g: usize,
     d: usize,
@@ -140,7 +168,7 @@ async fn editor(
         0 => &group.lead,
         d => &group.canvassers[d - 1].who,
     };
-    let mut peer = match synced(target, who, group).await {
+    let mut peer = match synced(&node.target, who, group).await {
         Ok(peer) => {
             let _ = shared.ready.send(Ok(())).await;
             peer
@@ -173,7 +201,7 @@ async fn editor(
             shared.done_editing.fetch_add(1, Ordering::SeqCst);
         }
         if editing && now >= next_edit {
-            edit(&mut peer, &notes, g, group, &shared.sent)?;
+            edit(&mut peer, &notes, g, node.index, group, &shared.sent)?;
             made += 1;
             next_edit += every;
         }
@@ -183,9 +211,9 @@ async fn editor(
                 .lock()
                 .map_err(|_| anyhow::anyhow!("poisoned"))?
                 .values()
-                .filter(|(_, from)| *from == g)
+                .filter(|(_, from, through)| *from == g && node.times(*through))
                 .count()
-                - made;
+                - if node.times(node.index) { made } else { 0 };
             if latencies.len() >= expected {
                 break;
             }
@@ -211,7 +239,9 @@ async fn editor(
                     .lock()
                     .map_err(|_| anyhow::anyhow!("poisoned"))?;
                 for c in &changes {
-                    if let Some((at, _)) = sent.get(&c.hash()) {
+                    if let Some((at, _, through)) = sent.get(&c.hash())
+                        && node.times(*through)
+                    {
                         latencies.push((arrived - *at).as_secs_f64() * 1000.0);
                     }
                 }
@@ -239,6 +269,7 @@ fn edit(
     peer: &mut Peer,
     notes: &ObjId,
     g: usize,
+    through: usize,
     group: &Group,
     sent: &Sent,
 ) -> anyhow::Result<()> {
@@ -253,7 +284,7 @@ fn edit(
     };
     sent.lock()
         .map_err(|_| anyhow::anyhow!("poisoned"))?
-        .insert(hash, (at, g));
+        .insert(hash, (at, g, through));
     Ok(())
 }
 

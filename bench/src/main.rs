@@ -81,6 +81,25 @@ enum Scenario {
         #[arg(long, default_value_t = 500)]
         members: usize,
     },
+    /// The relay on PostgreSQL: canvass day on one node on SQLite and one on PostgreSQL, then
+    /// co-editing through two nodes on one database, timing edits from one node to the other.
+    Postgres {
+        /// Canvassing devices.
+        #[arg(long, default_value_t = 500)]
+        devices: usize,
+        /// Contacts each logged offline.
+        #[arg(long, default_value_t = 200)]
+        contacts: usize,
+        /// Groups of 10 co-editing devices, spread over the two nodes.
+        #[arg(long, default_value_t = 10)]
+        groups: usize,
+        /// Milliseconds between one device's edits.
+        #[arg(long, default_value_t = 2000)]
+        every_ms: u64,
+        /// Seconds of editing.
+        #[arg(long, default_value_t = 20)]
+        secs: u64,
+    },
     /// Every scenario on every relay; writes the report.
     Sitting {
         /// Where the report goes.
@@ -177,9 +196,30 @@ fn main() -> anyhow::Result<()> {
             let r = large_group(&rt, &work, members)?;
             report::large(&mut out, &r);
         }
+        Scenario::Postgres {
+            devices,
+            contacts,
+            groups,
+            every_ms,
+            secs,
+        } => {
+            let sizes = Sizes {
+                canvass_devices: devices,
+                canvass_contacts: contacts,
+                coedit_groups: groups,
+                coedit_every: Duration::from_millis(every_ms),
+                coedit_secs: Duration::from_secs(secs),
+                ..Sizes::FULL
+            };
+            let done = postgres(&rt, &work, &sizes, &mut out);
+            relays::stop_database();
+            done?;
+        }
         Scenario::Sitting { out: path, quick } => {
             let s = if quick { &Sizes::QUICK } else { &Sizes::FULL };
-            sitting(&rt, &work, &kinds, s, &path)?;
+            let done = sitting(&rt, &work, &kinds, s, &path);
+            relays::stop_database();
+            done?;
             eprintln!("wrote {}", path.display());
             return Ok(());
         }
@@ -265,7 +305,7 @@ fn coedit_all(
     eprintln!("co-editing: {groups} groups of 10");
     let made = Arc::new(workload::groups(groups, 9, 0)?);
     on_each(rt, work, kinds, made, |relay, g| async move {
-        coedit::run(&relay, &g, every, secs).await
+        coedit::run(std::slice::from_ref(&relay), &g, every, secs).await
     })
 }
 
@@ -356,5 +396,61 @@ fn sitting(
     out.push_str("## A large group, joining one by one (groundwork-relay only)\n\n");
     let r = large_group(rt, work, s.large_group)?;
     report::large(&mut out, &r);
+    save(&out)?;
+    postgres(rt, work, s, &mut out)?;
     save(&out)
+}
+
+/// Groups of 10 co-editing through two relay nodes on one PostgreSQL database.
+const CLUSTER_NODES: usize = 2;
+
+/// The relay on PostgreSQL beside the relay on SQLite, and two nodes on one database.
+fn postgres(
+    rt: &tokio::runtime::Runtime,
+    work: &Path,
+    s: &Sizes,
+    out: &mut String,
+) -> anyhow::Result<()> {
+    out.push_str("## On PostgreSQL\n\n");
+    out.push_str(&format!(
+        "Canvass day, {} devices x {} contacts, on one node on SQLite and one on PostgreSQL \
+         (Debian's server, a throw-away cluster on this machine, fsync on). The PostgreSQL \
+         row's CPU and memory are the relay's and the database server's together.\n\n",
+        s.canvass_devices, s.canvass_contacts
+    ));
+    let r = canvass_all(
+        rt,
+        work,
+        &[Kind::Groundwork, Kind::GroundworkPostgres],
+        s.canvass_devices,
+        s.canvass_contacts,
+    )?;
+    report::canvass(out, &r);
+    out.push_str(&format!(
+        "\nCo-editing through {CLUSTER_NODES} nodes on one database: {} groups of 10, a \
+         group's devices spread over the nodes, each appending to its meeting's notes every \
+         {} ms for {} s; only deliveries from one node to the other are timed.\n\n",
+        s.coedit_groups,
+        s.coedit_every.as_millis(),
+        s.coedit_secs.as_secs()
+    ));
+    eprintln!(
+        "two nodes on one database: {} groups of 10",
+        s.coedit_groups
+    );
+    let made = Arc::new(workload::groups(s.coedit_groups, 9, 0)?);
+    let nodes = Relay::start_nodes(CLUSTER_NODES, &work.join("relay"))?;
+    let r = rt.block_on(async {
+        match tokio::time::timeout(
+            RUN_TIMEOUT,
+            coedit::run(&nodes, &made, s.coedit_every, s.coedit_secs),
+        )
+        .await
+        {
+            Ok(r) => r.map_err(|e| format!("{e:#}")),
+            Err(_) => Err(format!("did not finish in {} s", RUN_TIMEOUT.as_secs())),
+        }
+    });
+    report::coedit(out, &[(Kind::GroundworkPostgres, r)]);
+    Ok(())
 }

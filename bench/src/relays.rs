@@ -14,6 +14,9 @@ use groundwork_core::time::now_ms;
 pub enum Kind {
     /// `groundwork-relay`: signed devices, joined by invite, SQLite store.
     Groundwork,
+    /// `groundwork-relay --database`: the same, its store on PostgreSQL (a throw-away cluster
+    /// of Debian's server this harness starts; a fresh database each run).
+    GroundworkPostgres,
     /// `@automerge/automerge-repo-sync-server` (Node.js), its filesystem storage.
     SyncServer,
     /// `samod-relay`: samod's axum acceptor and filesystem storage.
@@ -21,10 +24,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether it is ours (signed devices, invites, control messages), on either store.
+    pub fn is_groundwork(self) -> bool {
+        matches!(self, Kind::Groundwork | Kind::GroundworkPostgres)
+    }
+
     /// Its name in reports.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Groundwork => "groundwork-relay",
+            Kind::GroundworkPostgres => "groundwork-relay on PostgreSQL",
             Kind::SyncServer => "automerge-repo-sync-server",
             Kind::Samod => "samod",
         }
@@ -42,9 +51,10 @@ pub struct Target {
 impl Target {
     /// The URL `who` connects with: signed with its key for our relay, plain for the others.
     pub fn url_for(&self, who: &Identity) -> anyhow::Result<String> {
-        Ok(match self.kind {
-            Kind::Groundwork => format!("{}?{}", self.url, who.connect_proof(now_ms())?.to_query()),
-            Kind::SyncServer | Kind::Samod => self.url.clone(),
+        Ok(if self.kind.is_groundwork() {
+            format!("{}?{}", self.url, who.connect_proof(now_ms())?.to_query())
+        } else {
+            self.url.clone()
         })
     }
 }
@@ -54,6 +64,8 @@ pub struct Relay {
     child: Child,
     /// Where devices connect.
     pub target: Target,
+    /// Its database server's processes (PostgreSQL), measured with it.
+    database: Vec<u32>,
 }
 
 /// Options for starting a relay.
@@ -61,6 +73,39 @@ pub struct Relay {
 pub struct Options {
     /// Extra flags for `groundwork-relay`.
     pub groundwork_args: Vec<String>,
+}
+
+/// The PostgreSQL cluster the PostgreSQL runs use, started on first use; [`stop_database`]
+/// stops it (a static is never dropped).
+static CLUSTER: std::sync::Mutex<Option<groundwork_tests::pg::Cluster>> =
+    std::sync::Mutex::new(None);
+
+/// A fresh database on the harness's cluster (started if it is not yet), and the cluster's
+/// processes.
+fn fresh_database() -> anyhow::Result<(String, Vec<u32>)> {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mut cluster = CLUSTER
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the cluster's lock is poisoned"))?;
+    if cluster.is_none() {
+        *cluster = Some(
+            groundwork_tests::pg::Cluster::start()
+                .map_err(|e| anyhow::anyhow!("starting PostgreSQL: {e}"))?,
+        );
+    }
+    let cluster = cluster.as_ref().context("no cluster")?;
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let url = cluster
+        .create_database(&format!("run{n}"))
+        .map_err(|e| anyhow::anyhow!("creating a database: {e}"))?;
+    Ok((url, cluster.pids()))
+}
+
+/// Stops the harness's PostgreSQL cluster, if one was started.
+pub fn stop_database() {
+    if let Ok(mut cluster) = CLUSTER.lock() {
+        cluster.take();
+    }
 }
 
 impl Relay {
@@ -71,10 +116,16 @@ impl Relay {
             std::fs::remove_dir_all(data)?;
         }
         std::fs::create_dir_all(data)?;
+        let mut database = Vec::new();
         let mut command = match kind {
-            Kind::Groundwork => {
+            Kind::Groundwork | Kind::GroundworkPostgres => {
                 let mut c = Command::new(sibling("groundwork-relay")?);
                 c.args(["--listen", "127.0.0.1:0", "--data"]).arg(data);
+                if kind == Kind::GroundworkPostgres {
+                    let (url, pids) = fresh_database()?;
+                    c.arg("--database").arg(url);
+                    database = pids;
+                }
                 // One loopback address stands for a whole campaign's phones here: the
                 // per-address guards would measure themselves.
                 c.args([
@@ -121,7 +172,8 @@ impl Relay {
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut log));
         let line = line.trim();
         let url = match kind {
-            Kind::Groundwork => match line.strip_prefix("listening on ") {
+            Kind::Groundwork | Kind::GroundworkPostgres => match line.strip_prefix("listening on ")
+            {
                 Some(addr) => format!("ws://{addr}/v1/sync"),
                 None => bail!("groundwork-relay said {line:?}"),
             },
@@ -137,12 +189,40 @@ impl Relay {
         Ok(Relay {
             child,
             target: Target { kind, url },
+            database,
         })
     }
 
-    /// Its process, for CPU and memory.
+    /// `n` nodes of `groundwork-relay` on one fresh PostgreSQL database, each with a data
+    /// directory of its own under `data`.
+    pub fn start_nodes(n: usize, data: &Path) -> anyhow::Result<Vec<Relay>> {
+        let (url, pids) = fresh_database()?;
+        (0..n)
+            .map(|i| {
+                let options = Options {
+                    groundwork_args: vec!["--database".into(), url.clone()],
+                };
+                let mut relay =
+                    Relay::start(Kind::Groundwork, &data.join(format!("node{i}")), &options)?;
+                relay.target.kind = Kind::GroundworkPostgres;
+                // The database server is measured once, with the first node.
+                if i == 0 {
+                    relay.database = pids.clone();
+                }
+                Ok(relay)
+            })
+            .collect()
+    }
+
+    /// Its processes, for CPU and memory: the relay's, and on PostgreSQL the database
+    /// server's too (its connections to the relay are new processes, so they are listed now).
     pub fn process(&self) -> Process {
-        Process(self.child.id())
+        let mut pids = vec![self.child.id()];
+        if let Some(&postmaster) = self.database.first() {
+            pids.push(postmaster);
+            pids.extend(children_of(postmaster));
+        }
+        Process(pids)
     }
 }
 
@@ -150,7 +230,7 @@ impl Relay {
     /// One of `groundwork-relay`'s metrics (`None` for the other relays, which have none).
     pub async fn metric(&self, name: &str) -> anyhow::Result<Option<f64>> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        if self.target.kind != Kind::Groundwork {
+        if !self.target.kind.is_groundwork() {
             return Ok(None);
         }
         let rest = self.target.url.trim_start_matches("ws://");
@@ -221,9 +301,30 @@ fn sync_server_script() -> anyhow::Result<PathBuf> {
     Ok(script)
 }
 
-/// A process's CPU time and memory, from /proc.
-#[derive(Clone, Copy, Debug)]
-pub struct Process(pub u32);
+/// The processes whose children are `parent`'s (PostgreSQL's backends under its postmaster).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = stat.rsplit_once(')')?.1.to_owned();
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
+}
+
+/// A relay's processes (one, or the relay and its database server's), their CPU time and
+/// memory summed, from /proc. A process gone meanwhile counts nothing.
+#[derive(Clone, Debug)]
+pub struct Process(pub Vec<u32>);
 
 /// Linux's clock ticks per second for /proc's CPU times (`getconf CLK_TCK`: 100 on every
 /// architecture Linux supports today).
@@ -232,50 +333,73 @@ const TICKS_PER_SECOND: f64 = 100.0;
 impl Process {
     /// This process.
     pub fn me() -> Process {
-        Process(std::process::id())
+        Process(vec![std::process::id()])
     }
 
-    /// CPU seconds used so far, user and system.
-    pub fn cpu_secs(self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0))?;
-        // The command name (field 2) may hold spaces; the fields after its ')' are plain.
-        let rest = stat.rsplit_once(')').context("odd /proc stat")?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: f64 = fields.get(11).context("no utime")?.parse()?;
-        let stime: f64 = fields.get(12).context("no stime")?.parse()?;
-        Ok((utime + stime) / TICKS_PER_SECOND)
+    /// CPU seconds used so far, user and system (and, for a parent, its reaped children's).
+    pub fn cpu_secs(&self) -> anyhow::Result<f64> {
+        let mut total = 0.0;
+        for (i, pid) in self.0.iter().enumerate() {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                if i == 0 {
+                    bail!("process {pid} is gone");
+                }
+                continue;
+            };
+            // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+            let rest = stat.rsplit_once(')').context("odd /proc stat")?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            for f in [11, 12, 13, 14] {
+                total += fields.get(f).context("short /proc stat")?.parse::<f64>()?;
+            }
+        }
+        Ok(total / TICKS_PER_SECOND)
     }
 
-    fn status(self, key: &str) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0))?;
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(key)?
-                    .trim()
-                    .strip_suffix("kB")?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .with_context(|| format!("no {key} in /proc status"))?;
-        Ok(kib * 1024)
+    fn status(&self, key: &str) -> anyhow::Result<u64> {
+        let mut total = 0;
+        for (i, pid) in self.0.iter().enumerate() {
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                if i == 0 {
+                    bail!("process {pid} is gone");
+                }
+                continue;
+            };
+            let kib: u64 = status
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix(key)?
+                        .trim()
+                        .strip_suffix("kB")?
+                        .trim()
+                        .parse()
+                        .ok()
+                })
+                .with_context(|| format!("no {key} in /proc status"))?;
+            total += kib * 1024;
+        }
+        Ok(total)
     }
 
-    /// Resident memory now, in bytes.
-    pub fn rss(self) -> anyhow::Result<u64> {
+    /// Resident memory now, in bytes (PostgreSQL's shared buffers count in each process
+    /// that touched them: the sum overstates the server's memory).
+    pub fn rss(&self) -> anyhow::Result<u64> {
         self.status("VmRSS:")
     }
 
-    /// The most resident memory since the last [`Process::reset_peak`], in bytes.
-    pub fn peak_rss(self) -> anyhow::Result<u64> {
+    /// The most resident memory since the last [`Process::reset_peak`], in bytes (summed over
+    /// the processes: each one's own peak).
+    pub fn peak_rss(&self) -> anyhow::Result<u64> {
         self.status("VmHWM:")
     }
 
     /// Starts a new peak measure (`clear_refs` 5 resets VmHWM to the current RSS).
-    pub fn reset_peak(self) -> anyhow::Result<()> {
-        std::fs::write(format!("/proc/{}/clear_refs", self.0), "5")
-            .context("resetting the peak RSS")
+    pub fn reset_peak(&self) -> anyhow::Result<()> {
+        for pid in &self.0 {
+            std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+                .context("resetting the peak RSS")?;
+        }
+        Ok(())
     }
 }
 
@@ -305,8 +429,8 @@ impl Meter {
     pub fn start(relay: Process) -> anyhow::Result<Meter> {
         relay.reset_peak()?;
         Ok(Meter {
-            relay,
             relay_cpu: relay.cpu_secs()?,
+            relay,
             me_cpu: Process::me().cpu_secs()?,
             started: std::time::Instant::now(),
         })

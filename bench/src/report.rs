@@ -94,6 +94,8 @@ pub fn canvass(out: &mut String, runs: &[(Kind, Result<canvass::Figures, String>
         );
         let _ = writeln!(out, "|---|---|---|---|---|");
         for (kind, r) in runs.iter().filter(|(k, _)| *k != Kind::Groundwork) {
+            // The same relay on PostgreSQL is compared the same way: how many times better
+            // the SQLite store is (below 1: PostgreSQL is better).
             if let Ok(p) = r {
                 let _ = writeln!(
                     out,

@@ -44,7 +44,7 @@ async fn make_group(target: &Target, group: &Group, role: Role) -> anyhow::Resul
     // would be told nothing (it has everything, the server knows) and never hear the server's
     // heads. A phone keeps its sync state; the load generator's devices start fresh.
     let uploader = match target.kind {
-        Kind::Groundwork => None,
+        Kind::Groundwork | Kind::GroundworkPostgres => None,
         Kind::SyncServer | Kind::Samod => Some(Identity::generate()?),
     };
     let mut lead = Peer::connect(
@@ -65,7 +65,7 @@ async fn make_group(target: &Target, group: &Group, role: Role) -> anyhow::Resul
         None,
     )?;
     lead.close().await;
-    if target.kind != Kind::Groundwork {
+    if !target.kind.is_groundwork() {
         return Ok(());
     }
     for (i, c) in group.canvassers.iter().enumerate() {

@@ -638,9 +638,18 @@ impl HubThread {
                             tracing::warn!(doc = %doc, error = %e, "another node's chunk cannot be applied");
                         }
                     }
-                    // Compacted away meanwhile: the document's snapshot holds it, and the
-                    // document is reloaded from the store once idle.
-                    Ok(None) => {}
+                    // Folded into a snapshot meanwhile (another node compacted the document):
+                    // the stored document holds it, so what is stored is applied (what this
+                    // node has already costs nothing).
+                    Ok(None) => match self.store.load(doc) {
+                        Ok(Some(bytes)) => {
+                            if let Err(e) = self.hub.handle_local_change(*doc, &bytes, now) {
+                                tracing::warn!(doc = %doc, error = %e, "a stored document cannot be applied");
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "reading a compacted document failed"),
+                    },
                     Err(e) => tracing::warn!(error = %e, "reading another node's chunk failed"),
                 }
             }
@@ -2000,6 +2009,10 @@ impl HubThread {
             if now.duration_since(since) >= self.unload_after && self.hub.unload(&doc) {
                 self.idle_since.remove(&doc);
                 self.trimmer.unloaded();
+                // Idle, so folding its chunks costs no one a wait; the next load reads one.
+                if let Err(e) = self.store.compact(&doc, COMPACT_OVER) {
+                    tracing::warn!(doc = %doc, error = %e, "compacting a document failed");
+                }
             }
         }
         self.trimmer.tick();
@@ -2018,6 +2031,9 @@ fn period_of_contacts(doc: &automerge::AutoCommit) -> String {
         _ => String::new(),
     }
 }
+
+/// A document unloaded with more chunks than this is folded into one snapshot.
+const COMPACT_OVER: usize = 32;
 
 /// How long the relay waits for a new connection's first document messages before offering it
 /// its documents anyway (milliseconds).

@@ -1138,6 +1138,62 @@ impl RelayStore {
             .map_err(|e: DbError| self.err(e))
     }
 
+    /// Folds a document's chunks into one snapshot when it has more than `over`, deleting
+    /// exactly the chunks it read (a chunk written meanwhile, by this node or another, stays);
+    /// how many it folded. On PostgreSQL a per-document advisory lock, held for the
+    /// transaction, makes two nodes compacting the same document take turns: the second reads
+    /// the first's snapshot, and has nothing to fold. A chunk automerge cannot read leaves the
+    /// document as it is.
+    pub fn compact(&self, doc: &DocumentId, over: usize) -> Result<usize, StoreError> {
+        let id = doc.to_string();
+        self.db
+            .borrow_mut()
+            .transaction(|tx| {
+                let engine = tx.engine();
+                if engine == Engine::Postgres {
+                    tx.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7270611))",
+                        &[&id],
+                    )?;
+                }
+                // A chunk's key: its place on SQLite, its content on PostgreSQL.
+                let column = match engine {
+                    Engine::Sqlite => "seq",
+                    Engine::Postgres => "hash",
+                };
+                let rows = tx.query(
+                    &format!("SELECT {column}, bytes FROM chunks WHERE doc_id = $1 ORDER BY seq"),
+                    &[&id],
+                )?;
+                if rows.len() <= over {
+                    return Ok(0);
+                }
+                let mut all = Vec::new();
+                for r in &rows {
+                    all.extend(r.get::<Vec<u8>>(1)?);
+                }
+                let snapshot = match groundwork_core::schema::guarded(|| {
+                    automerge::AutoCommit::load(&all).map(|mut d| d.save())
+                }) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(doc = %doc, error = %e, "a document's chunks cannot be folded; left as they are");
+                        return Ok(0);
+                    }
+                };
+                for r in &rows {
+                    let key = r.values().first().cloned().unwrap_or(crate::db::Value::Null);
+                    tx.execute(
+                        &format!("DELETE FROM chunks WHERE doc_id = $1 AND {column} = $2"),
+                        &[&id, &key],
+                    )?;
+                }
+                write(tx, &Write::Chunk(*doc, snapshot))?;
+                Ok(rows.len())
+            })
+            .map_err(|e: DbError| self.err(e))
+    }
+
     /// A chunk by its content key, if it is still stored.
     pub fn chunk(&self, doc: &DocumentId, hash: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.db

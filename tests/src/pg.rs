@@ -185,6 +185,16 @@ impl Cluster {
         )
     }
 
+    /// The server's postmaster (its backends are its children, and come and go with
+    /// connections).
+    pub fn pids(&self) -> Vec<u32> {
+        std::fs::read_to_string(self.data().join("postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next()?.trim().parse().ok())
+            .into_iter()
+            .collect()
+    }
+
     /// The connection string of database `db` (libpq's key=value form, over the socket).
     pub fn url(&self, db: &str) -> String {
         format!(

@@ -26,6 +26,7 @@ const CASES: &[(&str, Case)] = &[
     ("drop_document", drop_document),
     ("campaign_index", campaign_index),
     ("staff_and_settings", staff_and_settings),
+    ("compaction", compaction),
 ];
 
 #[test]
@@ -88,6 +89,36 @@ fn chunks(store: &RelayStore) -> Res<Vec<String>> {
         format!("heads {:?}", loaded.get_heads()),
         format!("county {county:?}"),
     ])
+}
+
+/// `n` changes of a document, each saved as its own chunk, by a fixed actor.
+fn changes(am: &mut AutoCommit, from: usize, n: usize) -> Res<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for i in from..from + n {
+        am.put(automerge::ROOT, format!("k{i}"), i as i64)?;
+        am.commit_with(automerge::transaction::CommitOptions::default().with_time(0));
+        out.push(am.save_incremental());
+    }
+    Ok(out)
+}
+
+/// Many chunks fold into one snapshot that loads as the same document; a chunk written after
+/// is kept beside it.
+fn compaction(store: &RelayStore) -> Res<Vec<String>> {
+    let mut am = AutoCommit::new().with_actor(automerge::ActorId::from(b"compaction".to_vec()));
+    for chunk in changes(&mut am, 0, 40)? {
+        store.commit(&[Write::Chunk(doc(50), chunk)])?;
+    }
+    assert_eq!(store.compact(&doc(50), 100)?, 0, "under the threshold");
+    assert_eq!(store.compact(&doc(50), 32)?, 40);
+    assert_eq!(store.compact(&doc(50), 32)?, 0, "one snapshot now");
+    for chunk in changes(&mut am, 40, 2)? {
+        store.commit(&[Write::Chunk(doc(50), chunk)])?;
+    }
+    let mut loaded = AutoCommit::load(&store.load(&doc(50))?.ok_or("gone")?)?;
+    assert_eq!(loaded.get_heads(), am.get_heads());
+    assert_eq!(loaded.keys(automerge::ROOT).count(), 42);
+    Ok(vec![format!("heads {:?}", loaded.get_heads())])
 }
 
 fn access_tables(store: &RelayStore) -> Res<Vec<String>> {
@@ -500,6 +531,51 @@ fn postgresql_nodes_share_an_id_and_survive_a_restart() -> Res<()> {
     // The schema is applied once, however many nodes open it.
     let c = RelayStore::open_at(&Location::Postgres { url })?;
     assert_eq!(c.shared_storage_id()?, id);
+    Ok(())
+}
+
+/// Two nodes compact the same document at once while a third writes to it: the advisory lock
+/// makes them take turns, each deletes only the chunks it read, and nothing is lost.
+#[test]
+fn two_nodes_compacting_one_document_lose_nothing() -> Res<()> {
+    let cluster = Cluster::start()?;
+    let url = cluster.create_database("compaction")?;
+    let open = || RelayStore::open_at(&Location::Postgres { url: url.clone() });
+    let writer = open()?;
+    let mut am = AutoCommit::new().with_actor(automerge::ActorId::from(b"writer".to_vec()));
+    for chunk in changes(&mut am, 0, 200)? {
+        writer.commit(&[Write::Chunk(doc(60), chunk)])?;
+    }
+    let later = changes(&mut am, 200, 100)?;
+    let folded = std::thread::scope(|s| -> Res<Vec<usize>> {
+        let compactors: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| -> Result<usize, String> {
+                    let node = open().map_err(|e| e.to_string())?;
+                    let mut folded = 0;
+                    for _ in 0..5 {
+                        folded += node.compact(&doc(60), 8).map_err(|e| e.to_string())?;
+                    }
+                    Ok(folded)
+                })
+            })
+            .collect();
+        for chunk in &later {
+            writer.commit(&[Write::Chunk(doc(60), chunk.clone())])?;
+        }
+        compactors
+            .into_iter()
+            .map(|c| {
+                c.join()
+                    .map_err(|_| "a compactor panicked")?
+                    .map_err(Into::into)
+            })
+            .collect()
+    })?;
+    assert!(folded.iter().sum::<usize>() >= 200, "{folded:?}");
+    let mut loaded = AutoCommit::load(&writer.load(&doc(60))?.ok_or("gone")?)?;
+    assert_eq!(loaded.get_heads(), am.get_heads());
+    assert_eq!(loaded.keys(automerge::ROOT).count(), 300);
     Ok(())
 }
 
