@@ -198,7 +198,6 @@ impl Record {
                 }
             }
             Write::Chunk(..)
-            | Write::InviteUsed(_)
             | Write::CampaignBuilt(_)
             | Write::Canvass { .. }
             | Write::Nonce(..)

@@ -1473,8 +1473,11 @@ impl HubThread {
                  have on this relay; a lead can remove devices no longer used"
             )));
         }
-        let used = self.store.invite_uses(&invite.id)?;
-        if used >= invite.uses {
+        // Taking a use is the check: of two relay nodes redeeming the last use at once, the
+        // database gives it to one. (Taken before the member is written: a failure between
+        // the two spends a use, never grants one too many.)
+        if !self.store.take_invite_use(&invite.id, invite.uses)? {
+            let used = self.store.invite_uses(&invite.id)?;
             return Ok(Err(format!(
                 "invite refused: it was already used {used} of {} times",
                 invite.uses
@@ -1486,7 +1489,7 @@ impl HubThread {
             self.hub
                 .policy_mut()
                 .add_member(&invite.group, device, invite.role, name, &person);
-        let mut writes = vec![member, Write::InviteUsed(invite.id.clone())];
+        let mut writes = vec![member];
         let roster = self.roster_change(&invite.group, Some(device))?;
         if let Some((doc, change)) = &roster {
             writes.push(Write::Chunk(*doc, change.clone()));

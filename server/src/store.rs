@@ -404,8 +404,6 @@ pub enum Write {
         /// When.
         at: i64,
     },
-    /// One more redemption of an invite.
-    InviteUsed(String),
     /// The campaign index now holds every group stored before it existed.
     CampaignBuilt(i64),
     /// A county's board is now this document.
@@ -532,10 +530,14 @@ impl StoreError {
     }
 }
 
-/// Applies PostgreSQL's migrations not applied yet, each in its transaction. Several nodes may
-/// start at once: an advisory lock held for the transaction makes them take turns.
+/// Applies PostgreSQL's migrations not applied yet, all in one transaction (PostgreSQL's DDL
+/// is transactional: a failed migration leaves the schema as it was). Several nodes may start
+/// at once: an advisory lock held for the transaction makes them take turns.
 fn migrate_postgres(pg: &mut Postgres) -> Result<(), DbError> {
-    pg.client().batch_execute(
+    let mut tx = pg.client().transaction()?;
+    // "groundwork-relay migrations", as one 64-bit key.
+    tx.execute("SELECT pg_advisory_xact_lock(7270610)", &[])?;
+    tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version    BIGINT PRIMARY KEY,
              applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
@@ -543,9 +545,6 @@ fn migrate_postgres(pg: &mut Postgres) -> Result<(), DbError> {
     )?;
     for (i, migration) in PG_MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
-        let mut tx = pg.client().transaction()?;
-        // "groundwork-relay migrations", as one 64-bit key.
-        tx.execute("SELECT pg_advisory_xact_lock(7270610)", &[])?;
         let done = tx
             .query_opt(
                 "SELECT 1 FROM schema_migrations WHERE version = $1",
@@ -560,8 +559,8 @@ fn migrate_postgres(pg: &mut Postgres) -> Result<(), DbError> {
             )?;
             tracing::info!(version, "applied a PostgreSQL migration");
         }
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }
 
@@ -662,13 +661,6 @@ fn write(tx: &mut dyn Sql, w: &Write) -> Result<(), DbError> {
             period,
             contacts,
         } => crate::campaign::write_canvass(tx, &doc.to_string(), group, period, contacts)?,
-        Write::InviteUsed(id) => {
-            tx.execute(
-                "INSERT INTO invite_uses (invite_id, uses) VALUES ($1, 1)
-                 ON CONFLICT (invite_id) DO UPDATE SET uses = invite_uses.uses + 1",
-                &[id],
-            )?;
-        }
         // Nonces kept in memory while the store failed: one another node recorded meanwhile
         // is already refused, and stays so.
         Write::Nonce(nonce, expires_at) => {
@@ -1320,6 +1312,25 @@ impl RelayStore {
     pub fn staff(&self) -> Result<Vec<String>, StoreError> {
         crate::campaign::staff(&mut *self.db.borrow_mut())
             .map(|rows| rows.into_iter().map(|(d, _)| d).collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Takes one use of an invite that may be used `max` times; `false` if they are all used.
+    /// One statement, so that of two nodes taking the last use at once, one gets it.
+    pub fn take_invite_use(&self, invite: &str, max: u32) -> Result<bool, StoreError> {
+        if max == 0 {
+            return Ok(false);
+        }
+        self.db
+            .borrow_mut()
+            .query_opt(
+                "INSERT INTO invite_uses (invite_id, uses) VALUES ($1, 1)
+                 ON CONFLICT (invite_id) DO UPDATE SET uses = invite_uses.uses + 1
+                 WHERE invite_uses.uses < $2
+                 RETURNING uses",
+                &[&invite, &max],
+            )
+            .map(|r| r.is_some())
             .map_err(|e| self.err(e))
     }
 
