@@ -409,44 +409,84 @@ pub fn relay_documents(data: &Path) -> Res<std::collections::BTreeMap<String, St
 fn stored_documents(
     conn: &rusqlite::Connection,
 ) -> Res<std::collections::BTreeMap<String, StoredDoc>> {
-    let mut out = std::collections::BTreeMap::new();
     // One read transaction, so that a relay writing meanwhile cannot show a record without
     // its chunks or the reverse.
     conn.execute_batch("BEGIN")?;
-    let result = (|| -> Res<()> {
+    let result = (|| -> Res<_> {
         let mut docs = conn.prepare("SELECT doc_id, group_id, kind, owner FROM documents")?;
         let mut rows = docs.query([])?;
         let mut records = Vec::new();
         while let Some(row) = rows.next()? {
-            let id: String = row.get(0)?;
-            records.push((id, row.get(1)?, row.get(2)?, row.get(3)?));
+            records.push((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?));
         }
         let mut chunks = conn.prepare("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
-        for (id, group, kind, owner) in records {
-            let mut doc = automerge::AutoCommit::new();
-            let mut rows = chunks.query([&id])?;
+        decoded(records, |id| {
+            let mut rows = chunks.query([id])?;
+            let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                let bytes: Vec<u8> = row.get(0)?;
-                doc.load_incremental(&bytes)?;
+                out.push(row.get(0)?);
             }
-            let mut heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
-            heads.sort();
-            let content = serde_json::to_string(&automerge::AutoSerde::from(&doc))?;
-            out.insert(
-                id,
-                StoredDoc {
-                    kind,
-                    group,
-                    owner,
-                    heads,
-                    content,
-                },
-            );
-        }
-        Ok(())
+            Ok(out)
+        })
     })();
     conn.execute_batch("COMMIT")?;
-    result.map(|()| out)
+    result
+}
+
+/// Every document of a relay's PostgreSQL database (`url`), as [`relay_documents`] reads
+/// SQLite's: one snapshot of the tables, while nodes write.
+pub fn relay_documents_pg(url: &str) -> Res<std::collections::BTreeMap<String, StoredDoc>> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()?;
+    let records = tx
+        .query("SELECT doc_id, group_id, kind, owner FROM documents", &[])?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let out = decoded(records, |id| {
+        Ok(tx
+            .query(
+                "SELECT bytes FROM chunks WHERE doc_id = $1 ORDER BY seq",
+                &[&id],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    })?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Documents from their records (id, group, kind, owner) and chunks.
+#[allow(clippy::type_complexity)]
+fn decoded(
+    records: Vec<(String, Option<String>, String, Option<String>)>,
+    mut chunks: impl FnMut(&str) -> Res<Vec<Vec<u8>>>,
+) -> Res<std::collections::BTreeMap<String, StoredDoc>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (id, group, kind, owner) in records {
+        let mut doc = automerge::AutoCommit::new();
+        for bytes in chunks(&id)? {
+            doc.load_incremental(&bytes)?;
+        }
+        let mut heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
+        heads.sort();
+        let content = serde_json::to_string(&automerge::AutoSerde::from(&doc))?;
+        out.insert(
+            id,
+            StoredDoc {
+                kind,
+                group,
+                owner,
+                heads,
+                content,
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// A long-running `groundwork sync` and the JSON events it prints, one per line.

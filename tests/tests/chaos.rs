@@ -25,6 +25,11 @@
 //! replayed a few times reproduces it if the bug is not one rare interleaving.
 //! `GROUNDWORK_CHAOS_SECS` sets how long the chaos lasts (default: a short run for CI); the
 //! figures line at the end says what happened, lost edits included (which must be 0).
+//!
+//! The same chaos runs a second time across two relay nodes on one PostgreSQL database (a
+//! throw-away cluster): each node is SIGKILLed and restarted on its own schedule, one-off syncs
+//! go to either node, long-running ones each to their own, and at the end devices settle
+//! through different nodes, which must agree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -37,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use groundwork_tests::{
     Device, Relay, Res, StoredDoc, bin, device_documents, field, relay_db, relay_documents,
+    relay_documents_pg,
 };
 
 /// How long the chaos lasts by default: the whole test then takes about half a minute on two
@@ -197,16 +203,24 @@ struct Figures {
     notes_unknown_meeting: AtomicU64,
 }
 
+/// One relay node: restarted on the same port and data each time.
+struct Node {
+    data: PathBuf,
+    addr: String,
+    url: String,
+    relay: Mutex<Option<Relay>>,
+}
+
 /// Everything the threads of the run share.
 struct Chaos {
     seed: u64,
     root: PathBuf,
     cli_bin: PathBuf,
     relay_bin: PathBuf,
-    relay_data: PathBuf,
-    addr: String,
-    url: String,
-    relay: Mutex<Option<Relay>>,
+    /// The relay nodes: one on SQLite, or several on one PostgreSQL database.
+    nodes: Vec<Node>,
+    /// The nodes' database, when they share one.
+    database: Option<String>,
     relay_starts: AtomicU64,
     devs: Vec<Dev>,
     groups: Vec<String>,
@@ -328,16 +342,21 @@ impl Chaos {
         format!("{MARKER}{letter}-{n:07}")
     }
 
-    /// Starts the relay again on its port and data (its key file is reused), each incarnation
-    /// logging to its own file.
-    fn start_relay(&self) -> Res<Relay> {
+    /// Starts node `i` again on its port and data (its key file, or its database, is
+    /// reused), each incarnation logging to its own file.
+    fn start_relay(&self, i: usize) -> Res<Relay> {
         let n = self.relay_starts.fetch_add(1, Ordering::SeqCst);
-        let log = self.root.join(format!("relay-{n:04}.log"));
+        let log = self.root.join(format!("relay-{i}-{n:04}.log"));
+        let node = &self.nodes[i];
         let mut last = String::new();
         // The port is free once the killed process is reaped; a few tries cover another
         // process briefly holding it.
         for _ in 0..50 {
-            match relay_options(&self.relay_bin, &self.relay_data, &self.addr, &log).start() {
+            let mut options = relay_options(&self.relay_bin, &node.data, &node.addr, &log);
+            if let Some(url) = &self.database {
+                options = options.arg("--database").arg(url);
+            }
+            match options.start() {
                 Ok(relay) => return Ok(relay),
                 Err(e) => last = e.to_string(),
             }
@@ -497,9 +516,10 @@ impl Chaos {
         };
         let kill = rng.percent(30).then(|| rng.millis(5, 150));
         self.fig.once_syncs.fetch_add(1, Ordering::Relaxed);
+        let node = &self.nodes[rng.below(self.nodes.len() as u64) as usize];
         let cmd = self.command(
             dev,
-            &["sync", "--relay", &self.url, "--once", "--timeout", "10"],
+            &["sync", "--relay", &node.url, "--once", "--timeout", "10"],
         );
         match self.run(cmd, kill)? {
             Outcome::Ok(_) => {
@@ -536,21 +556,34 @@ impl Chaos {
         Ok(())
     }
 
-    /// SIGKILLs the relay at random moments and restarts it after a random pause.
-    fn relay_killer(&self) -> Res<()> {
-        let mut rng = Rng::stream(self.seed, 100);
+    /// SIGKILLs relay node `i` at random moments and restarts it after a random pause.
+    fn relay_killer(&self, i: usize) -> Res<()> {
+        let mut rng = Rng::stream(self.seed, 100 + i as u64);
         loop {
             self.pause(rng.millis(800, 4000));
             if self.stopping() {
                 return Ok(());
             }
-            if let Some(relay) = lock(&self.relay).take() {
+            if let Some(relay) = lock(&self.nodes[i].relay).take() {
                 relay.kill()?;
                 self.fig.relay_kills.fetch_add(1, Ordering::Relaxed);
             }
             // Down for a while: devices' syncs fail meanwhile, edits go on.
             std::thread::sleep(rng.millis(0, 1500));
-            *lock(&self.relay) = Some(self.start_relay()?);
+            *lock(&self.nodes[i].relay) = Some(self.start_relay(i)?);
+        }
+    }
+
+    /// The node device `d` keeps to (its long-running sync, and the final rounds).
+    fn home(&self, d: usize) -> &Node {
+        &self.nodes[d % self.nodes.len()]
+    }
+
+    /// Every document the relay nodes store.
+    fn relay_documents(&self) -> Res<BTreeMap<String, StoredDoc>> {
+        match &self.database {
+            Some(url) => relay_documents_pg(url),
+            None => relay_documents(&self.nodes[0].data),
         }
     }
 
@@ -563,7 +596,7 @@ impl Chaos {
         let mut child = Command::new(&self.cli_bin)
             .arg("--data")
             .arg(&dev.cli.dir)
-            .args(["sync", "--relay", &self.url, "--json"])
+            .args(["sync", "--relay", &self.home(d).url, "--json"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -608,7 +641,14 @@ impl Chaos {
         for _ in 0..5 {
             let cmd = self.command(
                 dev,
-                &["sync", "--relay", &self.url, "--once", "--timeout", "20"],
+                &[
+                    "sync",
+                    "--relay",
+                    &self.home(d).url,
+                    "--once",
+                    "--timeout",
+                    "20",
+                ],
             );
             match self.run(cmd, None)? {
                 Outcome::Ok(stdout) => {
@@ -631,7 +671,7 @@ impl Chaos {
     /// state. Returns the rounds it took.
     fn converge(&self) -> Res<Option<usize>> {
         for round in 1..=12 {
-            let before = heads(&relay_documents(&self.relay_data)?);
+            let before = heads(&self.relay_documents()?);
             let received = AtomicU64::new(0);
             let failed = AtomicBool::new(false);
             std::thread::scope(|s| -> Res<()> {
@@ -660,7 +700,7 @@ impl Chaos {
                 // Named in the problems; the checks say what it left behind.
                 return Ok(None);
             }
-            let after = heads(&relay_documents(&self.relay_data)?);
+            let after = heads(&self.relay_documents()?);
             if received.load(Ordering::SeqCst) == 0 && before == after {
                 return Ok(Some(round));
             }
@@ -778,6 +818,18 @@ fn setup_group(root: &Path, relay: &Relay, g: usize) -> Res<(String, Vec<Dev>)> 
 
 #[test]
 fn every_returned_edit_survives_chaos_on_every_replica() -> Res<()> {
+    chaos(1, None)
+}
+
+#[test]
+fn every_returned_edit_survives_chaos_across_two_nodes_on_postgresql() -> Res<()> {
+    let cluster = groundwork_tests::pg::Cluster::start()?;
+    let url = cluster.create_database("chaos")?;
+    chaos(2, Some(url))
+}
+
+/// The chaos run on `nodes` relay nodes (several need a `database` to share).
+fn chaos(nodes: usize, database: Option<String>) -> Res<()> {
     let seed: u64 = std::env::var("GROUNDWORK_CHAOS_SEED")
         .ok()
         .and_then(|s| {
@@ -806,15 +858,21 @@ fn every_returned_edit_survives_chaos_on_every_replica() -> Res<()> {
     };
     let (cli_bin, relay_bin) = (pin("groundwork")?, pin("groundwork-relay")?);
     let built = started.elapsed().as_secs_f64();
-    let relay_data = root.join("relay");
-    let relay = relay_options(
-        &relay_bin,
-        &relay_data,
-        "127.0.0.1:0",
-        &root.join("relay-setup.log"),
-    )
-    .start()?;
-    let (groups, devs) = setup(&root, &relay)?;
+    let mut started_nodes = Vec::new();
+    for i in 0..nodes {
+        let data = root.join(format!("relay-{i}"));
+        let mut options = relay_options(
+            &relay_bin,
+            &data,
+            "127.0.0.1:0",
+            &root.join(format!("relay-{i}-setup.log")),
+        );
+        if let Some(url) = &database {
+            options = options.arg("--database").arg(url);
+        }
+        started_nodes.push((data, options.start()?));
+    }
+    let (groups, devs) = setup(&root, &started_nodes[0].1)?;
     let setup_secs = started.elapsed().as_secs_f64();
     println!("setup: {setup_secs:.1} s ({built:.1} s of it making sure the binaries are built)");
     let chaos = Chaos {
@@ -822,10 +880,16 @@ fn every_returned_edit_survives_chaos_on_every_replica() -> Res<()> {
         root: root.clone(),
         cli_bin,
         relay_bin,
-        relay_data: relay_data.clone(),
-        addr: relay.addr.clone(),
-        url: relay.url(),
-        relay: Mutex::new(Some(relay)),
+        nodes: started_nodes
+            .into_iter()
+            .map(|(data, relay)| Node {
+                data,
+                addr: relay.addr.clone(),
+                url: relay.url(),
+                relay: Mutex::new(Some(relay)),
+            })
+            .collect(),
+        database,
         relay_starts: AtomicU64::new(0),
         daemons: devs.iter().map(|_| Mutex::new(None)).collect(),
         devs,
@@ -871,7 +935,9 @@ fn run_and_check(chaos: &Chaos, secs: u64, setup_secs: f64, started: Instant) ->
         for n in 0..WORKERS {
             threads.push(s.spawn(move || chaos.worker(n).map_err(|e| e.to_string())));
         }
-        threads.push(s.spawn(|| chaos.relay_killer().map_err(|e| e.to_string())));
+        for i in 0..chaos.nodes.len() {
+            threads.push(s.spawn(move || chaos.relay_killer(i).map_err(|e| e.to_string())));
+        }
         threads.push(s.spawn(|| chaos.daemon_killer().map_err(|e| e.to_string())));
         std::thread::sleep(Duration::from_secs(secs));
         chaos.stop.store(true, Ordering::SeqCst);
@@ -887,16 +953,18 @@ fn run_and_check(chaos: &Chaos, secs: u64, setup_secs: f64, started: Instant) ->
     for daemon in &chaos.daemons {
         drop(lock(daemon).take());
     }
-    {
-        let mut relay = lock(&chaos.relay);
+    for (i, node) in chaos.nodes.iter().enumerate() {
+        let mut relay = lock(&node.relay);
         if relay.is_none() {
-            *relay = Some(chaos.start_relay()?);
+            *relay = Some(chaos.start_relay(i)?);
         }
     }
     let rounds = chaos.converge()?;
-    // What the relay has on disk after one last SIGKILL is what it acknowledged.
-    if let Some(relay) = lock(&chaos.relay).take() {
-        relay.kill()?;
+    // What the relay has stored after one last SIGKILL is what it acknowledged.
+    for node in &chaos.nodes {
+        if let Some(relay) = lock(&node.relay).take() {
+            relay.kill()?;
+        }
     }
     chaos.check_logs()?;
     check(chaos, rounds, chaos_secs, setup_secs, started)
@@ -914,13 +982,16 @@ fn check(
     let devs = &chaos.devs;
     let mut lost: BTreeSet<String> = BTreeSet::new();
     let mut problems = std::mem::take(&mut *lock(&chaos.problems));
-    let relay = relay_documents(&chaos.relay_data)?;
-    let integrity: String =
-        relay_db(&chaos.relay_data)?.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    if integrity != "ok" {
-        problems.push(format!(
-            "the relay's store fails its integrity check: {integrity}"
-        ));
+    let relay = chaos.relay_documents()?;
+    if chaos.database.is_none() {
+        let integrity: String =
+            relay_db(&chaos.nodes[0].data)?
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if integrity != "ok" {
+            problems.push(format!(
+                "the relay's store fails its integrity check: {integrity}"
+            ));
+        }
     }
     let mut on_devices = Vec::new();
     for dev in devs {
