@@ -1,7 +1,8 @@
 //! Several relay nodes on one PostgreSQL database (a throw-away cluster this test starts): real
 //! relay processes, real `groundwork` devices, each device talking to one node. What one node
 //! takes reaches the devices of another as it happens; access is shared (a removal on one node
-//! cuts the device off on another, a nonce used on one is refused on another); and the faults
+//! cuts the device off on another, a nonce used on one is refused on another, a token minted
+//! on one works on another); and the faults
 //! of a cluster (a listener's connection killed, a transaction that commits after a later one,
 //! a node SIGKILLed mid-burst, the database stopped at once) lose nothing acknowledged.
 
@@ -122,6 +123,19 @@ fn three_nodes_serve_one_group_and_share_access() -> Res<()> {
         }
         other => return Err(format!("a replayed request on B: {other:?}").into()),
     }
+
+    // A token minted through A opens the group on B; an unknown one is refused there.
+    let token = field(&lead.run(&["token", &group, "--relay", &a.url()])?, "token")?;
+    let (minted, unknown) = runtime.block_on(async {
+        let minted = tokio_tungstenite::connect_async(format!("{}?token={token}", b.url())).await;
+        let unknown = tokio_tungstenite::connect_async(format!("{}?token=0{token}", b.url())).await;
+        (minted.map(drop), unknown.map(drop))
+    });
+    minted?;
+    assert!(
+        matches!(&unknown, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status().as_u16() == 401),
+        "{unknown:?}"
+    );
 
     // 5. The lead removes the member through A: B cuts the member's connection at once, and
     //    when it connects again it is told to wipe the group.
