@@ -687,22 +687,16 @@ impl RelayAccess {
                     self.insert_member(group, device, role, name, person, *at);
                 }
             }
-            Record::Removed { group, device, at } => {
+            Record::Removed { group, device, at } | Record::Wiped { group, device, at } => {
                 if let Some(m) = self
                     .groups
                     .get_mut(group)
                     .and_then(|g| g.members.get_mut(device))
                 {
-                    m.removed_at = Some(*at);
-                }
-            }
-            Record::Wiped { group, device, at } => {
-                if let Some(m) = self
-                    .groups
-                    .get_mut(group)
-                    .and_then(|g| g.members.get_mut(device))
-                {
-                    m.wiped_at = Some(*at);
+                    match record {
+                        Record::Removed { .. } => m.removed_at = Some(*at),
+                        _ => m.wiped_at = Some(*at),
+                    }
                 }
             }
             Record::Creator { device } => {
