@@ -415,7 +415,9 @@ fn postgres(
     out.push_str(&format!(
         "Canvass day, {} devices x {} contacts, on one node on SQLite and one on PostgreSQL \
          (Debian's server, a throw-away cluster on this machine, fsync on). The PostgreSQL \
-         row's CPU and memory are the relay's and the database server's together.\n\n",
+         row's CPU and memory are the relay's and the database server's together (memory \
+         summed over its processes, so the server's shared buffers count once in each \
+         process that touched them: an overstatement).\n\n",
         s.canvass_devices, s.canvass_contacts
     ));
     let r = canvass_all(

@@ -381,6 +381,14 @@ impl Process {
         Ok(total)
     }
 
+    /// For one relay's list: the processes after the first (its database server's), none for
+    /// a relay on its embedded store.
+    pub fn database(&self) -> Process {
+        // The first stands for the whole list when it is gone, so an empty rest is a list of
+        // one process that counts nothing.
+        Process(self.0.get(1..).map_or_else(Vec::new, <[u32]>::to_vec))
+    }
+
     /// Resident memory now, in bytes (PostgreSQL's shared buffers count in each process
     /// that touched them: the sum overstates the server's memory).
     pub fn rss(&self) -> anyhow::Result<u64> {
@@ -407,6 +415,7 @@ impl Process {
 pub struct Meter {
     relay: Process,
     relay_cpu: f64,
+    database_cpu: f64,
     me_cpu: f64,
     started: std::time::Instant,
 }
@@ -422,6 +431,8 @@ pub struct Metered {
     pub load_cpu: f64,
     /// Relay peak RSS over the phase, bytes.
     pub relay_peak: u64,
+    /// Of the relay CPU, its database server's (PostgreSQL; 0 for an embedded store).
+    pub database_cpu: f64,
 }
 
 impl Meter {
@@ -430,6 +441,7 @@ impl Meter {
         relay.reset_peak()?;
         Ok(Meter {
             relay_cpu: relay.cpu_secs()?,
+            database_cpu: relay.database().cpu_secs()?,
             relay,
             me_cpu: Process::me().cpu_secs()?,
             started: std::time::Instant::now(),
@@ -443,6 +455,7 @@ impl Meter {
             relay_cpu: self.relay.cpu_secs()? - self.relay_cpu,
             load_cpu: Process::me().cpu_secs()? - self.me_cpu,
             relay_peak: self.relay.peak_rss()?,
+            database_cpu: self.relay.database().cpu_secs()? - self.database_cpu,
         })
     }
 }

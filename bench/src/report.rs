@@ -82,6 +82,23 @@ pub fn canvass(out: &mut String, runs: &[(Kind, Result<canvass::Figures, String>
             }
         }
     }
+    for (kind, r) in runs {
+        if let Ok(f) = r
+            && f.metered.database_cpu > 0.0
+        {
+            let _ = writeln!(
+                out,
+                "\n{}: of its {:.2} CPU seconds, the database server's were {:.2} ({:.0} µs a \
+                 contact) and the relay process's {:.2} ({:.0} µs a contact).",
+                kind.name(),
+                f.metered.relay_cpu,
+                f.metered.database_cpu,
+                f.metered.database_cpu * 1e6 / f.contacts as f64,
+                f.metered.relay_cpu - f.metered.database_cpu,
+                (f.metered.relay_cpu - f.metered.database_cpu) * 1e6 / f.contacts as f64,
+            );
+        }
+    }
     let ours = runs
         .iter()
         .find(|(k, _)| *k == Kind::Groundwork)
