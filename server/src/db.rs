@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One value going into or coming out of a query.
 #[derive(Clone, Debug, PartialEq)]
@@ -454,10 +455,77 @@ impl std::fmt::Debug for Postgres {
     }
 }
 
-/// Connects with `url` (a `postgres://` URL or a key=value string). No TLS: the database is
-/// reached over a Unix socket or a private network (README, "Past one machine").
+/// Connects with `url` (a `postgres://` URL or libpq's key=value form). Over TCP the
+/// connection is TLS as `sslmode` asks (libpq's default, `prefer`: TLS when the server offers
+/// it), the server's certificate checked against the web's roots and, where the URL names one
+/// as libpq does (`sslrootcert=FILE`), the operator's own CA: a managed database's. Any TLS
+/// here checks the certificate and the host name, so libpq's `verify-ca` and `verify-full`
+/// mean `require`. Over a Unix socket there is no TLS.
 pub fn pg_connect(url: &str) -> Result<postgres::Client, DbError> {
-    Ok(postgres::Client::connect(url, postgres::NoTls)?)
+    let (conninfo, root) = tls_options(url);
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(file) = &root {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(file)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| DbError::Type(format!("sslrootcert {file}: {e}")))?;
+        if certs.is_empty() {
+            return Err(DbError::Type(format!(
+                "sslrootcert {file}: no PEM certificate in it"
+            )));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| DbError::Type(format!("sslrootcert {file}: {e}")))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| DbError::Type(format!("TLS to the database: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+    Ok(postgres::Client::connect(&conninfo, tls)?)
+}
+
+/// Takes libpq's TLS options the client does not know out of a connection string: the CA file
+/// (`sslrootcert`, removed) and the verifying `sslmode`s (made `require`, which verifies here).
+fn tls_options(url: &str) -> (String, Option<String>) {
+    let verify = |mode: &str| matches!(mode, "verify-ca" | "verify-full");
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let Some((base, query)) = url.split_once('?') else {
+            return (url.to_owned(), None);
+        };
+        let mut root = None;
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some(("sslrootcert", file)) => root = Some(file.to_owned()),
+                Some(("sslmode", mode)) if verify(mode) => kept.push("sslmode=require".into()),
+                _ => kept.push(pair.to_owned()),
+            }
+        }
+        let url = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        return (url, root);
+    }
+    let mut root = None;
+    let mut kept = Vec::new();
+    for pair in url.split_whitespace() {
+        match pair.split_once('=') {
+            Some(("sslrootcert", file)) => root = Some(file.to_owned()),
+            Some(("sslmode", mode)) if verify(mode) => kept.push("sslmode=require".to_owned()),
+            _ => kept.push(pair.to_owned()),
+        }
+    }
+    (kept.join(" "), root)
 }
 
 impl Postgres {
@@ -811,6 +879,32 @@ mod tests {
             "SELECT a FROM t WHERE b = ?1 AND c = ?12 OR ?2 IS NULL"
         );
         assert_eq!(sqlite_sql("SELECT 'cost: $'"), "SELECT 'cost: $'");
+    }
+
+    #[test]
+    fn libpqs_tls_options_are_read() {
+        assert_eq!(
+            tls_options("postgres://r@db:5432/g?sslmode=verify-full&sslrootcert=/ca.pem"),
+            (
+                "postgres://r@db:5432/g?sslmode=require".to_owned(),
+                Some("/ca.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            tls_options("host=db sslrootcert=/ca.pem sslmode=verify-ca dbname=g"),
+            (
+                "host=db sslmode=require dbname=g".to_owned(),
+                Some("/ca.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            tls_options("postgres://r@db/g?sslrootcert=/ca.pem"),
+            ("postgres://r@db/g".to_owned(), Some("/ca.pem".to_owned()))
+        );
+        assert_eq!(
+            tls_options("postgres:///g"),
+            ("postgres:///g".to_owned(), None)
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::process::Command;
 
 use crate::Res;
 
-/// The socket's port number (it only names the socket file in our private directory).
+/// The socket's port number (it only names the socket file in our private directory); a
+/// cluster on TCP names its socket by its TCP port.
 const PORT: u16 = 5432;
 
 /// A running cluster.
@@ -20,6 +21,8 @@ pub struct Cluster {
     run_as: Option<String>,
     /// The superuser role (the OS user that ran initdb).
     role: String,
+    /// A TCP port on 127.0.0.1 it also listens on, with TLS (`None`: its socket only).
+    tcp: Option<u16>,
 }
 
 /// Where Debian's server binaries are: `GROUNDWORK_PG_BIN`, else the newest
@@ -78,6 +81,26 @@ fn ids_of(user: &str) -> Option<(u32, u32)> {
 impl Cluster {
     /// Makes a cluster and starts it; waits until it takes connections.
     pub fn start() -> Res<Self> {
+        Self::make(None)
+    }
+
+    /// A cluster that also listens on a TCP port of 127.0.0.1 with TLS, serving `cert_pem`
+    /// with `key_pem` (and its socket, as always); the port is [`Cluster::tcp_port`].
+    pub fn start_with_tls(cert_pem: &str, key_pem: &str) -> Res<Self> {
+        Self::make(Some((cert_pem, key_pem)))
+    }
+
+    /// The TCP port, for a cluster started with TLS.
+    pub fn tcp_port(&self) -> Option<u16> {
+        self.tcp
+    }
+
+    /// The superuser role's name.
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+
+    fn make(tls: Option<(&str, &str)>) -> Res<Self> {
         let bin = bin_dir()?;
         let dir = tempfile::Builder::new().prefix("groundwork-pg").tempdir()?;
         let (run_as, role) = if is_root() {
@@ -92,11 +115,20 @@ impl Cluster {
             let user = std::env::var("USER").unwrap_or_else(|_| "postgres".into());
             (None, user)
         };
+        let tcp = match tls {
+            Some(_) => Some(
+                std::net::TcpListener::bind("127.0.0.1:0")?
+                    .local_addr()?
+                    .port(),
+            ),
+            None => None,
+        };
         let cluster = Cluster {
             dir,
             bin,
             run_as,
             role,
+            tcp,
         };
         cluster.run(
             "initdb",
@@ -109,6 +141,19 @@ impl Cluster {
                 &cluster.data().to_string_lossy(),
             ],
         )?;
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            // The server reads them as its own user; the key must be private to it.
+            for (name, pem, mode) in [("server.crt", cert, 0o644), ("server.key", key, 0o600)] {
+                let path = cluster.data().join(name);
+                std::fs::write(&path, pem)?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+                if let Some(user) = &cluster.run_as {
+                    let (uid, gid) = ids_of(user).ok_or("no such user")?;
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+                }
+            }
+        }
         cluster.start_server()?;
         Ok(cluster)
     }
@@ -149,8 +194,12 @@ impl Cluster {
 
     /// Starts the server (again) and waits until it takes connections.
     pub fn start_server(&self) -> Res<()> {
+        let listen = match self.tcp {
+            Some(port) => format!("-c listen_addresses=127.0.0.1 -p {port} -c ssl=on"),
+            None => format!("-c listen_addresses= -p {PORT}"),
+        };
         let options = format!(
-            "-k {} -c listen_addresses= -p {PORT} -c max_connections=200 -c fsync=on",
+            "-k {} {listen} -c max_connections=200 -c fsync=on",
             self.socket_dir().display()
         );
         self.run(
@@ -198,8 +247,9 @@ impl Cluster {
     /// The connection string of database `db` (libpq's key=value form, over the socket).
     pub fn url(&self, db: &str) -> String {
         format!(
-            "host={} port={PORT} user={} dbname={db}",
+            "host={} port={} user={} dbname={db}",
             self.socket_dir().display(),
+            self.tcp.unwrap_or(PORT),
             self.role
         )
     }

@@ -579,6 +579,46 @@ fn two_nodes_compacting_one_document_lose_nothing() -> Res<()> {
     Ok(())
 }
 
+/// Over TCP the relay speaks TLS to PostgreSQL and checks its certificate: against the CA the
+/// URL names as libpq does (`sslrootcert`), the session is TLS; without it, a server whose
+/// certificate no known CA signed is refused by name, and so is a CA file that is not there.
+#[test]
+fn tls_to_postgresql_checks_the_servers_certificate() -> Res<()> {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    let cluster = Cluster::start_with_tls(&cert.cert.pem(), &cert.key_pair.serialize_pem())?;
+    cluster.create_database("tls")?;
+    let dir = tempfile::tempdir()?;
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.cert.pem())?;
+    let base = format!(
+        "postgres://{}@localhost:{}/tls",
+        cluster.role(),
+        cluster.tcp_port().ok_or("no TCP port")?
+    );
+    let verified = format!("{base}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let store = RelayStore::open_at(&Location::Postgres { url: verified })?;
+    store.commit(&[Write::Chunk(doc(70), b"over TLS".to_vec())])?;
+    let tls: bool = store.campaign(|c| {
+        c.query_opt(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )?
+        .map_or(Ok(false), |r| r.get(0))
+    })?;
+    assert!(tls, "the session is not TLS");
+    let refused = |url: String| -> String {
+        RelayStore::open_at(&Location::Postgres { url })
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let unknown = refused(format!("{base}?sslmode=require"));
+    assert!(unknown.contains("certificate"), "{unknown}");
+    let missing = refused(format!("{base}?sslrootcert=/nowhere/ca.pem"));
+    assert!(missing.contains("sslrootcert /nowhere/ca.pem"), "{missing}");
+    Ok(())
+}
+
 /// A database URL that does not work is refused with what is wrong, the password left out.
 #[test]
 fn a_bad_database_url_is_refused_by_name() {
