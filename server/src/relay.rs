@@ -707,6 +707,18 @@ impl HubThread {
                     }
                 }
             }
+            Record::Member { device, .. } => {
+                self.hub.policy_mut().apply_record(&record);
+                // A device connected here that joined through another node reads its group's
+                // documents from now on, without connecting again.
+                for conn in self.hub.policy().conns_of(device) {
+                    for doc in self.hub.policy().readable(conn) {
+                        if !self.hub.syncing(conn, &doc) {
+                            self.hub.offer(conn, doc, now);
+                        }
+                    }
+                }
+            }
             Record::Dropped { doc } => {
                 if let Ok(doc) = doc.parse::<DocumentId>() {
                     self.hub.withdraw(&doc);
