@@ -367,8 +367,11 @@ async fn sync_ws(
     // axum's own limit is set above ours, so that a frame a little too large is answered with
     // our error rather than a dropped socket.
     // Small buffers: an idle connection should cost little (tungstenite's defaults are 128 KiB
-    // each way, which at 1,000 idle devices was most of the relay's memory).
-    ws.read_buffer_size(4 * 1024)
+    // each way, which at 1,000 idle devices was most of the relay's memory). The read buffer
+    // grows for a larger frame; 1 KiB instead of 4 took the 10,000-device idle fleet from 207
+    // to 178 MiB, with canvass day's throughput the same within the machine's noise
+    // (BENCHMARKS.md).
+    ws.read_buffer_size(1024)
         .write_buffer_size(0)
         .max_message_size(app.max_frame * 2)
         .max_frame_size(app.max_frame * 2)
