@@ -81,7 +81,8 @@ impl Peer {
         let url = target.url_for(who)?;
         let (ws, _) = tokio::time::timeout(
             Duration::from_secs(60),
-            tokio_tungstenite::connect_async(url),
+            // Nagle off, as a device's own connection has it (see core's `net`).
+            tokio_tungstenite::connect_async_with_config(url, None, true),
         )
         .await
         .context("connecting took over 60 s")?

@@ -115,7 +115,10 @@ async fn dial(relay: &str, url: &str, timeout: Duration) -> Result<Ws> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     crate::relay::check(relay)?;
     let connector = tls_connector(relay)?;
-    let connect = tokio_tungstenite::connect_async_tls_with_config(url, None, false, connector);
+    // Nagle off (`disable_nagle`): a sync message is one small frame, and with Nagle on, an
+    // edit written while the previous frame's acknowledgement is still delayed waits for it
+    // (up to 40 ms on Linux), on every edit. The relay sets the same on its side.
+    let connect = tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector);
     let (ws, _) = tokio::time::timeout(timeout, connect)
         .await
         .map_err(|_| relay_error(relay, "timed out connecting"))?

@@ -283,3 +283,45 @@ fn a_change_past_the_most_the_relay_keeps_of_a_document_is_refused_with_the_reas
     assert!(relay_doc.get(automerge::ROOT, "small")?.is_some());
     Ok(())
 }
+
+/// A change to a document many peers read is built once for every reader in step: the relay
+/// reuses automerge's answer, and every reader still ends up with exactly the writer's document.
+#[test]
+fn a_change_fanned_out_to_readers_in_step_is_built_once() -> Result<(), Box<dyn std::error::Error>>
+{
+    let writer = 1;
+    let readers: Vec<ConnId> = (2..=10).collect();
+    let mut all = vec![writer];
+    all.extend(&readers);
+    let mut w = World::new(&all);
+    let doc = DocumentId::random()?;
+    w.relay.policy_mut().creators.push(writer);
+    w.edit(writer, doc, "first");
+    w.pump();
+    for &r in &readers {
+        w.relay.policy_mut().access.insert((r, doc), Access::Read);
+        w.relay.offer(r, doc, 0);
+    }
+    w.pump();
+    assert!(readers.iter().all(|&r| w.has(r, doc, "first")));
+
+    for (round, key) in ["second", "third", "fourth"].into_iter().enumerate() {
+        let reused = w.relay.sync_messages_reused();
+        w.edit(writer, doc, key);
+        w.pump();
+        let writer_heads = w.devices[&writer].doc(&doc).map(|d| d.clone().get_heads());
+        for &r in &readers {
+            assert!(w.has(r, doc, key), "reader {r} lacks {key}");
+            let heads = w.devices[&r].doc(&doc).map(|d| d.clone().get_heads());
+            assert_eq!(heads, writer_heads, "reader {r} after round {round}");
+        }
+        // Nine readers in step: the change goes out built once and reused eight times, and
+        // their nine acknowledgements are answered (with nothing) once and reused eight times.
+        let now_reused = w.relay.sync_messages_reused() - reused;
+        assert!(
+            now_reused >= 2 * (readers.len() as u64 - 1),
+            "round {round}: only {now_reused} answers reused"
+        );
+    }
+    Ok(())
+}

@@ -262,6 +262,73 @@ struct Doc {
     /// A relay's measure of its size: the bytes stored when it was loaded, plus the sync
     /// messages that changed it since (an over-count, which the next load puts right).
     bytes: u64,
+    /// automerge's recent answers for this document, reused for peers in the same state.
+    memo: Memo,
+}
+
+/// The most answers a document's [`Memo`] keeps.
+const MEMO_ENTRIES: usize = 4;
+
+/// The largest message a [`Memo`] keeps (bytes); a larger one (a whole document for a new
+/// peer) is built again for each peer rather than held in memory.
+const MEMO_MAX_BYTES: usize = 64 * 1024;
+
+/// automerge's answers to `generate_sync_message`, kept while the document stays as it was.
+///
+/// Why: after one change, a relay asks automerge what each subscriber lacks, and then hears
+/// each subscriber's acknowledgement and asks again. Subscribers that were in step before the
+/// change are in identical sync states, and `generate_sync_message` is a pure function of the
+/// document and the state, so one answer serves them all. Without this, a change to a group
+/// of n online members ran automerge 2n times, each walking the document's history; with it,
+/// about twice. The memo is emptied whenever the document may have changed (new changes, or
+/// changes queued for missing dependencies, which the answer also depends on), and is keyed by
+/// the heads besides.
+#[derive(Default)]
+struct Memo {
+    heads: Vec<ChangeHash>,
+    answers: Vec<Answer>,
+}
+
+/// One answer: the state before, the state after, and the encoded message, if any.
+struct Answer {
+    before: sync::State,
+    after: sync::State,
+    message: Option<Vec<u8>>,
+}
+
+impl Memo {
+    /// Forgets every answer: the document changed.
+    fn clear(&mut self) {
+        self.heads.clear();
+        self.answers.clear();
+    }
+
+    /// The answer for a peer in `state` at `heads`, if one was kept.
+    fn find(&self, heads: &[ChangeHash], state: &sync::State) -> Option<&Answer> {
+        if self.heads != heads {
+            return None;
+        }
+        self.answers.iter().find(|a| a.before == *state)
+    }
+
+    /// Keeps an answer, the oldest going first when full.
+    fn keep(&mut self, heads: &[ChangeHash], answer: Answer) {
+        if self.heads != heads {
+            self.answers.clear();
+            self.heads = heads.to_vec();
+        }
+        if answer
+            .message
+            .as_ref()
+            .is_some_and(|m| m.len() > MEMO_MAX_BYTES)
+        {
+            return;
+        }
+        if self.answers.len() == MEMO_ENTRIES {
+            self.answers.remove(0);
+        }
+        self.answers.push(answer);
+    }
 }
 
 #[derive(PartialEq, Eq)]
@@ -326,6 +393,8 @@ pub struct Hub<P: Policy = AllowAll> {
     /// Documents in the order the host inserted them: a client offers them in this order, so
     /// that a group's plan reaches the relay before the documents that depend on it.
     order: Vec<DocumentId>,
+    /// Sync messages answered from a document's [`Memo`] instead of by automerge.
+    reused: u64,
 }
 
 /// How far a document is synced with the peer on one connection.
@@ -364,6 +433,7 @@ impl<P: Policy> Hub<P> {
             effects: VecDeque::new(),
             policy,
             order: Vec::new(),
+            reused: 0,
         }
     }
 
@@ -382,6 +452,12 @@ impl<P: Policy> Hub<P> {
         if self.conns.get(&conn).is_some_and(|c| c.peer.is_some()) {
             self.send(conn, &Message::Control { body });
         }
+    }
+
+    /// How many sync messages were answered from memory rather than built again by automerge
+    /// (peers in the same state after a change share one answer), since the hub started.
+    pub fn sync_messages_reused(&self) -> u64 {
+        self.reused
     }
 
     /// Our peer id.
@@ -405,6 +481,7 @@ impl<P: Policy> Hub<P> {
                 state: DocState::Ready(Box::new(doc)),
                 subscribers: BTreeSet::new(),
                 bytes: 0,
+                memo: Memo::default(),
             },
         );
     }
@@ -647,6 +724,7 @@ impl<P: Policy> Hub<P> {
                         state: DocState::Loading(Vec::new()),
                         subscribers: BTreeSet::from([conn]),
                         bytes: 0,
+                        memo: Memo::default(),
                     },
                 );
                 self.effects.push_back(Effect::Load { doc });
@@ -680,6 +758,7 @@ impl<P: Policy> Hub<P> {
             None => schema::new_doc(),
         };
         doc.bytes = stored.map_or(0, |b| b.len() as u64);
+        doc.memo.clear();
         let DocState::Loading(queued) =
             std::mem::replace(&mut doc.state, DocState::Ready(Box::new(loaded)))
         else {
@@ -717,12 +796,17 @@ impl<P: Policy> Hub<P> {
         id: DocumentId,
         changes: &[u8],
     ) -> Result<(), automerge::AutomergeError> {
-        match self.docs.get_mut(&id).map(|d| &mut d.state) {
-            Some(DocState::Ready(doc)) => {
+        match self.docs.get_mut(&id) {
+            Some(Doc {
+                state: DocState::Ready(doc),
+                memo,
+                ..
+            }) => {
+                memo.clear();
                 doc.load_incremental(changes)?;
             }
             // Loading from storage, which already holds the changes.
-            Some(DocState::Loading(_)) => {}
+            Some(_) => {}
             None => {
                 let mut doc = schema::new_doc();
                 doc.load_incremental(changes)?;
@@ -742,9 +826,15 @@ impl<P: Policy> Hub<P> {
         now: u64,
         f: impl FnOnce(&mut AutoCommit) -> T,
     ) -> Option<T> {
-        let Some(DocState::Ready(doc)) = self.docs.get_mut(&id).map(|d| &mut d.state) else {
+        let Some(Doc {
+            state: DocState::Ready(doc),
+            memo,
+            ..
+        }) = self.docs.get_mut(&id)
+        else {
             return None;
         };
+        memo.clear();
         let out = f(doc);
         self.push(id, now);
         Some(out)
@@ -1009,6 +1099,7 @@ impl<P: Policy> Hub<P> {
             state: DocState::Loading(Vec::new()),
             subscribers: BTreeSet::new(),
             bytes: 0,
+            memo: Memo::default(),
         });
         if doc.subscribers.insert(conn) {
             self.effects.push_back(Effect::Subscribed { conn, doc: id });
@@ -1025,9 +1116,23 @@ impl<P: Policy> Hub<P> {
             }
         }
         let hosted = self.docs.get(&id).map_or(0, |d| d.bytes) + incoming as u64;
-        let doc = match self.docs.get_mut(&id).map(|d| &mut d.state) {
-            Some(DocState::Ready(doc)) => doc,
-            Some(DocState::Loading(queued)) => {
+        let doc = match self.docs.get_mut(&id) {
+            Some(Doc {
+                state: DocState::Ready(doc),
+                memo,
+                ..
+            }) => {
+                // New changes, applied or queued for their dependencies, change automerge's
+                // answers.
+                if !message.changes.is_empty() {
+                    memo.clear();
+                }
+                doc
+            }
+            Some(Doc {
+                state: DocState::Loading(queued),
+                ..
+            }) => {
                 let peer = self
                     .conns
                     .get(&conn)
@@ -1259,6 +1364,7 @@ impl<P: Policy> Hub<P> {
     fn forget_changes(&mut self, id: DocumentId, was_empty: bool) {
         if let Some(doc) = self.docs.get_mut(&id) {
             doc.bytes = 0;
+            doc.memo.clear();
             if was_empty {
                 doc.state = DocState::Ready(Box::new(schema::new_doc()));
             } else {
@@ -1305,11 +1411,15 @@ impl<P: Policy> Hub<P> {
         let access = self.policy.access(conn, &id);
         let Some(Doc {
             state: DocState::Ready(doc),
+            memo,
+            subscribers,
             ..
         }) = self.docs.get_mut(&id)
         else {
             return;
         };
+        // Only a document several peers sync can reuse an answer (a device's never does).
+        let shared = subscribers.len() > 1;
         if !(access.reads() || access == Access::Unknown && doc.get_heads().is_empty()) {
             return;
         }
@@ -1327,12 +1437,39 @@ impl<P: Policy> Hub<P> {
         if access == Access::Unknown && pd.sync.their_heads.as_ref().is_none_or(|h| h.is_empty()) {
             return;
         }
-        let Some(message) = doc.sync().generate_sync_message(&mut pd.sync) else {
+        let heads = doc.get_heads();
+        let data = match memo.find(&heads, &pd.sync).filter(|_| shared) {
+            Some(answer) => {
+                pd.sync.clone_from(&answer.after);
+                self.reused += 1;
+                answer.message.clone()
+            }
+            None if !shared => doc
+                .sync()
+                .generate_sync_message(&mut pd.sync)
+                .map(sync::Message::encode),
+            None => {
+                let before = pd.sync.clone();
+                let data = doc
+                    .sync()
+                    .generate_sync_message(&mut pd.sync)
+                    .map(sync::Message::encode);
+                memo.keep(
+                    &heads,
+                    Answer {
+                        before,
+                        after: pd.sync.clone(),
+                        message: data.clone(),
+                    },
+                );
+                data
+            }
+        };
+        let Some(data) = data else {
             return;
         };
         pd.last_activity = now;
-        let empty = doc.get_heads().is_empty();
-        let data = message.encode();
+        let empty = heads.is_empty();
         let m = if empty && pd.sync.shared_heads.is_empty() && c.side == Side::Client {
             Message::Request {
                 sender: self.me.clone(),
