@@ -191,6 +191,8 @@ pub struct Metrics {
     pub log_applied: AtomicU64,
     /// Reads of the change log that failed (the database unreachable).
     pub log_failures: AtomicU64,
+    /// Sync messages answered from the hub's memo rather than built again by automerge.
+    pub sync_messages_reused: AtomicU64,
 }
 
 impl Metrics {
@@ -229,7 +231,9 @@ impl Metrics {
              # HELP groundwork_log_applied_total Rows of other relay nodes' change log applied.\n\
              # TYPE groundwork_log_applied_total counter\ngroundwork_log_applied_total {}\n\
              # HELP groundwork_log_failures_total Reads of the change log that failed.\n\
-             # TYPE groundwork_log_failures_total counter\ngroundwork_log_failures_total {}\n",
+             # TYPE groundwork_log_failures_total counter\ngroundwork_log_failures_total {}\n\
+             # HELP groundwork_sync_messages_reused_total Sync messages answered from memory: peers in the same state after a change share one.\n\
+             # TYPE groundwork_sync_messages_reused_total counter\ngroundwork_sync_messages_reused_total {}\n",
             g(&self.connections),
             g(&self.documents_loaded),
             g(&self.messages_in),
@@ -248,6 +252,7 @@ impl Metrics {
             rss,
             g(&self.log_applied),
             g(&self.log_failures),
+            g(&self.sync_messages_reused),
         )
     }
 }
@@ -1117,6 +1122,9 @@ impl HubThread {
         self.metrics
             .documents_loaded
             .store(loaded, Ordering::Relaxed);
+        self.metrics
+            .sync_messages_reused
+            .store(self.hub.sync_messages_reused(), Ordering::Relaxed);
         Ok(())
     }
 
