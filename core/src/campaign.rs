@@ -338,6 +338,40 @@ pub fn canvass_counts(doc: &ContactsDoc) -> Vec<(ContactResult, Option<u8>, u64)
     counts.into_iter().map(|((r, s), n)| (r, s, n)).collect()
 }
 
+/// Whether every operation of `changes` writes to the text of a meeting's notes in `doc` (the
+/// plan as it is with them). Notes are never shared and never briefed, so such changes (most
+/// of a meeting's co-editing) leave the campaign index and the canvassers' brief as they
+/// were, and the relay need not derive either again. Conservative: an operation on anything
+/// else, or a change with no operations, answers `false`.
+pub fn only_meeting_notes(doc: &automerge::AutoCommit, changes: &[automerge::Change]) -> bool {
+    use automerge::ReadDoc;
+    let Ok(Some((_, meetings))) = doc.get(automerge::ROOT, "meetings") else {
+        return false;
+    };
+    // Every notes text of every meeting, conflicting ones included: "counter@actor".
+    let mut notes = std::collections::BTreeSet::new();
+    for meeting in doc.keys(&meetings) {
+        let Ok(Some((_, meeting))) = doc.get(&meetings, meeting.as_str()) else {
+            continue;
+        };
+        for (value, id) in doc.get_all(&meeting, "notes").unwrap_or_default() {
+            if matches!(value, automerge::Value::Object(automerge::ObjType::Text)) {
+                notes.insert(id.to_string());
+            }
+        }
+    }
+    let mut any = false;
+    for change in changes {
+        for op in change.decode().operations {
+            if !notes.contains(&op.obj.to_string()) {
+                return false;
+            }
+            any = true;
+        }
+    }
+    any
+}
+
 /// The contacts that `changes` (applied to `doc`, a contacts document) created, with their
 /// result and support level as `doc` has them now: what the campaign's counts need of a
 /// change, found from its operations, so the work follows the change and not the document.
@@ -744,6 +778,47 @@ mod tests {
         doc.splice_text(&text, 0, 0, "public")?;
         doc.commit();
         assert!(sharing_changed(&doc, &before));
+        Ok(())
+    }
+
+    #[test]
+    fn only_meeting_notes_is_told_from_every_other_edit() -> crate::Result<()> {
+        use crate::schema::{self, DocKind};
+        let mut doc = schema::new_doc();
+        schema::reconcile(&mut doc, &plan()?, "g", DocKind::Plan)?;
+        doc.commit();
+        // Edited as a device edits: the plan read from the document, changed, written back.
+        let mut p: Plan = schema::hydrate(&doc, "g", DocKind::Plan)?;
+        let mut step = |p: &mut Plan| -> crate::Result<bool> {
+            let before = doc.get_heads();
+            schema::reconcile(&mut doc, &*p, "g", DocKind::Plan)?;
+            doc.commit();
+            *p = schema::hydrate(&doc, "g", DocKind::Plan)?;
+            let changes = doc.get_changes(&before);
+            Ok(only_meeting_notes(&doc, &changes))
+        };
+        p.append_notes("m1", "more")?;
+        p.append_notes("m2", "and more")?;
+        assert!(step(&mut p)?, "notes of two meetings are notes only");
+        p.append_notes("m1", "a line")?;
+        p.set_meeting_visibility("m1", Visibility::Public)?;
+        assert!(!step(&mut p)?, "notes with a visibility are not");
+        p.add_agenda_item("m1", "a1", "Question 1")?;
+        assert!(!step(&mut p)?, "an agenda item is not");
+        p.create_meeting(
+            "m4",
+            NewMeeting {
+                kind: MeetingKind::Official,
+                title: "Another".into(),
+                target: Some("sheriff".into()),
+                at: None,
+                location: None,
+            },
+            2,
+        )?;
+        p.append_notes("m4", "first words")?;
+        assert!(!step(&mut p)?, "a new meeting with its notes is not");
+        assert!(!step(&mut p)?, "no change at all is not");
         Ok(())
     }
 

@@ -1023,6 +1023,10 @@ impl HubThread {
                     _ => {}
                 }
             }
+            // A plan change that wrote only meetings' notes (most of co-editing) changes neither
+            // the campaign index nor the canvassers' brief, which never hold notes: neither is
+            // derived again, and the group's place on the boards does not move for it.
+            changed.retain(|(doc, changes)| !self.notes_only(doc, changes));
             // The campaign index changes in the same transaction as the changes it reflects.
             let (campaign, counties) = self.campaign_writes(&changed, &writes)?;
             writes.extend(campaign);
@@ -1608,6 +1612,18 @@ impl HubThread {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether `changes` to `doc` are a plan's and wrote only its meetings' notes (see
+    /// [`groundwork_core::campaign::only_meeting_notes`]).
+    fn notes_only(&self, doc: &DocumentId, changes: &[automerge::Change]) -> bool {
+        matches!(
+            self.hub.policy().doc_kind(doc),
+            Some((_, groundwork_core::schema::DocKind::Plan))
+        ) && self
+            .hub
+            .doc(doc)
+            .is_some_and(|am| groundwork_core::campaign::only_meeting_notes(am, changes))
     }
 
     /// What the campaign index must write for the documents this batch changed: a plan's
