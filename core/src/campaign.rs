@@ -723,6 +723,22 @@ mod tests {
         Ok(())
     }
 
+    /// A second meeting with the sheriff, "m4", private and without a time or place.
+    fn another_meeting(p: &mut Plan) -> crate::Result<()> {
+        p.create_meeting(
+            "m4",
+            NewMeeting {
+                kind: MeetingKind::Official,
+                title: "Another".into(),
+                target: Some("sheriff".into()),
+                at: None,
+                location: None,
+            },
+            2,
+        )?;
+        Ok(())
+    }
+
     #[test]
     fn sharing_changes_are_told_from_other_edits() -> crate::Result<()> {
         use crate::schema::{self, DocKind};
@@ -744,17 +760,7 @@ mod tests {
         assert!(step(&p, &mut doc)?);
         p.set_sharing(false);
         assert!(step(&p, &mut doc)?);
-        p.create_meeting(
-            "m4",
-            NewMeeting {
-                kind: MeetingKind::Official,
-                title: "Another".into(),
-                target: Some("sheriff".into()),
-                at: None,
-                location: None,
-            },
-            2,
-        )?;
+        another_meeting(&mut p)?;
         assert!(
             !step(&p, &mut doc)?,
             "a new private meeting shares nothing new"
@@ -805,17 +811,7 @@ mod tests {
         assert!(!step(&mut p)?, "notes with a visibility are not");
         p.add_agenda_item("m1", "a1", "Question 1")?;
         assert!(!step(&mut p)?, "an agenda item is not");
-        p.create_meeting(
-            "m4",
-            NewMeeting {
-                kind: MeetingKind::Official,
-                title: "Another".into(),
-                target: Some("sheriff".into()),
-                at: None,
-                location: None,
-            },
-            2,
-        )?;
+        another_meeting(&mut p)?;
         p.append_notes("m4", "first words")?;
         assert!(!step(&mut p)?, "a new meeting with its notes is not");
         assert!(!step(&mut p)?, "no change at all is not");
