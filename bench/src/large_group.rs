@@ -60,7 +60,7 @@ pub async fn run(relay: &Relay, group: &Group) -> anyhow::Result<Figures> {
     let mut cpu = Vec::with_capacity(n);
     let relay_proc = relay.process();
     for (i, member) in group.canvassers.iter().enumerate() {
-        let cpu_before = relay_proc.cpu_secs()?;
+        let cpu_before = relay_proc.cpu_secs_fine()?;
         let started = Instant::now();
         let mut peer = Peer::connect(target, &member.who, Vec::new()).await?;
         let answer = peer
@@ -84,7 +84,7 @@ pub async fn run(relay: &Relay, group: &Group) -> anyhow::Result<Figures> {
         // The relay's work for this join includes pushing the new roster to everyone
         // online; let it finish before the next one.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        cpu.push(relay_proc.cpu_secs()? - cpu_before);
+        cpu.push(relay_proc.cpu_secs_fine()? - cpu_before);
     }
     stop.store(true, Ordering::Relaxed);
     while let Some(done) = online.join_next().await {

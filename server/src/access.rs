@@ -975,6 +975,7 @@ impl Policy for RelayAccess {
         doc: &DocumentId,
         before: &[automerge::ChangeHash],
         after: &AutoCommit,
+        changes: &[automerge::Change],
     ) -> Result<(), Refused> {
         // What a group shares is its leads' choice: a member may edit the plan, not that.
         let (Some(entry), Some(device)) = (
@@ -987,7 +988,11 @@ impl Policy for RelayAccess {
         {
             return Ok(());
         }
-        if groundwork_core::campaign::sharing_changed(after, before) {
+        // Notes alone cannot change what is shared; telling so from the changes' operations
+        // spares reading the plan as it was (a walk of its history).
+        if !groundwork_core::campaign::only_meeting_notes(after, changes)
+            && groundwork_core::campaign::sharing_changed(after, before)
+        {
             return Err(Refused(
                 "a member's change to what the group shares or keeps (its sharing, a \
                  meeting's visibility or who sees it, its retention: leads only)"

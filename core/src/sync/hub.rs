@@ -98,7 +98,7 @@ pub trait Policy {
         doc: &DocumentId,
         content: &AutoCommit,
     ) -> Result<(), Refused>;
-    /// Whether the changes a writer just made to `doc` (now `after`; it was at `before`) are
+    /// Whether the `changes` a writer just made to `doc` (now `after`; it was at `before`) are
     /// its to make: a host whose writers may change only some fields (a member, not a group's
     /// sharing) checks them here. Yes by default.
     fn may_change(
@@ -107,8 +107,9 @@ pub trait Policy {
         doc: &DocumentId,
         before: &[automerge::ChangeHash],
         after: &AutoCommit,
+        changes: &[automerge::Change],
     ) -> Result<(), Refused> {
-        let _ = (conn, doc, before, after);
+        let _ = (conn, doc, before, after, changes);
         Ok(())
     }
     /// Whether the host can take changes at all now: `Some(reason)` while it cannot make them
@@ -1196,9 +1197,11 @@ impl<P: Policy> Hub<P> {
             );
         }
         if changed {
+            // The changes the peer's message added, read once: for the policy, then for the host.
+            let changes = doc.get_changes(&before);
             let allowed = match access {
                 Access::Write if before.is_empty() => Ok(()),
-                Access::Write => self.policy.may_change(conn, &id, &before, doc),
+                Access::Write => self.policy.may_change(conn, &id, &before, doc, &changes),
                 Access::Unknown if before.is_empty() => self.policy.may_create(conn, &id, doc),
                 Access::Unknown => Err(Refused(
                     "a document the host does not know, changed on top of earlier content".into(),
@@ -1209,7 +1212,6 @@ impl<P: Policy> Hub<P> {
                 return self.refuse_changes(conn, id, before.is_empty(), &why);
             }
             // `save_after`, with the changes kept for the host.
-            let changes = doc.get_changes(&before);
             let mut bytes = Vec::with_capacity(changes.iter().map(|c| c.raw_bytes().len()).sum());
             for change in &changes {
                 bytes.extend_from_slice(change.raw_bytes());
