@@ -283,7 +283,7 @@ const MEMO_MAX_BYTES: usize = 64 * 1024;
 /// of n online members ran automerge 2n times, each walking the document's history; with it,
 /// about twice. The memo is emptied whenever the document may have changed (new changes, or
 /// changes queued for missing dependencies, which the answer also depends on), and is keyed by
-/// the heads besides.
+/// the heads besides; every tick empties it too, so quiet documents hold none.
 #[derive(Default)]
 struct Memo {
     heads: Vec<ChangeHash>,
@@ -857,6 +857,11 @@ impl<P: Policy> Hub<P> {
 
     /// Time passes: documents whose exchange stalled are offered again from a fresh state.
     pub fn handle_tick(&mut self, now: u64) {
+        // A memo serves the burst of answers around one change (milliseconds); kept longer, a
+        // relay with many quiet documents would hold up to four answers for each.
+        for doc in self.docs.values_mut() {
+            doc.memo.clear();
+        }
         let late: Vec<ConnId> = self
             .conns
             .iter()
