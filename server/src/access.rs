@@ -1,6 +1,13 @@
 //! The relay's access decisions: who is in which group with which role, what each document is,
-//! and from those, what each connection may read and write. Held in memory (loaded from the
-//! store at startup, changed together with the store) because the hub asks at every step.
+//! and from those, what each connection may read and write. Held in memory (changed together
+//! with the store) because the hub asks at every step.
+//!
+//! Only groups in use are held: a group is read from the store as one of its members connects
+//! (the relay calls [`RelayAccess::admit`]) and let go once none is connected
+//! ([`RelayAccess::evict_idle`]). What stays for every document is its id alone, so that one the
+//! relay holds no group for is told apart from a new one. The invariant the decisions rest on:
+//! every group of a connected device is held, so a document the tables know but do not hold is
+//! in a group the asking device is not in.
 //!
 //! The rules:
 //! - plan: leads and members read and write.
@@ -53,7 +60,8 @@ impl Principal {
         }
     }
 
-    fn device(&self) -> Option<&str> {
+    /// The device it is, or acts for.
+    pub fn device(&self) -> Option<&str> {
         match self {
             Principal::Anonymous => None,
             Principal::Device(d) | Principal::Token { device: d, .. } => Some(d),
@@ -92,9 +100,14 @@ struct GroupEntry {
 #[derive(Debug, Default)]
 pub struct RelayAccess {
     conns: HashMap<ConnId, Principal>,
+    /// Every document the store records (groups' and boards'), held or not.
+    known: HashSet<DocumentId>,
+    /// The documents of the groups held.
     docs: HashMap<DocumentId, DocEntry>,
+    /// The groups held: every group of a connected device, and those just used.
     groups: HashMap<String, GroupEntry>,
-    /// Groups each device was ever in (removed ones too, until wiped).
+    /// The held groups each device is in (removed ones too, until wiped): for a connected
+    /// device, all of its groups.
     by_device: HashMap<String, BTreeSet<String>>,
     signup_code: Option<String>,
     creators: HashSet<String>,
@@ -127,52 +140,68 @@ impl RelayAccess {
     pub fn from_rows(rows: AccessRows, signup_code: Option<String>) -> Self {
         let mut a = RelayAccess {
             signup_code,
-            creators: rows.creators.into_iter().collect(),
-            staff: rows.staff.into_iter().collect(),
             ..Default::default()
         };
+        a.admit(rows);
+        a
+    }
+
+    /// Takes in rows read from the store: the startup tables, or groups read as a member
+    /// connects. A group already held is kept as it is (its rows in memory are the newer).
+    pub fn admit(&mut self, rows: AccessRows) {
+        self.known.extend(rows.known);
+        self.creators.extend(rows.creators);
+        self.staff.extend(rows.staff);
         for (device, county) in rows.followers {
-            a.follows.entry(device).or_default().insert(county);
+            self.follows.entry(device).or_default().insert(county);
         }
+        let mut admitted = HashSet::new();
         for (group, roster, _) in rows.groups {
-            a.groups.insert(
-                group,
+            if self.groups.contains_key(&group) {
+                continue;
+            }
+            self.known.insert(roster);
+            self.groups.insert(
+                group.clone(),
                 GroupEntry {
                     roster,
                     members: BTreeMap::new(),
                     docs: BTreeSet::new(),
                 },
             );
+            admitted.insert(group);
         }
         for m in rows.members {
+            if !admitted.contains(&m.group) {
+                continue;
+            }
             let Ok(role) = m.role.parse() else { continue };
-            a.by_device
+            let person = m.person.unwrap_or_else(|| m.device.clone());
+            let member = Member {
+                role,
+                name: m.name,
+                joined_at: m.joined_at,
+                removed_at: m.removed_at,
+                wiped_at: m.wiped_at,
+                person,
+            };
+            self.by_device
                 .entry(m.device.clone())
                 .or_default()
                 .insert(m.group.clone());
-            if let Some(g) = a.groups.get_mut(&m.group) {
-                let person = m.person.unwrap_or_else(|| m.device.clone());
-                g.members.insert(
-                    m.device,
-                    Member {
-                        role,
-                        name: m.name,
-                        joined_at: m.joined_at,
-                        removed_at: m.removed_at,
-                        wiped_at: m.wiped_at,
-                        person,
-                    },
-                );
+            if let Some(g) = self.groups.get_mut(&m.group) {
+                g.members.insert(m.device, member);
             }
         }
         for (doc, group, kind, owner) in rows.documents {
-            if kind == DocKind::Board.as_str() {
+            self.known.insert(doc);
+            if kind == DocKind::Board.as_str() || !admitted.contains(&group) {
                 continue;
             }
-            if let Some(g) = a.groups.get_mut(&group) {
+            if let Some(g) = self.groups.get_mut(&group) {
                 g.docs.insert(doc);
             }
-            a.docs.insert(
+            self.docs.insert(
                 doc,
                 DocEntry {
                     group,
@@ -183,11 +212,63 @@ impl RelayAccess {
             );
         }
         for (doc, period) in rows.periods {
-            if let Some(entry) = a.docs.get_mut(&doc) {
+            if let Some(entry) = self.docs.get_mut(&doc)
+                && admitted.contains(&entry.group)
+            {
                 entry.period = Some(period);
             }
         }
-        a
+    }
+
+    /// Which of `groups` are not held now (for the caller to read with
+    /// [`crate::store::RelayStore::group_rows`] and [`RelayAccess::admit`]).
+    pub fn missing(&self, groups: &[String]) -> Vec<String> {
+        groups
+            .iter()
+            .filter(|g| !self.groups.contains_key(*g))
+            .cloned()
+            .collect()
+    }
+
+    /// Lets go of every group held that no connected device is in (removed members count: a
+    /// removed device is told to wipe as it connects), except those `keep` names (work still
+    /// due for them). They are read again from the store when a member connects. Returns how
+    /// many were let go.
+    pub fn evict_idle(&mut self, keep: impl Fn(&str) -> bool) -> usize {
+        let online: HashSet<&str> = self.conns.values().filter_map(Principal::device).collect();
+        let idle: Vec<String> = self
+            .groups
+            .iter()
+            .filter(|(id, g)| !keep(id) && !g.members.keys().any(|d| online.contains(d.as_str())))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &idle {
+            let Some(g) = self.groups.remove(id) else {
+                continue;
+            };
+            for doc in &g.docs {
+                self.docs.remove(doc);
+            }
+            for device in g.members.keys() {
+                if let Some(groups) = self.by_device.get_mut(device) {
+                    groups.remove(id);
+                    if groups.is_empty() {
+                        self.by_device.remove(device);
+                    }
+                }
+            }
+        }
+        idle.len()
+    }
+
+    /// How many groups are held now.
+    pub fn groups_held(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The groups that set a retention (their contacts past it are erased).
+    pub fn retention_groups(&self) -> Vec<String> {
+        self.retention.keys().cloned().collect()
     }
 
     /// The boards and which groups share where, as the campaign index says.
@@ -227,9 +308,11 @@ impl RelayAccess {
             }
             self.retired_boards.insert(old);
         }
-        if let Some(g) = self.groups.get_mut(group) {
-            g.docs.insert(new);
-        }
+        self.known.insert(new);
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        g.docs.insert(new);
         self.docs.insert(
             new,
             DocEntry {
@@ -280,6 +363,7 @@ impl RelayAccess {
 
     /// Forgets an erased document: it is answered as missing from now on.
     pub fn forget_doc(&mut self, doc: &DocumentId) {
+        self.known.remove(doc);
         if let Some(entry) = self.docs.remove(doc)
             && let Some(g) = self.groups.get_mut(&entry.group)
         {
@@ -462,7 +546,7 @@ impl RelayAccess {
             .map(|m| m.role)
     }
 
-    /// Whether a group exists.
+    /// Whether a group exists and is held (the caller reads it from the store first).
     pub fn group_exists(&self, group: &str) -> bool {
         self.groups.contains_key(group)
     }
@@ -525,13 +609,6 @@ impl RelayAccess {
             })
             .cloned()
             .collect()
-    }
-
-    /// Every group, with its plan document (a group's id is its plan's document id).
-    pub fn group_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.groups.keys().cloned().collect();
-        ids.sort();
-        ids
     }
 
     /// A document's group and kind, if the relay knows it.
@@ -626,19 +703,21 @@ impl RelayAccess {
         person: &str,
         at: i64,
     ) {
-        if let Some(g) = self.groups.get_mut(group) {
-            g.members.insert(
-                device.to_owned(),
-                Member {
-                    role,
-                    name: name.to_owned(),
-                    joined_at: at,
-                    removed_at: None,
-                    wiped_at: None,
-                    person: person.to_owned(),
-                },
-            );
-        }
+        // A group not held is read whole from the store when it is next needed.
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        g.members.insert(
+            device.to_owned(),
+            Member {
+                role,
+                name: name.to_owned(),
+                joined_at: at,
+                removed_at: None,
+                wiped_at: None,
+                person: person.to_owned(),
+            },
+        );
         self.by_device
             .entry(device.to_owned())
             .or_default()
@@ -650,15 +729,10 @@ impl RelayAccess {
     pub fn apply_record(&mut self, record: &crate::cluster::Record) {
         use crate::cluster::Record;
         match record {
-            Record::Group { group, roster } => {
+            // A new group is held once one of its members connects here.
+            Record::Group { roster, .. } => {
                 if let Ok(roster) = roster.parse() {
-                    self.groups
-                        .entry(group.clone())
-                        .or_insert_with(|| GroupEntry {
-                            roster,
-                            members: BTreeMap::new(),
-                            docs: BTreeSet::new(),
-                        });
+                    self.known.insert(roster);
                 }
             }
             Record::Document {
@@ -794,9 +868,11 @@ impl RelayAccess {
 
     /// A document of a group in the tables (a new one's record is the caller's to write).
     fn insert_doc(&mut self, doc: DocumentId, group: &str, kind: DocKind, owner: Option<String>) {
-        if let Some(g) = self.groups.get_mut(group) {
-            g.docs.insert(doc);
-        }
+        self.known.insert(doc);
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        g.docs.insert(doc);
         self.docs.insert(
             doc,
             DocEntry {
@@ -857,6 +933,10 @@ impl Policy for RelayAccess {
             };
         }
         let Some(entry) = self.docs.get(doc) else {
+            // Known but not held: in a group of no connected device, so not the asker's.
+            if self.known.contains(doc) {
+                return Access::Hidden;
+            }
             // Only a device (or a token) may bring a new document; an anonymous peer's changes
             // are refused unread.
             return if principal.device().is_some() {
@@ -921,7 +1001,7 @@ impl Policy for RelayAccess {
             if plan.profile.created_by != device {
                 return refused("a new plan created by another device");
             }
-            if self.groups.contains_key(&id) {
+            if self.groups.contains_key(&id) || self.known.contains(doc) {
                 return refused("a plan for a group that already exists");
             }
             if self.signup_code.is_some() && !self.creators.contains(&device) {
@@ -945,6 +1025,9 @@ impl Policy for RelayAccess {
             };
             if c.canvasser != device {
                 return refused("a contacts document naming another canvasser");
+            }
+            if self.known.contains(doc) {
+                return refused("a contacts document with the id of one that exists");
             }
             if token_group.is_some_and(|g| g != c.group_id) {
                 return refused("a token's contacts for another group than its own");
@@ -1019,7 +1102,11 @@ impl Policy for RelayAccess {
             });
         }
         let Some(entry) = self.docs.get(doc) else {
-            return why("a document the relay does not know");
+            return why(if self.known.contains(doc) {
+                "not a member of the group"
+            } else {
+                "a document the relay does not know"
+            });
         };
         let Some(device) = principal.device() else {
             return why("an unauthenticated connection");

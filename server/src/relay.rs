@@ -161,6 +161,8 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// Documents in memory.
     pub documents_loaded: AtomicU64,
+    /// Groups whose access rows are in memory (those with a member connected, or just used).
+    pub groups_held: AtomicU64,
     /// Frames received.
     pub messages_in: AtomicU64,
     /// Frames sent.
@@ -205,6 +207,8 @@ impl Metrics {
              # TYPE groundwork_connections gauge\ngroundwork_connections {}\n\
              # HELP groundwork_documents_loaded Documents in memory.\n\
              # TYPE groundwork_documents_loaded gauge\ngroundwork_documents_loaded {}\n\
+             # HELP groundwork_groups_held Groups whose access rows are in memory.\n\
+             # TYPE groundwork_groups_held gauge\ngroundwork_groups_held {}\n\
              # TYPE groundwork_messages_received_total counter\ngroundwork_messages_received_total {}\n\
              # TYPE groundwork_messages_sent_total counter\ngroundwork_messages_sent_total {}\n\
              # TYPE groundwork_bytes_received_total counter\ngroundwork_bytes_received_total {}\n\
@@ -236,6 +240,7 @@ impl Metrics {
              # TYPE groundwork_sync_messages_reused_total counter\ngroundwork_sync_messages_reused_total {}\n",
             g(&self.connections),
             g(&self.documents_loaded),
+            g(&self.groups_held),
             g(&self.messages_in),
             g(&self.messages_out),
             g(&self.bytes_in),
@@ -443,7 +448,10 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
     };
     // Every group's brief is checked once at startup (written for groups from before briefs;
     // unchanged ones cost a comparison).
-    t.brief_due = t.hub.policy().group_ids().into_iter().collect();
+    match t.store.group_ids() {
+        Ok(groups) => t.brief_due = groups.into_iter().collect(),
+        Err(e) => tracing::error!(error = %e, "cannot list the groups to check their briefs"),
+    }
     t.check_storage();
     if let Err(e) = t.build_campaign_index().and_then(|()| t.record_periods()) {
         tracing::error!(error = %e, "building the campaign index failed; it fills as plans change");
@@ -453,6 +461,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
     let tick_every = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
     let mut last_tick = Instant::now();
     let mut last_log = Instant::now();
+    let mut evict_due = false;
     loop {
         // Awake for the tick, or sooner for a connection whose offers fall due (a new device
         // with nothing to say would otherwise wait for the tick: a canvasser's join took 1 s),
@@ -486,6 +495,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             t.hub.handle_tick(now);
             t.push_rosters(now);
             t.unload_idle();
+            evict_due = true;
             t.purge();
             t.refresh_staff();
             t.check_storage();
@@ -499,9 +509,13 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             t.flush_offers();
             t.drive()
         });
-        if let Err(e) = driven {
-            t.storage_failed(&e);
+        match driven {
+            Err(e) => t.storage_failed(&e),
+            // After the batch's commit, so a group let go is read back with all it wrote.
+            Ok(()) if evict_due => t.evict_groups(),
+            Ok(()) => {}
         }
+        evict_due = false;
     }
     tracing::info!("hub thread stopped");
 }
@@ -712,8 +726,21 @@ impl HubThread {
                     }
                 }
             }
-            Record::Member { device, .. } => {
-                self.hub.policy_mut().apply_record(&record);
+            Record::Member { device, group, .. } => {
+                // A group held here takes the record; one that is not is read whole (with it)
+                // if the device is connected here, and otherwise waits until it is.
+                if self
+                    .hub
+                    .policy()
+                    .missing(std::slice::from_ref(group))
+                    .is_empty()
+                {
+                    self.hub.policy_mut().apply_record(&record);
+                } else if !self.hub.policy().conns_of(device).is_empty()
+                    && let Err(e) = self.hold_groups(std::slice::from_ref(group))
+                {
+                    tracing::warn!(error = %e, "reading a group another node changed failed");
+                }
                 // A device connected here that joined through another node reads its group's
                 // documents from now on, without connecting again.
                 for conn in self.hub.policy().conns_of(device) {
@@ -829,9 +856,18 @@ impl HubThread {
                         Err(e) => tracing::warn!(error = %e, "reading campaign staff failed"),
                     }
                 }
+                // Every group of a connected device is held (the access tables' invariant).
+                let held = match principal.device() {
+                    Some(device) => self.hold_groups_of(device),
+                    None => Ok(()),
+                };
                 self.hub.policy_mut().connect(conn, principal);
                 self.hub
                     .connect(conn, groundwork_core::sync::hub::Side::Server, now);
+                if let Err(e) = held {
+                    tracing::error!(error = %e, "reading a device's groups failed");
+                    self.refuse(conn, "relay storage failure");
+                }
             }
             Inbound::Frame { conn, bytes, .. } => {
                 self.metrics.messages_in.fetch_add(1, Ordering::Relaxed);
@@ -923,6 +959,11 @@ impl HubThread {
             let Some((device, group)) = found else {
                 return Err("unknown or expired token".into());
             };
+            self.hold_groups(std::slice::from_ref(&group))
+                .map_err(|e| {
+                    tracing::error!(error = %e, "reading a token's group failed");
+                    "relay storage failure".to_owned()
+                })?;
             if self.hub.policy().role(&group, &device).is_none() {
                 return Err("the token's device is no longer in its group".into());
             }
@@ -1452,6 +1493,7 @@ impl HubThread {
             Ok(i) => i,
             Err(e) => return Ok(Err(format!("invite refused: {e}"))),
         };
+        self.hold_groups(std::slice::from_ref(&invite.group))?;
         let policy = self.hub.policy();
         if !policy.group_exists(&invite.group) {
             return Ok(Err("invite refused: its group is not on this relay".into()));
@@ -1582,6 +1624,7 @@ impl HubThread {
         group: &str,
         device: Option<&str>,
     ) -> Result<Option<(DocumentId, Vec<u8>)>, StoreError> {
+        self.hold_groups(&[group.to_owned()])?;
         let policy = self.hub.policy();
         let (Some(doc_id), Some(roster)) = (policy.roster_doc(group), policy.roster(group)) else {
             return Ok(None);
@@ -1822,6 +1865,7 @@ impl HubThread {
             let Ok(plan_doc) = group.parse::<DocumentId>() else {
                 continue;
             };
+            self.hold_groups(std::slice::from_ref(&group))?;
             let Some(am) = self.current(&plan_doc, &[])? else {
                 continue;
             };
@@ -1891,6 +1935,8 @@ impl HubThread {
     /// counts in one transaction, withdrawn from the devices syncing it, then the files
     /// compacted so their bytes leave the disk. Devices erase their copies by the same rule.
     fn enforce_retention(&mut self) -> Result<(), StoreError> {
+        let groups = self.hub.policy().retention_groups();
+        self.hold_groups(&groups)?;
         let expired = self.hub.policy().expired_contacts();
         if expired.is_empty() {
             return Ok(());
@@ -1966,13 +2012,14 @@ impl HubThread {
         if self.store.campaign(crate::campaign::built)? {
             return Ok(());
         }
-        let groups = self.hub.policy().group_ids();
+        let groups = self.store.group_ids()?;
         let mut writes = Vec::new();
         let mut counties = BTreeSet::new();
         for group in &groups {
             let Ok(plan) = group.parse::<DocumentId>() else {
                 continue;
             };
+            self.hold_groups(std::slice::from_ref(group))?;
             let changed = [(plan, Vec::new())];
             // As if the whole plan had just arrived: a sharing group is counted whole.
             let (more, touched) = self.campaign_writes(&changed, &[])?;
@@ -2033,6 +2080,35 @@ impl HubThread {
     }
 
     /// Sends the rosters that changed since the last tick to their readers.
+    /// Reads from the store those of `groups` the access tables do not hold.
+    fn hold_groups(&mut self, groups: &[String]) -> Result<(), StoreError> {
+        let missing = self.hub.policy().missing(groups);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let rows = self.store.group_rows(&missing)?;
+        self.hub.policy_mut().admit(rows);
+        Ok(())
+    }
+
+    /// Reads every group `device` is in (or was removed from) that the tables do not hold.
+    fn hold_groups_of(&mut self, device: &str) -> Result<(), StoreError> {
+        let groups = self.store.groups_of(device)?;
+        self.hold_groups(&groups)
+    }
+
+    /// Lets go of the groups no connected device is in (and no brief is due for): a relay
+    /// that served many groups once holds only those in use.
+    fn evict_groups(&mut self) {
+        let due = &self.brief_due;
+        let policy = self.hub.policy_mut();
+        if policy.evict_idle(|g| due.contains(g)) > 0 {
+            self.trimmer.unloaded();
+        }
+        let held = self.hub.policy().groups_held() as u64;
+        self.metrics.groups_held.store(held, Ordering::Relaxed);
+    }
+
     fn push_rosters(&mut self, now: u64) {
         for doc in std::mem::take(&mut self.rosters_due) {
             self.hub.push(doc, now);

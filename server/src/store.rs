@@ -288,6 +288,11 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE documents ADD COLUMN period TEXT;
     ",
+    // 9: a group's documents found by its id: the relay reads a group's access rows when a
+    // member connects, not all of them at startup.
+    "
+    CREATE INDEX documents_by_group ON documents(group_id);
+    ",
 ];
 
 /// The PostgreSQL schema, by version (`schema_migrations` records each one applied), as
@@ -295,6 +300,7 @@ const MIGRATIONS: &[&str] = &[
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/001_relay.sql"),
     include_str!("../migrations/postgres/002_change_log.sql"),
+    include_str!("../migrations/postgres/003_documents_by_group.sql"),
 ];
 
 /// The least a storage probe writes: room for a typical batch of changes.
@@ -499,9 +505,13 @@ pub struct MemberRow {
     pub person: Option<String>,
 }
 
-/// Everything access decisions need, loaded once at startup.
+/// What access decisions need: at startup every document's id and the tables about devices,
+/// and for a group read when its first member connects ([`RelayStore::group_rows`]), its own
+/// rows.
 #[derive(Debug, Default)]
 pub struct AccessRows {
+    /// Every document the store records, of any group.
+    pub known: Vec<DocumentId>,
     /// (doc, group, kind, owner).
     pub documents: Vec<(DocumentId, String, String, Option<String>)>,
     /// (group, roster doc, created_by).
@@ -1235,34 +1245,10 @@ impl RelayStore {
         let mut guard = self.db.borrow_mut();
         let db = &mut *guard;
         let mut rows = AccessRows::default();
-        for r in db.query(
-            "SELECT doc_id, group_id, kind, owner FROM documents WHERE group_id IS NOT NULL",
-            &[],
-        )? {
+        for r in db.query("SELECT doc_id FROM documents", &[])? {
             if let Ok(doc) = r.get::<String>(0)?.parse() {
-                rows.documents.push((doc, r.get(1)?, r.get(2)?, r.get(3)?));
+                rows.known.push(doc);
             }
-        }
-        for r in db.query("SELECT group_id, roster_doc, created_by FROM groups", &[])? {
-            if let Ok(roster) = r.get::<String>(1)?.parse() {
-                rows.groups.push((r.get(0)?, roster, r.get(2)?));
-            }
-        }
-        for r in db.query(
-            "SELECT group_id, device_id, role, name, joined_at, removed_at, wiped_at, person
-             FROM members",
-            &[],
-        )? {
-            rows.members.push(MemberRow {
-                group: r.get(0)?,
-                device: r.get(1)?,
-                role: r.get(2)?,
-                name: r.get(3)?,
-                joined_at: r.get(4)?,
-                removed_at: r.get(5)?,
-                wiped_at: r.get(6)?,
-                person: r.get(7)?,
-            });
         }
         for r in db.query("SELECT device_id FROM creators", &[])? {
             rows.creators.push(r.get(0)?);
@@ -1272,15 +1258,87 @@ impl RelayStore {
             .into_iter()
             .map(|(d, _)| d)
             .collect();
-        for r in db.query(
-            "SELECT doc_id, period FROM documents WHERE period IS NOT NULL",
-            &[],
-        )? {
-            if let Ok(doc) = r.get::<String>(0)?.parse() {
-                rows.periods.push((doc, r.get(1)?));
+        Ok(rows)
+    }
+
+    /// The access rows of `groups`: each one's roster, members (removed ones included) and
+    /// documents with their periods. The relay holds a group's rows while one of its members
+    /// is connected, and reads them here as the first one connects.
+    pub fn group_rows(&self, groups: &[String]) -> Result<AccessRows, StoreError> {
+        self.read_group_rows(groups).map_err(|e| self.err(e))
+    }
+
+    fn read_group_rows(&self, groups: &[String]) -> Result<AccessRows, DbError> {
+        let mut guard = self.db.borrow_mut();
+        let db = &mut *guard;
+        let mut rows = AccessRows::default();
+        for group in groups {
+            for r in db.query(
+                "SELECT roster_doc, created_by FROM groups WHERE group_id = $1",
+                &[group],
+            )? {
+                if let Ok(roster) = r.get::<String>(0)?.parse() {
+                    rows.groups.push((group.clone(), roster, r.get(1)?));
+                }
+            }
+            for r in db.query(
+                "SELECT device_id, role, name, joined_at, removed_at, wiped_at, person
+                 FROM members WHERE group_id = $1",
+                &[group],
+            )? {
+                rows.members.push(MemberRow {
+                    group: group.clone(),
+                    device: r.get(0)?,
+                    role: r.get(1)?,
+                    name: r.get(2)?,
+                    joined_at: r.get(3)?,
+                    removed_at: r.get(4)?,
+                    wiped_at: r.get(5)?,
+                    person: r.get(6)?,
+                });
+            }
+            for r in db.query(
+                "SELECT doc_id, kind, owner, period FROM documents WHERE group_id = $1",
+                &[group],
+            )? {
+                let Ok(doc) = r.get::<String>(0)?.parse() else {
+                    continue;
+                };
+                rows.documents
+                    .push((doc, group.clone(), r.get(1)?, r.get(2)?));
+                if let Some(period) = r.get::<Option<String>>(3)? {
+                    rows.periods.push((doc, period));
+                }
             }
         }
         Ok(rows)
+    }
+
+    /// The groups `device` is in or was removed from (until it wipes them).
+    pub fn groups_of(&self, device: &str) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .db
+            .borrow_mut()
+            .query(
+                "SELECT group_id FROM members WHERE device_id = $1",
+                &[&device],
+            )
+            .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|r| r.get(0).map_err(|e| self.err(e)))
+            .collect()
+    }
+
+    /// Every group's id (a group's id is its plan's document id), in order.
+    pub fn group_ids(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .db
+            .borrow_mut()
+            .query("SELECT group_id FROM groups ORDER BY group_id", &[])
+            .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|r| r.get(0).map_err(|e| self.err(e)))
+            .collect()
     }
 
     /// A second connection to the same database, for the web pages: reads the campaign

@@ -741,3 +741,106 @@ async fn what_a_group_shares_is_changed_by_its_leads_alone() -> TestResult {
     );
     Ok(())
 }
+
+/// One figure of the relay's `/metrics`.
+fn metric(relay: &Relay, name: &str) -> Res<f64> {
+    let text = groundwork_tests::http_get(&relay.addr, "/metrics")?.1;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .ok_or_else(|| format!("no {name} in /metrics").into())
+}
+
+/// Waits (polling `/metrics`, at most 20 s) until the relay holds no group in memory: none of
+/// its devices is connected.
+fn until_no_group_held(relay: &Relay) -> TestResult {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let held = metric(relay, "groundwork_groups_held")?;
+        if held == 0.0 {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(
+                format!("the relay still holds {held} groups with no device connected").into(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The relay holds only the groups a connected device is in: once every member has gone it
+/// lets a group go (so a relay that served many groups once keeps little memory), and reads it
+/// back as a member connects. Decisions about a group it does not hold are the same: an
+/// outsider still hears "missing", even for a plan forged with the group's id (which, with the
+/// group not in memory, would otherwise look like a new group to create), and a newcomer joins
+/// by invite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_no_device_is_connected_to_leaves_memory_and_is_decided_alike() -> TestResult {
+    let w = tokio::task::spawn_blocking(|| world().map_err(|e| e.to_string())).await??;
+    let base = w.relay.url();
+    until_no_group_held(&w.relay)?;
+    let before = stored(&w.relay)?;
+    let outsider = Who::Signed(std::sync::Arc::new(w.outsider.identity()?));
+    let missing_read = probe(&base, &outsider, DocumentId::random()?, None).await?;
+    assert_eq!(probe(&base, &outsider, w.plan, None).await?, missing_read);
+    assert_eq!(
+        probe(&base, &outsider, w.contacts, None).await?,
+        missing_read
+    );
+
+    // A plan of the outsider's own making, claiming the group's id as its document and group.
+    until_no_group_held(&w.relay)?;
+    let own_plan: DocumentId = w.other_group.parse()?;
+    let forged = w.outsider.document(&own_plan)?;
+    let group = w.group.clone();
+    let hijack = probe_with(&base, &outsider, w.plan, Some(&forged), |am| {
+        am.put(automerge::ROOT, "group_id", group.as_str())?;
+        Ok(())
+    })
+    .await?;
+    assert!(
+        matches!(&hijack, Outcome::Refused(a) if a.last() == Some(&"doc-unavailable")),
+        "{hijack:?}"
+    );
+    assert_eq!(
+        stored(&w.relay)?,
+        before,
+        "a refused plan changed the store"
+    );
+
+    // A member connecting has its group read back: it reads and writes the plan.
+    until_no_group_held(&w.relay)?;
+    let member = Who::Signed(std::sync::Arc::new(w.member.identity()?));
+    assert_eq!(probe(&base, &member, w.plan, None).await?, Outcome::Allowed);
+    let copy = w.member.document(&w.plan)?;
+    assert_eq!(
+        probe(&base, &member, w.plan, Some(&copy)).await?,
+        Outcome::Allowed
+    );
+
+    // A newcomer joins while no one of the group is connected, and receives its plan.
+    until_no_group_held(&w.relay)?;
+    let newcomer = Device::new(w._root.path(), "newcomer")?;
+    let code = field(
+        &w.lead
+            .run(&["invite", "create", &w.group, "--role", "member"])?,
+        "code",
+    )?;
+    newcomer.run(&["join", &code, "--relay", &base])?;
+    assert_eq!(
+        newcomer.run(&["meeting", "list", &w.group])?[0]["title"],
+        "Quiet planning meeting"
+    );
+    let roster = w
+        .lead
+        .sync(&w.relay)
+        .and_then(|_| w.lead.run(&["member", "list", &w.group]))?;
+    let newcomer_id = newcomer.id()?;
+    assert!(
+        roster
+            .as_array()
+            .is_some_and(|a| a.iter().any(|m| m["device_id"] == newcomer_id.as_str())),
+        "the newcomer is not on the roster: {roster}"
+    );
+    Ok(())
+}
