@@ -64,7 +64,12 @@ pub struct FrameRate {
     per_second: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// The number of buckets at which full ones are swept out next.
+    sweep_at: std::sync::atomic::AtomicUsize,
 }
+
+/// The fewest buckets a sweep waits for.
+const SWEEP_AT_LEAST: usize = 1024;
 
 impl FrameRate {
     /// `per_second` sustained, bursts up to `burst` frames; a rate of 0 turns it off.
@@ -73,6 +78,7 @@ impl FrameRate {
             per_second: f64::from(per_second),
             burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
+            sweep_at: std::sync::atomic::AtomicUsize::new(SWEEP_AT_LEAST),
         }
     }
 
@@ -87,9 +93,15 @@ impl FrameRate {
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() > 100_000 {
+        // A full bucket says nothing a new one would not: they go once the map has doubled
+        // since the last sweep (so a relay that met many devices once keeps none of them).
+        if buckets.len() >= self.sweep_at.load(std::sync::atomic::Ordering::Relaxed) {
             let (rate, burst) = (self.per_second, self.burst);
             buckets.retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate < burst);
+            self.sweep_at.store(
+                (buckets.len() * 2).max(SWEEP_AT_LEAST),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         let (tokens, at) = buckets.entry(who.to_owned()).or_insert((self.burst, now));
         *tokens =
@@ -109,6 +121,20 @@ impl FrameRate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn senders_seen_once_leave_no_bucket_behind() {
+        // A bucket refills within a microsecond here, so every sender's is full again at once.
+        let rate = FrameRate::new(10_000_000, 1);
+        for i in 0..20_000 {
+            assert!(rate.take(&format!("device:{i}")).is_none());
+        }
+        let kept = rate.buckets.lock().map(|b| b.len()).unwrap_or(usize::MAX);
+        assert!(
+            kept <= 2 * SWEEP_AT_LEAST,
+            "{kept} buckets kept for 20,000 senders seen once"
+        );
+    }
 
     #[test]
     fn a_burst_over_the_limit_is_refused_per_address() {
