@@ -74,6 +74,9 @@ enum Scenario {
         /// Documents.
         #[arg(long, default_value_t = 100_000)]
         count: usize,
+        /// The longest each relay is given to touch them, in seconds (the sitting gives 180).
+        #[arg(long, default_value_t = DOCUMENTS_BUDGET.as_secs())]
+        budget_secs: u64,
     },
     /// A large group: members join one by one, everyone who joined staying online (ours only).
     LargeGroup {
@@ -188,8 +191,9 @@ fn main() -> anyhow::Result<()> {
             let r = idle_all(&rt, &work, &kinds, groups)?;
             report::idle(&mut out, &r);
         }
-        Scenario::Documents { count } => {
-            let r = documents_all(&rt, &work, &kinds, count)?;
+        Scenario::Documents { count, budget_secs } => {
+            let budget = Duration::from_secs(budget_secs);
+            let r = documents_all(&rt, &work, &kinds, count, budget)?;
             report::documents(&mut out, &r);
         }
         Scenario::LargeGroup { members } => {
@@ -327,11 +331,12 @@ fn documents_all(
     work: &Path,
     kinds: &[Kind],
     count: usize,
+    budget: Duration,
 ) -> anyhow::Result<Runs<documents::Figures>> {
     eprintln!("many documents: {count}");
     let made = Arc::new(workload::groups(count, 0, 0)?);
-    on_each(rt, work, kinds, made, |relay, g| async move {
-        documents::run(&relay, &g, 32, DOCUMENTS_BUDGET).await
+    on_each(rt, work, kinds, made, move |relay, g| async move {
+        documents::run(&relay, &g, 32, budget).await
     })
 }
 
@@ -390,7 +395,7 @@ fn sitting(
     report::idle(&mut out, &r);
     save(&out)?;
     out.push_str("## Many documents, touched once then idle\n\n");
-    let r = documents_all(rt, work, kinds, s.documents)?;
+    let r = documents_all(rt, work, kinds, s.documents, DOCUMENTS_BUDGET)?;
     report::documents(&mut out, &r);
     save(&out)?;
     out.push_str("## A large group, joining one by one (groundwork-relay only)\n\n");

@@ -69,6 +69,61 @@ impl Principal {
     }
 }
 
+/// Every document id the store records, at 16 bytes each (a hash set of them took twice that,
+/// which at 100,000 groups was most of an idle relay's memory): a sorted run, searched by
+/// bisection, and the ids added since it was last rebuilt.
+#[derive(Debug, Default)]
+struct KnownDocs {
+    sorted: Vec<DocumentId>,
+    recent: HashSet<DocumentId>,
+}
+
+/// How many recent ids wait before the sorted run is rebuilt with them (each rebuild sorts the
+/// whole run: a few milliseconds at 300,000 ids, once per this many new documents).
+const KNOWN_REBUILD_AT: usize = 4096;
+
+impl KnownDocs {
+    fn contains(&self, doc: &DocumentId) -> bool {
+        self.recent.contains(doc) || self.sorted.binary_search(doc).is_ok()
+    }
+
+    fn insert(&mut self, doc: DocumentId) {
+        if !self.contains(&doc) {
+            self.recent.insert(doc);
+            if self.recent.len() >= KNOWN_REBUILD_AT {
+                self.rebuild(Vec::new());
+            }
+        }
+    }
+
+    fn extend(&mut self, docs: Vec<DocumentId>) {
+        if !docs.is_empty() {
+            self.rebuild(docs);
+        }
+    }
+
+    /// Rare (an erased or replaced document): the run shifts down by one.
+    fn remove(&mut self, doc: &DocumentId) {
+        self.recent.remove(doc);
+        if let Ok(i) = self.sorted.binary_search(doc) {
+            self.sorted.remove(i);
+        }
+    }
+
+    /// One sorted run of everything, sized to fit (the old run is freed whole).
+    fn rebuild(&mut self, more: Vec<DocumentId>) {
+        let mut all = Vec::with_capacity(self.sorted.len() + self.recent.len() + more.len());
+        all.append(&mut self.sorted);
+        all.extend(self.recent.drain());
+        all.extend(more);
+        all.sort_unstable();
+        all.dedup();
+        all.shrink_to_fit();
+        self.sorted = all;
+        self.recent.shrink_to(KNOWN_REBUILD_AT);
+    }
+}
+
 #[derive(Clone, Debug)]
 struct DocEntry {
     group: String,
@@ -101,7 +156,7 @@ struct GroupEntry {
 pub struct RelayAccess {
     conns: HashMap<ConnId, Principal>,
     /// Every document the store records (groups' and boards'), held or not.
-    known: HashSet<DocumentId>,
+    known: KnownDocs,
     /// The documents of the groups held.
     docs: HashMap<DocumentId, DocEntry>,
     /// The groups held: every group of a connected device, and those just used.
@@ -1154,5 +1209,39 @@ impl Policy for RelayAccess {
             }
             _ => format!("a {role} may not see this {kind} document"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_documents_are_found_across_rebuilds_and_after_removal() {
+        let mut known = KnownDocs::default();
+        let first: Vec<DocumentId> = (0..1000)
+            .filter_map(|_| DocumentId::random().ok())
+            .collect();
+        known.extend(first.clone());
+        let later: Vec<DocumentId> = (0..2 * KNOWN_REBUILD_AT + 7)
+            .filter_map(|_| DocumentId::random().ok())
+            .collect();
+        for doc in &later {
+            known.insert(*doc);
+            known.insert(*doc);
+        }
+        assert!(first.iter().chain(&later).all(|d| known.contains(d)));
+        assert_eq!(
+            known.sorted.len() + known.recent.len(),
+            first.len() + later.len()
+        );
+        assert!(known.recent.len() < KNOWN_REBUILD_AT, "rebuilt as it grew");
+        let (gone, recent_gone) = (first[500], later[later.len() - 1]);
+        known.remove(&gone);
+        known.remove(&recent_gone);
+        assert!(!known.contains(&gone) && !known.contains(&recent_gone));
+        assert!(known.contains(&first[499]) && known.contains(&later[0]));
+        let stranger = DocumentId::random().map_err(|e| e.to_string());
+        assert!(stranger.is_ok_and(|d| !known.contains(&d)));
     }
 }
