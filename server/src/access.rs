@@ -706,6 +706,17 @@ impl RelayAccess {
         Some(roster)
     }
 
+    /// One device's roster entry as the tables say (removed devices keep theirs).
+    pub fn roster_entry(&self, group: &str, device: &str) -> Option<RosterMember> {
+        let m = self.groups.get(group)?.members.get(device)?;
+        Some(RosterMember {
+            name: m.name.clone(),
+            role: m.role,
+            joined_at: m.joined_at,
+            removed_at: m.removed_at,
+        })
+    }
+
     /// Whether two devices are the same person's (each a current member of the group).
     pub fn same_person(&self, group: &str, a: &str, b: &str) -> bool {
         let person = |d: &str| {

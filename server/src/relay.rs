@@ -4,7 +4,7 @@
 //! follows them. It also authenticates connections, answers devices' control requests (join,
 //! remove a member, mint a token), and writes each group's roster document.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use groundwork_core::identity::{ConnectProof, Invite, Role};
 use groundwork_core::ids::DocumentId;
+use groundwork_core::schema::roster::Roster;
 use groundwork_core::sync::control::{Answer, Control, Request};
 use groundwork_core::sync::hub::{ConnId, Effect, Hub};
 use groundwork_core::sync::wire::PeerMetadata;
@@ -335,6 +336,9 @@ struct HubThread {
     brief_due: BTreeSet<String>,
     /// Rosters changed in memory whose readers have not been sent the change yet.
     rosters_due: BTreeSet<DocumentId>,
+    /// The relay's working copies of rosters it writes, while the hub holds them (see
+    /// `roster_change`).
+    roster_copies: HashMap<DocumentId, Box<automerge::AutoCommit>>,
     /// Gives the pages of unloaded documents back to the system.
     trimmer: crate::memory::Trimmer,
     /// Whether a group's retention changed since contacts were last erased by it.
@@ -439,6 +443,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         unrecorded_nonces: BTreeMap::new(),
         brief_due: BTreeSet::new(),
         rosters_due: BTreeSet::new(),
+        roster_copies: HashMap::new(),
         trimmer: Default::default(),
         retention_due: true,
         last_retention: Instant::now(),
@@ -1562,7 +1567,10 @@ impl HubThread {
         }
         self.store.commit(&writes)?;
         self.apply_rosters(roster.into_iter().collect());
-        self.brief_due.insert(invite.group.clone());
+        // The brief names the group's leads and no other member.
+        if invite.role == Role::Lead {
+            self.brief_due.insert(invite.group.clone());
+        }
         tracing::info!(role = %invite.role, "a device joined a group");
         for conn in self.hub.policy().conns_of(device) {
             for doc in self.hub.policy().readable(conn) {
@@ -1625,32 +1633,57 @@ impl HubThread {
         device: Option<&str>,
     ) -> Result<Option<(DocumentId, Vec<u8>)>, StoreError> {
         self.hold_groups(&[group.to_owned()])?;
-        let policy = self.hub.policy();
-        let (Some(doc_id), Some(roster)) = (policy.roster_doc(group), policy.roster(group)) else {
+        let Some(doc_id) = self.hub.policy().roster_doc(group) else {
             return Ok(None);
         };
-        let mut doc = match self.hub.doc(&doc_id) {
-            Some(d) => d.clone(),
-            None => {
-                let mut d = groundwork_core::schema::new_doc();
-                if let Some(bytes) = self.store.load(&doc_id)?
-                    && let Err(e) = groundwork_core::schema::guarded(|| d.load_incremental(&bytes))
-                {
-                    tracing::error!(error = %e, "a stored roster cannot be loaded");
-                    return Ok(None);
-                }
-                d
-            }
+        // The change is written on the relay's working copy of the roster: the hub's own takes
+        // it only once it is stored. The copy is kept while its heads are the hub's, so a join
+        // to a large group no longer copies the whole roster document (only another node's
+        // change, or a failed commit, makes it copy again).
+        let hub_heads = self.hub.heads(&doc_id);
+        let current = match (self.roster_copies.get_mut(&doc_id), &hub_heads) {
+            (Some(copy), Some(heads)) => copy.get_heads() == *heads,
+            _ => false,
         };
+        if !current {
+            let copy = match self.hub.doc(&doc_id) {
+                Some(d) => d.clone(),
+                None => {
+                    let mut d = groundwork_core::schema::new_doc();
+                    if let Some(bytes) = self.store.load(&doc_id)?
+                        && let Err(e) =
+                            groundwork_core::schema::guarded(|| d.load_incremental(&bytes))
+                    {
+                        tracing::error!(error = %e, "a stored roster cannot be loaded");
+                        return Ok(None);
+                    }
+                    d
+                }
+            };
+            self.roster_copies.insert(doc_id, Box::new(copy));
+        }
+        let Some(doc) = self.roster_copies.get_mut(&doc_id) else {
+            return Ok(None);
+        };
+        let policy = self.hub.policy();
+        let id = doc_id.to_string();
         // A join or a removal writes that device's entry alone: rewriting the whole roster made
         // each join cost in proportion to the group (500 members: 13x the 10th's).
-        let written = match device {
-            Some(device) => roster.write_member(&mut doc, &doc_id.to_string(), device, now_ms()),
-            None => roster.write(&mut doc, &doc_id.to_string(), now_ms()),
+        let entry = device
+            .filter(|_| Roster::has_members(doc))
+            .and_then(|d| Some((d, policy.roster_entry(group, d)?)));
+        let written = match entry {
+            Some((device, entry)) => Roster::write_entry(doc, &id, device, &entry, now_ms()),
+            None => match policy.roster(group) {
+                Some(roster) => roster.write(doc, &id, now_ms()),
+                None => return Ok(None),
+            },
         };
         match written {
             Ok(change) => Ok(change.map(|c| (doc_id, c))),
             Err(e) => {
+                // What the failed write left in the copy is not the hub's: copy again.
+                self.roster_copies.remove(&doc_id);
                 tracing::error!(error = %e, "writing a roster failed");
                 Ok(None)
             }
@@ -2129,6 +2162,12 @@ impl HubThread {
                     tracing::warn!(doc = %doc, error = %e, "compacting a document failed");
                 }
             }
+        }
+        let hub = &self.hub;
+        self.roster_copies.retain(|doc, _| hub.doc(doc).is_some());
+        // A burst of new groups grew the map: its room goes back once they have gone.
+        if self.roster_copies.capacity() > 4 * self.roster_copies.len().max(16) {
+            self.roster_copies.shrink_to_fit();
         }
         self.trimmer.tick();
         let loaded = self.hub.doc_ids().count() as u64;

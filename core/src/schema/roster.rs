@@ -61,18 +61,45 @@ impl Roster {
         device: &str,
         now_ms: i64,
     ) -> Result<Option<Vec<u8>>> {
-        let members = match doc.get(automerge::ROOT, "members")? {
-            Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
-            _ => return self.write(doc, doc_id, now_ms),
-        };
-        let Some(member) = self.members.get(device) else {
-            return self.write(doc, doc_id, now_ms);
-        };
-        autosurgeon::reconcile_prop(doc, &members, device, member).map_err(|e| Error::Schema {
+        match self.members.get(device) {
+            Some(member) if Self::has_members(doc) => {
+                Self::write_entry(doc, doc_id, device, member, now_ms)
+            }
+            _ => self.write(doc, doc_id, now_ms),
+        }
+    }
+
+    /// Whether `doc` is a roster written before (it has its members map), so that one entry
+    /// may be written alone ([`Roster::write_entry`]).
+    pub fn has_members(doc: &AutoCommit) -> bool {
+        matches!(
+            doc.get(automerge::ROOT, "members"),
+            Ok(Some((automerge::Value::Object(automerge::ObjType::Map), _)))
+        )
+    }
+
+    /// Writes `device`'s entry alone over `doc`, a roster written before (see
+    /// [`Roster::has_members`]; one without its members map is refused as off-schema),
+    /// returning the change (`None` if nothing changed). Needs neither the rest of the roster
+    /// nor a read of it: a join to a group of 500 costs what a join to a group of 5 does.
+    pub fn write_entry(
+        doc: &mut AutoCommit,
+        doc_id: &str,
+        device: &str,
+        member: &RosterMember,
+        now_ms: i64,
+    ) -> Result<Option<Vec<u8>>> {
+        let schema_error = |reason: String| Error::Schema {
             doc: doc_id.to_owned(),
             kind: DocKind::Roster.as_str(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let members = match doc.get(automerge::ROOT, "members")? {
+            Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+            _ => return Err(schema_error("no members map to write an entry in".into())),
+        };
+        autosurgeon::reconcile_prop(doc, &members, device, member)
+            .map_err(|e| schema_error(e.to_string()))?;
         Self::commit(doc, now_ms)
     }
 
