@@ -336,6 +336,8 @@ struct HubThread {
     brief_due: BTreeSet<String>,
     /// Rosters changed in memory whose readers have not been sent the change yet.
     rosters_due: BTreeSet<DocumentId>,
+    /// When each roster pushed lately was last pushed.
+    roster_pushed: HashMap<DocumentId, Instant>,
     /// The relay's working copies of rosters it writes, while the hub holds them (see
     /// `roster_change`).
     roster_copies: HashMap<DocumentId, Box<automerge::AutoCommit>>,
@@ -443,6 +445,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         unrecorded_nonces: BTreeMap::new(),
         brief_due: BTreeSet::new(),
         rosters_due: BTreeSet::new(),
+        roster_pushed: HashMap::new(),
         roster_copies: HashMap::new(),
         trimmer: Default::default(),
         retention_due: true,
@@ -2112,7 +2115,6 @@ impl HubThread {
         }
     }
 
-    /// Sends the rosters that changed since the last tick to their readers.
     /// Reads from the store those of `groups` the access tables do not hold.
     fn hold_groups(&mut self, groups: &[String]) -> Result<(), StoreError> {
         let missing = self.hub.policy().missing(groups);
@@ -2142,10 +2144,32 @@ impl HubThread {
         self.metrics.groups_held.store(held, Ordering::Relaxed);
     }
 
+    /// Sends the rosters that changed to their readers: each at most once a second, and a
+    /// roster read by many at most once per [`ROSTER_PUSH_READERS_PER_SEC`] of its readers
+    /// (5 s for 500). A push costs a message to and from every reader, so spacing it so keeps
+    /// a group's roster traffic to about that many messages a second however large the group,
+    /// and a burst of joins to a large group costs each join a constant share of it. Members
+    /// see a newcomer on the roster within seconds; the newcomer gets the roster at once.
     fn push_rosters(&mut self, now: u64) {
-        for doc in std::mem::take(&mut self.rosters_due) {
+        let at = Instant::now();
+        let due: Vec<DocumentId> = self.rosters_due.iter().copied().collect();
+        for doc in due {
+            let readers = self.hub.subscriber_count(&doc) as u64;
+            let every = Duration::from_millis(1000 * readers / ROSTER_PUSH_READERS_PER_SEC)
+                .clamp(Duration::from_secs(1), ROSTER_PUSH_AT_MOST_EVERY);
+            if self
+                .roster_pushed
+                .get(&doc)
+                .is_some_and(|last| at.duration_since(*last) < every)
+            {
+                continue;
+            }
+            self.rosters_due.remove(&doc);
+            self.roster_pushed.insert(doc, at);
             self.hub.push(doc, now);
         }
+        self.roster_pushed
+            .retain(|_, last| at.duration_since(*last) < ROSTER_PUSH_AT_MOST_EVERY);
     }
 
     fn unload_idle(&mut self) {
@@ -2185,6 +2209,12 @@ fn period_of_contacts(doc: &automerge::AutoCommit) -> String {
         _ => String::new(),
     }
 }
+
+/// How many of a roster's readers a push may reach per second, spread (see `push_rosters`).
+const ROSTER_PUSH_READERS_PER_SEC: u64 = 100;
+
+/// The longest a roster change waits for its push.
+const ROSTER_PUSH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
 
 /// A document unloaded with more chunks than this is folded into one snapshot.
 const COMPACT_OVER: usize = 32;

@@ -841,6 +841,11 @@ impl<P: Policy> Hub<P> {
         Some(out)
     }
 
+    /// How many connections sync `id` now.
+    pub fn subscriber_count(&self, id: &DocumentId) -> usize {
+        self.docs.get(id).map_or(0, |d| d.subscribers.len())
+    }
+
     /// Sends every connection syncing `id` whatever it lacks of it.
     pub fn push(&mut self, id: DocumentId, now: u64) {
         let Some(doc) = self.docs.get(&id) else {
