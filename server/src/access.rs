@@ -706,6 +706,11 @@ impl RelayAccess {
         Some(roster)
     }
 
+    /// How many devices a held group has on its roster (removed ones included).
+    pub fn roster_len(&self, group: &str) -> usize {
+        self.groups.get(group).map_or(0, |g| g.members.len())
+    }
+
     /// One device's roster entry as the tables say (removed devices keep theirs).
     pub fn roster_entry(&self, group: &str, device: &str) -> Option<RosterMember> {
         let m = self.groups.get(group)?.members.get(device)?;

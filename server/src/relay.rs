@@ -1682,6 +1682,11 @@ impl HubThread {
                 None => return Ok(None),
             },
         };
+        // A small roster costs little to copy again: only a large one's copy is kept (a burst
+        // of new groups would otherwise hold a copy of each until its roster unloads).
+        if policy.roster_len(group) < ROSTER_COPY_KEPT_FROM {
+            self.roster_copies.remove(&doc_id);
+        }
         match written {
             Ok(change) => Ok(change.map(|c| (doc_id, c))),
             Err(e) => {
@@ -2209,6 +2214,9 @@ fn period_of_contacts(doc: &automerge::AutoCommit) -> String {
         _ => String::new(),
     }
 }
+
+/// The fewest devices on a roster whose working copy the relay keeps between writes.
+const ROSTER_COPY_KEPT_FROM: usize = 50;
 
 /// How many of a roster's readers a push may reach per second, spread (see `push_rosters`).
 const ROSTER_PUSH_READERS_PER_SEC: u64 = 100;
