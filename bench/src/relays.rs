@@ -52,7 +52,11 @@ impl Target {
     /// The URL `who` connects with: signed with its key for our relay, plain for the others.
     pub fn url_for(&self, who: &Identity) -> anyhow::Result<String> {
         Ok(if self.kind.is_groundwork() {
-            format!("{}?{}", self.url, who.connect_proof(now_ms())?.to_query())
+            format!(
+                "{}?{}",
+                self.url,
+                who.connect_proof(&self.url, now_ms())?.to_query()
+            )
         } else {
             self.url.clone()
         })

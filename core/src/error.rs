@@ -83,6 +83,29 @@ pub enum Error {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// The data directory, or a directory above it, is a file (or anything but a directory).
+    #[error(
+        "{} is not a directory: a device's data directory must be one (a missing one is created)",
+        path.display()
+    )]
+    NotADirectory {
+        /// The file in the way.
+        path: PathBuf,
+    },
+    /// The store cannot be written: its directory or its file is read-only for this user (or
+    /// on a read-only file system). SQLite writes beside the store even to read it (its
+    /// write-ahead log), and every command may write.
+    #[error(
+        "the {what} {} is read-only: the device store must be able to write there; it was \
+         left untouched",
+        path.display()
+    )]
+    ReadOnly {
+        /// "data directory" or "store file".
+        what: &'static str,
+        /// The directory or file.
+        path: PathBuf,
+    },
     /// A stored chunk of a document could not be loaded.
     #[error(
         "document {doc} cannot be loaded: stored chunk {seq} is damaged ({reason}); \
@@ -130,6 +153,19 @@ pub enum Error {
          it is remembered"
     )]
     NoRelay,
+    /// A device with groups was asked to dial a relay other than its own. Nothing was dialled.
+    #[error(
+        "this device syncs its groups with {home}; it will not dial {asked}, which is another \
+         relay: a mistyped address would hand that server every group's plan and this device's \
+         contacts. To move this device's groups to {asked} on purpose, run: groundwork relay \
+         move {asked}"
+    )]
+    OtherRelay {
+        /// The relay this device syncs with.
+        home: String,
+        /// The one it was asked to dial.
+        asked: String,
+    },
     /// The server is a plain automerge-repo sync server, which has no invites, roles or
     /// members: it cannot answer Groundwork's requests.
     #[error(

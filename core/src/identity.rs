@@ -2,7 +2,11 @@
 //! signed connection requests that cannot be replayed, invites a lead signs offline, and roles.
 //!
 //! Every signature is over a domain-separated message, so a signature made for one purpose
-//! (an invite) can never be passed off as another (a connection).
+//! (an invite) can never be passed off as another (a connection). A connection request also
+//! names its audience, the relay it was made for ([`crate::relay::audience`]): a server a
+//! device dialled by mistake learns a proof that no other relay accepts. Every request a
+//! device makes of its relay (redeeming an invite, a dashboard link, signing up) travels on
+//! the connection that proof opened, so it is bound to that relay too.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -34,7 +38,16 @@ impl Role {
 /// remembers nonces at least this long on either side, so a request cannot be replayed.
 pub const CONNECT_WINDOW_MS: i64 = 5 * 60_000;
 
-const CONNECT_DOMAIN: &[u8] = b"groundwork connect v1\n";
+/// The longest an invite may stay valid: a season of canvassing. A link posted in a public chat
+/// and forgotten should not open the group years later; a lead makes a new one instead.
+pub const MAX_INVITE_LIFETIME_MS: i64 = 90 * 86_400_000;
+
+/// The most redemptions one invite may allow: the default size cap of a group
+/// (a relay's own cap may be lower, and it refuses a join past it).
+pub const MAX_INVITE_USES: u32 = 500;
+
+/// v2 names the audience (v1, before it, did not; a relay refuses v1 proofs with the reason).
+const CONNECT_DOMAIN: &[u8] = b"groundwork connect v2\n";
 const INVITE_DOMAIN: &[u8] = b"groundwork invite v1\n";
 const INVITE_PREFIX: &str = "gw1.";
 /// What a join link starts with: the invite code follows. Phones register the `groundwork`
@@ -75,12 +88,17 @@ impl Identity {
         bs58::encode(self.key.verifying_key().to_bytes()).into_string()
     }
 
-    /// A fresh proof that this device is connecting at `now_ms`.
-    pub fn connect_proof(&self, now_ms: i64) -> Result<ConnectProof> {
+    /// A fresh proof that this device is connecting at `now_ms` to the relay at `relay` (any
+    /// form of its address: the proof signs its [audience](crate::relay::audience)).
+    pub fn connect_proof(&self, relay: &str, now_ms: i64) -> Result<ConnectProof> {
+        let aud = crate::relay::audience(relay)?;
         let device = self.device_id();
         let nonce = bs58::encode(random_bytes::<16>()?).into_string();
-        let sig = self.key.sign(&connect_message(&device, now_ms, &nonce));
+        let sig = self
+            .key
+            .sign(&connect_message(&aud, &device, now_ms, &nonce));
         Ok(ConnectProof {
+            aud,
             device,
             ts: now_ms,
             nonce,
@@ -129,6 +147,25 @@ impl Identity {
                 reason: "an invite must allow at least one use".into(),
             });
         }
+        if uses > MAX_INVITE_USES {
+            return Err(Error::Invalid {
+                what: "invite uses",
+                reason: format!(
+                    "{uses} uses is more than the {MAX_INVITE_USES} an invite may allow; \
+                     make several invites, or one per canvassing day"
+                ),
+            });
+        }
+        let issued_at = crate::time::now_ms();
+        if expires_at - issued_at > MAX_INVITE_LIFETIME_MS {
+            return Err(Error::Invalid {
+                what: "invite expiry",
+                reason: format!(
+                    "an invite may stay valid for at most {} days; make a new one when it runs out",
+                    MAX_INVITE_LIFETIME_MS / 86_400_000
+                ),
+            });
+        }
         if let Some(relay) = relay {
             crate::relay::check_for_invite(relay)?;
         }
@@ -141,6 +178,7 @@ impl Identity {
             issuer: self.device_id(),
             same_person,
             relay: relay.map(str::to_owned),
+            issued_at: Some(issued_at),
         };
         let payload = serde_json::to_vec(&invite).map_err(|e| Error::Invalid {
             what: "invite",
@@ -158,9 +196,9 @@ impl Identity {
     }
 }
 
-fn connect_message(device: &str, ts: i64, nonce: &str) -> Vec<u8> {
+fn connect_message(aud: &str, device: &str, ts: i64, nonce: &str) -> Vec<u8> {
     let mut m = CONNECT_DOMAIN.to_vec();
-    m.extend_from_slice(format!("{device}\n{ts}\n{nonce}").as_bytes());
+    m.extend_from_slice(format!("{aud}\n{device}\n{ts}\n{nonce}").as_bytes());
     m
 }
 
@@ -192,11 +230,14 @@ fn signature(text: &str, what: &'static str) -> Result<Signature> {
     Ok(Signature::from_bytes(&bytes))
 }
 
-/// A device's signed claim to be connecting now, sent as the WebSocket URL's query
-/// (`device`, `ts`, `nonce`, `sig`). Anyone can check the signature; the relay also checks the
-/// time and that it has not seen the nonce, which together stop replays.
+/// A device's signed claim to be connecting now to one relay, sent as the WebSocket URL's query
+/// (`aud`, `device`, `ts`, `nonce`, `sig`). Anyone can check the signature; the relay also
+/// checks that the audience is its own, the time, and that it has not seen the nonce, which
+/// together stop replays, there and anywhere else.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectProof {
+    /// The relay it was made for: its [audience](crate::relay::audience).
+    pub aud: String,
     /// The device id.
     pub device: String,
     /// When it was made (Unix ms).
@@ -210,17 +251,21 @@ pub struct ConnectProof {
 impl ConnectProof {
     /// The URL query carrying this proof.
     pub fn to_query(&self) -> String {
-        format!(
-            "device={}&ts={}&nonce={}&sig={}",
-            self.device, self.ts, self.nonce, self.sig
-        )
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("aud", &self.aud)
+            .append_pair("device", &self.device)
+            .append_pair("ts", &self.ts.to_string())
+            .append_pair("nonce", &self.nonce)
+            .append_pair("sig", &self.sig)
+            .finish()
     }
 
     /// Reads a proof from a URL query's `(key, value)` pairs.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
-        let (mut device, mut ts, mut nonce, mut sig) = (None, None, None, None);
+        let (mut aud, mut device, mut ts, mut nonce, mut sig) = (None, None, None, None, None);
         for (k, v) in pairs {
             match k {
+                "aud" => aud = Some(v.to_owned()),
                 "device" => device = Some(v.to_owned()),
                 "ts" => ts = Some(v),
                 "nonce" => nonce = Some(v.to_owned()),
@@ -233,7 +278,14 @@ impl ConnectProof {
             reason: format!("missing {what}"),
         };
         let ts = ts.ok_or_else(|| missing("ts"))?;
+        let aud = aud.ok_or_else(|| Error::Invalid {
+            what: "connection request",
+            reason: "it names no relay, as devices older than this relay's version do: update \
+                     the Groundwork app or CLI on this device (its groups and contacts are kept)"
+                .into(),
+        })?;
         Ok(ConnectProof {
+            aud,
             device: device.ok_or_else(|| missing("device"))?,
             ts: ts.parse().map_err(|_| Error::Invalid {
                 what: "connection request",
@@ -244,9 +296,22 @@ impl ConnectProof {
         })
     }
 
-    /// Checks the signature and that the proof was made within [`CONNECT_WINDOW_MS`] of `now_ms`.
-    /// The caller must also check that the nonce is new.
-    pub fn verify(&self, now_ms: i64) -> Result<()> {
+    /// Checks that the proof was made for one of `audiences` (the relay's own, each as
+    /// [`crate::relay::audience`] gives it), the signature, and that it was made within
+    /// [`CONNECT_WINDOW_MS`] of `now_ms`. The caller must also check that the nonce is new.
+    pub fn verify(&self, audiences: &[String], now_ms: i64) -> Result<()> {
+        if !audiences.contains(&self.aud) {
+            return Err(Error::Invalid {
+                what: "connection request",
+                reason: format!(
+                    "it was made for another relay ({:?}), not this one ({}): a server the \
+                     device dialled by mistake may be replaying it. If devices reach this relay \
+                     at that address, start it with --public-url naming it",
+                    self.aud,
+                    audiences.join(", ")
+                ),
+            });
+        }
         if (now_ms - self.ts).abs() > CONNECT_WINDOW_MS {
             return Err(Error::Invalid {
                 what: "connection request",
@@ -262,11 +327,14 @@ impl ConnectProof {
         }
         let key = verifying_key(&self.device)?;
         let sig = signature(&self.sig, "connection request")?;
-        key.verify(&connect_message(&self.device, self.ts, &self.nonce), &sig)
-            .map_err(|_| Error::Invalid {
-                what: "connection request",
-                reason: "the signature does not match the device's key".into(),
-            })
+        key.verify(
+            &connect_message(&self.aud, &self.device, self.ts, &self.nonce),
+            &sig,
+        )
+        .map_err(|_| Error::Invalid {
+            what: "connection request",
+            reason: "the signature does not match the device's key".into(),
+        })
     }
 }
 
@@ -295,6 +363,11 @@ pub struct Invite {
     /// before invites carried it have none: the joiner then names the relay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<String>,
+    /// When it was made (Unix ms, the issuer's clock). A device removed from the group may
+    /// redeem only an invite made after its removal. Codes made before invites carried it have
+    /// none, and count as made before any removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<i64>,
 }
 
 impl Invite {
@@ -354,29 +427,75 @@ mod tests {
     #[test]
     fn a_connect_proof_verifies_once_made_and_not_when_altered() -> Result<()> {
         let id = Identity::generate()?;
-        let proof = id.connect_proof(1_000_000)?;
-        proof.verify(1_000_000 + 1_000)?;
-        let pairs: Vec<(String, String)> = proof
-            .to_query()
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        let here = vec!["ws://relay.example.org:7878".to_owned()];
+        let proof = id.connect_proof("ws://Relay.example.org:7878/v1/sync", 1_000_000)?;
+        assert_eq!(proof.aud, here[0]);
+        proof.verify(&here, 1_000_000 + 1_000)?;
+        let query = proof.to_query();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
             .collect();
         let parsed = ConnectProof::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         assert_eq!(parsed, proof);
         // Too old, or someone else's key, or a changed time: refused.
-        assert!(proof.verify(1_000_000 + CONNECT_WINDOW_MS + 1).is_err());
+        assert!(
+            proof
+                .verify(&here, 1_000_000 + CONNECT_WINDOW_MS + 1)
+                .is_err()
+        );
         let other = Identity::generate()?;
         let forged = ConnectProof {
             device: other.device_id(),
             ..proof.clone()
         };
-        assert!(forged.verify(1_000_000).is_err());
+        assert!(forged.verify(&here, 1_000_000).is_err());
         let moved = ConnectProof {
             ts: proof.ts + 1,
+            ..proof.clone()
+        };
+        assert!(moved.verify(&here, 1_000_000).is_err());
+        // Made for another relay: refused there by its audience, and its audience cannot be
+        // rewritten to this relay's without breaking the signature.
+        let elsewhere = vec!["wss://other.example.org".to_owned()];
+        let e = proof
+            .verify(&elsewhere, 1_000_000)
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("another relay")));
+        let readdressed = ConnectProof {
+            aud: elsewhere[0].clone(),
             ..proof
         };
-        assert!(moved.verify(1_000_000).is_err());
+        assert!(readdressed.verify(&elsewhere, 1_000_000).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_proof_from_before_audiences_is_refused_with_the_fix() {
+        // What a device of the previous version sends: no `aud`.
+        let old = [("device", "x"), ("ts", "1"), ("nonce", "n"), ("sig", "s")];
+        let e = ConnectProof::from_pairs(old).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("update the Groundwork app or CLI")));
+    }
+
+    #[test]
+    fn invites_have_a_capped_lifetime_and_uses_and_say_when_they_were_made() -> Result<()> {
+        let lead = Identity::generate()?;
+        let now = crate::time::now_ms();
+        let (invite, _) = lead.invite("g", Role::Member, now + 86_400_000, 5, None)?;
+        assert!(invite.issued_at.is_some_and(|t| (t - now).abs() < 60_000));
+        let too_long = lead.invite(
+            "g",
+            Role::Member,
+            now + MAX_INVITE_LIFETIME_MS + 60_000,
+            1,
+            None,
+        );
+        let e = too_long.err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("at most 90 days")));
+        let too_many = lead.invite("g", Role::Member, now + 1_000, MAX_INVITE_USES + 1, None);
+        let e = too_many.err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("more than the 500")));
         Ok(())
     }
 

@@ -26,8 +26,10 @@ pub mod campaign;
 mod compaction;
 mod device;
 mod error;
+pub mod export;
 pub mod identity;
 pub mod ids;
+pub mod logging;
 #[cfg(feature = "net")]
 pub mod net;
 pub mod places;

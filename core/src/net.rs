@@ -338,6 +338,7 @@ impl Link {
                     self.wiped.push(group);
                 }
                 Control::Offered => self.offered = true,
+                Control::Addresses { urls } => device.remember_relay_aliases(&self.relay, &urls)?,
                 other => rest.push(other),
             }
         }

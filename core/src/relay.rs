@@ -1,5 +1,6 @@
 //! What a relay address is: a `ws://` or `wss://` URL, checked before it is dialled or signed
-//! into an invite, and the sync endpoint a Groundwork relay serves.
+//! into an invite; the sync endpoint a Groundwork relay serves; and a relay's audience, the
+//! one form of its address that connection proofs sign and devices compare.
 
 use crate::error::{Error, Result};
 
@@ -65,6 +66,75 @@ pub fn check_for_invite(url: &str) -> Result<()> {
     Ok(())
 }
 
+/// A relay's audience: the origin a device dials, `ws://host[:port]` or `wss://host[:port]`,
+/// with the host in lower case, the scheme's default port (80, 443) left out, and no user,
+/// path or query. Every connection proof signs the audience of the relay it was made for, and
+/// a relay accepts only its own (`--public-url`), so a proof that a device gave another server
+/// by mistake opens nothing here. Two addresses of one relay (`ws://h:7878` and
+/// `ws://h:7878/v1/sync`) have one audience, which is also how a device tells whether a
+/// `--relay` is the relay it already syncs with.
+///
+/// A web address (`http://`, `https://`) is taken as the same origin's WebSocket (`ws://`,
+/// `wss://`): operators name their relay by the address people see.
+pub fn audience(url: &str) -> Result<String> {
+    let bad = |reason: String| Error::Invalid {
+        what: "relay URL",
+        reason,
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad(format!("{url:?} has no scheme: write ws://HOST:PORT")))?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "ws" | "http" => "ws",
+        "wss" | "https" => "wss",
+        other => {
+            return Err(bad(format!(
+                "{url:?}: the scheme must be ws or wss, not {other:?}"
+            )));
+        }
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // A user name and password (`user:pw@host`) are not part of where the relay is.
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // An IPv6 literal is bracketed, and its colons are not a port's.
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| bad(format!("{url:?}: an unclosed [ in the host")))?;
+            (format!("[{host}]"), after.strip_prefix(':'))
+        }
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), Some(port)),
+            None => (host_port.to_owned(), None),
+        },
+    };
+    let host = host.to_ascii_lowercase();
+    if host.is_empty() || host == "[]" {
+        return Err(bad(format!("{url:?} names no host")));
+    }
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '%' | '&' | '=' | '+' | '\\'))
+    {
+        return Err(bad(format!(
+            "{url:?}: the host {host:?} is not a host name"
+        )));
+    }
+    let port = match port {
+        None | Some("") => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| bad(format!("{url:?}: the port {p:?} is not a number")))?,
+        ),
+    };
+    let default = if scheme == "ws" { 80 } else { 443 };
+    Ok(match port {
+        Some(p) if p != default => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
 /// Whether `url` names only a host (no path, or `/`): where a Groundwork relay has no sync
 /// endpoint, though a plain automerge-repo server may.
 pub fn has_no_path(url: &str) -> bool {
@@ -105,6 +175,49 @@ mod tests {
         assert!(check_for_invite("wss://relay.example.org/v1/sync").is_ok());
         assert!(check_for_invite("wss://user:pw@relay.example.org/v1/sync").is_err());
         assert!(check_for_invite("wss://relay.example.org/v1/sync?token=t").is_err());
+    }
+
+    #[test]
+    fn one_relay_has_one_audience_whatever_the_form_of_its_address() -> Result<()> {
+        for (url, aud) in [
+            ("ws://127.0.0.1:7878/v1/sync", "ws://127.0.0.1:7878"),
+            ("ws://127.0.0.1:7878", "ws://127.0.0.1:7878"),
+            (
+                "WS://Relay.Example.ORG:80/v1/sync?x=1",
+                "ws://relay.example.org",
+            ),
+            (
+                "wss://relay.example.org:443/v1/sync",
+                "wss://relay.example.org",
+            ),
+            ("https://relay.example.org", "wss://relay.example.org"),
+            (
+                "http://relay.example.org:8080/",
+                "ws://relay.example.org:8080",
+            ),
+            (
+                "wss://user:pw@relay.example.org/v1/sync",
+                "wss://relay.example.org",
+            ),
+            ("ws://[::1]:7878/v1/sync", "ws://[::1]:7878"),
+            ("ws://[::1]/v1/sync", "ws://[::1]"),
+        ] {
+            assert_eq!(audience(url)?, aud, "{url}");
+        }
+        // Another port, scheme or host is another relay.
+        assert_ne!(audience("ws://h:1")?, audience("ws://h:2")?);
+        assert_ne!(audience("ws://h")?, audience("wss://h")?);
+        for bad in [
+            "h:1",
+            "ftp://h",
+            "ws://:80",
+            "ws://h:port",
+            "ws://[::1",
+            "ws://a&b=c",
+        ] {
+            assert!(audience(bad).is_err(), "{bad}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -207,7 +207,9 @@ fn a_real_exchange_seeds_the_fuzzers() -> Res {
     seed(
         "credentials",
         "proof",
-        id.connect_proof(1_796_000_000_000)?.to_query().as_bytes(),
+        id.connect_proof("ws://127.0.0.1:7878/v1/sync", 1_796_000_000_000)?
+            .to_query()
+            .as_bytes(),
     )?;
     seed(
         "http_query",

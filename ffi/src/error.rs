@@ -54,6 +54,7 @@ impl From<Core> for GroundworkError {
             Core::InvalidValue { .. }
             | Core::Invalid { .. }
             | Core::NoRelay
+            | Core::OtherRelay { .. }
             | Core::DocumentTooLarge { .. } => Self::InvalidInput(message),
             Core::ConsentRequired => Self::ConsentRequired(message),
             Core::NotFound { .. } => Self::NotFound(message),
@@ -69,6 +70,8 @@ impl From<Core> for GroundworkError {
             Core::Relay { .. } => Self::Relay(message),
             Core::PlainRelay { .. } => Self::PlainRelay(message),
             Core::Random(_)
+            | Core::NotADirectory { .. }
+            | Core::ReadOnly { .. }
             | Core::StorageFull
             | Core::Sqlite(_)
             | Core::Io { .. }

@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(text).unwrap_or_default();
     if let Ok(proof) = ConnectProof::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     {
-        let _ = proof.verify(1_796_000_000_000);
+        // Against another audience (refused before the signature) and its own (checked).
+        let _ = proof.verify(&["ws://127.0.0.1:7878".to_owned()], 1_796_000_000_000);
+        let _ = proof.verify(std::slice::from_ref(&proof.aud), 1_796_000_000_000);
         let _ = proof.to_query();
     }
 });

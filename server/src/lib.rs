@@ -83,6 +83,16 @@ pub struct Config {
     /// A PostgreSQL database (`postgres://...`) to keep everything in instead of `relay.db`:
     /// several relay nodes may share one. `data` then holds nothing the relay needs.
     pub database: Option<String>,
+    /// The addresses devices dial this relay at (`wss://relay.example.org`; any form of a
+    /// relay URL, or its web address). Connection proofs name the relay they were made for,
+    /// and one made for any other address is refused. Empty: the listening address itself
+    /// ([`audiences`]), which a relay behind a proxy or listening on every address cannot
+    /// know.
+    pub public_urls: Vec<String>,
+    /// When set, `/metrics` answers only `Authorization: Bearer` with this token (401
+    /// otherwise): its figures (connections per address, failures) are for the operator.
+    /// Unset, it is public, as tests and the benchmarks read it.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -106,6 +116,8 @@ impl Config {
             tls: None,
             key: key::KeySource::default(),
             database: None,
+            public_urls: Vec::new(),
+            metrics_token: None,
         }
     }
 
@@ -139,6 +151,56 @@ pub enum RelayError {
     /// The TLS certificate or key could not be used.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The configuration cannot be served as given; the message says what to change.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The audiences a relay answers to: those of `public_urls`, or when none is given, its own
+/// listening address (`ws://` or, with TLS, `wss://`; on a loopback address `localhost` too,
+/// which is how people type it). A relay listening on every address (`0.0.0.0`, `[::]`)
+/// cannot tell which name devices dial it by, and asks for `--public-url`.
+pub fn audiences(
+    public_urls: &[String],
+    listening: std::net::SocketAddr,
+    tls: bool,
+) -> Result<Vec<String>, RelayError> {
+    let mut out = Vec::new();
+    for url in public_urls {
+        out.push(
+            groundwork_core::relay::audience(url)
+                .map_err(|e| RelayError::Config(format!("--public-url: {e}")))?,
+        );
+    }
+    if out.is_empty() {
+        let scheme = if tls { "wss" } else { "ws" };
+        let ip = listening.ip();
+        if ip.is_unspecified() {
+            return Err(RelayError::Config(format!(
+                "listening on every address ({listening}): name the address devices dial this \
+                 relay at with --public-url (e.g. --public-url {scheme}://relay.example.org; \
+                 repeat it for each name), so that a connection proof made for another server \
+                 is refused here"
+            )));
+        }
+        let port = listening.port();
+        let host = match ip {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        let mut hosts = vec![host];
+        if ip.is_loopback() {
+            hosts.push("localhost".into());
+        }
+        for host in hosts {
+            let aud = groundwork_core::relay::audience(&format!("{scheme}://{host}:{port}"))
+                .map_err(|e| RelayError::Config(e.to_string()))?;
+            out.push(aud);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 #[derive(Clone)]
@@ -169,6 +231,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     let location = config.location()?;
+    let audiences = audiences(
+        &config.public_urls,
+        listener.local_addr()?,
+        config.tls.is_some(),
+    )?;
     let metrics = Arc::new(Metrics::default());
     let (tx, rx) = std::sync::mpsc::channel();
     let hub_metrics = metrics.clone();
@@ -181,6 +248,7 @@ pub async fn serve(
         redemptions: Arc::new(limits::RateLimit::new(config.redemptions_per_minute)),
         // Room for the largest frame twice over, so a big first sync is never cut off.
         max_queued_bytes: config.max_queued_bytes.max(2 * config.max_frame_bytes),
+        audiences: audiences.clone(),
     };
     // The hub thread opens the store itself: it owns it from the first statement to the last,
     // and PostgreSQL's blocking client must never run on the async runtime's threads.
@@ -246,10 +314,21 @@ pub async fn serve(
     let router = Router::new()
         .route("/v1/sync", get(sync_ws))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
+        .route("/metrics", metrics_route(config.metrics_token.as_deref()))
         .with_state(app.clone())
         .merge(web::router(web));
-    tracing::info!(addr = ?listener.local_addr().ok(), tls = config.tls.is_some(), "relay stop_listener");
+    // Under TLS every response, the sync endpoint's and /healthz's too, says to use only https.
+    let router = if config.tls.is_some() {
+        router.layer(axum::middleware::from_fn(web::protect::strict_transport))
+    } else {
+        router
+    };
+    tracing::info!(
+        addr = ?listener.local_addr().ok(),
+        tls = config.tls.is_some(),
+        accepts = %audiences.join(" "),
+        "relay serving (connection proofs must name one of the addresses it accepts)"
+    );
     let shutdown = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -312,6 +391,18 @@ async fn healthz(State(app): State<App>) -> Response {
     }
 }
 
+/// `/metrics`, behind the bearer token when there is one.
+fn metrics_route(token: Option<&str>) -> axum::routing::MethodRouter<App> {
+    let route = get(metrics_text);
+    match token {
+        Some(token) => route.route_layer(axum::middleware::from_fn_with_state(
+            Arc::new(web::protect::BearerToken::new(token)),
+            web::protect::require_bearer,
+        )),
+        None => route,
+    }
+}
+
 async fn metrics_text(State(app): State<App>) -> impl IntoResponse {
     (
         [("content-type", "text/plain; version=0.0.4")],
@@ -359,7 +450,9 @@ async fn sync_ws(
     let principal = match answer.await {
         Ok(Ok(p)) => p,
         Ok(Err(reason)) => {
-            tracing::info!(%reason, "refused a connection request");
+            // At warn: a replayed proof, or one made for another relay, is someone trying
+            // what they should not (or a device the operator should hear about).
+            tracing::warn!(%reason, "refused a connection request");
             return (StatusCode::UNAUTHORIZED, format!("{reason}\n")).into_response();
         }
         Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "relay stopping\n").into_response(),

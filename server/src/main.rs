@@ -68,11 +68,30 @@ struct Args {
     /// GROUNDWORK_RELAY_KEY (the 64 hex digits themselves) takes precedence over any file.
     #[arg(long, env = "GROUNDWORK_RELAY_KEY_FILE")]
     key_file: Option<PathBuf>,
+    /// The address devices dial this relay at, e.g. wss://relay.example.org (its web address
+    /// https://relay.example.org means the same). Repeat it for each name the relay has; all
+    /// nodes of one relay on PostgreSQL name the same ones. Connection proofs name the relay
+    /// they were made for, and this relay refuses any made for another address. Default: the
+    /// --listen address (and localhost for a loopback one); a relay listening on every
+    /// address (0.0.0.0) or behind a proxy must name it.
+    #[arg(long = "public-url", env = "GROUNDWORK_PUBLIC_URL", value_delimiter = ',')]
+    public_url: Vec<String>,
     /// Keep everything in this PostgreSQL database instead of relay.db (a `postgres://` URL,
     /// or libpq's key=value form). Several relay nodes may share one database. The database
     /// must exist; the relay makes its tables.
     #[arg(long, env = "GROUNDWORK_DATABASE")]
     database: Option<String>,
+    /// Make /metrics private: it then answers only `Authorization: Bearer TOKEN` (401
+    /// otherwise). Pass it as GROUNDWORK_METRICS_TOKEN rather than on the command line, which
+    /// any local user sees in `ps`. Without it /metrics is public: keep the port private or set
+    /// this.
+    #[arg(
+        long,
+        env = "GROUNDWORK_METRICS_TOKEN",
+        hide_env_values = true,
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    metrics_token: Option<String>,
     /// Maintenance of the relay's data directory, instead of serving.
     #[command(subcommand)]
     command: Option<Admin>,
@@ -237,6 +256,13 @@ async fn run(args: Args, location: Location) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
+    // Settled before the "listening on" line: a relay that could not tell its own address
+    // stops here with what to add.
+    groundwork_relay::audiences(
+        &args.public_url,
+        listener.local_addr()?,
+        args.tls_cert.is_some(),
+    )?;
     // Tests and scripts read the bound address (useful with port 0) from this line.
     println!("listening on {}", listener.local_addr()?);
     let mut config = Config::new(args.data);
@@ -254,6 +280,8 @@ async fn run(args: Args, location: Location) -> anyhow::Result<()> {
     config.max_queued_bytes =
         usize::try_from(args.max_queued_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     config.tls = args.tls_cert.zip(args.tls_key);
+    config.metrics_token = args.metrics_token;
+    config.public_urls = args.public_url;
     match location {
         Location::Sqlite { key, .. } => config.key = KeySource::Key(key),
         Location::Postgres { url } => config.database = Some(url),

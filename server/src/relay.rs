@@ -354,6 +354,8 @@ struct HubThread {
     log_due: bool,
     /// When the change log was last pruned.
     last_prune: Instant,
+    /// The audiences connection proofs must name ([`Options::audiences`]).
+    audiences: Vec<String>,
 }
 
 /// A node's place in the change log.
@@ -398,6 +400,9 @@ pub struct Options {
     /// The most bytes one connection may have waiting to be sent; past it the peer is not
     /// reading and is cut off.
     pub max_queued_bytes: usize,
+    /// The audiences this relay answers to (its `--public-url`s): a connection proof made for
+    /// any other is refused, and devices are told these are one relay.
+    pub audiences: Vec<String>,
 }
 
 /// Runs the hub thread until every sender of `rx` is gone; returns after the last write.
@@ -410,6 +415,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         max_group_members,
         redemptions,
         max_queued_bytes,
+        audiences,
     } = options;
     // The cursor first: whatever commits while the tables are read is read again from the log.
     let log = match store.log_cursor() {
@@ -453,6 +459,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
         log,
         log_due: false,
         last_prune: Instant::now(),
+        audiences,
     };
     // Every group's brief is checked once at startup (written for groups from before briefs;
     // unchanged ones cost a comparison).
@@ -926,7 +933,9 @@ impl HubThread {
     ) -> Result<Principal, String> {
         let now = now_ms();
         if let Some(proof) = proof {
-            proof.verify(now).map_err(|e| e.to_string())?;
+            proof
+                .verify(&self.audiences, now)
+                .map_err(|e| e.to_string())?;
             let replayed = || {
                 "replayed connection request: its nonce was already used; sign a new one".to_owned()
             };
@@ -1231,6 +1240,13 @@ impl HubThread {
                 );
                 return;
             }
+            self.hub.send_control(
+                conn,
+                Control::Addresses {
+                    urls: self.audiences.clone(),
+                }
+                .to_json(),
+            );
             for group in self.hub.policy().wipes_owed(device) {
                 self.hub
                     .send_control(conn, Control::Wipe { group }.to_json());
@@ -1376,7 +1392,10 @@ impl HubThread {
                     tracing::info!("a removed device confirmed its wipe");
                 }
             }
-            Control::Response { .. } | Control::Wipe { .. } | Control::Offered => {
+            Control::Response { .. }
+            | Control::Wipe { .. }
+            | Control::Addresses { .. }
+            | Control::Offered => {
                 self.refuse(conn, "that control message goes from the relay to devices");
             }
         }
@@ -1517,6 +1536,38 @@ impl HubThread {
             return Ok(Err(format!(
                 "invite refused: it expired at {}",
                 groundwork_core::time::format_rfc3339(invite.expires_at)
+            )));
+        }
+        // The caps devices apply when they sign (an invite from before them, or from a device
+        // that skips them, meets them here).
+        let lifetime = invite.expires_at - invite.issued_at.unwrap_or_else(now_ms);
+        if lifetime > groundwork_core::identity::MAX_INVITE_LIFETIME_MS {
+            return Ok(Err(format!(
+                "invite refused: it stays valid for more than the {} days an invite may; a lead \
+                 can make a new one",
+                groundwork_core::identity::MAX_INVITE_LIFETIME_MS / 86_400_000
+            )));
+        }
+        if invite.uses > groundwork_core::identity::MAX_INVITE_USES {
+            return Ok(Err(format!(
+                "invite refused: it allows {} uses, more than the {} an invite may; a lead can \
+                 make a new one",
+                invite.uses,
+                groundwork_core::identity::MAX_INVITE_USES
+            )));
+        }
+        // A removal revokes every invite made before it: the removed device comes back only
+        // through a lead's new invite. (An invite from before invites said when they were
+        // made counts as made before.)
+        if let Some(removed_at) = policy
+            .roster_entry(&invite.group, device)
+            .and_then(|m| m.removed_at)
+            && invite.issued_at.is_none_or(|t| t <= removed_at)
+        {
+            return Ok(Err(format!(
+                "invite refused: this device was removed from the group at {}, after the invite \
+                 was made; a lead can re-admit it with a new invite",
+                groundwork_core::time::format_rfc3339(removed_at)
             )));
         }
         let issuer_role = policy.role(&invite.group, &invite.issuer);

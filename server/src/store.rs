@@ -639,6 +639,12 @@ fn write(tx: &mut dyn Sql, w: &Write) -> Result<(), DbError> {
                 "UPDATE members SET removed_at = $3 WHERE group_id = $1 AND device_id = $2",
                 &[group, device, at],
             )?;
+            // A removal revokes everything of the device in the group: its tokens go with it
+            // (one minted before the removal must not work again after a re-admission).
+            tx.execute(
+                "DELETE FROM tokens WHERE group_id = $1 AND device_id = $2",
+                &[group, device],
+            )?;
         }
         Write::Wiped { group, device, at } => {
             tx.execute(

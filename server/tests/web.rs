@@ -1,7 +1,8 @@
 //! The dashboard's and the public map's routes against a real relay on a real port, over
 //! plain HTTP/1.1: every page and API route's status and content, signing in with one-time
 //! links (expired, reused, unknown and non-staff links refused), sessions ended by sign-out
-//! and by revoking the staff role, the security headers, and the CSV equal to the index.
+//! and by revoking the staff role, cross-site sign-in and sign-out refused, the security
+//! headers, the public map's filters, and the CSV equal to the index.
 
 use std::io::{Read, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -43,8 +44,23 @@ fn http(
     cookie: Option<&str>,
     form: Option<&str>,
 ) -> Res<Reply> {
+    http_with(addr, method, path, cookie, form, &[])
+}
+
+/// [`http`] with more headers (`Origin`, `Sec-Fetch-Site`), as a browser would send them.
+fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Res<Reply> {
     let mut s = TcpStream::connect(addr)?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in extra {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: gw_session={c}\r\n"));
     }
@@ -507,6 +523,28 @@ fn the_public_map_shows_public_meetings_and_nothing_else() -> Res<()> {
     let bad = get(s.addr, "/map?from=tomorrow", None)?;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("from \"tomorrow\" is not a date"));
+    // Wrong filters are refused with the reason, as the staff matrix refuses them.
+    for (query, why) in [
+        ("state=ZZ", "state \"ZZ\" is not a US state"),
+        (
+            "state=California",
+            "state \"CALIFORNIA\" is not a two-letter code",
+        ),
+        ("county=abc", "\"abc\" is not a 5-digit county FIPS code"),
+        ("county=99999", "no county has the FIPS code \"99999\""),
+    ] {
+        let bad = get(s.addr, &format!("/map?{query}"), None)?;
+        assert_eq!(bad.status, 400, "{query}");
+        assert!(bad.body.contains(why), "{query}: {}", bad.body);
+    }
+    let riverside = get(s.addr, "/map?state=ca&county=06065", None)?;
+    assert_eq!(riverside.status, 200);
+    assert!(riverside.body.contains("Town hall with the sheriff"));
+    // Empty fields, as the form sends them, mean "all".
+    assert_eq!(
+        get(s.addr, "/map?state=&county=&from=&to=", None)?.status,
+        200
+    );
 
     let ics = get(s.addr, "/map/meetings.ics", None)?;
     assert_eq!(ics.status, 200);
@@ -518,5 +556,114 @@ fn the_public_map_shows_public_meetings_and_nothing_else() -> Res<()> {
     assert!(ics.body.contains("SUMMARY:Town hall with the sheriff\r\n"));
     assert!(ics.body.contains("LOCATION:Central Library\\, room 1\r\n"));
     assert!(!ics.body.contains("Marker"));
+    Ok(())
+}
+
+#[test]
+fn cross_site_sign_in_and_sign_out_are_refused() -> Res<()> {
+    let s = site()?;
+    let own = format!("http://{}", s.addr);
+    let post = |path: &str, cookie: Option<&str>, form: Option<&str>, extra: &[(&str, &str)]| {
+        http_with(s.addr, "POST", path, cookie, form, extra)
+    };
+
+    // Login CSRF: another site's page posting a valid link is refused before it is spent.
+    let code = s.link("organizer", 0)?;
+    let form = format!("code={code}");
+    let other_port = format!("http://127.0.0.1:{}", s.addr.port().wrapping_add(1));
+    let https_own = own.replace("http:", "https:");
+    for (headers, why) in [
+        (
+            vec![("Origin", "http://evil.example")],
+            "came from a page on http://evil.example",
+        ),
+        (
+            vec![("Sec-Fetch-Site", "cross-site")],
+            "Sec-Fetch-Site: cross-site",
+        ),
+        (
+            vec![("Sec-Fetch-Site", "same-site")],
+            "Sec-Fetch-Site: same-site",
+        ),
+        (
+            vec![("Sec-Fetch-Site", "same-origin"), ("Origin", "null")],
+            "came from a page on null",
+        ),
+        (vec![("Origin", other_port.as_str())], "not on this relay"),
+        (vec![("Origin", https_own.as_str())], "not on this relay"),
+    ] {
+        let reply = post("/campaign/login", None, Some(&form), &headers)?;
+        assert_eq!(reply.status, 403, "{headers:?}: {}", reply.body);
+        assert!(reply.body.contains(why), "{headers:?}: {}", reply.body);
+        assert!(reply.header("set-cookie").is_none(), "{headers:?}");
+    }
+    // The relay's own page (as a browser sends it), and a tool sending neither header.
+    let reply = post(
+        "/campaign/login",
+        None,
+        Some(&form),
+        &[("Origin", &own), ("Sec-Fetch-Site", "same-origin")],
+    )?;
+    assert_eq!(reply.status, 303, "the link was not spent: {}", reply.body);
+    assert!(reply.header("set-cookie").is_some());
+    let me = s.sign_in("organizer")?;
+
+    // A forced sign-out from another site is refused; the session lives on.
+    for headers in [
+        vec![("Origin", "http://evil.example")],
+        vec![
+            ("Sec-Fetch-Site", "same-site"),
+            ("Origin", other_port.as_str()),
+        ],
+    ] {
+        let reply = post("/campaign/logout", Some(&me), None, &headers)?;
+        assert_eq!(reply.status, 403, "{headers:?}");
+        assert!(reply.header("set-cookie").is_none());
+    }
+    assert_eq!(get(s.addr, "/campaign", Some(&me))?.status, 200);
+
+    // Signing out with no session, or a forged one, ends nothing and clears only a cookie
+    // that was sent.
+    let none = post("/campaign/logout", None, None, &[])?;
+    assert_eq!(none.status, 303);
+    assert!(none.header("set-cookie").is_none());
+    let sessions = |c: &rusqlite::Connection| -> Res<i64> {
+        Ok(c.query_row(
+            "SELECT count(*) FROM web_sessions WHERE ended_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    };
+    let open = sessions(&s.store()?)?;
+    let forged = post(
+        "/campaign/logout",
+        Some("forged"),
+        None,
+        &[("Origin", &own)],
+    )?;
+    assert_eq!(forged.status, 303);
+    assert_eq!(sessions(&s.store()?)?, open);
+    assert_eq!(get(s.addr, "/campaign", Some(&me))?.status, 200);
+    // The real sign-out from the relay's own page still works.
+    let out = post(
+        "/campaign/logout",
+        Some(&me),
+        None,
+        &[("Origin", &own), ("Sec-Fetch-Site", "same-origin")],
+    )?;
+    assert_eq!(out.status, 303);
+    assert_eq!(get(s.addr, "/campaign", Some(&me))?.status, 401);
+    assert_eq!(sessions(&s.store()?)?, open - 1);
+
+    // GETs are not checked: a link from another site to a page still opens it.
+    let linked = http_with(
+        s.addr,
+        "GET",
+        "/map",
+        None,
+        None,
+        &[("Sec-Fetch-Site", "cross-site")],
+    )?;
+    assert_eq!(linked.status, 200);
     Ok(())
 }

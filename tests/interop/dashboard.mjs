@@ -3,12 +3,17 @@
 //
 //   node dashboard.mjs BASE LINK OUT_DIR   (CHROMIUM=/usr/bin/chromium)
 //
-// Signs in through the one-time link, reads the overview, the matrix and the map, follows a
-// county to an official's page, downloads the CSV, opens /map signed out, and fails if any page
-// requests anything not on the relay's own address. Saves a full-page PNG of each page in
-// OUT_DIR and prints one JSON line of what it saw for the Rust test to check.
+// First, as an attacker would, posts the sign-in form with that link's code from pages on
+// other origins (a second listener here: 127.0.0.1 on another port is the same site, another
+// origin; localhost is another site), by a form and by a no-cors fetch, and signs out the
+// same way once signed in: the relay must refuse each (403) and no session may start or end.
+// Then signs in through the link, reads the overview, the matrix and the map, follows a
+// county to an official's page, downloads the CSV, opens /map signed out, and fails if any
+// relay page requests anything not on the relay's own address. Saves a full-page PNG of each
+// page in OUT_DIR and prints one JSON line of what it saw for the Rust test to check.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 
 const [base, link, out] = process.argv.slice(2);
@@ -18,6 +23,7 @@ if (!base || !link || !out) {
 }
 mkdirSync(out, { recursive: true });
 const origin = new URL(base).origin;
+const code = new URL(link).searchParams.get("code") || "";
 const foreign = [];
 const seen = {};
 const fail = (what) => {
@@ -28,6 +34,22 @@ const expect = async (page, text, where) => {
   if (!body.includes(text)) fail(`${where}: no ${JSON.stringify(text)} in the page:\n${body.slice(0, 2000)}`);
 };
 
+// The attacker's site: a page with a form that posts to the relay (`?action=PATH&code=CODE`).
+const html = (text) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+const attacker = createServer((req, res) => {
+  const asked = new URL(req.url, "http://attacker.invalid").searchParams;
+  const action = `${origin}${asked.get("action") || "/campaign/login"}`;
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+  res.end(
+    `<!doctype html><title>Not the relay</title><form method="post" action="${html(action)}">` +
+      `<input name="code" value="${html(asked.get("code") || "")}"><button>Go</button></form>`,
+  );
+});
+await new Promise((ready) => attacker.listen(0, "127.0.0.1", ready));
+const sameSite = `http://127.0.0.1:${attacker.address().port}`;
+const crossSite = `http://localhost:${attacker.address().port}`;
+const attackers = new Set([sameSite, crossSite]);
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   // CI runs as root, where chromium's sandbox cannot start.
@@ -37,7 +59,9 @@ try {
   const watch = (context) =>
     context.on("request", (r) => {
       const url = r.url();
-      if (!url.startsWith("data:") && new URL(url).origin !== origin) foreign.push(url);
+      if (url.startsWith("data:")) return;
+      const from = new URL(url).origin;
+      if (from !== origin && !attackers.has(from)) foreign.push(url);
     });
   const shot = async (page, name) => {
     const file = join(out, `${name}.png`);
@@ -54,7 +78,44 @@ try {
   await expect(page, "groundwork dashboard login", "the sign-in page");
   seen.signin = await shot(page, "signin");
 
-  // The link, then its button.
+  // Another origin's page posts to the relay in the staff browser, by its form (a top-level
+  // navigation, whose response could set a cookie) or by a no-cors fetch with credentials.
+  // Returns the relay's status, which the page itself cannot read.
+  const attack = async (from, action, how) => {
+    const evil = await staff.newPage();
+    await evil.goto(`${from}/?action=${encodeURIComponent(action)}&code=${encodeURIComponent(code)}`);
+    const answered = evil.waitForResponse(
+      (r) => r.url() === `${origin}${action}` && r.request().method() === "POST",
+    );
+    if (how === "form") {
+      await evil.getByRole("button", { name: "Go" }).click();
+    } else {
+      await evil.evaluate(
+        ([url, body]) => {
+          fetch(url, {
+            method: "POST",
+            mode: "no-cors",
+            credentials: "include",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body,
+          }).catch(() => {});
+        },
+        [`${origin}${action}`, `code=${code}`],
+      );
+    }
+    const status = (await answered).status();
+    await evil.close();
+    return status;
+  };
+  const signedIn = async () => (await staff.cookies()).some((c) => c.name === "gw_session");
+  seen.csrf = {
+    login_form_cross_site: await attack(crossSite, "/campaign/login", "form"),
+    login_fetch_cross_site: await attack(crossSite, "/campaign/login", "fetch"),
+    login_form_same_site: await attack(sameSite, "/campaign/login", "form"),
+  };
+  seen.csrf.cookie_after_login_attacks = await signedIn();
+
+  // The link, then its button: the attacks above did not spend it.
   await page.goto(link);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${origin}/campaign`);
@@ -103,6 +164,13 @@ try {
   seen.official_text = await page.locator("main").innerText();
   seen.official = await shot(page, "official");
 
+  // Signing out from the same site's other origin (which the Strict cookie goes to) is refused
+  // too: the session lives on.
+  seen.csrf.logout_form_same_site = await attack(sameSite, "/campaign/logout", "form");
+  seen.csrf.logout_fetch_same_site = await attack(sameSite, "/campaign/logout", "fetch");
+  const still = await page.goto(`${origin}/campaign`);
+  seen.csrf.signed_in_after_logout_attacks = still.status();
+
   // Sign out: the dashboard is closed again.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(`${origin}/campaign/login`);
@@ -119,6 +187,8 @@ try {
   seen.public = await shot(pub, "public-map");
 } finally {
   await browser.close();
+  attacker.closeAllConnections();
+  attacker.close();
 }
 if (foreign.length) fail(`pages requested other addresses: ${foreign.join(", ")}`);
 console.log(JSON.stringify(seen));

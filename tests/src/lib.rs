@@ -112,6 +112,16 @@ impl RelayOptions {
         self
     }
 
+    /// The addresses it answers at (`--public-url`, each): every node of one relay names all
+    /// of them, so that devices take the nodes for one relay.
+    pub fn public_urls(mut self, urls: &[String]) -> Self {
+        for url in urls {
+            self.args.push("--public-url".into());
+            self.args.push(url.into());
+        }
+        self
+    }
+
     /// Writes the relay's log (stderr, at `warn`) to `file` instead of the test's stderr.
     pub fn log_to(mut self, file: &Path) -> Self {
         self.log = Some(file.to_owned());
@@ -150,6 +160,25 @@ impl RelayOptions {
             data: self.data,
         })
     }
+}
+
+/// `n` free loopback addresses (`127.0.0.1:PORT`), for relay nodes that must each name every
+/// node's address before any starts: each port is bound (port 0) and let go. Another process
+/// could take one meanwhile; on a test machine's loopback that is rare, and the start fails
+/// loudly then.
+pub fn free_addrs(n: usize) -> Res<Vec<String>> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()?;
+    Ok(held
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.to_string()))
+        .collect::<Result<_, _>>()?)
+}
+
+/// The sync URL of a relay listening on `addr` (`HOST:PORT`).
+pub fn sync_url(addr: &str) -> String {
+    format!("ws://{addr}/v1/sync")
 }
 
 /// Whether any file under `dir` (read whole, raw bytes) contains `needle`: for checks that
@@ -281,7 +310,7 @@ impl Relay {
 
     /// Its sync endpoint, `ws://HOST:PORT/v1/sync`.
     pub fn url(&self) -> String {
-        format!("ws://{}/v1/sync", self.addr)
+        sync_url(&self.addr)
     }
 
     /// SIGKILLs it and waits for it to be gone.

@@ -57,7 +57,7 @@ enum Who {
 impl Who {
     fn url(&self, base: &str) -> Res<String> {
         Ok(match self {
-            Who::Signed(id) => format!("{base}?{}", id.connect_proof(now_ms())?.to_query()),
+            Who::Signed(id) => format!("{base}?{}", id.connect_proof(base, now_ms())?.to_query()),
             Who::Token(t) => format!("{base}?token={t}"),
             Who::Anonymous => base.to_owned(),
         })
@@ -460,7 +460,7 @@ async fn bad_credentials_are_refused_and_change_nothing() -> TestResult {
 
     // A forged signature: another key's signature under the lead's device id.
     let forger = Identity::generate()?;
-    let mut proof = forger.connect_proof(now_ms())?;
+    let mut proof = forger.connect_proof(&url, now_ms())?;
     proof.device = w.lead.id()?;
     let forged = tokio_tungstenite::connect_async(format!("{url}?{}", proof.to_query())).await;
     let err = refusal(forged)?;
@@ -468,7 +468,7 @@ async fn bad_credentials_are_refused_and_change_nothing() -> TestResult {
 
     // A replayed handshake: the same signed request twice.
     let lead = w.lead.identity()?;
-    let once = format!("{url}?{}", lead.connect_proof(now_ms())?.to_query());
+    let once = format!("{url}?{}", lead.connect_proof(&url, now_ms())?.to_query());
     drop(tokio_tungstenite::connect_async(&once).await?);
     let err = refusal(tokio_tungstenite::connect_async(&once).await)?;
     assert!(err.contains("replayed"), "{err}");

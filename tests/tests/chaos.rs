@@ -221,6 +221,8 @@ struct Chaos {
     nodes: Vec<Node>,
     /// The nodes' database, when they share one.
     database: Option<String>,
+    /// Every node's sync URL: each node answers at all of them (`--public-url`).
+    public_urls: Vec<String>,
     relay_starts: AtomicU64,
     devs: Vec<Dev>,
     groups: Vec<String>,
@@ -247,11 +249,13 @@ fn relay_options(
     program: &Path,
     data: &Path,
     listen: &str,
+    public: &[String],
     log: &Path,
 ) -> groundwork_tests::RelayOptions {
     Relay::options(data)
         .program(program)
         .listen(listen)
+        .public_urls(public)
         .arg("--handshakes-per-minute")
         .arg("0")
         .arg("--redemptions-per-minute")
@@ -352,7 +356,13 @@ impl Chaos {
         // The port is free once the killed process is reaped; a few tries cover another
         // process briefly holding it.
         for _ in 0..50 {
-            let mut options = relay_options(&self.relay_bin, &node.data, &node.addr, &log);
+            let mut options = relay_options(
+                &self.relay_bin,
+                &node.data,
+                &node.addr,
+                &self.public_urls,
+                &log,
+            );
             if let Some(url) = &self.database {
                 options = options.arg("--database").arg(url);
             }
@@ -859,12 +869,19 @@ fn chaos(nodes: usize, database: Option<String>) -> Res<()> {
     let (cli_bin, relay_bin) = (pin("groundwork")?, pin("groundwork-relay")?);
     let built = started.elapsed().as_secs_f64();
     let mut started_nodes = Vec::new();
-    for i in 0..nodes {
+    // Every node answers at every node's address, as the nodes behind one relay's address do.
+    let addrs = groundwork_tests::free_addrs(nodes)?;
+    let public_urls: Vec<String> = addrs
+        .iter()
+        .map(|a| groundwork_tests::sync_url(a))
+        .collect();
+    for (i, addr) in addrs.iter().enumerate() {
         let data = root.join(format!("relay-{i}"));
         let mut options = relay_options(
             &relay_bin,
             &data,
-            "127.0.0.1:0",
+            addr,
+            &public_urls,
             &root.join(format!("relay-{i}-setup.log")),
         );
         if let Some(url) = &database {
@@ -890,6 +907,7 @@ fn chaos(nodes: usize, database: Option<String>) -> Res<()> {
             })
             .collect(),
         database,
+        public_urls,
         relay_starts: AtomicU64::new(0),
         daemons: devs.iter().map(|_| Mutex::new(None)).collect(),
         devs,

@@ -10,13 +10,30 @@ use groundwork_core::time::now_ms;
 use groundwork_tests::pg::Cluster;
 use groundwork_tests::{Device, Relay, Res, RunningSync, field};
 
-/// A relay node on the database at `url`, with a data directory of its own (which it leaves
-/// empty: everything is in the database).
-fn node(root: &std::path::Path, name: &str, url: &str) -> Res<Relay> {
-    Relay::options(&root.join(name))
-        .arg("--database")
-        .arg(url)
-        .start()
+/// The nodes of one relay on the database at `url`, one per name, each with a data directory of
+/// its own (which it leaves empty: everything is in the database). Each names every node's
+/// address as its own (`--public-url`), as the nodes behind one relay's addresses do, so a
+/// device takes them for one relay.
+fn nodes<const N: usize>(root: &std::path::Path, names: [&str; N], url: &str) -> Res<[Relay; N]> {
+    let addrs = groundwork_tests::free_addrs(N)?;
+    let urls: Vec<String> = addrs
+        .iter()
+        .map(|a| groundwork_tests::sync_url(a))
+        .collect();
+    let mut started = Vec::new();
+    for (name, addr) in names.iter().zip(&addrs) {
+        started.push(
+            Relay::options(&root.join(name))
+                .listen(addr)
+                .public_urls(&urls)
+                .arg("--database")
+                .arg(url)
+                .start()?,
+        );
+    }
+    started
+        .try_into()
+        .map_err(|_| "a node did not start".into())
 }
 
 /// A group made by `lead` through `relay`, with one organizing meeting: (group, meeting).
@@ -41,10 +58,18 @@ fn group(lead: &Device, relay: &Relay) -> Res<(String, String)> {
     Ok((group, meeting))
 }
 
-/// `device` joins `group` through `relay` with a new invite of `lead`'s.
+/// `device` joins `group` through `relay` with a new invite of `lead`'s, made for that node.
 fn join(lead: &Device, device: &Device, group: &str, role: &str, relay: &Relay) -> Res<()> {
     let code = field(
-        &lead.run(&["invite", "create", group, "--role", role])?,
+        &lead.run(&[
+            "invite",
+            "create",
+            group,
+            "--role",
+            role,
+            "--relay",
+            &relay.url(),
+        ])?,
         "code",
     )?;
     device.run(&["join", &code, "--relay", &relay.url()])?;
@@ -69,11 +94,7 @@ fn three_nodes_serve_one_group_and_share_access() -> Res<()> {
     let cluster = Cluster::start()?;
     let url = cluster.create_database("relay")?;
     let root = tempfile::tempdir()?;
-    let (a, b, c) = (
-        node(root.path(), "a", &url)?,
-        node(root.path(), "b", &url)?,
-        node(root.path(), "c", &url)?,
-    );
+    let [a, b, c] = nodes(root.path(), ["a", "b", "c"], &url)?;
     let lead = Device::new(root.path(), "lead")?;
     let member = Device::new(root.path(), "member")?;
     let other = Device::new(root.path(), "other")?;
@@ -106,7 +127,10 @@ fn three_nodes_serve_one_group_and_share_access() -> Res<()> {
     assert!(shown[0].contains("through A") && shown[0].contains("through C"));
 
     // 4. A connection request used on A is refused on B.
-    let proof = lead.identity()?.connect_proof(now_ms())?.to_query();
+    let proof = lead
+        .identity()?
+        .connect_proof(&a.url(), now_ms())?
+        .to_query();
     let runtime = tokio::runtime::Runtime::new()?;
     let (first, replay) = runtime.block_on(async {
         let first = tokio_tungstenite::connect_async(format!("{}?{proof}", a.url())).await;
@@ -175,7 +199,7 @@ fn a_killed_listener_a_late_commit_and_a_stopped_database_lose_nothing() -> Res<
     let cluster = Cluster::start()?;
     let url = cluster.create_database("relay")?;
     let root = tempfile::tempdir()?;
-    let (a, b) = (node(root.path(), "a", &url)?, node(root.path(), "b", &url)?);
+    let [a, b] = nodes(root.path(), ["a", "b"], &url)?;
     let lead = Device::new(root.path(), "lead")?;
     let member = Device::new(root.path(), "member")?;
     let offline = Device::new(root.path(), "offline")?;
@@ -292,7 +316,7 @@ fn every_change_a_killed_node_acknowledged_is_served_by_another() -> Res<()> {
     let cluster = Cluster::start()?;
     let url = cluster.create_database("relay")?;
     let root = tempfile::tempdir()?;
-    let (a, b) = (node(root.path(), "a", &url)?, node(root.path(), "b", &url)?);
+    let [a, b] = nodes(root.path(), ["a", "b"], &url)?;
     let lead = Device::new(root.path(), "lead")?;
     let canvasser = Device::new(root.path(), "canvasser")?;
     let (group, _) = group(&lead, &a)?;

@@ -1,8 +1,9 @@
 //! The dashboard in a real browser: a real relay seeded through real devices (two groups ask
 //! their sheriffs, one shares a public meeting), a staff device's `dashboard login` link,
-//! and Debian's chromium driven by playwright-core (`tests/interop/dashboard.mjs`): sign in
-//! through the link, the matrix and the map with the seeded officials, a county then an
-//! official's page, the CSV, `/map` signed out, and nothing fetched from anywhere else.
+//! and Debian's chromium driven by playwright-core (`tests/interop/dashboard.mjs`): sign-in
+//! and sign-out posted from pages on other origins refused, sign in through the link, the
+//! matrix and the map with the seeded officials, a county then an official's page, the CSV,
+//! `/map` signed out, and nothing fetched from anywhere else.
 //! Full-page screenshots go to target/dashboard-screenshots/ (printed).
 
 use std::path::Path;
@@ -138,6 +139,22 @@ fn staff_sign_in_and_see_the_campaign_in_a_real_browser() -> Res<()> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the browser test failed:\n{stderr}");
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+
+    // Login CSRF and forced sign-out: every post from another origin's page was refused, no
+    // session started (and the link stayed unspent: the real sign-in after it worked), and
+    // the session outlived the sign-out attempts.
+    let csrf = &seen["csrf"];
+    for attempt in [
+        "login_form_cross_site",
+        "login_fetch_cross_site",
+        "login_form_same_site",
+        "logout_form_same_site",
+        "logout_fetch_same_site",
+    ] {
+        assert_eq!(csrf[attempt], 403, "{attempt}: {csrf}");
+    }
+    assert_eq!(csrf["cookie_after_login_attacks"], false, "{csrf}");
+    assert_eq!(csrf["signed_in_after_logout_attacks"], 200, "{csrf}");
 
     // What the browser saw: the seeded officials, in words.
     let matrix = seen["matrix_text"].as_str().unwrap_or("");

@@ -112,12 +112,7 @@ impl Device {
         if !replaceable {
             return Ok(false);
         }
-        for table in ["chunks", "sync_states", "sync_status", "documents"] {
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE doc_id = ?1"),
-                params![id],
-            )?;
-        }
+        crate::store::erase_document(&tx, &id)?;
         tx.commit()?;
         self.docs.remove(doc);
         tracing::info!("a document the relay replaced was dropped");

@@ -94,7 +94,8 @@ impl Device {
         index::contact_count(self.store.conn(), group_id)
     }
 
-    /// Writes every contact of a group to a CSV file; returns how many.
+    /// Writes every contact of a group to a CSV file only its owner can read, every cell safe
+    /// to open in a spreadsheet ([`crate::export`]); returns how many.
     pub fn export_contacts_csv(&self, group_id: &str, path: &Path) -> Result<usize> {
         self.group(group_id)?;
         let rows = index::all_contacts(self.store.conn(), group_id)?;
@@ -195,20 +196,11 @@ impl Device {
     }
 }
 
-/// Writes contacts to a CSV file; returns how many.
+/// Writes contacts to a CSV file only its owner can read, every cell safe to open in a
+/// spreadsheet ([`crate::export`]); returns how many.
 fn write_csv(rows: &[ContactRow], path: &Path) -> Result<usize> {
-    let mut out = csv::Writer::from_path(path).map_err(|e| match e.into_kind() {
-        csv::ErrorKind::Io(source) => Error::Io {
-            action: "creating",
-            path: path.to_owned(),
-            source,
-        },
-        other => Error::Invalid {
-            what: "csv file",
-            reason: format!("{other:?}"),
-        },
-    })?;
-    out.write_record([
+    let mut out = crate::export::CsvWriter::create(path)?;
+    out.write_row([
         "contact_id",
         "time",
         "canvasser",
@@ -223,7 +215,7 @@ fn write_csv(rows: &[ContactRow], path: &Path) -> Result<usize> {
         "email",
     ])?;
     for r in rows {
-        out.write_record([
+        out.write_row([
             r.contact_id.as_str(),
             &crate::time::format_rfc3339(r.at),
             &r.canvasser,
@@ -238,11 +230,7 @@ fn write_csv(rows: &[ContactRow], path: &Path) -> Result<usize> {
             r.email.as_deref().unwrap_or(""),
         ])?;
     }
-    out.flush().map_err(|source| Error::Io {
-        action: "writing",
-        path: path.to_owned(),
-        source,
-    })?;
+    out.finish()?;
     Ok(rows.len())
 }
 

@@ -32,9 +32,22 @@ impl Device {
     /// to that relay.
     pub fn join_relay(&self, explicit: Option<&str>, invite: &Invite) -> Result<JoinRelay> {
         if let Some(relay) = explicit {
-            crate::relay::check(relay)?;
+            // An invite that names its relay is redeemed there and nowhere else: its code sent
+            // to another server (a wrong GROUNDWORK_RELAY) is a code that server can use.
+            if let Some(named) = invite.relay.as_deref()
+                && crate::relay::audience(named)? != crate::relay::audience(relay)?
+            {
+                return Err(Error::NotAllowed {
+                    reason: format!(
+                        "the invite is for the relay {named}, and --relay (or GROUNDWORK_RELAY) \
+                         names {relay}: its code is sent only to its own relay. Leave --relay \
+                         out to join there"
+                    ),
+                });
+            }
+            // The same rule as every other dial: a device with groups joins on its own relay.
             return Ok(JoinRelay {
-                relay: relay.to_owned(),
+                relay: self.relay_or(Some(relay))?,
                 plain_allowed: true,
             });
         }
@@ -47,15 +60,16 @@ impl Device {
         };
         crate::relay::check(named)?;
         if let Some(mine) = remembered.as_deref()
-            && mine != named
+            && !self.is_home_relay(mine, named)?
             && !self.groups()?.is_empty()
         {
             return Err(Error::NotAllowed {
                 reason: format!(
                     "this device's groups sync with {mine}, and the invite is for {named}: a \
                      device syncs with one relay, so joining would send every group on it to \
-                     {named}. Join on a device (or data directory) of its own, or pass --relay \
-                     if {named} is where this device's groups belong"
+                     {named}. Join on a device (or data directory) of its own, or, if {named} is \
+                     where this device's groups belong now, move them first: groundwork relay \
+                     move {named}"
                 ),
             });
         }

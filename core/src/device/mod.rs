@@ -90,6 +90,7 @@ impl Device {
     /// identity.
     pub fn init(dir: &Path, name: &str, store_key: &StoreKey) -> Result<Self> {
         let name = schema::non_empty("device name", name)?;
+        store::check_data_dir(dir)?;
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             action: "creating directory",
             path: dir.to_owned(),
@@ -117,6 +118,7 @@ impl Device {
 
     /// Opens the device in `dir` with its store key.
     pub fn open(dir: &Path, key: &StoreKey) -> Result<Self> {
+        store::check_data_dir(dir)?;
         let path = dir.join(STORE_FILE);
         let store = Store::open(&path, key)?;
         let info = store

@@ -14,9 +14,9 @@ use crate::time::now_ms;
 use super::{Device, apply_known, apply_new, catch_up, heads_text};
 
 impl Device {
-    /// The relay URL with a fresh signed proof that this device is connecting.
+    /// The relay URL with a fresh signed proof that this device is connecting to that relay.
     pub fn connect_url(&self, relay: &str) -> Result<String> {
-        let proof = self.identity()?.connect_proof(now_ms())?;
+        let proof = self.identity()?.connect_proof(relay, now_ms())?;
         let sep = if relay.contains('?') { "&" } else { "?" };
         // `ws://host:port` has no path: the query needs one (`ws://host:port/?...`).
         let after_scheme = relay.split_once("://").map_or(relay, |(_, rest)| rest);
@@ -37,24 +37,117 @@ impl Device {
     }
 
     /// Remembers `relay` as the one this device syncs with. Called once a connection to it
-    /// was accepted, so a mistyped address is never remembered.
+    /// was accepted, so a mistyped address is never remembered. Callers dial only what
+    /// [`Self::relay_or`] allows, so for a device with groups this is its own relay (perhaps
+    /// at another of its addresses), unless the person moved it on purpose (`relay move`).
+    /// The addresses another relay said were its own are forgotten.
     pub fn remember_relay(&mut self, relay: &str) -> Result<()> {
         crate::relay::check(relay)?;
+        let same = match self.relay()? {
+            Some(home) => crate::relay::audience(&home)? == crate::relay::audience(relay)?,
+            None => false,
+        };
+        if same {
+            self.store.conn().execute(
+                "UPDATE device SET relay = ?1 WHERE id = 1 AND relay IS NOT ?1",
+                [relay],
+            )?;
+        } else {
+            self.store.conn().execute(
+                "UPDATE device SET relay = ?1, relay_aliases = '' WHERE id = 1",
+                [relay],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Records the addresses `relay` says are its own (`--public-url` on each of its nodes),
+    /// when `relay` is the one this device remembers: a later `--relay` naming one of them is
+    /// the same relay, not a move.
+    pub fn remember_relay_aliases(&mut self, relay: &str, urls: &[String]) -> Result<()> {
+        let Some(home) = self.relay()? else {
+            return Ok(());
+        };
+        if crate::relay::audience(&home)? != crate::relay::audience(relay)? {
+            return Ok(());
+        }
+        let mut audiences: Vec<String> = urls
+            .iter()
+            .filter_map(|u| crate::relay::audience(u).ok())
+            .collect();
+        audiences.sort();
+        audiences.dedup();
         self.store.conn().execute(
-            "UPDATE device SET relay = ?1 WHERE id = 1 AND relay IS NOT ?1",
-            [relay],
+            "UPDATE device SET relay_aliases = ?1 WHERE id = 1",
+            [audiences.join("\n")],
         )?;
         Ok(())
     }
 
+    /// Deletes every document a relay writes (rosters, canvassers' briefs, county boards):
+    /// before a move to another relay, which writes its own under other ids (the old ones
+    /// would be refused there as documents no device may create, and never sync). Returns how
+    /// many were deleted; the group's own documents (plans, contacts) are untouched.
+    pub fn forget_relay_written(&mut self) -> Result<usize> {
+        let tx = self.store.begin()?;
+        let ids: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT doc_id FROM documents WHERE kind IN ('roster', 'brief', 'board')",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for id in &ids {
+            crate::store::erase_document(&tx, id)?;
+        }
+        tx.commit()?;
+        for id in &ids {
+            if let Ok(doc) = id.parse::<DocumentId>() {
+                self.docs.remove(&doc);
+            }
+        }
+        Ok(ids.len())
+    }
+
+    /// The other addresses this device's relay said it answers at (as audiences).
+    pub fn relay_aliases(&self) -> Result<Vec<String>> {
+        let aliases: String = self.store.conn().query_row(
+            "SELECT relay_aliases FROM device WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(aliases.lines().map(str::to_owned).collect())
+    }
+
+    /// Whether `url` is this device's relay: its remembered address or one the relay named as
+    /// its own, compared by [audience](crate::relay::audience).
+    pub(crate) fn is_home_relay(&self, home: &str, url: &str) -> Result<bool> {
+        let asked = crate::relay::audience(url)?;
+        if crate::relay::audience(home)? == asked {
+            return Ok(true);
+        }
+        Ok(self.relay_aliases()?.contains(&asked))
+    }
+
     /// The relay to talk to: `explicit` (a flag, an environment variable, an invite's) when
-    /// given, else the one this device remembers. Checked either way.
+    /// given, else the one this device remembers. Checked either way, before anything is
+    /// dialled: a device with groups has one relay, and an `explicit` naming another is
+    /// refused ([`Error::OtherRelay`]) rather than handed the groups' plans and contacts (a
+    /// mistyped `--relay`, a wrong `GROUNDWORK_RELAY`). Moving on purpose (`relay move`) dials
+    /// the new relay without asking this. A device with no groups may try any relay.
     pub fn relay_or(&self, explicit: Option<&str>) -> Result<String> {
         let relay = match explicit {
             Some(relay) => relay.to_owned(),
             None => self.relay()?.ok_or(Error::NoRelay)?,
         };
         crate::relay::check(&relay)?;
+        if explicit.is_some()
+            && let Some(home) = self.relay()?
+            && !self.is_home_relay(&home, &relay)?
+            && !self.groups()?.is_empty()
+        {
+            return Err(Error::OtherRelay { home, asked: relay });
+        }
         Ok(relay)
     }
 

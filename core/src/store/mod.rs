@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_campaign.sql"),
     include_str!("migrations/006_boards.sql"),
     include_str!("migrations/007_retention.sql"),
+    include_str!("migrations/008_relay_aliases.sql"),
 ];
 
 pub use key::StoreKey;
@@ -108,10 +109,15 @@ impl Store {
             path: path.to_owned(),
             reason,
         };
-        // SQLite's "malformed" is, for a file that decrypts, a damaged or cut-short file.
+        // SQLite's "malformed" is, for a file that decrypts, a damaged or cut-short file; its
+        // "read-only" and "cannot open" are, for a directory or file this user cannot write,
+        // no damage at all, and are named as what they are.
         let damaged = |e: rusqlite::Error| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
                 corrupt(format!("the file is damaged or truncated ({e})"))
+            }
+            Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen) => {
+                read_only(path).unwrap_or_else(|| corrupt(e.to_string()))
             }
             _ => corrupt(e.to_string()),
         };
@@ -121,9 +127,16 @@ impl Store {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| corrupt(e.to_string()))?;
-        conn.execute_batch(&key.pragma())
-            .map_err(|e| corrupt(e.to_string()))?;
+        .map_err(damaged)?;
+        conn.execute_batch(&key.pragma()).map_err(damaged)?;
+        // SQLite opens a file it may not write read-only, without a word; the store writes in
+        // every command (sync state, retention), so it says so now rather than half way.
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(read_only(path).unwrap_or_else(|| Error::ReadOnly {
+                what: "store file",
+                path: path.to_owned(),
+            }));
+        }
         // The first read decrypts page 1: a wrong key (or a file that is no store at all) fails
         // here, before anything is written.
         let app_id: i32 = match conn.pragma_query_value(None, "application_id", |r| r.get(0)) {
@@ -268,10 +281,20 @@ fn apply_migration(tx: &Transaction<'_>, sql: &str) -> Result<()> {
 /// threads opening their first connections at once (a relay and a device in one test process)
 /// once made a `PRAGMA key` fail in CI with SQLCipher's "error occurred with PRAGMA key"; the
 /// first keyed use is now done here, alone. Every opener (this crate's and the relay's) calls it.
+///
+/// It also silences SQLCipher's own log, which it writes straight to stderr (a wrong key
+/// printed three `ERROR CORE` lines before our message): every failure it logs also comes
+/// back as an SQLite error, which the caller turns into one that names its cause. The
+/// setting is process-wide, and the first connection is the earliest it can be made.
 pub fn ensure_sqlite_ready() {
     static READY: std::sync::Once = std::sync::Once::new();
     READY.call_once(|| {
         let warmed = Connection::open_in_memory().and_then(|c| {
+            for quiet in ["PRAGMA cipher_log_level = NONE", "PRAGMA cipher_log = off"] {
+                if let Err(e) = c.query_row(quiet, [], |_| Ok(())).optional() {
+                    tracing::warn!(error = %e, "silencing SQLCipher's log failed");
+                }
+            }
             c.execute_batch(&StoreKey::from_bytes([0; 32]).pragma())?;
             c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
                 r.get::<_, i64>(0)
@@ -290,6 +313,66 @@ pub fn connect_raw(path: &Path, key: &StoreKey) -> Result<Connection> {
     let conn = Connection::open(path)?;
     conn.execute_batch(&key.pragma())?;
     Ok(conn)
+}
+
+/// Checks that `dir` can be a data directory: the first of it and its parents that exists is
+/// a directory ([`Error::NotADirectory`] names the file in the way otherwise).
+pub fn check_data_dir(dir: &Path) -> Result<()> {
+    for ancestor in dir.ancestors() {
+        if let Ok(meta) = std::fs::metadata(ancestor) {
+            if meta.is_dir() {
+                return Ok(());
+            }
+            return Err(Error::NotADirectory {
+                path: ancestor.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why the store at `path` cannot be written, if that is the trouble: its directory (SQLite
+/// creates its write-ahead log beside it) or the file itself is read-only for this user. Only
+/// asked after SQLite failed; the directory is tested by creating (and removing) a file in
+/// it, since permission bits alone do not say what this user, or a read-only mount, allows.
+fn read_only(path: &Path) -> Option<Error> {
+    let refused = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+        )
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(
+        ".{STORE_FILE}-write-test-{}",
+        crate::ids::new_entity_id().unwrap_or_default()
+    ));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) if refused(&e) => {
+            return Some(Error::ReadOnly {
+                what: "data directory",
+                path: dir.to_owned(),
+            });
+        }
+        Err(_) => {}
+    }
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Err(e) if refused(&e) => Some(Error::ReadOnly {
+            what: "store file",
+            path: path.to_owned(),
+        }),
+        _ => None,
+    }
 }
 
 /// A file too short to hold one page is no store (checked before SQLite sees it).
@@ -438,6 +521,16 @@ pub fn replace_with_snapshot(
     Ok(true)
 }
 
+/// Deletes one document and everything kept of it by id: its chunks, sync states and status,
+/// and its registration. (Index rows are kept by group: dropping a plan drops its group's, see
+/// [`drop_group_documents`].)
+pub fn erase_document(tx: &Transaction<'_>, doc_id: &str) -> Result<()> {
+    for table in ["chunks", "sync_states", "sync_status", "documents"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE doc_id = ?1"), [doc_id])?;
+    }
+    Ok(())
+}
+
 /// Deletes a group's documents of these kinds, with everything kept of them (chunks, sync
 /// state, the plan's index rows); returns how many there were.
 pub fn drop_group_documents(tx: &Transaction<'_>, group_id: &str, kinds: &[&str]) -> Result<usize> {
@@ -450,9 +543,7 @@ pub fn drop_group_documents(tx: &Transaction<'_>, group_id: &str, kinds: &[&str]
             rows.collect::<rusqlite::Result<_>>()?
         };
         for id in &docs {
-            for table in ["chunks", "sync_states", "sync_status", "documents"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE doc_id = ?1"), [id])?;
-            }
+            erase_document(tx, id)?;
         }
         if *kind == "plan" && !docs.is_empty() {
             for table in ["idx_actions", "idx_responses"] {

@@ -1,7 +1,8 @@
 //! Groundwork's control messages, carried as JSON inside [`Message::Control`] frames on the same
 //! authenticated WebSocket as sync: requests a device makes of its relay (sign up, redeem an
-//! invite, remove a member, mint a token) and their answers, and the relay's order to wipe a
-//! group the device was removed from, with the device's confirmation.
+//! invite, remove a member, mint a token) and their answers, the relay's order to wipe a
+//! group the device was removed from, with the device's confirmation, and the addresses the
+//! relay answers at.
 //!
 //! [`Message::Control`]: crate::sync::wire::Message::Control
 
@@ -42,6 +43,13 @@ pub enum Control {
     Wiped {
         /// The group.
         group: String,
+    },
+    /// Relay -> device, after the handshake: the addresses this relay answers at (its
+    /// `--public-url`s, as audiences; the nodes of one relay share them). A device with groups
+    /// dials only its own relay, and these count as it.
+    Addresses {
+        /// Each as [`crate::relay::audience`] gives it.
+        urls: Vec<String>,
     },
     /// Relay -> device: every document this device may read has been offered on this
     /// connection (after its own opening messages), so a one-off sync knows when it has heard
@@ -190,6 +198,9 @@ mod tests {
                 error: Some("expired".into()),
             },
             Control::Wipe { group: "g".into() },
+            Control::Addresses {
+                urls: vec!["wss://relay.example.org".into()],
+            },
         ];
         for m in messages {
             assert_eq!(Control::from_json(&m.to_json())?, m);

@@ -3,12 +3,15 @@
 //! one stylesheet. Server-rendered HTML, no script, nothing fetched from anywhere else.
 //!
 //! Staff sign in with a one-time link their device asks for ([`session`]); every staff page
-//! and API route checks the session, and its device's staff role, on each request.
+//! and API route checks the session, and its device's staff role, on each request. Every
+//! request that changes something (signing in or out) must come from the relay's own pages
+//! ([`protect`]).
 
 pub mod data;
 pub mod ics;
 pub mod map;
 pub mod pages;
+pub mod protect;
 pub mod session;
 
 use std::collections::HashMap;
@@ -134,8 +137,10 @@ impl Web {
     }
 }
 
-/// The routes, with the security headers on every response.
+/// The routes, with the security headers on every response and the same-origin rule on every
+/// request that is not a GET (or HEAD).
 pub fn router(web: Web) -> Router {
+    let secure = web.secure;
     Router::new()
         .route("/campaign", get(overview))
         .route("/campaign/", get(overview))
@@ -153,6 +158,11 @@ pub fn router(web: Web) -> Router {
         .route("/map", get(public_map))
         .route("/map/meetings.ics", get(public_ics))
         .route("/static/style.css", get(style))
+        // Layered on the router, not on each POST route, so a new form cannot forget it.
+        .layer(axum::middleware::from_fn_with_state(
+            secure,
+            protect::same_origin,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(web)
 }
@@ -325,16 +335,26 @@ async fn login(State(web): State<Web>, Form(form): Form<CodeForm>) -> Response {
     }
 }
 
+/// Ends the browser's session. Without a live session it writes nothing: the store is only
+/// read, and the browser is sent to the sign-in page as after any sign-out.
 async fn logout(State(web): State<Web>, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie(&headers)
+    let token = cookie(&headers);
+    let had_cookie = token.is_some();
+    if let Some(token) = token
         && let Err(response) = web
-            .db(move |c| session::end_session(c, &token, now_ms()))
+            .db(move |c| {
+                let now = now_ms();
+                if session::session_device(c, &token, now)?.is_some() {
+                    session::end_session(c, &token, now)?;
+                }
+                Ok(())
+            })
             .await
     {
         return response;
     }
     let mut response = Redirect::to("/campaign/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}=; Path=/; Max-Age=0")) {
+    if had_cookie && let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}=; Path=/; Max-Age=0")) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
@@ -429,17 +449,48 @@ pub enum PageError {
     Render(#[from] askama::Error),
 }
 
+/// A query parameter's value, trimmed; `None` when missing or empty (the forms send every
+/// field, empty meaning "all").
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A `state` filter (the staff matrix's and the public map's): a state's USPS code in any
+/// case, upper-cased; `None` for all states; or why it is not one.
+pub fn state_filter(raw: &Option<String>) -> Result<Option<String>, String> {
+    let Some(state) = given(raw).map(str::to_uppercase) else {
+        return Ok(None);
+    };
+    if !(state.len() == 2 && state.bytes().all(|b| b.is_ascii_uppercase())) {
+        return Err(format!("state {state:?} is not a two-letter code like CA"));
+    }
+    // The county directory names every state and territory the campaign can reach.
+    if !groundwork_core::places::counties()
+        .iter()
+        .any(|c| c.state == state)
+    {
+        return Err(format!(
+            "state {state:?} is not a US state's or territory's code"
+        ));
+    }
+    Ok(Some(state))
+}
+
+/// A `county` filter: a county's 5-digit FIPS code from the county directory; `None` for
+/// all counties; or why it is not one.
+pub fn county_filter(raw: &Option<String>) -> Result<Option<String>, String> {
+    given(raw)
+        .map(|fips| {
+            groundwork_core::places::county(fips)
+                .map(|c| c.fips.to_owned())
+                .map_err(|e| e.to_string())
+        })
+        .transpose()
+}
+
 /// Reads the matrix's query, or says which part is wrong.
 pub fn chosen(q: &MatrixQuery) -> Result<Chosen, String> {
-    fn given(v: &Option<String>) -> Option<&str> {
-        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-    }
-    let state = given(&q.state).map(str::to_uppercase);
-    if let Some(s) = &state
-        && !(s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()))
-    {
-        return Err(format!("state {s:?} is not a two-letter code like CA"));
-    }
+    let state = state_filter(&q.state)?;
     let office = given(&q.office)
         .map(|o| o.parse::<Office>().map_err(|e| e.to_string()))
         .transpose()?;
@@ -793,16 +844,10 @@ pub struct PublicQuery {
 /// The public map's days as Unix ms (from the start of `from`, default `today`, to the end
 /// of `to`), or which one is wrong.
 pub fn public_days(q: &PublicQuery, today: &str) -> Result<(i64, Option<i64>), String> {
-    let given = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let from = day("from", &given(&q.from).unwrap_or_else(|| today.to_owned()))?;
+    let from = day("from", given(&q.from).unwrap_or(today))?;
     let to = match given(&q.to) {
         None => None,
-        Some(to) => Some(day("to", &to)? + 24 * 60 * 60 * 1000 - 1),
+        Some(to) => Some(day("to", to)? + 24 * 60 * 60 * 1000 - 1),
     };
     Ok((from, to))
 }
@@ -814,14 +859,13 @@ fn day(what: &str, text: &str) -> Result<i64, String> {
 }
 
 async fn public_map(State(web): State<Web>, Query(q): Query<PublicQuery>) -> Response {
-    let given = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let state = given(&q.state).map(|s| s.to_uppercase());
-    let county = given(&q.county);
+    // Filters are read as the staff matrix reads them: a wrong one is a 400 with the reason,
+    // not an empty map that looks like "no meetings".
+    let (state, county) =
+        match state_filter(&q.state).and_then(|s| Ok((s, county_filter(&q.county)?))) {
+            Ok(filters) => filters,
+            Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
+        };
     let today = groundwork_core::time::format_rfc3339(now_ms())
         .get(..10)
         .unwrap_or_default()
@@ -830,8 +874,8 @@ async fn public_map(State(web): State<Web>, Query(q): Query<PublicQuery>) -> Res
         Ok(days) => days,
         Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
     };
-    let from_text = given(&q.from).unwrap_or(today);
-    let to_text = given(&q.to).unwrap_or_default();
+    let from_text = given(&q.from).map_or(today, str::to_owned);
+    let to_text = given(&q.to).unwrap_or_default().to_owned();
     let wanted = state.clone();
     let found = web
         .db(move |c| {
