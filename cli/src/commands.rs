@@ -280,11 +280,14 @@ pub fn run(cli: Cli) -> Result<Output> {
             let relay = device.relay()?;
             let aliases = device.relay_aliases()?;
             let mut text = match &relay {
-                Some(r) => format!("{r}\n"),
+                Some(r) => format!("{}\n", render::clean_line(r)),
                 None => "no relay yet: a join or a sync with --relay sets it\n".to_owned(),
             };
             if !aliases.is_empty() {
-                text.push_str(&format!("also answers at: {}\n", aliases.join(", ")));
+                text.push_str(&format!(
+                    "also answers at: {}\n",
+                    render::clean_line(&aliases.join(", "))
+                ));
             }
             Output::new(json!({ "relay": relay, "aliases": aliases }), text)
         }

@@ -169,8 +169,10 @@ impl Identity {
         if let Some(relay) = relay {
             crate::relay::check_for_invite(relay)?;
         }
-        let invite = Invite {
-            id: bs58::encode(random_bytes::<16>()?).into_string(),
+        let mut invite = Invite {
+            // Derived from the signed payload below (it costs the code no characters, and the
+            // code must fit a QR code a terminal can draw).
+            id: String::new(),
             group: group.to_owned(),
             role,
             expires_at,
@@ -187,6 +189,7 @@ impl Identity {
         let mut message = INVITE_DOMAIN.to_vec();
         message.extend_from_slice(&payload);
         let sig = self.key.sign(&message);
+        invite.id = payload_id(&payload);
         let code = format!(
             "{INVITE_PREFIX}{}.{}",
             bs58::encode(&payload).into_string(),
@@ -194,6 +197,13 @@ impl Identity {
         );
         Ok((invite, code))
     }
+}
+
+/// The id of an invite that carries none: 16 bytes of a hash of its signed payload, in bs58.
+fn payload_id(payload: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(payload);
+    bs58::encode(&digest[..16]).into_string()
 }
 
 fn connect_message(aud: &str, device: &str, ts: i64, nonce: &str) -> Vec<u8> {
@@ -343,7 +353,11 @@ impl ConnectProof {
 /// issuer is still a lead when it is redeemed (the relay checks both).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invite {
-    /// Random id; the relay counts redemptions by it.
+    /// The relay counts redemptions by it. Codes made before the invite's time of issue was
+    /// signed carry a random one; newer codes carry none, and it is derived from the signed
+    /// payload (group, role, issuer, times, uses, relay), so it cannot be changed without
+    /// changing what was signed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// The group.
     pub group: String,
@@ -387,8 +401,11 @@ impl Invite {
         let payload = bs58::decode(payload)
             .into_vec()
             .map_err(|_| bad("the code is damaged"))?;
-        let invite: Invite =
+        let mut invite: Invite =
             serde_json::from_slice(&payload).map_err(|_| bad("the code is damaged"))?;
+        if invite.id.is_empty() {
+            invite.id = payload_id(&payload);
+        }
         let key = verifying_key(&invite.issuer)?;
         let sig = signature(sig, "invite")?;
         let mut message = INVITE_DOMAIN.to_vec();

@@ -608,10 +608,28 @@ fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_re
     ));
     f.device.remember_relay("wss://relay.example.org/v1/sync")?;
     assert_eq!(f.device.relay_or(None)?, "wss://relay.example.org/v1/sync");
+    // This device has a group: another relay is refused before anything is dialled, the same
+    // relay at another form of its address is not, nor an address the relay named as its own.
+    assert!(matches!(
+        f.device.relay_or(Some("ws://other:1/v1/sync")),
+        Err(groundwork_core::Error::OtherRelay { .. })
+    ));
+    assert_eq!(
+        f.device.relay_or(Some("wss://Relay.example.org:443"))?,
+        "wss://Relay.example.org:443"
+    );
+    f.device.remember_relay_aliases(
+        "wss://relay.example.org/v1/sync",
+        &["ws://other:1".to_owned()],
+    )?;
     assert_eq!(
         f.device.relay_or(Some("ws://other:1/v1/sync"))?,
         "ws://other:1/v1/sync"
     );
+    // Aliases belong to the relay that named them: a move forgets them.
+    f.device.remember_relay("wss://elsewhere.example.org/v1/sync")?;
+    assert!(f.device.relay_aliases()?.is_empty());
+    f.device.remember_relay("wss://relay.example.org/v1/sync")?;
     let (invite, _) = f.device.create_invite(
         &f.group,
         groundwork_core::identity::Role::Member,

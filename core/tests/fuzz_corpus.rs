@@ -194,7 +194,7 @@ fn a_real_exchange_seeds_the_fuzzers() -> Res {
     let (_, code) = id.invite(
         &group.to_string(),
         groundwork_core::identity::Role::Member,
-        4_000_000_000_000,
+        groundwork_core::time::now_ms() + 86_400_000,
         1,
         Some("ws://127.0.0.1:7878/v1/sync"),
     )?;

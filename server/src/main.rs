@@ -217,17 +217,33 @@ fn admin(location: &Location, command: Admin) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    // Logs go to stderr: stdout carries the "listening on" line that scripts read.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // Colours only for a person at a terminal; a log file gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GROUNDWORK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+/// Logs go to stderr (stdout carries the "listening on" line that scripts read), at
+/// `GROUNDWORK_LOG`'s levels (default info), with the dependencies that would print sync frames
+/// or connection proofs held below their most verbose levels whatever it asks (as on devices:
+/// `groundwork_core::logging`).
+fn init_logging() {
+    use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+    let wanted =
+        EnvFilter::try_from_env("GROUNDWORK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let caps = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_targets(groundwork_core::logging::DEPENDENCY_LOG_CAPS.iter().copied());
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Colours only for a person at a terminal; a log file gets plain text.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_filter(wanted.and(caps)),
         )
         .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    init_logging();
     let mut args = Args::parse();
     // The key is settled before the port is bound: a wrong or missing key stops the relay
     // before anything could connect. A PostgreSQL store has no key of ours.
