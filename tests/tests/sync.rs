@@ -47,7 +47,11 @@ fn id(v: &Value, key: &str) -> Result<String, String> {
 fn three_devices_edit_apart_converge_and_survive_a_relay_crash() -> TestResult {
     let root = tempfile::tempdir()?;
     let relay_data = root.path().join("relay");
-    three_devices_converge(&root, &|| Relay::start(&relay_data))
+    // Restarted at the same address, as a relay is: devices dial only their own relay.
+    let [addr] = groundwork_tests::free_addrs(1)?
+        .try_into()
+        .map_err(|_| "no address")?;
+    three_devices_converge(&root, &|| Relay::options(&relay_data).listen(&addr).start())
 }
 
 /// The same, with the relay on PostgreSQL (a throw-away cluster): the relay process is killed
@@ -58,8 +62,12 @@ fn three_devices_converge_through_a_relay_on_postgresql() -> TestResult {
     let url = cluster.create_database("relay")?;
     let root = tempfile::tempdir()?;
     let relay_data = root.path().join("relay");
+    let [addr] = groundwork_tests::free_addrs(1)?
+        .try_into()
+        .map_err(|_| "no address")?;
     three_devices_converge(&root, &|| {
         Relay::options(&relay_data)
+            .listen(&addr)
             .arg("--database")
             .arg(&url)
             .start()
