@@ -48,6 +48,8 @@ pub enum Principal {
         device: String,
         /// The only group it may touch.
         group: String,
+        /// When the token stops working (Unix ms): its session ends then too.
+        expires_at: i64,
     },
 }
 
@@ -582,6 +584,15 @@ impl RelayAccess {
         self.conns.get(&conn)
     }
 
+    /// Connections opened with a token that has expired by `now` (Unix ms).
+    pub fn expired_token_conns(&self, now: i64) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, p)| matches!(p, Principal::Token { expires_at, .. } if *expires_at < now))
+            .map(|(c, _)| *c)
+            .collect()
+    }
+
     /// Every connection of a device (its own and its tokens').
     pub fn conns_of(&self, device: &str) -> Vec<ConnId> {
         self.conns
@@ -1051,7 +1062,7 @@ impl Policy for RelayAccess {
         // one group, only that device's contacts there.
         let (device, token_group) = match self.conns.get(&conn) {
             Some(Principal::Device(device)) => (device.clone(), None),
-            Some(Principal::Token { device, group }) => (device.clone(), Some(group.clone())),
+            Some(Principal::Token { device, group, .. }) => (device.clone(), Some(group.clone())),
             Some(Principal::Anonymous) => return refused("an anonymous connection"),
             None => return refused("an unauthenticated connection"),
         };

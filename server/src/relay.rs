@@ -511,6 +511,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             t.push_rosters(now);
             t.unload_idle();
             evict_due = true;
+            t.end_expired_tokens();
             t.purge();
             t.refresh_staff();
             t.check_storage();
@@ -973,7 +974,7 @@ impl HubThread {
                 tracing::error!(error = %e, "token lookup failed");
                 "relay storage failure".to_owned()
             })?;
-            let Some((device, group)) = found else {
+            let Some((device, group, expires_at)) = found else {
                 return Err("unknown or expired token".into());
             };
             self.hold_groups(std::slice::from_ref(&group))
@@ -984,9 +985,24 @@ impl HubThread {
             if self.hub.policy().role(&group, &device).is_none() {
                 return Err("the token's device is no longer in its group".into());
             }
-            return Ok(Principal::Token { device, group });
+            return Ok(Principal::Token {
+                device,
+                group,
+                expires_at,
+            });
         }
         Ok(Principal::Anonymous)
+    }
+
+    /// A token's session ends with the token (within a tick of its expiry), as a device's ends
+    /// with its removal: a token is a session's whole lifetime, not just its opening.
+    fn end_expired_tokens(&mut self) {
+        for conn in self.hub.policy().expired_token_conns(now_ms()) {
+            if let Some(tx) = self.conns.get(&conn) {
+                tx.close("the token expired: mint a new one");
+            }
+            self.drop_conn(conn);
+        }
     }
 
     fn purge(&mut self) {

@@ -1449,15 +1449,18 @@ impl RelayStore {
     }
 
     /// The device and group a token opens, if it is live.
-    pub fn token(&self, hash: &str, now: i64) -> Result<Option<(String, String)>, StoreError> {
+    pub fn token(&self, hash: &str, now: i64) -> Result<Option<(String, String, i64)>, StoreError> {
         self.db
             .borrow_mut()
-            .query(
-                "SELECT device_id, group_id FROM tokens WHERE token_hash = $1 AND expires_at >= $2",
+            .query_opt(
+                "SELECT device_id, group_id, expires_at FROM tokens
+                 WHERE token_hash = $1 AND expires_at >= $2",
                 &[&hash, &now],
             )
-            .and_then(pairs)
-            .map(|p| p.into_iter().next())
+            .and_then(|row| {
+                row.map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .transpose()
+            })
             .map_err(|e| self.err(e))
     }
 }

@@ -385,3 +385,35 @@ fn a_device_from_before_audiences_is_told_to_update() -> Res<()> {
     assert_eq!(lead.sync(&relay)?["synced"], true);
     Ok(())
 }
+
+#[test]
+fn a_token_session_ends_when_its_token_expires() -> Res<()> {
+    use futures_util::StreamExt;
+    let root = tempfile::tempdir()?;
+    let relay = Relay::start(&root.path().join("relay"))?;
+    let (lead, group) = lead_with_group(root.path(), &relay)?;
+    let token = field(&lead.run(&["token", &group, "--ttl", "2"])?, "token")?;
+    let url = format!("{}?token={token}", relay.url());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let closed = runtime.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await?;
+        // The relay closes the socket itself, within a tick of the expiry; nothing is sent.
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+            while let Some(message) = ws.next().await {
+                if let tokio_tungstenite::tungstenite::Message::Close(frame) = message? {
+                    return Ok::<_, tokio_tungstenite::tungstenite::Error>(
+                        frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                    );
+                }
+            }
+            Ok(String::new())
+        })
+        .await;
+        Ok::<_, Box<dyn std::error::Error>>(waited)
+    })?;
+    let reason = closed.map_err(|_| "the socket outlived its token")??;
+    assert!(reason.contains("token expired"), "{reason:?}");
+    Ok(())
+}
