@@ -286,11 +286,19 @@ fn invites_nonces_tokens(store: &RelayStore) -> Res<Vec<String>> {
     assert_eq!(store.token("hash-old", 1_000)?, None, "expired");
     assert_eq!(
         store.token("hash-new", 1_000)?,
-        Some(("device".into(), "group".into()))
+        Some(("device".into(), "group".into(), 10_000))
     );
     store.purge_expired(1_000)?;
     assert!(!store.nonce_seen("nonce-old")? && store.nonce_seen("nonce-new")?);
-    Ok(vec![format!("token {:?}", store.token("hash-new", 1_000)?)])
+    let kept = format!("token {:?}", store.token("hash-new", 1_000)?);
+    // A removal takes the device's tokens in that group with it.
+    store.commit(&[Write::Removed {
+        group: "group".into(),
+        device: "device".into(),
+        at: 2_000,
+    }])?;
+    assert_eq!(store.token("hash-new", 1_000)?, None, "removed");
+    Ok(vec![kept])
 }
 
 /// A batch that fails part-way leaves nothing of itself behind.
