@@ -198,9 +198,22 @@ pub fn audiences(
             out.push(aud);
         }
     }
-    out.sort();
-    out.dedup();
+    // In the order given: the first is the one the relay names at start and on `/`.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|a| seen.insert(a.clone()));
     Ok(out)
+}
+
+/// The web origin of an audience (`ws://h:1` -> `http://h:1`, `wss://h` -> `https://h`): where
+/// people open the dashboard and the public map.
+pub fn web_origin(audience: &str) -> String {
+    match audience.strip_prefix("wss://") {
+        Some(rest) => format!("https://{rest}"),
+        None => format!(
+            "http://{}",
+            audience.strip_prefix("ws://").unwrap_or(audience)
+        ),
+    }
 }
 
 #[derive(Clone)]
@@ -310,7 +323,11 @@ pub async fn serve(
         handshakes: Arc::new(limits::RateLimit::new(config.handshakes_per_minute)),
         shutdown: stop_rx,
     };
-    let web = web::Web::open(&location, config.tls.is_some())?;
+    let sync_url = audiences
+        .first()
+        .map(|a| format!("{a}{}", groundwork_core::relay::SYNC_PATH))
+        .unwrap_or_default();
+    let web = web::Web::open(&location, config.tls.is_some())?.with_sync_url(&sync_url);
     let router = Router::new()
         .route("/v1/sync", get(sync_ws))
         .route("/healthz", get(healthz))

@@ -274,13 +274,21 @@ async fn run(args: Args, location: Location) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     // Settled before the "listening on" line: a relay that could not tell its own address
     // stops here with what to add.
-    groundwork_relay::audiences(
+    let audiences = groundwork_relay::audiences(
         &args.public_url,
         listener.local_addr()?,
         args.tls_cert.is_some(),
     )?;
-    // Tests and scripts read the bound address (useful with port 0) from this line.
+    // Tests and scripts read the bound address (useful with port 0) from the first line; the
+    // next say where people go.
     println!("listening on {}", listener.local_addr()?);
+    if let Some(primary) = audiences.first() {
+        let web = groundwork_relay::web_origin(primary);
+        println!("devices sync at {primary}{}", groundwork_core::relay::SYNC_PATH);
+        println!("the campaign dashboard (staff): {web}/campaign");
+        println!("the public map of meetings: {web}/map");
+        println!("this relay's front page: {web}/");
+    }
     let mut config = Config::new(args.data);
     config.max_frame_bytes = args.max_frame_bytes;
     config.unload_idle_after = std::time::Duration::from_secs(args.unload_idle_secs);

@@ -22,6 +22,11 @@ if (!base || !link || !out) {
   process.exit(2);
 }
 mkdirSync(out, { recursive: true });
+// A hang (a browser that never closes) fails the test instead of stalling it.
+setTimeout(() => {
+  console.error("dashboard.mjs: still running after 5 minutes");
+  process.exit(1);
+}, 5 * 60 * 1000).unref();
 const origin = new URL(base).origin;
 const code = new URL(link).searchParams.get("code") || "";
 const foreign = [];
@@ -104,6 +109,8 @@ try {
       );
     }
     const status = (await answered).status();
+    // The form's navigation finishes on the relay's refusal before its tab closes.
+    if (how === "form") await evil.waitForURL(`${origin}${action}`);
     await evil.close();
     return status;
   };

@@ -274,3 +274,49 @@ fn a_link_to_another_relay_cannot_move_a_device_that_has_groups() -> TestResult 
     fresh.run(&["join", &link])?;
     Ok(())
 }
+
+#[test]
+fn the_relay_says_where_to_go_and_its_front_page_links_there() -> TestResult {
+    use std::io::{BufRead, BufReader};
+    let root = tempfile::tempdir()?;
+    let mut child = Command::new(bin("groundwork-relay"))
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(root.path().join("relay"))
+        .env("GROUNDWORK_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .take(5)
+        .collect::<Result<_, _>>()?;
+    let result = (|| -> TestResult {
+        let addr = lines[0]
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("first line {:?}", lines[0]))?;
+        assert_eq!(lines[1], format!("devices sync at ws://{addr}/v1/sync"));
+        assert_eq!(
+            lines[2],
+            format!("the campaign dashboard (staff): http://{addr}/campaign")
+        );
+        assert_eq!(
+            lines[3],
+            format!("the public map of meetings: http://{addr}/map")
+        );
+        assert_eq!(lines[4], format!("this relay's front page: http://{addr}/"));
+        let (status, body) = groundwork_tests::http_get(addr, "/")?;
+        assert_eq!(status, 200, "{body}");
+        for link in [
+            "href=\"/map\"",
+            "href=\"/campaign\"",
+            "href=\"/map/meetings.ics\"",
+        ] {
+            assert!(body.contains(link), "{link} missing from {body}");
+        }
+        assert!(body.contains(&format!("ws://{addr}/v1/sync")), "{body}");
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}

@@ -113,8 +113,11 @@ impl EnvRelay {
             .stdout(Stdio::piped())
             .spawn()?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut stdout = std::io::BufReader::new(stdout);
         let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        stdout.read_line(&mut line)?;
+        // The rest is drained: a relay printing to a closed pipe would fail.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let addr = line
             .trim()
             .strip_prefix("listening on ")

@@ -48,6 +48,8 @@ const STYLE: &str = include_str!("../../static/style.css");
 pub struct Web {
     db: Arc<Mutex<Conn>>,
     secure: bool,
+    /// The sync URL the front page names ([`Web::with_sync_url`]).
+    sync_url: Arc<str>,
 }
 
 /// The pages' connection (`None` only while it is being dropped). PostgreSQL's client closes
@@ -86,7 +88,14 @@ impl Web {
         Ok(Web {
             db: Arc::new(Mutex::new(Conn(Some(db)))),
             secure,
+            sync_url: Arc::from(""),
         })
+    }
+
+    /// The sync URL devices dial, which the front page (`/`) names.
+    pub fn with_sync_url(mut self, url: &str) -> Self {
+        self.sync_url = Arc::from(url);
+        self
     }
 
     /// Runs `work` on the connection, off the async runtime.
@@ -142,6 +151,7 @@ impl Web {
 pub fn router(web: Web) -> Router {
     let secure = web.secure;
     Router::new()
+        .route("/", get(home))
         .route("/campaign", get(overview))
         .route("/campaign/", get(overview))
         .route("/campaign/login", get(login_page).post(login))
@@ -187,9 +197,12 @@ async fn security_headers(request: Request, next: Next) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null` even
+    // on the relay's own forms, which the same-origin rule ([`protect`]) must refuse. Other
+    // sites still get no referrer, so a sign-in link's code never leaves the relay.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if private {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -206,6 +219,16 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value.to_owned())
+}
+
+/// The relay's front page: links to the public map and the dashboard, and the sync URL.
+async fn home(State(web): State<Web>) -> Response {
+    html(
+        StatusCode::OK,
+        pages::Home {
+            sync_url: web.sync_url.to_string(),
+        },
+    )
 }
 
 fn html(status: StatusCode, page: impl Template) -> Response {

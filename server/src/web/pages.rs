@@ -9,6 +9,14 @@ use groundwork_core::schema::vocab::{ExistingPolicy, Office, Position};
 pub use super::data::official_label;
 use super::data::{County, Figure, Page, PublicMeeting};
 
+/// The relay's front page (`/`): where people go, and the address devices sync at.
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct Home {
+    /// The sync URL devices dial (the relay's first public address).
+    pub sync_url: String,
+}
+
 /// The sign-in page: instructions, or the button that spends a link's code.
 #[derive(Template)]
 #[template(path = "login.html")]

@@ -40,7 +40,9 @@ pub enum CrossSite {
 /// when present, must be this relay's own (`Host`, with https when `secure`). A request with
 /// neither passes: every current browser sends `Sec-Fetch-Site` on every request and
 /// `Origin` on every POST, so it comes from a tool (curl, a script), which holds no browser's
-/// session cookie for another site to ride on.
+/// session cookie for another site to ride on. A relay serving plain HTTP also takes
+/// `https://` and its `Host`: that is the same relay behind a TLS-terminating proxy, and a
+/// page there is the relay's own, never another site's.
 pub fn same_origin_check(
     headers: &HeaderMap,
     authority: Option<&str>,
@@ -54,18 +56,20 @@ pub fn same_origin_check(
             return Err(CrossSite::FetchSite(site.to_owned()));
         }
     }
-    let scheme = if secure { "https" } else { "http" };
     for origin in headers.get_all(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("(not text)").trim();
         let Some(authority) = authority else {
             return Err(CrossSite::NoHost);
         };
-        let expected = canonical(scheme, authority);
-        // `null` (a sandboxed frame, a redirect from elsewhere) has no "://" and never matches.
+        let expected = canonical(if secure { "https" } else { "http" }, authority);
+        // `null` (a sandboxed frame, a redirect from elsewhere, a page under `no-referrer`)
+        // has no "://" and never matches.
         let given = origin
             .split_once("://")
             .map(|(scheme, host)| canonical(&scheme.to_ascii_lowercase(), host));
-        if given.as_deref() != Some(expected.as_str()) {
+        let own = given.as_deref() == Some(expected.as_str())
+            || (!secure && given == Some(canonical("https", authority)));
+        if !own {
             return Err(CrossSite::Origin {
                 origin: origin.to_owned(),
                 expected,
@@ -257,6 +261,21 @@ mod tests {
             &[("origin", "http://relay.example:7878")],
             host,
             true
+        ));
+        // Behind a TLS-terminating proxy the relay serves plain HTTP to the proxy, and the
+        // browser's page is https on the same host.
+        assert!(check(
+            &[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://relay.example")
+            ],
+            "relay.example",
+            false
+        ));
+        assert!(!check(
+            &[("origin", "https://relay.example.evil")],
+            "relay.example",
+            false
         ));
         assert!(!check(&[("origin", "null")], host, false));
         assert!(!check(
