@@ -281,13 +281,23 @@ async fn run(args: Args, location: Location) -> anyhow::Result<()> {
     )?;
     // Tests and scripts read the bound address (useful with port 0) from the first line; the
     // next say where people go.
-    println!("listening on {}", listener.local_addr()?);
+    // Written, not `println!`ed: a script that read the first line and closed the pipe must not
+    // stop the relay (a failed print panics).
+    let mut said = format!("listening on {}\n", listener.local_addr()?);
     if let Some(primary) = audiences.first() {
         let web = groundwork_relay::web_origin(primary);
-        println!("devices sync at {primary}{}", groundwork_core::relay::SYNC_PATH);
-        println!("the campaign dashboard (staff): {web}/campaign");
-        println!("the public map of meetings: {web}/map");
-        println!("this relay's front page: {web}/");
+        let sync = groundwork_core::relay::SYNC_PATH;
+        said.push_str(&format!(
+            "devices sync at {primary}{sync}\n\
+             the campaign dashboard (staff): {web}/campaign\n\
+             the public map of meetings: {web}/map\n\
+             this relay's front page: {web}/\n"
+        ));
+    }
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(said.as_bytes()).and_then(|()| out.flush());
     }
     let mut config = Config::new(args.data);
     config.max_frame_bytes = args.max_frame_bytes;

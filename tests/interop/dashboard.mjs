@@ -73,6 +73,20 @@ try {
     await page.screenshot({ path: file, fullPage: true });
     return file;
   };
+  // A page at a phone's and a laptop's width: how far the page itself scrolls sideways (0 is
+  // what a reader wants; a wide table may scroll inside its own box), and its screenshot.
+  seen.layout = {};
+  const fits = async (page, path, name) => {
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 900 });
+      const answered = await page.goto(`${origin}${path}`);
+      if (answered.status() !== 200) fail(`${path} at ${width} px: ${answered.status()}`);
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      seen.layout[`${name}-${width}`] = { overflow, shot: await shot(page, `${name}-${width}`) };
+    }
+  };
   const staff = await browser.newContext({ acceptDownloads: true, viewport: { width: 1366, height: 900 } });
   watch(staff);
   const page = await staff.newPage();
@@ -148,6 +162,15 @@ try {
   await page.getByRole("button", { name: "Show" }).click();
   await page.waitForURL(/state=CA/);
   seen.matrix_ca_rows = await page.locator("table.matrix tbody tr").count();
+  await fits(page, "/campaign/officials", "matrix");
+  // At a laptop's width the whole matrix shows, R1373 (its last column) within the window.
+  seen.matrix_last_column_right = await page.evaluate(() => {
+    const heads = [...document.querySelectorAll("table.matrix thead th")];
+    const last = heads[heads.length - 1];
+    return last ? last.getBoundingClientRect().right - window.innerWidth : null;
+  });
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await page.goto(`${origin}/campaign/officials?state=CA`);
 
   // The CSV download.
   const [download] = await Promise.all([
@@ -192,6 +215,8 @@ try {
   if (opened.status() !== 200) fail(`/map: ${opened.status()}`);
   seen.public_text = await pub.locator("main").innerText();
   seen.public = await shot(pub, "public-map");
+  await fits(pub, "/map", "public-map");
+  await fits(pub, "/", "front-page");
 } finally {
   await browser.close();
   attacker.closeAllConnections();

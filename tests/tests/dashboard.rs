@@ -189,5 +189,22 @@ fn staff_sign_in_and_see_the_campaign_in_a_real_browser() -> Res<()> {
         );
         println!("screenshot of {page}: {file}");
     }
+    // The matrix and the public pages fit a 390-px phone and a 1280-px laptop with no sideways
+    // scroll of the page (the matrix scrolls in its own box on a phone), and the matrix's last
+    // rule column shows whole at 1280 px.
+    for page in [
+        "matrix-390",
+        "matrix-1280",
+        "public-map-390",
+        "public-map-1280",
+        "front-page-390",
+        "front-page-1280",
+    ] {
+        let layout = &seen["layout"][page];
+        assert_eq!(layout["overflow"], 0, "{page} scrolls sideways: {layout}");
+        println!("screenshot of {page}: {}", layout["shot"]);
+    }
+    let last = seen["matrix_last_column_right"].as_f64().ok_or("no R1373 column")?;
+    assert!(last <= 0.0, "R1373 ends {last} px past a 1280-px window");
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use groundwork_tests::{Relay, Res, bin, http_get};
+use groundwork_tests::{Res, bin, http_get};
 
 /// An HTTP response: status, headers (lower-cased names), body.
 struct Reply {
@@ -95,18 +95,22 @@ fn plain(
     request(stream, addr, method, path, headers, form)
 }
 
-/// A relay process started with its own environment (the shared helper passes flags only),
-/// killed when dropped.
-struct EnvRelay {
+/// A relay process, killed when dropped. Started here rather than with the shared helper for
+/// its environment (the metrics token's preferred way in) and because it drains the relay's
+/// stdout past the "listening on" line: the relay prints more there, and a closed pipe would
+/// stop it.
+struct Relay {
     child: Child,
     addr: String,
 }
 
-impl EnvRelay {
-    fn start(data: &Path, env: &[(&str, &str)]) -> Res<Self> {
+impl Relay {
+    fn start(data: &Path, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Res<Self> {
         use std::io::BufRead;
         let mut child = Command::new(bin("groundwork-relay"))
-            .args(["--listen", "127.0.0.1:0", "--data"])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .arg("--data")
             .arg(data)
             .envs(env.iter().copied())
             .env("GROUNDWORK_LOG", "warn")
@@ -116,18 +120,17 @@ impl EnvRelay {
         let mut stdout = std::io::BufReader::new(stdout);
         let mut line = String::new();
         stdout.read_line(&mut line)?;
-        // The rest is drained: a relay printing to a closed pipe would fail.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let addr = line
             .trim()
             .strip_prefix("listening on ")
             .ok_or_else(|| format!("unexpected first line {line:?}"))?
             .to_owned();
-        Ok(EnvRelay { child, addr })
+        Ok(Relay { child, addr })
     }
 }
 
-impl Drop for EnvRelay {
+impl Drop for Relay {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -139,8 +142,9 @@ fn metrics_take_a_token_when_asked_and_the_map_refuses_bad_filters() -> Res<()> 
     let root = tempfile::tempdir()?;
     let token = "metrics-token-for-this-test";
     // From the environment, as the help says to pass it (argv is visible in ps).
-    let relay = EnvRelay::start(
+    let relay = Relay::start(
         &root.path().join("private"),
+        &[],
         &[("GROUNDWORK_METRICS_TOKEN", token)],
     )?;
     let metrics = |headers: &[(&str, &str)]| plain(&relay.addr, "GET", "/metrics", headers, None);
@@ -181,17 +185,18 @@ fn metrics_take_a_token_when_asked_and_the_map_refuses_bad_filters() -> Res<()> 
 
     // By default /metrics stays public (tests and the benchmarks read it), and plain HTTP
     // sends no HSTS.
-    let open = Relay::start(&root.path().join("public"))?;
+    let open = Relay::start(&root.path().join("public"), &[], &[])?;
     let reply = plain(&open.addr, "GET", "/metrics", &[], None)?;
     assert_eq!(reply.status, 200);
     assert!(reply.body.contains("groundwork_"));
     assert_eq!(reply.header("strict-transport-security"), None);
     // The flag works as the variable does.
     drop(open);
-    let flagged = Relay::options(&root.path().join("flagged"))
-        .arg("--metrics-token")
-        .arg(token)
-        .start()?;
+    let flagged = Relay::start(
+        &root.path().join("flagged"),
+        &["--metrics-token".as_ref(), token.as_ref()],
+        &[],
+    )?;
     assert_eq!(http_get(&flagged.addr, "/metrics")?.0, 401);
     Ok(())
 }
@@ -199,7 +204,7 @@ fn metrics_take_a_token_when_asked_and_the_map_refuses_bad_filters() -> Res<()> 
 #[test]
 fn sign_in_and_sign_out_posted_from_another_site_are_refused() -> Res<()> {
     let root = tempfile::tempdir()?;
-    let relay = Relay::start(&root.path().join("relay"))?;
+    let relay = Relay::start(&root.path().join("relay"), &[], &[])?;
     let own = format!("http://{}", relay.addr);
     for (path, headers, why) in [
         (
@@ -266,12 +271,16 @@ fn a_relay_serving_tls_sends_hsts_on_every_response() -> Res<()> {
     let key_file = root.path().join("relay-tls.key");
     std::fs::write(&cert_file, cert.cert.pem())?;
     std::fs::write(&key_file, cert.key_pair.serialize_pem())?;
-    let relay = Relay::options(&root.path().join("relay"))
-        .arg("--tls-cert")
-        .arg(&cert_file)
-        .arg("--tls-key")
-        .arg(&key_file)
-        .start()?;
+    let relay = Relay::start(
+        &root.path().join("relay"),
+        &[
+            "--tls-cert".as_ref(),
+            cert_file.as_os_str(),
+            "--tls-key".as_ref(),
+            key_file.as_os_str(),
+        ],
+        &[],
+    )?;
 
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.cert.der().clone())?;
