@@ -8,18 +8,20 @@ use groundwork_core::identity::{Invite, invite_code, join_link};
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
+use groundwork_core::schema::vocab::Visibility;
 use groundwork_core::store::StoreKey;
 use groundwork_core::store::index::ContactQuery;
 use groundwork_core::sync::control::{Answer, Request};
 use groundwork_core::time::format_rfc3339;
+use groundwork_core::time::parse_local;
 use groundwork_core::time::parse_rfc3339;
 use serde_json::json;
 
-use crate::render;
+use crate::render::{self, count};
 use crate::{
     ActionCommand, BoardCommand, CampaignCommand, Cli, Command, ContactCommand, DashboardCommand,
-    GroupCommand, InviteCommand, MeetingCommand, MemberCommand, PlacesCommand, RelayArg,
-    RelayCommand, ResponseCommand, StoreCommand, TargetCommand,
+    GroupCommand, InviteCommand, LogContact, MeetingCommand, MemberCommand, PlacesCommand,
+    RelayArg, RelayCommand, ResponseCommand, StoreCommand, TargetCommand,
 };
 
 /// What a command prints: one JSON value for `--json`, text otherwise; nothing more for a
@@ -114,24 +116,32 @@ pub fn run(cli: Cli) -> Result<Output> {
         StoreKey::from_bytes([0; 32])
     };
     let mut device = Device::open(&dir, &key)?;
-    let out = match cli.command {
+    let mut command = cli.command;
+    resolve_names(&device, &mut command)?;
+    let out = match command {
         Command::Init { .. }
         | Command::Rules
         | Command::Places(_)
         | Command::Completions { .. }
-        | Command::Man => {
+        | Command::Man { .. } => {
             unreachable!("handled before the store is opened")
         }
-        Command::Whoami => {
+        Command::Whoami { id } => {
             let info = device.info();
-            Output::new(
-                json!(info),
-                format!("{} ({})\n", info.device_id, render::clean_line(&info.name)),
-            )
+            let text = if id {
+                format!("{}\n", info.device_id)
+            } else {
+                format!("{} ({})\n", info.device_id, render::clean_line(&info.name))
+            };
+            Output::new(json!(info), text)
         }
         Command::Group(GroupCommand::Create { name, jurisdiction }) => {
             let group_id = device.create_group(&name, jurisdiction)?;
-            Output::new(json!({ "group_id": group_id }), format!("{group_id}\n"))
+            let name = device.group(&group_id)?.name;
+            Output::new(
+                json!({ "group_id": group_id, "name": name }),
+                format!("created {} ({group_id})\n", render::clean_line(&name)),
+            )
         }
         Command::Invite(InviteCommand::Create {
             group,
@@ -143,7 +153,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             let valid_for = parse_duration_ms(&expires)?;
             let (invite, code) =
                 device.create_invite(&group, role, uses, valid_for, link.relay.as_deref())?;
-            invite_output(&invite, &code, link.qr, json)?
+            invite_output(&device, &invite, &code, link.qr, json)?
         }
         Command::Invite(InviteCommand::OwnDevice {
             group,
@@ -153,7 +163,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             let valid_for = parse_duration_ms(&expires)?;
             let (invite, code) =
                 device.create_own_device_invite(&group, valid_for, link.relay.as_deref())?;
-            invite_output(&invite, &code, link.qr, json)?
+            invite_output(&device, &invite, &code, link.qr, json)?
         }
         Command::Join { code, relay } => {
             // Checked here first: a forged or altered link (its relay changed, say) is refused
@@ -198,15 +208,26 @@ pub fn run(cli: Cli) -> Result<Output> {
                 ))
                 .map(|s| s.synced)
                 .unwrap_or(false);
+            // The group's name arrives with its plan (or, for a canvasser, its brief): known
+            // after the sync above, unless that failed.
+            let name = device
+                .group(&group)
+                .map(|g| g.name)
+                .ok()
+                .filter(|n| !n.is_empty());
             Output::new(
                 json!({
                     "group_id": group,
+                    "name": name,
                     "role": role,
                     "synced": synced,
                     "checked_by": checked_by,
                     "relay": relay,
                 }),
-                format!("joined {} as {role}\n", render::clean_line(&group)),
+                format!(
+                    "joined {} as {role}\n",
+                    render::clean_line(name.as_deref().unwrap_or(&group))
+                ),
             )
         }
         Command::Member(MemberCommand::List { group }) => {
@@ -232,6 +253,18 @@ pub fn run(cli: Cli) -> Result<Output> {
             relay,
         }) => {
             let relay = device.relay_or(relay.relay.as_deref())?;
+            let group = remote_group(&device, &group)?;
+            let target = remote_member(&mut device, &group, &target)?;
+            let who = device
+                .members(&group)
+                .ok()
+                .and_then(|m| m.into_iter().find(|(id, _)| *id == target))
+                .map(|(_, m)| m.name)
+                .filter(|n| !n.is_empty())
+                .map_or_else(
+                    || target.clone(),
+                    |n| format!("{} ({target})", render::clean_line(&n)),
+                );
             control(
                 &mut device,
                 &relay,
@@ -242,11 +275,12 @@ pub fn run(cli: Cli) -> Result<Output> {
             )?;
             Output::new(
                 json!({ "removed": target, "group_id": group }),
-                format!("removed {target}\n"),
+                format!("removed {who}\n"),
             )
         }
         Command::Token { group, relay, ttl } => {
             let relay = device.relay_or(relay.relay.as_deref())?;
+            let group = remote_group(&device, &group)?;
             let answer = control(
                 &mut device,
                 &relay,
@@ -345,11 +379,11 @@ pub fn run(cli: Cli) -> Result<Output> {
             let mut text = String::new();
             for b in &boards {
                 text.push_str(&format!(
-                    "{}  {}  {} officials, {} groups{}\n",
+                    "{}  {}  {}, {}{}\n",
                     render::clean_line(&b.board_of),
                     render::clean_line(&b.county_name),
-                    b.officials.len(),
-                    b.groups().len(),
+                    count(b.officials.len(), "official"),
+                    count(b.groups().len(), "group"),
                     if followed.contains(&b.board_of) {
                         "  (followed)"
                     } else {
@@ -396,12 +430,13 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Group(GroupCommand::Share { group, setting }) => {
             let on = setting == "on";
             device.set_group_sharing(&group, on)?;
+            let name = group_name(&device, &group);
             Output::new(
                 json!({ "group_id": group, "shares": on }),
                 if on {
-                    format!("{group} shares with the campaign\n")
+                    format!("{name} shares with the campaign\n")
                 } else {
-                    format!("{group} no longer shares with the campaign\n")
+                    format!("{name} no longer shares with the campaign\n")
                 },
             )
         }
@@ -421,13 +456,16 @@ pub fn run(cli: Cli) -> Result<Output> {
                 ),
             };
             let exported = device.set_retention(&group, months, export.as_deref())?;
+            let name = group_name(&device, &group);
             Output::new(
                 json!({ "group_id": group, "retention_months": months, "exported": exported }),
                 match months {
-                    Some(m) => {
-                        format!("{group} keeps {m} months of contacts ({exported} exported)\n")
-                    }
-                    None => format!("{group} keeps every contact\n"),
+                    Some(m) => format!(
+                        "{name} keeps {} of contacts ({} exported)\n",
+                        count(m as usize, "month"),
+                        count(exported, "contact")
+                    ),
+                    None => format!("{name} keeps every contact\n"),
                 },
             )
         }
@@ -471,9 +509,17 @@ pub fn run(cli: Cli) -> Result<Output> {
             title,
             target,
             at,
+            zone,
             location,
         }) => {
-            let at = at.as_deref().map(parse_rfc3339).transpose()?;
+            // A time without an offset is read in the zone the meeting will have.
+            let zone = device
+                .plan(&group)?
+                .new_meeting_zone(target.as_deref(), zone.as_deref())?;
+            let at = at
+                .as_deref()
+                .map(|at| parse_local(at, zone.as_deref()))
+                .transpose()?;
             let new = NewMeeting {
                 kind,
                 title,
@@ -481,10 +527,17 @@ pub fn run(cli: Cli) -> Result<Output> {
                 at,
                 location,
             };
-            let meeting_id = device.create_meeting(&group, new)?;
+            let meeting_id = device.create_meeting_in(&group, new, zone.as_deref())?;
             Output::new(
                 json!({ "meeting_id": meeting_id }),
                 format!("{meeting_id}\n"),
+            )
+        }
+        Command::Meeting(MeetingCommand::Edit { meeting, at, zone }) => {
+            let m = device.set_meeting_time(&meeting, at.as_deref(), zone.as_deref())?;
+            Output::new(
+                render::meeting_json(&m),
+                format!("{meeting}: {}\n", render::when(m.at, m.zone.as_deref())),
             )
         }
         Command::Meeting(MeetingCommand::Agenda { meeting, add }) => {
@@ -510,9 +563,26 @@ pub fn run(cli: Cli) -> Result<Output> {
             visibility,
         }) => {
             device.set_meeting_visibility(&meeting, visibility)?;
+            let m = device.meeting(&meeting)?;
+            let mut text = format!("{}: {visibility}\n", render::clean_line(&m.title));
+            let mut on_map = false;
+            if visibility == Visibility::Public {
+                let missing = off_the_public_map(&device, &meeting, &m)?;
+                on_map = missing.is_empty();
+                if !on_map {
+                    text.push_str(&format!(
+                        "not on the public map yet: {}\n",
+                        missing.join("; ")
+                    ));
+                }
+            }
             Output::new(
-                json!({ "meeting_id": meeting, "visibility": visibility }),
-                format!("{meeting}: {visibility}\n"),
+                json!({
+                    "meeting_id": meeting,
+                    "visibility": visibility,
+                    "on_public_map": on_map,
+                }),
+                text,
             )
         }
         Command::Meeting(MeetingCommand::Canvassers { meeting, setting }) => {
@@ -596,28 +666,40 @@ pub fn run(cli: Cli) -> Result<Output> {
                 meeting: r.meeting,
             };
             device.record_response(&r.group, new)?;
-            let official = device
+            let target = device
                 .targets(&r.group)?
                 .into_iter()
-                .find(|t| t.target_id == r.target)
-                .map_or_else(
-                    || render::clean_line(&r.target).to_string(),
-                    |t| {
-                        format!(
-                            "{}, {}",
-                            render::clean_line(&t.name),
-                            render::clean_line(&t.title)
-                        )
-                    },
+                .find(|t| t.target_id == r.target);
+            let official = target.as_ref().map_or_else(
+                || render::clean_line(&r.target).to_string(),
+                |t| render::official_name(&t.name, &t.title),
+            );
+            let mut text = format!("{official} {}: {} / {}\n", r.rule, r.existing, r.position);
+            // Answers reach the county's board and the campaign only through an official
+            // named by county and office, from a group that shares: say when one cannot.
+            let by_county = target.as_ref().is_some_and(|t| t.county.is_some());
+            let shares = device.group(&r.group)?.shares;
+            if !by_county {
+                text.push_str(
+                    "this official has no county, so the answer stays in the group: no county \
+                     board or campaign dashboard shows it (name officials by county and office: \
+                     `target add GROUP --county FIPS --office sheriff`)\n",
                 );
+            } else if !shares {
+                text.push_str(
+                    "the group does not share with the campaign, so the answer stays in the \
+                     group (`group share GROUP on` shares it)\n",
+                );
+            }
             Output::new(
                 json!({
                     "target_id": r.target,
                     "rule": r.rule,
                     "existing": r.existing,
                     "position": r.position,
+                    "shared_with_campaign": by_county && shares,
                 }),
-                format!("{official} {}: {} / {}\n", r.rule, r.existing, r.position),
+                text,
             )
         }
         Command::Scorecard { group, target } => {
@@ -639,7 +721,13 @@ pub fn run(cli: Cli) -> Result<Output> {
                 email: c.email,
                 at: c.at.as_deref().map(parse_rfc3339).transpose()?,
             };
-            let contact_id = device.log_contact(&c.group, new)?;
+            let contact_id = device.log_contact(&c.group, new).map_err(|e| match e {
+                groundwork_core::Error::ConsentRequired => anyhow::anyhow!(
+                    "personal details (--name, --phone, --email) are recorded only with the \
+                     person's consent: pass --consent once they have agreed, or leave them out"
+                ),
+                e => e.into(),
+            })?;
             Output::new(
                 json!({ "contact_id": contact_id }),
                 format!("{contact_id}\n"),
@@ -670,7 +758,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             let n = device.export_contacts_csv(&group, &csv)?;
             Output::new(
                 json!({ "exported": n, "file": csv }),
-                format!("{n} contacts written to {}\n", csv.display()),
+                format!("{} written to {}\n", count(n, "contact"), csv.display()),
             )
         }
         Command::Store(StoreCommand::RebuildIndex) => {
@@ -681,7 +769,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             let n = device.compact_all()?;
             Output::new(
                 json!({ "compacted": n }),
-                format!("{n} documents compacted\n"),
+                format!("{} compacted\n", count(n, "document")),
             )
         }
     };
@@ -689,9 +777,16 @@ pub fn run(cli: Cli) -> Result<Output> {
 }
 
 /// An invite as `invite create` prints it: the join link (which `join` takes, as it takes the
-/// bare code), and with `--qr` the link drawn for a phone's camera. With `--json` the QR code
-/// goes to stderr, so stdout stays one JSON value.
-fn invite_output(invite: &Invite, code: &str, qr: bool, json: bool) -> Result<Output> {
+/// bare code) on the first line, then what it admits (role, uses, expiry), and with `--qr` the
+/// link drawn for a phone's camera. With `--json` the QR code goes to stderr, so stdout stays
+/// one JSON value.
+fn invite_output(
+    device: &Device,
+    invite: &Invite,
+    code: &str,
+    qr: bool,
+    json: bool,
+) -> Result<Output> {
     let link = join_link(code);
     if invite.relay.is_none() {
         eprintln!(
@@ -699,7 +794,13 @@ fn invite_output(invite: &Invite, code: &str, qr: bool, json: bool) -> Result<Ou
              must pass --relay URL; pass --relay here to sign it in"
         );
     }
-    let mut text = format!("{link}\n");
+    let mut text = format!(
+        "{link}\nadmits {} as {} to {}, until {}\n",
+        count(invite.uses as usize, "device"),
+        invite.role,
+        group_name(device, &invite.group),
+        crate::local::when(invite.expires_at, &crate::local::zone())
+    );
     if qr {
         let drawn = render::qr(&link)?;
         if json {
@@ -719,6 +820,150 @@ fn invite_output(invite: &Invite, code: &str, qr: bool, json: bool) -> Result<Ou
         }),
         text,
     ))
+}
+
+/// Names to ids, in one place: every group, official, meeting and action item a command takes
+/// may be given by its name (or the start of its name or id, in any case), and becomes the id
+/// it means before the command runs; an id is taken as it always was. The two commands the
+/// relay answers for groups this device may not hold (`token`, `member remove`) resolve in
+/// their own arms, after naming their relay, with [`remote_group`] and [`remote_member`].
+fn resolve_names(device: &Device, command: &mut Command) -> Result<()> {
+    match command {
+        Command::Group(
+            GroupCommand::Retention { group, .. } | GroupCommand::Share { group, .. },
+        )
+        | Command::Invite(
+            InviteCommand::Create { group, .. } | InviteCommand::OwnDevice { group, .. },
+        )
+        | Command::Member(MemberCommand::List { group })
+        | Command::Target(TargetCommand::Add { group, .. } | TargetCommand::List { group })
+        | Command::Meeting(MeetingCommand::List { group })
+        | Command::Action(ActionCommand::Add { group, .. } | ActionCommand::List { group })
+        | Command::Contact(
+            ContactCommand::Log(LogContact { group, .. })
+            | ContactCommand::List { group, .. }
+            | ContactCommand::Export { group, .. },
+        ) => *group = device.resolve_group(group)?,
+        Command::Meeting(MeetingCommand::Create { group, target, .. })
+        | Command::Scorecard { group, target } => {
+            *group = device.resolve_group(group)?;
+            if let Some(target) = target {
+                *target = device.resolve_target(group, target)?;
+            }
+        }
+        Command::Response(ResponseCommand::Record(r)) => {
+            r.group = device.resolve_group(&r.group)?;
+            r.target = device.resolve_target(&r.group, &r.target)?;
+            if let Some(meeting) = &mut r.meeting {
+                *meeting = device.resolve_meeting(Some(&r.group), meeting)?;
+            }
+        }
+        Command::Meeting(
+            MeetingCommand::Agenda { meeting, .. }
+            | MeetingCommand::Notes { meeting, .. }
+            | MeetingCommand::Status { meeting, .. }
+            | MeetingCommand::Share { meeting, .. }
+            | MeetingCommand::Canvassers { meeting, .. }
+            | MeetingCommand::JoinBoard { meeting, .. }
+            | MeetingCommand::Edit { meeting, .. }
+            | MeetingCommand::Show { meeting },
+        ) => *meeting = device.resolve_meeting(None, meeting)?,
+        Command::Action(ActionCommand::Done { id }) => *id = device.resolve_action(None, id)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A group for a request the relay answers, resolved as everywhere; an id this device does not
+/// hold goes to the relay as it is, which decides, as it always did.
+fn remote_group(device: &Device, text: &str) -> Result<String> {
+    match device.resolve_group(text) {
+        Err(groundwork_core::Error::NoMatch { .. })
+            if text.parse::<groundwork_core::ids::DocumentId>().is_ok() =>
+        {
+            Ok(text.to_owned())
+        }
+        other => Ok(other?),
+    }
+}
+
+/// A member for `member remove`, by name or id from the group's roster as last synced. A
+/// device id the roster here does not list (not synced yet; a canvasser's device knows only
+/// the leads) goes to the relay as it is, which decides.
+fn remote_member(device: &mut Device, group: &str, text: &str) -> Result<String> {
+    if device.group(group).is_err() {
+        return Ok(text.to_owned());
+    }
+    match device.resolve_member(group, text) {
+        Err(groundwork_core::Error::NoMatch { .. })
+            if groundwork_core::identity::verifying_key(text).is_ok() =>
+        {
+            Ok(text.to_owned())
+        }
+        other => Ok(other?),
+    }
+}
+
+/// A group's name for a sentence, or its id while the name is not known (joined, not synced).
+fn group_name(device: &Device, group: &str) -> String {
+    match device.group(group) {
+        Ok(g) if !g.name.is_empty() => render::clean_line(&g.name).to_string(),
+        _ => render::clean_line(group).to_string(),
+    }
+}
+
+/// Why a public meeting is not on the relay's public map (yet), each with what would put it
+/// there; empty when it is (once synced). The map shows official meetings with a time, with
+/// an official named by county, requested, scheduled or held, of groups that share.
+fn off_the_public_map(
+    device: &Device,
+    meeting_id: &str,
+    m: &groundwork_core::schema::plan::Meeting,
+) -> Result<Vec<String>> {
+    use groundwork_core::schema::vocab::{MeetingKind, MeetingStatus};
+    let group = device.group_of_meeting(meeting_id)?;
+    let mut missing = Vec::new();
+    if m.kind == MeetingKind::Organizing {
+        missing.push(
+            "an organizing meeting is never on it (the map shows meetings with officials)"
+                .to_owned(),
+        );
+    } else {
+        let county = m.target.as_deref().and_then(|t| {
+            device
+                .targets(&group)
+                .ok()?
+                .into_iter()
+                .find(|row| row.target_id == t)?
+                .county
+        });
+        if county.is_none() {
+            missing.push(
+                "its official has no county, so the map cannot place it (`target add GROUP \
+                 --county FIPS --office ...`)"
+                    .to_owned(),
+            );
+        }
+    }
+    match m.status {
+        MeetingStatus::Requested | MeetingStatus::Scheduled | MeetingStatus::Held => {}
+        MeetingStatus::Draft => missing.push(
+            "it is a draft; it appears on the public map once scheduled (or requested): \
+             `meeting status MEETING scheduled`"
+                .to_owned(),
+        ),
+        other => missing.push(format!(
+            "it is {other}; the map shows requested, scheduled and held meetings"
+        )),
+    }
+    if m.at.is_none() {
+        missing.push("it has no time yet".to_owned());
+    }
+    if !device.group(&group)?.shares {
+        missing
+            .push("the group does not share with the campaign (`group share GROUP on`)".to_owned());
+    }
+    Ok(missing)
 }
 
 /// `contact list --all`: every row, a page at a time from the index, written as it is read
@@ -852,8 +1097,9 @@ fn campaign(device: &mut Device, command: CampaignCommand) -> Result<Output> {
             Output::new(
                 json!({ "exported": rows, "officials": found.len(), "file": csv }),
                 format!(
-                    "{rows} rows ({} officials) written to {}\n",
-                    found.len(),
+                    "{} ({}) written to {}\n",
+                    count(rows, "row"),
+                    count(found.len(), "official"),
                     csv.display()
                 ),
             )
@@ -885,8 +1131,10 @@ fn sync(mut device: Device, relay: &str, once: bool, timeout: u64, json: bool) -
             );
         }
         let mut text = format!(
-            "synced {} documents with {} in {} round trips\n",
-            summary.documents, summary.relay, summary.round_trips
+            "synced {} with {} in {}\n",
+            count(summary.documents, "document"),
+            render::clean_line(&summary.relay),
+            count(summary.round_trips as usize, "round trip")
         );
         for group in &summary.wiped {
             text.push_str(&format!(
@@ -896,14 +1144,20 @@ fn sync(mut device: Device, relay: &str, once: bool, timeout: u64, json: bool) -
         }
         return Ok(Output::new(json!(summary), text));
     }
-    // Stay connected until interrupted: one JSON line per event on stdout.
+    // Stay connected until interrupted: a line per event on stdout (one JSON value a line
+    // with --json).
     let mut options = groundwork_core::net::RunOptions::new(relay);
     options.connect_timeout = timeout;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let lines = crate::watch::EventLines::new(&device)?;
     let shared = std::sync::Mutex::new(device);
     let result = runtime.block_on(async {
         let running = groundwork_core::net::run(&shared, options, stop, |event| {
-            println!("{}", json!(event));
+            if json {
+                println!("{}", json!(event));
+            } else {
+                println!("{}", lines.line(event));
+            }
         });
         tokio::pin!(running);
         tokio::select! {

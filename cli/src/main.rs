@@ -5,12 +5,14 @@
 //! failed command, 2 for a malformed command line).
 
 mod commands;
+mod local;
 mod render;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use groundwork_core::identity::Role;
 use groundwork_core::rules::RuleCode;
 use groundwork_core::schema::vocab::{
@@ -18,20 +20,65 @@ use groundwork_core::schema::vocab::{
     Visibility,
 };
 
+/// The heading of the options every command takes, apart from each command's own.
+const GLOBAL: &str = "Global options";
+
+/// The commands as `--help` lists them: by who uses them. Every command is in one group (a
+/// test checks it), in the order given here.
+const HELP_GROUPS: &[(&str, &[&str])] = &[
+    (
+        "Everyone",
+        &[
+            "init",
+            "join",
+            "sync",
+            "status",
+            "whoami",
+            "contact",
+            "scorecard",
+            "board",
+            "rules",
+            "places",
+        ],
+    ),
+    (
+        "Leads and members: the group's plan",
+        &["group", "target", "meeting", "action", "response"],
+    ),
+    ("Leads", &["invite", "member", "signup"]),
+    ("Campaign staff", &["campaign", "dashboard"]),
+    (
+        "Maintenance",
+        &["relay", "store", "token", "completions", "man", "help"],
+    ),
+];
+
 /// Groundwork: plans, rule-by-rule answers and canvass contacts for Freedom Cities groups,
 /// offline first.
 #[derive(Parser, Debug)]
 #[command(name = "groundwork", version, propagate_version = true)]
 struct Cli {
     /// The data directory holding this device's store [default: the platform's data directory]
-    #[arg(long, global = true, env = "GROUNDWORK_DATA", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "GROUNDWORK_DATA",
+        value_name = "DIR",
+        help_heading = GLOBAL
+    )]
     data: Option<PathBuf>,
     /// Print one JSON value on stdout instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
     /// The store's key file (64 hex digits, mode 0600) [default: DIR/store.key, made by init].
     /// GROUNDWORK_STORE_KEY (64 hex digits) takes precedence.
-    #[arg(long, global = true, env = "GROUNDWORK_KEY_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "GROUNDWORK_KEY_FILE",
+        value_name = "FILE",
+        help_heading = GLOBAL
+    )]
     key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -46,15 +93,19 @@ enum Command {
         name: String,
     },
     /// Show this device's id and name.
-    Whoami,
+    Whoami {
+        /// Print the id alone, e.g. for `groundwork-relay staff add "$(groundwork whoami --id)"`.
+        #[arg(long)]
+        id: bool,
+    },
     /// Create and list groups.
     #[command(subcommand)]
     Group(GroupCommand),
     /// Invite devices into a group.
     #[command(subcommand)]
     Invite(InviteCommand),
-    /// Join a group with an invite link or code: the relay it names checks it. Prints
-    /// {"group_id"}.
+    /// Join a group with an invite link or code: the relay it names checks it, and the group
+    /// arrives at once.
     Join {
         /// The invite link (groundwork://join?invite=...) or code (gw1....).
         code: String,
@@ -65,10 +116,12 @@ enum Command {
     /// A group's members; remove one.
     #[command(subcommand)]
     Member(MemberCommand),
-    /// Mint a short-lived token that lets a plain automerge-repo client act as this device in
-    /// one group (passed as `?token=` in the relay URL). Prints {"token", "expires_at"}.
+    /// For developers: a short-lived token for a plain automerge-repo client.
+    ///
+    /// The token lets the client act as this device in one group: pass it as `?token=` in the
+    /// relay URL.
     Token {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         #[command(flatten)]
         relay: RelayArg,
@@ -76,7 +129,7 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         ttl: u64,
     },
-    /// Present the relay operator's sign-up code, allowing this device to create groups there.
+    /// Present the relay operator's sign-up code, so this device may create groups there.
     Signup {
         /// The code.
         code: String,
@@ -95,11 +148,11 @@ enum Command {
     /// Officials' answers, rule by rule.
     #[command(subcommand)]
     Response(ResponseCommand),
-    /// One row per target and rule: existing policy, position, conditions.
+    /// Where each official stands, rule by rule: existing policy, position, conditions.
     Scorecard {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
-        /// Only this target.
+        /// Only this official: their name or id (or the start of either).
         #[arg(long)]
         target: Option<String>,
     },
@@ -108,12 +161,16 @@ enum Command {
     Contact(ContactCommand),
     /// The model rules: codes, titles, summaries.
     Rules,
-    /// For campaign staff (a role the relay's operator grants): every sharing group's
-    /// officials and answers, rule by rule.
+    /// Every sharing group's officials and answers, rule by rule.
+    ///
+    /// For campaign staff, a role the relay's operator grants.
     #[command(subcommand)]
     Campaign(CampaignCommand),
-    /// County boards: every sharing group's officials, meetings and latest answers in a county
-    /// where a group of this device shares an official (synced; read offline).
+    /// County boards: who asks which officials in a county, their meetings and answers.
+    ///
+    /// A board holds every sharing group's officials, meetings and latest answers in a county
+    /// where a group of this device shares an official, or one it follows (synced; read
+    /// offline).
     #[command(subcommand)]
     Board(BoardCommand),
     /// The relay's campaign dashboard in a browser (campaign staff).
@@ -128,7 +185,11 @@ enum Command {
     /// The relay this device syncs with, and moving its groups to another on purpose.
     #[command(subcommand)]
     Relay(RelayCommand),
-    /// Sync every document with the relay. Shows progress on stderr (not with --json).
+    /// Sync with the relay: once, or staying connected until stopped.
+    ///
+    /// With --once it shows progress on stderr (not with --json) and exits. Without, it stays
+    /// connected until Ctrl-C, printing a line for each event (one JSON value a line with
+    /// --json).
     Sync {
         #[command(flatten)]
         relay: RelayArg,
@@ -141,13 +202,25 @@ enum Command {
     },
     /// The relay connection, and per document: synced with the relay or not, and since when.
     Status,
-    /// Print a shell completion script: `groundwork completions bash > ~/.local/share/bash-completion/completions/groundwork`.
+    /// Print a shell completion script.
+    ///
+    /// For bash: `mkdir -p ~/.local/share/bash-completion/completions && groundwork completions
+    /// bash > ~/.local/share/bash-completion/completions/groundwork`.
     Completions {
         /// bash | zsh | fish | elvish | powershell
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff): `groundwork man | man -l -`.
-    Man,
+    ///
+    /// `groundwork man invite create` prints one command's page; `--dir DIR` writes every page
+    /// (groundwork.1 and one per command, the pages the main one names) for `man` to find.
+    Man {
+        /// A command's page instead of the main one, e.g. `invite create`.
+        command: Vec<String>,
+        /// Write every page into this directory (e.g. ~/.local/share/man/man1).
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Which relay to talk to.
@@ -277,7 +350,7 @@ enum GroupCommand {
     /// ones before it. Older months' contacts are erased on this device at once, and on the
     /// relay and every device as the setting reaches them (not only hidden: their bytes go).
     Retention {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         /// Months (1 to 120), or `off` to keep everything.
         months: String,
@@ -289,7 +362,7 @@ enum GroupCommand {
     /// canvass counts with the campaign, or stop (leads only; on by default). Never contacts'
     /// details, notes or agendas.
     Share {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         /// on | off
         #[arg(value_parser = ["on", "off"])]
@@ -299,9 +372,13 @@ enum GroupCommand {
 
 #[derive(Subcommand, Debug)]
 enum InviteCommand {
-    /// Sign an invite to a group this device leads (works offline). Prints {"code"}.
+    /// Sign an invite to a group this device leads (works offline).
+    ///
+    /// Prints the join link to send to whoever joins (`groundwork join LINK`; with --qr, also a
+    /// QR code of it for a phone to scan), then what it admits: the role, how many devices may
+    /// use it and until when.
     Create {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         /// lead | member | canvasser
         #[arg(long)]
@@ -318,7 +395,7 @@ enum InviteCommand {
     /// Sign a one-use invite for another device of your own, at your role (any member may).
     /// Either device can then report the other lost with `member remove`.
     OwnDevice {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         /// How long it stays good, e.g. 30m, 24h, 7d.
         #[arg(long, default_value = "1d")]
@@ -344,16 +421,16 @@ struct LinkArgs {
 enum MemberCommand {
     /// The group's members and roles, from its roster (as last synced).
     List {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
     },
     /// Remove a device from a group (a lead; or anyone, for another device of their own, e.g.
     /// a lost phone). The relay stops serving it at once and tells it to wipe the group when it
     /// next connects.
     Remove {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
-        /// The device to remove.
+        /// The device to remove: its name on the roster or its id (or the start of either).
         device: String,
         #[command(flatten)]
         relay: RelayArg,
@@ -365,7 +442,7 @@ enum TargetCommand {
     /// Add an official to ask: by county and office (so groups asking the same official find
     /// each other), or by name and title alone.
     Add {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         /// The official's name [default with --office: the office and county].
         #[arg(long, required_unless_present = "office")]
@@ -395,7 +472,7 @@ enum TargetCommand {
     },
     /// List a group's targets.
     List {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
     },
 }
@@ -404,7 +481,7 @@ enum TargetCommand {
 enum MeetingCommand {
     /// Create a meeting (status: draft).
     Create {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         /// organizing | official
         #[arg(long)]
@@ -412,19 +489,37 @@ enum MeetingCommand {
         /// A short title.
         #[arg(long)]
         title: String,
-        /// The official to meet (required for official meetings).
+        /// The official to meet, by name or id (required for official meetings).
         #[arg(long)]
         target: Option<String>,
-        /// When, as RFC 3339, e.g. 2026-12-01T18:30:00-06:00
+        /// When: a local time in the meeting's zone, 2026-12-15T18:30 (or "2026-12-15 18:30"),
+        /// or a time with its offset, 2026-12-15T18:30:00-08:00
         #[arg(long)]
         at: Option<String>,
+        /// The meeting's IANA time zone, e.g. America/Phoenix [default: the official's
+        /// county's, else the group's, else UTC]
+        #[arg(long)]
+        zone: Option<String>,
         /// Where.
         #[arg(long)]
         location: Option<String>,
     },
+    /// Change when a meeting is, or its time zone. A time without an offset is local to the
+    /// meeting's zone (the new one, with --zone); --zone alone keeps the clock time (18:30
+    /// stays 18:30, now in the new zone).
+    Edit {
+        /// The meeting: its title or id (or the start of either).
+        meeting: String,
+        /// When: 2026-12-15T18:30 in the meeting's zone, or 2026-12-15T18:30:00-08:00
+        #[arg(long, required_unless_present = "zone")]
+        at: Option<String>,
+        /// The meeting's IANA time zone, e.g. America/Phoenix
+        #[arg(long)]
+        zone: Option<String>,
+    },
     /// Add an item to a meeting's agenda.
     Agenda {
-        /// The meeting.
+        /// The meeting: its title or id (or the start of either).
         meeting: String,
         /// The item to add.
         #[arg(long)]
@@ -432,7 +527,7 @@ enum MeetingCommand {
     },
     /// Add to a meeting's shared notes.
     Notes {
-        /// The meeting.
+        /// The meeting: its title or id (or the start of either).
         meeting: String,
         /// The text to append.
         #[arg(long)]
@@ -440,7 +535,7 @@ enum MeetingCommand {
     },
     /// Set a meeting's status.
     Status {
-        /// The meeting.
+        /// The meeting: its title or id (or the start of either).
         meeting: String,
         /// draft | requested | scheduled | held | declined | no-response | cancelled
         status: MeetingStatus,
@@ -448,7 +543,7 @@ enum MeetingCommand {
     /// Choose who beyond the group sees a meeting (leads only): private (the campaign sees an
     /// official meeting's status and time), shared (its place too), public (the public map).
     Share {
-        /// The meeting.
+        /// The meeting: its title or id (or the start of either).
         meeting: String,
         /// private | shared | public
         visibility: Visibility,
@@ -457,7 +552,7 @@ enum MeetingCommand {
     /// hold no plan: they see the group's name, its leads, its officials, and the meetings
     /// shown to them (shared and public ones too), with title, time, place and status only.
     Canvassers {
-        /// The meeting.
+        /// The meeting: its title or id (or the start of either).
         meeting: String,
         /// show | hide
         #[arg(value_parser = ["show", "hide"])]
@@ -466,19 +561,19 @@ enum MeetingCommand {
     /// Mark a meeting as the same as another group's on the county's board, when the office
     /// combined the requests (leads only); the board then shows one meeting with both groups.
     JoinBoard {
-        /// This group's meeting.
+        /// The meeting in this group: its title or id (or the start of either).
         meeting: String,
         /// The board's meeting, GROUP/MEETING (`board show --json` lists them); `none` undoes.
         board_meeting: String,
     },
     /// Show a meeting in full.
     Show {
-        /// The meeting.
+        /// The meeting: its title or id (or the start of either).
         meeting: String,
     },
     /// List a group's meetings.
     List {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
     },
 }
@@ -487,7 +582,7 @@ enum MeetingCommand {
 enum ActionCommand {
     /// Add an action item.
     Add {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         /// What is to be done.
         #[arg(long)]
@@ -501,12 +596,13 @@ enum ActionCommand {
     },
     /// Mark an action item done.
     Done {
-        /// The action item.
+        /// The action item: its title or id (or the start of either).
+        #[arg(value_name = "ACTION")]
         id: String,
     },
     /// List a group's action items.
     List {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
     },
 }
@@ -519,9 +615,9 @@ enum ResponseCommand {
 
 #[derive(Args, Debug)]
 struct RecordResponse {
-    /// The group.
+    /// The group: its name or id (or the start of either).
     group: String,
-    /// The target who answered.
+    /// The official who answered: their name or id (or the start of either).
     #[arg(long)]
     target: String,
     /// R1 .. R9, R1373
@@ -539,7 +635,7 @@ struct RecordResponse {
     /// The legal basis they cited.
     #[arg(long)]
     legal_basis: Option<String>,
-    /// The meeting where they answered.
+    /// The meeting where they answered: its title or id.
     #[arg(long)]
     meeting: Option<String>,
 }
@@ -550,7 +646,7 @@ enum ContactCommand {
     Log(LogContact),
     /// List a group's contacts, newest first, a page at a time.
     List {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         /// Only this result.
         #[arg(long)]
@@ -567,7 +663,7 @@ enum ContactCommand {
     },
     /// Export every contact of a group to CSV.
     Export {
-        /// The group.
+        /// The group: its name or id (or the start of either).
         group: String,
         /// The file to write.
         #[arg(long)]
@@ -577,7 +673,7 @@ enum ContactCommand {
 
 #[derive(Args, Debug)]
 struct LogContact {
-    /// The group.
+    /// The group: its name or id (or the start of either).
     group: String,
     /// talked | not-home | refused | moved | inaccessible | language-barrier | wrong-address | other
     #[arg(long)]
@@ -623,8 +719,98 @@ enum StoreCommand {
     Compact,
 }
 
+/// The command line's definition, with the top-level help listing commands by who uses them
+/// ([`HELP_GROUPS`]); clap itself lists subcommands under one heading only.
+fn command() -> clap::Command {
+    let cmd = <Cli as CommandFactory>::command();
+    let listing = command_listing(&cmd);
+    cmd.help_template(format!(
+        "{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{listing}{GLOBAL}:\n{{options}}\n\n\
+         `groundwork COMMAND --help` shows a command's own options. Where a command takes a \
+         group, meeting,\nofficial or member, its name will do, or the start of it (or of its \
+         id).\n"
+    ))
+}
+
+/// The commands under the headings of [`HELP_GROUPS`], each with its one-line description,
+/// wrapped to 100 columns.
+fn command_listing(cmd: &clap::Command) -> String {
+    const WIDTH: usize = 100;
+    let mut built = cmd.clone();
+    built.build();
+    let name_width = built
+        .get_subcommands()
+        .map(|c| c.get_name().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (heading, names) in HELP_GROUPS {
+        out.push_str(heading);
+        out.push_str(":\n");
+        for name in *names {
+            let Some(sub) = built.find_subcommand(name) else {
+                continue;
+            };
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let mut line = format!("  {name:<name_width$}  ");
+            let indent = line.len();
+            let mut column = indent;
+            for word in about.split_whitespace() {
+                if column > indent && column + 1 + word.len() > WIDTH {
+                    line.push('\n');
+                    line.push_str(&" ".repeat(indent));
+                    column = indent;
+                } else if column > indent {
+                    line.push(' ');
+                    column += 1;
+                }
+                line.push_str(word);
+                column += word.len();
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `groundwork man`: the main page, one command's (`man invite create`), or, with `--dir`,
+/// every page written to a directory, so that the pages the main one names exist.
+fn man(words: &[String], dir: Option<&std::path::Path>) -> Result<String, String> {
+    let mut cmd = command().disable_help_subcommand(true);
+    cmd.build();
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        clap_mangen::generate_to(cmd, dir)
+            .map_err(|e| format!("writing the manual pages to {}: {e}", dir.display()))?;
+        return Ok(format!(
+            "wrote the manual pages to {}: `man groundwork` once that directory's parent is on \
+             MANPATH\n",
+            dir.display()
+        ));
+    }
+    let mut page = &cmd;
+    for word in words {
+        page = page.find_subcommand(word).ok_or_else(|| {
+            format!(
+                "no command `{} {word}`: `groundwork --help` lists them",
+                page.get_display_name().unwrap_or(page.get_name())
+            )
+        })?;
+    }
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page.clone())
+        .render(&mut roff)
+        .map_err(|e| format!("writing the manual page: {e}"))?;
+    String::from_utf8(roff).map_err(|e| format!("writing the manual page: {e}"))
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map_err(|e| e.format(&mut command())));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
             eprintln!("groundwork: {}", invalid_utf8());
@@ -633,20 +819,17 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     if let Command::Completions { shell } = &cli.command {
-        clap_complete::generate(
-            *shell,
-            &mut <Cli as clap::CommandFactory>::command(),
-            "groundwork",
-            &mut std::io::stdout(),
-        );
+        clap_complete::generate(*shell, &mut command(), "groundwork", &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
-    if let Command::Man = &cli.command {
-        let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
-        return match man.render(&mut std::io::stdout()) {
-            Ok(()) => ExitCode::SUCCESS,
+    if let Command::Man { command, dir } = &cli.command {
+        return match man(command, dir.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
             Err(e) => {
-                eprintln!("groundwork: writing the manual page: {e}");
+                eprintln!("groundwork: {e}");
                 ExitCode::from(1)
             }
         };
@@ -749,5 +932,33 @@ fn invalid_utf8() -> String {
             refused.join(" and "),
             if refused.len() == 1 { "is" } else { "are" }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command is listed under one heading of `--help`, once; every name listed is one.
+    #[test]
+    fn every_command_has_one_heading() {
+        let mut cmd = command();
+        cmd.build();
+        let listed: Vec<&str> = HELP_GROUPS
+            .iter()
+            .flat_map(|(_, names)| names.iter().copied())
+            .collect();
+        for sub in cmd.get_subcommands() {
+            let n = listed.iter().filter(|&&l| l == sub.get_name()).count();
+            assert_eq!(n, 1, "{} is listed {n} times", sub.get_name());
+        }
+        for name in listed {
+            assert!(cmd.find_subcommand(name).is_some(), "no command {name}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        command().debug_assert();
     }
 }

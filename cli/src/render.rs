@@ -1,4 +1,7 @@
-//! Text and JSON shapes of command output. Times go out as RFC 3339 in both. Every string
+//! Text and JSON shapes of command output. A meeting's time is shown where the meeting is, with
+//! its zone's abbreviation ("Tue 15 Dec 2026, 18:30 PST"); its JSON keeps the instant (`at`,
+//! RFC 3339 in UTC) beside its `zone` and its `local` time (RFC 3339 with the day's offset).
+//! Other times go out as RFC 3339 in both. Every string
 //! that comes from a document, the relay or another device is printed through [`clean_line`]
 //! or [`clean_prose`], so that it cannot drive the terminal.
 
@@ -13,7 +16,7 @@ use groundwork_core::store::index::{
     ActionRow, ContactPage, ContactRow, MeetingRow, ScorecardRow, TargetRow,
 };
 use groundwork_core::sync::connection::ConnectionRecord;
-use groundwork_core::time::format_rfc3339;
+use groundwork_core::time::{format_local, format_rfc3339, local_rfc3339};
 use groundwork_core::{DocSyncRecord, GroupSummary};
 use serde_json::{Value, json};
 
@@ -130,10 +133,9 @@ pub fn targets(rows: &[TargetRow]) -> String {
     for t in rows {
         let _ = write!(
             s,
-            "{}  {}, {}  {}  [{}]",
+            "{}  {}  {}  [{}]",
             clean_line(&t.target_id),
-            clean_line(&t.name),
-            clean_line(&t.title),
+            official_name(&t.name, &t.title),
             opt(&t.agency),
             clean_line(&t.level)
         );
@@ -154,6 +156,16 @@ pub fn counties(rows: &[&groundwork_core::places::County]) -> String {
     s
 }
 
+/// A meeting's time for people, in its zone ("Tue 15 Dec 2026, 18:30 PST"), or "-".
+pub fn when(at: Option<i64>, zone: Option<&str>) -> String {
+    at.map_or_else(|| "-".into(), |at| format_local(at, zone))
+}
+
+/// A meeting's local time for programs, RFC 3339 with the zone's offset that day.
+fn local(at: Option<i64>, zone: Option<&str>) -> Option<String> {
+    at.map(|at| local_rfc3339(at, zone))
+}
+
 pub fn meetings_json(rows: &[MeetingRow]) -> Value {
     Value::Array(
         rows.iter()
@@ -164,6 +176,8 @@ pub fn meetings_json(rows: &[MeetingRow]) -> Value {
                     "title": m.title,
                     "target_id": m.target_id,
                     "at": m.at.map(format_rfc3339),
+                    "zone": m.zone,
+                    "local": local(m.at, m.zone.as_deref()),
                     "location": m.location,
                     "status": m.status,
                     "visibility": m.visibility,
@@ -177,7 +191,7 @@ pub fn meetings_json(rows: &[MeetingRow]) -> Value {
 pub fn meetings(rows: &[MeetingRow]) -> String {
     let mut s = String::new();
     for m in rows {
-        let at = m.at.map(format_rfc3339).unwrap_or_else(|| "-".into());
+        let at = when(m.at, m.zone.as_deref());
         let _ = writeln!(
             s,
             "{}  {:<10} {:<11} {}  {}",
@@ -198,6 +212,8 @@ pub fn meeting_json(m: &Meeting) -> Value {
         "title": m.title,
         "target_id": m.target,
         "at": m.at.map(format_rfc3339),
+        "zone": m.zone,
+        "local": local(m.at, m.zone.as_deref()),
         "location": m.location,
         "host": m.host,
         "roles": m.roles,
@@ -222,19 +238,20 @@ pub fn meeting(m: &Meeting, with: Option<&TargetRow>) -> String {
         m.visibility
     );
     if let Some(at) = m.at {
-        let _ = writeln!(s, "when:  {}", format_rfc3339(at));
+        let _ = write!(s, "when:  {}", format_local(at, m.zone.as_deref()));
+        match &m.zone {
+            Some(zone) => {
+                let _ = writeln!(s, " ({})", clean_line(zone));
+            }
+            None => s.push('\n'),
+        }
     }
     if let Some(location) = &m.location {
         let _ = writeln!(s, "where: {}", clean_line(location));
     }
     match (with, &m.target) {
         (Some(t), _) => {
-            let _ = writeln!(
-                s,
-                "with:  {}, {}",
-                clean_line(&t.name),
-                clean_line(&t.title)
-            );
+            let _ = writeln!(s, "with:  {}", official_name(&t.name, &t.title));
         }
         (None, Some(target)) => {
             let _ = writeln!(s, "with:  {}", clean_line(target));
@@ -572,7 +589,7 @@ pub fn official(d: &groundwork_core::campaign::OfficialDetail) -> String {
         s.push_str("meetings:\n");
     }
     for m in &d.meetings {
-        let at = m.at.map(format_rfc3339).unwrap_or_else(|| "-".into());
+        let at = when(m.at, m.zone.as_deref());
         let _ = writeln!(
             s,
             "  {:<11} {}  {}  {}",
@@ -615,6 +632,8 @@ pub fn board_json(b: &groundwork_core::schema::board::Board) -> Value {
                 "group_name": m.group_name,
                 "status": m.status,
                 "at": m.at.map(format_rfc3339),
+                "zone": b.zone_of(m),
+                "local": local(m.at, b.zone_of(m)),
                 "place": m.place,
                 "attending": sorted_names(&m.attending),
             })).collect::<Vec<_>>(),
@@ -647,7 +666,7 @@ pub fn board(b: &groundwork_core::schema::board::Board) -> String {
         );
         let _ = writeln!(s, "  asked by: {}", names(sorted_names(&o.groups), ", "));
         for m in o.meetings.values() {
-            let at = m.at.map(format_rfc3339).unwrap_or_else(|| "-".into());
+            let at = when(m.at, b.zone_of(m));
             let _ = writeln!(
                 s,
                 "  meeting: {:<11} {at}  {}{}",
@@ -677,4 +696,28 @@ fn sorted_names(groups: &std::collections::BTreeMap<String, String>) -> Vec<&str
     let mut names: Vec<&str> = groups.values().map(String::as_str).collect();
     names.sort_unstable();
     names
+}
+
+/// `n` things, in the singular for one: "1 official", "2 groups".
+pub fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+/// An official as a line names them: "Sheriff Example, Sheriff", or the name alone when it is
+/// the default made from the title and the county ("Sheriff of Riverside, CA"), which already
+/// says it.
+pub fn official_name(name: &str, title: &str) -> String {
+    let says_title = !title.is_empty()
+        && name
+            .to_lowercase()
+            .starts_with(&format!("{} of ", title.to_lowercase()));
+    if says_title || title.is_empty() {
+        clean_line(name).to_string()
+    } else {
+        format!("{}, {}", clean_line(name), clean_line(title))
+    }
 }

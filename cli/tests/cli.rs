@@ -284,7 +284,7 @@ fn errors_go_to_stderr_name_the_problem_and_change_nothing() -> TestResult {
                 "--at",
                 "next tuesday",
             ],
-            "is not an RFC 3339 time",
+            "\"next tuesday\" is not a date and time",
         ),
         (
             &["meeting", "list", "no-such-group"],
@@ -1069,5 +1069,462 @@ fn read_only_data_directory(root: &Path) -> TestResult {
         "{stderr}"
     );
     assert!(!stderr.contains("cannot be read"), "{stderr}");
+    Ok(())
+}
+
+/// Runs a command without `--json` that must succeed; returns its stdout.
+fn text(gw: &Gw<'_>, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+    let out = gw.run(args)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed: {stderr}");
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+#[test]
+fn names_and_their_starts_stand_for_ids_and_ambiguity_lists_the_candidates() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let gw = Gw { data: dir.path() };
+    gw.json(&["init", "--name", "Lead"])?;
+    // `group create` says the name and the id; its JSON gains the name.
+    let said = text(
+        &gw,
+        &["group", "create", "--name", "Riverside Freedom City"],
+    )?;
+    let riverside = said
+        .strip_prefix("created Riverside Freedom City (")
+        .and_then(|rest| rest.strip_suffix(")\n"))
+        .ok_or(format!("{said:?}"))?
+        .to_owned();
+    let north = gw.json(&["group", "create", "--name", "Riverside North"])?;
+    assert_eq!(north["name"], "Riverside North");
+    let north = field(&north, "group_id")?;
+
+    // A name's start, in any case; the whole name; the id and its start: the same group.
+    for name in [
+        "riverside f",
+        "RIVERSIDE FREEDOM CITY",
+        riverside.as_str(),
+        &riverside[..8],
+    ] {
+        let listed = gw.json(&["target", "list", name])?;
+        assert_eq!(listed, Value::Array(Vec::new()), "{name}");
+    }
+    gw.json(&[
+        "target",
+        "add",
+        "Riverside Freedom",
+        "--name",
+        "Sheriff Example",
+        "--title",
+        "Sheriff",
+    ])?;
+    assert_eq!(
+        gw.json(&["target", "list", &riverside])?[0]["name"],
+        "Sheriff Example"
+    );
+
+    // Several fit: an error listing each with its name and id; nothing is changed.
+    let err = gw.fails(&["target", "add", "riverside", "--name", "X", "--title", "Y"])?;
+    assert!(
+        err.contains("\"riverside\" could be any of 2 groups"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("Riverside Freedom City ({riverside})"))
+            && err.contains(&format!("Riverside North ({north})")),
+        "{err}"
+    );
+    assert_eq!(
+        gw.json(&["target", "list", &north])?,
+        Value::Array(Vec::new())
+    );
+    // None fits: the error says what there is.
+    let err = gw.fails(&["meeting", "list", "austin"])?;
+    assert!(
+        err.contains("no group with id \"austin\" on this device")
+            && err.contains(&format!(
+                "the groups here: Riverside Freedom City ({riverside})"
+            )),
+        "{err}"
+    );
+
+    // Officials, meetings and action items by name too.
+    let meeting = field(
+        &gw.json(&[
+            "meeting",
+            "create",
+            "riverside freedom",
+            "--kind",
+            "official",
+            "--title",
+            "Ask the sheriff",
+            "--target",
+            "sheriff",
+        ])?,
+        "meeting_id",
+    )?;
+    gw.json(&["meeting", "agenda", "ask the", "--add", "Question 1"])?;
+    assert_eq!(
+        gw.json(&["meeting", "status", "Ask the sheriff", "held"])?["meeting_id"],
+        meeting.as_str()
+    );
+    let recorded = gw.json(&[
+        "response",
+        "record",
+        "Riverside Freedom City",
+        "--target",
+        "Sheriff Ex",
+        "--rule",
+        "R1",
+        "--existing",
+        "none",
+        "--position",
+        "will-support",
+        "--meeting",
+        "ask",
+    ])?;
+    let target = field(&recorded, "target_id")?;
+    let card = gw.json(&["scorecard", "riverside f", "--target", "sheriff example"])?;
+    assert_eq!(card[0]["position"], "will-support");
+    assert_eq!(card[0]["target_id"], target.as_str());
+    let action = field(
+        &gw.json(&["action", "add", "riverside f", "--title", "Mail the rules"])?,
+        "action_id",
+    )?;
+    assert_eq!(
+        gw.json(&["action", "done", "mail"])?["action_id"],
+        action.as_str()
+    );
+    // A meeting typed without its group may be in any: several fitting are told apart by
+    // their groups.
+    let other = field(
+        &gw.json(&[
+            "meeting",
+            "create",
+            &north,
+            "--kind",
+            "organizing",
+            "--title",
+            "Ask around",
+        ])?,
+        "meeting_id",
+    )?;
+    let err = gw.fails(&["meeting", "show", "ask"])?;
+    assert!(
+        err.contains(&format!(
+            "Ask the sheriff in Riverside Freedom City ({meeting})"
+        )) && err.contains(&format!("Ask around in Riverside North ({other})")),
+        "{err}"
+    );
+    // Ids work exactly as before.
+    assert_eq!(
+        gw.json(&["meeting", "show", &other])?["title"],
+        "Ask around"
+    );
+    assert_eq!(gw.json(&["meeting", "show", &meeting])?["status"], "held");
+    Ok(())
+}
+
+#[test]
+fn help_lists_commands_by_who_uses_them_and_the_manual_names_only_pages_it_writes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let gw = Gw { data: dir.path() };
+    let help = text(&gw, &["--help"])?;
+    let headings = [
+        "Everyone:",
+        "Leads and members: the group's plan:",
+        "Leads:",
+        "Campaign staff:",
+        "Maintenance:",
+        "Global options:",
+    ];
+    let mut at = 0;
+    for heading in headings {
+        let found = help[at..]
+            .find(&format!("\n{heading}\n"))
+            .ok_or(format!("no {heading:?} (in order) in:\n{help}"))?;
+        at += found + 1;
+    }
+    // Each command once, under its heading; the global options once.
+    for line in ["  join ", "  invite ", "  campaign ", "  completions "] {
+        assert_eq!(help.matches(line).count(), 1, "{line:?} in:\n{help}");
+    }
+    assert_eq!(help.matches("--data <DIR>").count(), 1, "{help}");
+    assert!(!help.contains("{\""), "a developer's note in:\n{help}");
+    // A command's own help keeps the global options apart from its own.
+    let sub = text(&gw, &["invite", "create", "--help"])?;
+    assert!(sub.contains("Prints the join link"), "{sub}");
+    assert!(
+        sub.contains("the role, how many devices may use it and until when"),
+        "{sub}"
+    );
+    let global = sub.find("Global options:").ok_or(sub.clone())?;
+    assert!(sub[global..].contains("--json"), "{sub}");
+    assert!(!sub[..global].contains("--json"), "{sub}");
+
+    // `man` names pages; `man --dir` writes every one it names.
+    let pages = dir.path().join("man1");
+    text(&gw, &["man", "--dir", &pages.to_string_lossy()])?;
+    let main = std::fs::read_to_string(pages.join("groundwork.1"))?;
+    assert_eq!(main, text(&gw, &["man"])?);
+    assert!(!main.contains("groundwork\\-help"), "names a help page");
+    let mut named = 0;
+    for page in std::fs::read_dir(&pages)? {
+        let roff = std::fs::read_to_string(page?.path())?;
+        // Page references are written `groundwork\-invite\-create(1)`.
+        for word in roff.split_whitespace() {
+            if let Some(name) = word.strip_suffix("(1)") {
+                let file = format!("{}.1", name.replace("\\-", "-"));
+                assert!(pages.join(&file).exists(), "{word} names no page {file}");
+                named += 1;
+            }
+        }
+    }
+    assert!(named > 20, "only {named} pages named");
+    let create = text(&gw, &["man", "invite", "create"])?;
+    assert!(
+        create.contains(".TH groundwork-invite-create 1"),
+        "{create}"
+    );
+    assert!(gw.fails(&["man", "invite", "nope"])?.contains("no command"));
+    Ok(())
+}
+
+#[test]
+fn outputs_say_names_counts_and_what_a_command_did_not_do() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let gw = Gw { data: dir.path() };
+    let me = gw.json(&["init", "--name", "Ana"])?;
+    assert_eq!(
+        text(&gw, &["whoami", "--id"])?,
+        format!("{}\n", field(&me, "device_id")?)
+    );
+    let group = field(
+        &gw.json(&["group", "create", "--name", "Riverside"])?,
+        "group_id",
+    )?;
+
+    // A default name from the office and the county is not followed by the title again.
+    gw.json(&[
+        "target",
+        "add",
+        "Riverside",
+        "--county",
+        "06065",
+        "--office",
+        "sheriff",
+    ])?;
+    let listed = text(&gw, &["target", "list", "Riverside"])?;
+    assert!(listed.contains("  Sheriff of Riverside, CA  "), "{listed}");
+    assert!(!listed.contains("CA, Sheriff"), "{listed}");
+    gw.json(&[
+        "meeting",
+        "create",
+        "Riverside",
+        "--kind",
+        "official",
+        "--title",
+        "Ask",
+        "--target",
+        "sheriff",
+    ])?;
+    let shown = text(&gw, &["meeting", "show", "Ask"])?;
+    assert!(
+        shown.contains("with:  Sheriff of Riverside, CA\n"),
+        "{shown}"
+    );
+
+    // A draft made public says when it reaches the public map.
+    let said = text(&gw, &["meeting", "share", "Ask", "public"])?;
+    assert!(said.starts_with("Ask: public\n"), "{said}");
+    assert!(
+        said.contains("it is a draft; it appears on the public map once scheduled"),
+        "{said}"
+    );
+    let shared = gw.json(&["meeting", "share", "Ask", "public"])?;
+    assert_eq!(shared["on_public_map"], false);
+
+    // An answer from an official without a county stays in the group, and says so.
+    gw.json(&[
+        "target",
+        "add",
+        "Riverside",
+        "--name",
+        "Chief Example",
+        "--title",
+        "Chief",
+    ])?;
+    let said = text(
+        &gw,
+        &[
+            "response",
+            "record",
+            "Riverside",
+            "--target",
+            "chief",
+            "--rule",
+            "R2",
+            "--existing",
+            "none",
+            "--position",
+            "opposes",
+        ],
+    )?;
+    assert!(
+        said.starts_with("Chief Example, Chief R2: none / opposes\n"),
+        "{said}"
+    );
+    assert!(
+        said.contains("this official has no county, so the answer stays in the group"),
+        "{said}"
+    );
+    let by_county = gw.json(&[
+        "response",
+        "record",
+        "Riverside",
+        "--target",
+        "sheriff",
+        "--rule",
+        "R2",
+        "--existing",
+        "none",
+        "--position",
+        "will-consider",
+    ])?;
+    assert_eq!(by_county["shared_with_campaign"], true);
+
+    // The consent error names the flag; the export names the canvasser; counts agree.
+    let err = gw.fails(&[
+        "contact",
+        "log",
+        "Riverside",
+        "--result",
+        "talked",
+        "--name",
+        "Sam",
+    ])?;
+    assert!(err.contains("pass --consent"), "{err}");
+    gw.json(&["contact", "log", "Riverside", "--result", "not-home"])?;
+    let csv = dir.path().join("contacts.csv");
+    let said = text(
+        &gw,
+        &["contact", "export", "riv", "--csv", &csv.to_string_lossy()],
+    )?;
+    assert!(said.starts_with("1 contact written to "), "{said}");
+    let rows = csv_rows(&csv)?;
+    let col = |name: &str| {
+        rows[0]
+            .iter()
+            .position(|h| h == name)
+            .ok_or(name.to_owned())
+    };
+    assert_eq!(col("canvasser_name")?, col("canvasser")? + 1);
+    assert_eq!(rows[1][col("canvasser_name")?], "Ana");
+    assert_eq!(rows[1][col("canvasser")?], field(&me, "device_id")?);
+    let said = text(&gw, &["group", "retention", "riv", "1"])?;
+    assert_eq!(
+        said,
+        "Riverside keeps 1 month of contacts (0 contacts exported)\n"
+    );
+
+    // An invite says what it admits, after the link.
+    let said = text(
+        &gw,
+        &[
+            "invite",
+            "create",
+            "Riverside",
+            "--role",
+            "member",
+            "--uses",
+            "1",
+            "--relay",
+            "wss://relay.example.org/v1/sync",
+        ],
+    )?;
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(lines[0].starts_with("groundwork://join?invite="), "{said}");
+    assert!(
+        lines[1].starts_with("admits 1 device as member to Riverside, until "),
+        "{said}"
+    );
+
+    // A canvasser's device holds the brief, not the answers: the scorecard says so.
+    let phone = dir.path().join("canvasser");
+    let canvasser = Gw { data: &phone };
+    canvasser.json(&["init", "--name", "Cam"])?;
+    {
+        let key = groundwork_core::store::StoreKey::read_file(&phone.join("store.key"))?;
+        let mut device = groundwork_core::Device::open(&phone, &key)?;
+        device.joined_group(&group, groundwork_core::identity::Role::Canvasser)?;
+    }
+    let err = canvasser.fails(&["scorecard", &group])?;
+    assert!(
+        err.contains("the officials' answers are not on this device")
+            && err.contains("canvasser's device holds the group's brief"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_running_sync_prints_lines_a_person_reads() -> TestResult {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir()?;
+    let gw = Gw { data: dir.path() };
+    gw.json(&["init", "--name", "Ana"])?;
+    // Nothing listens there: the sync says it cannot reach it, and when it tries again.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let relay = format!("ws://{closed}/v1/sync");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_groundwork"))
+        .arg("--data")
+        .arg(dir.path())
+        .args(["sync", "--relay", &relay, "--timeout", "2"])
+        .env_remove("GROUNDWORK_DATA")
+        .env("TZ", "America/Chicago")
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line?;
+        let waiting = line.contains("cannot reach");
+        seen.push(line);
+        if waiting {
+            break;
+        }
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    seen.extend(lines.map_while(Result::ok));
+    child.wait()?;
+    let clock = |l: &str| {
+        let b = l.as_bytes();
+        b.len() > 10
+            && b[2] == b':'
+            && b[5] == b':'
+            && l[..8].chars().all(|c| c == ':' || c.is_ascii_digit())
+    };
+    assert!(
+        seen[0].ends_with(&format!("  connecting to {relay}")),
+        "{seen:?}"
+    );
+    let waiting = seen
+        .iter()
+        .find(|l| l.contains("cannot reach"))
+        .ok_or("no waiting line")?;
+    assert!(waiting.contains("; trying again at "), "{waiting}");
+    for line in seen.iter().filter(|l| *l != "sync stopped") {
+        assert!(clock(line), "{line:?} does not start with a clock");
+        assert!(!line.contains('{'), "{line:?} is JSON");
+    }
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("sync stopped"),
+        "{seen:?}"
+    );
     Ok(())
 }

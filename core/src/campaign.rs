@@ -60,6 +60,8 @@ pub struct SharedMeeting {
     pub status: MeetingStatus,
     /// When (Unix ms), once known.
     pub at: Option<i64>,
+    /// Its IANA time zone ([`Plan::meeting_zone`]): what its time is shown in.
+    pub zone: Option<String>,
     /// Where: only for a shared or public meeting.
     pub place: Option<String>,
     /// Its title: only for a public meeting.
@@ -105,6 +107,12 @@ struct ProfileView {
     name: String,
     #[autosurgeon(missing = "yes")]
     shares: bool,
+    // The group's zone and where it works: a meeting from before zones takes its zone from
+    // them when its official's county gives none.
+    #[autosurgeon(missing = "Default::default")]
+    jurisdiction: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    zone: Option<String>,
 }
 
 fn yes() -> bool {
@@ -121,6 +129,8 @@ struct MeetingView {
     #[autosurgeon(missing = "Default::default")]
     at: Option<i64>,
     #[autosurgeon(missing = "Default::default")]
+    zone: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
     location: Option<String>,
     status: MeetingStatus,
     #[autosurgeon(missing = "Default::default")]
@@ -134,8 +144,11 @@ impl Shared {
     /// only the fields that can be shared.
     pub fn of_doc(doc: &automerge::AutoCommit, doc_id: &str) -> crate::Result<Option<Shared>> {
         let v: SharedView = crate::schema::hydrate(doc, doc_id, crate::schema::DocKind::Plan)?;
-        let mut plan = Plan::new(&v.group_id, &v.profile.name, None, "", 0)?;
+        let mut plan = Plan::new(&v.group_id, &v.profile.name, v.profile.jurisdiction, "", 0)?;
         plan.profile.shares = v.profile.shares;
+        if v.profile.zone.is_some() {
+            plan.profile.zone = v.profile.zone;
+        }
         plan.targets = v.targets;
         plan.responses = v.responses;
         for (key, m) in v.meetings {
@@ -145,6 +158,7 @@ impl Shared {
                 title: m.title,
                 target: m.target,
                 at: m.at,
+                zone: m.zone,
                 location: m.location,
                 host: None,
                 roles: BTreeMap::new(),
@@ -199,6 +213,7 @@ impl Shared {
                     official,
                     status: m.status,
                     at: m.at,
+                    zone: plan.meeting_zone(m),
                     place: if open { m.location.clone() } else { None },
                     title: (m.visibility == Visibility::Public).then(|| m.title.clone()),
                     visibility: m.visibility,
@@ -535,6 +550,13 @@ pub struct MeetingReport {
     /// When (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<i64>,
+    /// Its IANA time zone, e.g. "America/Los_Angeles" (none: UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Its time in that zone, RFC 3339 with the day's offset (`2026-12-15T18:30:00-08:00`):
+    /// [`crate::time::local_rfc3339`] of `at`, for readers of the JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<String>,
     /// Where, when the group shared it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<String>,

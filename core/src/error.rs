@@ -40,6 +40,43 @@ pub enum Error {
         /// The id that was looked up.
         id: String,
     },
+    /// A name or id typed for a group, meeting, official, action item or member matched
+    /// nothing on this device; `known` is what there is to choose from.
+    #[error(
+        "no {kind} with id {text:?} on this device, nor one whose name starts with it; {}",
+        listing(kind, known)
+    )]
+    NoMatch {
+        /// "group", "meeting", "target", "action item", "member".
+        kind: &'static str,
+        /// What was typed.
+        text: String,
+        /// Every one of that kind there is (in the group, where the kind belongs to one).
+        known: Vec<Candidate>,
+    },
+    /// A name or the start of one (or of an id) fits several: none was picked.
+    #[error(
+        "{text:?} could be any of {} {kind}s: {}; give more of the name, or the id",
+        candidates.len(),
+        names(candidates)
+    )]
+    Ambiguous {
+        /// "group", "meeting", "target", "action item", "member".
+        kind: &'static str,
+        /// What was typed.
+        text: String,
+        /// Those it fits.
+        candidates: Vec<Candidate>,
+    },
+    /// What was asked for is not kept on this device, by design (a canvasser's phone holds
+    /// its group's brief, not the plan with the answers).
+    #[error("{what} {verb} not on this device: {reason}", verb = if what.ends_with('s') { "are" } else { "is" })]
+    NotHeld {
+        /// What is missing, e.g. "the officials' answers".
+        what: &'static str,
+        /// Why, and where to find it.
+        reason: String,
+    },
     /// The data directory has no device yet.
     #[error("no device store at {}: run `groundwork init --name NAME` first", path.display())]
     NotInitialized {
@@ -224,6 +261,55 @@ impl From<rusqlite::Error> for Error {
         } else {
             Error::Sqlite(e)
         }
+    }
+}
+
+/// One thing a name or id could mean, as errors list it: its name and its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// Its name (a group's, an official's, a meeting's title, a member's device name); empty
+    /// when not known yet (a group joined but not synced).
+    pub name: String,
+    /// Its id.
+    pub id: String,
+    /// The group it is in, named when the search spanned several (a meeting typed without
+    /// its group).
+    pub group: Option<String>,
+}
+
+impl std::fmt::Display for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.name.is_empty(), &self.group) {
+            (true, _) => write!(f, "{}", self.id),
+            (false, Some(group)) => write!(f, "{} in {group} ({})", self.name, self.id),
+            (false, None) => write!(f, "{} ({})", self.name, self.id),
+        }
+    }
+}
+
+/// At most this many candidates are named in an error; the rest are counted.
+const NAMED: usize = 12;
+
+/// Candidates as an error names them: `A (id), B (id)`, and how many more.
+fn names(candidates: &[Candidate]) -> String {
+    let mut out = candidates
+        .iter()
+        .take(NAMED)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if candidates.len() > NAMED {
+        out.push_str(&format!(" and {} more", candidates.len() - NAMED));
+    }
+    out
+}
+
+/// What there is to choose from, for [`Error::NoMatch`].
+fn listing(kind: &str, known: &[Candidate]) -> String {
+    if known.is_empty() {
+        format!("there are no {kind}s here yet")
+    } else {
+        format!("the {kind}s here: {}", names(known))
     }
 }
 

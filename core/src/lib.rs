@@ -42,4 +42,4 @@ pub mod time;
 
 pub use compaction::COMPACT_AFTER_CHUNKS;
 pub use device::{Device, DeviceInfo, DocSyncRecord, GroupSummary, JoinRelay};
-pub use error::{Error, Result};
+pub use error::{Candidate, Error, Result};

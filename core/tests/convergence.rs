@@ -384,6 +384,7 @@ fn arb_meeting() -> impl Strategy<Value = Meeting> {
                     title,
                     target,
                     at,
+                    zone: at.map(|_| "America/Chicago".into()),
                     location: location.clone(),
                     host: location,
                     roles,
@@ -435,6 +436,7 @@ fn arb_plan() -> impl Strategy<Value = Plan> {
                     created_by_name: Some("Device d".into()),
                     created_at: -5,
                     retention_months: Some(12),
+                    zone: Some("America/Phoenix".into()),
                 },
                 targets: targets
                     .into_iter()

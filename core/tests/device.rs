@@ -492,7 +492,14 @@ fn csv_export_has_a_row_per_contact() -> TestResult {
     assert_eq!(device.export_contacts_csv(&group, &file)?, 7);
     let text = std::fs::read_to_string(&file)?;
     assert_eq!(text.lines().count(), 8);
-    assert!(text.starts_with("contact_id,time,canvasser,place,result"));
+    assert!(text.starts_with("contact_id,time,canvasser,canvasser_name,place,result"));
+    // The canvasser by name too: here, this device's own.
+    let name = &device.info().name;
+    assert!(
+        text.lines()
+            .skip(1)
+            .all(|l| l.contains(&format!(",{name},")))
+    );
     assert!(text.contains("Person 3"));
     Ok(())
 }
@@ -627,7 +634,8 @@ fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_re
         "ws://other:1/v1/sync"
     );
     // Aliases belong to the relay that named them: a move forgets them.
-    f.device.remember_relay("wss://elsewhere.example.org/v1/sync")?;
+    f.device
+        .remember_relay("wss://elsewhere.example.org/v1/sync")?;
     assert!(f.device.relay_aliases()?.is_empty());
     f.device.remember_relay("wss://relay.example.org/v1/sync")?;
     let (invite, _) = f.device.create_invite(

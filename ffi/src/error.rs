@@ -53,12 +53,13 @@ impl From<Core> for GroundworkError {
         match e {
             Core::InvalidValue { .. }
             | Core::Invalid { .. }
+            | Core::Ambiguous { .. }
             | Core::NoRelay
             | Core::OtherRelay { .. }
             | Core::DocumentTooLarge { .. } => Self::InvalidInput(message),
             Core::ConsentRequired => Self::ConsentRequired(message),
-            Core::NotFound { .. } => Self::NotFound(message),
-            Core::NotAllowed { .. } => Self::NotAllowed(message),
+            Core::NotFound { .. } | Core::NoMatch { .. } => Self::NotFound(message),
+            Core::NotAllowed { .. } | Core::NotHeld { .. } => Self::NotAllowed(message),
             Core::NotInitialized { .. } => Self::NotInitialized(message),
             Core::AlreadyInitialized { .. } => Self::AlreadyInitialized(message),
             Core::WrongKey { .. } => Self::WrongKey(message),

@@ -90,6 +90,14 @@ pub const MIGRATION: &str = "
     ) WITHOUT ROWID;
 ";
 
+/// Each shared meeting's IANA time zone (the store's migration 10). Forgetting that the index
+/// was built makes the relay build it again from every group's plan at its next start
+/// ([`built`]): meetings shared before the column get their zone, and boards theirs.
+pub const MEETING_ZONES: &str = "
+    ALTER TABLE campaign_meetings ADD COLUMN zone TEXT;
+    DELETE FROM campaign_built;
+";
+
 /// Replaces everything the index holds of `group` with `shared` (nothing, when it does not
 /// share).
 pub fn write_group(
@@ -155,8 +163,9 @@ pub fn write_group(
         };
         tx.execute(
             "INSERT INTO campaign_meetings
-               (group_id, meeting_id, official_key, status, at, place, title, visibility, joins)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+               (group_id, meeting_id, official_key, status, at, place, title, visibility, joins,
+                zone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             &[
                 &group,
                 &m.meeting_id,
@@ -167,6 +176,7 @@ pub fn write_group(
                 &m.title,
                 &m.visibility.as_str(),
                 &joins,
+                &m.zone,
             ],
         )?;
     }
@@ -448,20 +458,29 @@ pub fn official(conn: &mut dyn Sql, key: &str) -> Result<Option<OfficialDetail>,
     let Some(official) = official_row(conn, key)? else {
         return Ok(None);
     };
+    let county_zone = groundwork_core::places::county(&official.county)
+        .ok()
+        .map(|c| c.zone);
     let meetings = conn
         .query(
-            "SELECT m.group_id, g.name, m.status, m.at, m.place
+            "SELECT m.group_id, g.name, m.status, m.at, m.place, m.zone
              FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
              WHERE m.official_key = $1 ORDER BY m.at IS NULL, m.at, g.name",
             &[&key],
         )?
         .into_iter()
         .map(|r| {
+            let at: Option<i64> = r.get(3)?;
+            let zone = r
+                .get::<Option<String>>(5)?
+                .or(county_zone.map(str::to_owned));
             Ok(MeetingReport {
                 group_id: r.get(0)?,
                 group_name: r.get(1)?,
                 status: parse(r.get(2)?)?,
-                at: r.get(3)?,
+                local: at.map(|at| groundwork_core::time::local_rfc3339(at, zone.as_deref())),
+                at,
+                zone,
                 place: r.get(4)?,
             })
         })
@@ -486,7 +505,8 @@ pub fn dump(conn: &mut dyn Sql) -> Result<Vec<String>, DbError> {
         ),
         (
             "campaign_meetings",
-            "group_id, meeting_id, official_key, status, at, place, title, visibility, joins",
+            "group_id, meeting_id, official_key, status, at, place, title, visibility, joins, \
+             zone",
             "group_id, meeting_id",
         ),
         (
@@ -590,7 +610,7 @@ pub fn board(
         let mut meetings = std::collections::BTreeMap::new();
         let mut joins = std::collections::BTreeMap::new();
         for r in conn.query(
-            "SELECT m.group_id, g.name, m.meeting_id, m.status, m.at, m.place, m.joins
+            "SELECT m.group_id, g.name, m.meeting_id, m.status, m.at, m.place, m.joins, m.zone
              FROM campaign_meetings m JOIN campaign_groups g ON g.group_id = m.group_id
              WHERE m.official_key = $1",
             &[&key],
@@ -613,6 +633,7 @@ pub fn board(
                     group_name,
                     status: parse(r.get(3)?)?,
                     at: r.get(4)?,
+                    zone: r.get(7)?,
                     place: r.get(5)?,
                 },
             );

@@ -293,6 +293,9 @@ const MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX documents_by_group ON documents(group_id);
     ",
+    // 10: each shared meeting's time zone; the campaign index is built again from every
+    // group's plan at the next start, so that meetings shared before have theirs too.
+    crate::campaign::MEETING_ZONES,
 ];
 
 /// The PostgreSQL schema, by version (`schema_migrations` records each one applied), as
@@ -301,6 +304,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/001_relay.sql"),
     include_str!("../migrations/postgres/002_change_log.sql"),
     include_str!("../migrations/postgres/003_documents_by_group.sql"),
+    include_str!("../migrations/postgres/004_meeting_zones.sql"),
 ];
 
 /// The least a storage probe writes: room for a typical batch of changes.

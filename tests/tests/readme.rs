@@ -1,9 +1,12 @@
-//! The README's walkthrough, run as written (its `sh` blocks, in order) against a real relay on
-//! a fresh data directory: what a newcomer pastes must work.
+//! The README's quick start, run as written (its `sh` blocks, in order) against a real relay on
+//! fresh data directories: what a newcomer pastes must work, with names and no other tools.
 
 use std::process::Command;
 
 use groundwork_tests::{Relay, Res, bin};
+
+/// The section the test runs.
+const QUICK_START: &str = "Quick start";
 
 /// The `sh` blocks of the README section titled `heading`, in order.
 fn sh_blocks(readme: &str, heading: &str) -> Res<Vec<String>> {
@@ -24,38 +27,58 @@ fn sh_blocks(readme: &str, heading: &str) -> Res<Vec<String>> {
 }
 
 #[test]
-fn the_readme_walkthrough_works_as_written() -> Res<()> {
+fn the_readme_quick_start_works_as_written() -> Res<()> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))?;
-    let blocks = sh_blocks(&readme, "A walkthrough")?;
-    assert!(blocks.len() >= 3, "{blocks:?}");
-    // The first block builds the release binary and puts it on PATH; the test has the debug
-    // one built already and puts that on PATH instead.
+    // The two commands CI and newcomers copy: the relay on its embedded store, every test.
+    for command in [
+        "cargo run --release -p groundwork-relay -- --listen 127.0.0.1:7878 --data ./relay-data",
+        "./scripts/test",
+    ] {
+        assert!(
+            readme.contains(&format!("```sh\n{command}\n```")),
+            "README.md lost its copy-pasteable `{command}`"
+        );
+    }
+    let blocks = sh_blocks(&readme, QUICK_START)?;
+    assert!(blocks.len() >= 5, "{blocks:?}");
+    // The first block starts the relay and the second builds the release binary; the test
+    // starts a relay of its own and has the debug binaries built already, on PATH instead.
     assert!(
-        blocks[0].contains("cargo build --release -p groundwork-cli"),
+        blocks[0].starts_with("cargo run --release -p groundwork-relay"),
         "{}",
         blocks[0]
     );
+    assert!(
+        blocks[1].contains("cargo build --release -p groundwork-cli"),
+        "{}",
+        blocks[1]
+    );
     let root = tempfile::tempdir()?;
-    // The walkthrough's relay is the one "started as above", on 127.0.0.1:7878.
     let relay = Relay::start(&root.path().join("relay"))?;
+    let relay_data = relay.data.to_string_lossy().into_owned();
     let script = format!(
         "set -euo pipefail\n{}\n",
-        blocks[1..]
+        blocks[2..]
             .join("\n")
             .replace("127.0.0.1:7878", &relay.addr)
+            .replace("./relay-data", &relay_data)
     );
-    // A link alone joins, and sync needs no relay once the device has one.
+    // A link alone joins, names stand for ids, and nothing beyond the shell is needed.
     let commands: Vec<&str> = script.lines().map(str::trim_start).collect();
     assert!(
         commands
             .iter()
             .any(|l| l.starts_with("groundwork join \"$LINK\"") && !l.contains("--relay")),
-        "the walkthrough joins with a link alone"
+        "the quick start joins with a link alone"
     );
     assert!(
         commands
             .iter()
             .any(|l| l.starts_with("groundwork sync --once"))
+    );
+    assert!(
+        !script.contains("python") && !script.contains("jq "),
+        "{script}"
     );
     let bin_dir = bin("groundwork").parent().ok_or("no bin dir")?.to_owned();
     let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
@@ -73,21 +96,40 @@ fn the_readme_walkthrough_works_as_written() -> Res<()> {
         .env_remove("GROUNDWORK_RELAY")
         .env_remove("GROUNDWORK_STORE_KEY")
         .env_remove("GROUNDWORK_KEY_FILE")
+        .env_remove("GROUNDWORK_RELAY_KEY")
+        .env_remove("GROUNDWORK_RELAY_KEY_FILE")
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "the walkthrough failed:\n--- script\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        "the quick start failed:\n--- script\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     for expected in [
-        "with:  Sheriff Example, Sheriff",
-        "groundwork://join?invite=gw1.",
-        "joined ",
-        "removed from group ",
+        "created Riverside Freedom City (",
+        "06065  Riverside, CA (California)",
+        "joined Riverside Freedom City as member",
+        "Sheriff of Riverside, CA R1: none / will-support",
+        "staff added",
+        &format!("http://{}/campaign/login?code=", relay.addr),
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
-    assert!(work.join("contacts.csv").exists());
+    // Ana's scorecard has Ben's answer, brought by her one sync.
+    let r1 = stdout
+        .lines()
+        .filter(|l| l.starts_with("Sheriff of Riverside, CA R1 "))
+        .count();
+    assert_eq!(
+        r1, 1,
+        "Ana's scorecard has no R1 row with Ben's answer:\n{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("Sheriff of Riverside, CA R1 ") && l.contains("will-support")),
+        "{stdout}"
+    );
+    assert!(work.join("ana").is_dir() && work.join("ben").is_dir());
     Ok(())
 }

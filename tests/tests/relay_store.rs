@@ -373,6 +373,7 @@ fn shared(group: &str, name: &str, county: &str, at: i64) -> Res<Shared> {
             official: key.clone(),
             status: "scheduled".parse()?,
             at: Some(at),
+            zone: Some("America/Chicago".into()),
             place: Some("County building".into()),
             title: Some("Ask the sheriff".into()),
             visibility: "public".parse()?,

@@ -95,11 +95,25 @@ impl Device {
     }
 
     /// Writes every contact of a group to a CSV file only its owner can read, every cell safe
-    /// to open in a spreadsheet ([`crate::export`]); returns how many.
-    pub fn export_contacts_csv(&self, group_id: &str, path: &Path) -> Result<usize> {
+    /// to open in a spreadsheet ([`crate::export`]); returns how many. Each row names its
+    /// canvasser by device id and by the name on the group's roster.
+    pub fn export_contacts_csv(&mut self, group_id: &str, path: &Path) -> Result<usize> {
         self.group(group_id)?;
         let rows = index::all_contacts(self.store.conn(), group_id)?;
-        write_csv(&rows, path)
+        let names = self.canvasser_names(group_id)?;
+        write_csv(&rows, &names, path)
+    }
+
+    /// The names of a group's devices by id, from its roster (as last synced), and this
+    /// device's own: who logged each contact, for exports.
+    fn canvasser_names(&mut self, group_id: &str) -> Result<HashMap<String, String>> {
+        let mut names: HashMap<String, String> = self
+            .members(group_id)?
+            .into_iter()
+            .map(|(id, m)| (id, m.name))
+            .collect();
+        names.insert(self.info.device_id.clone(), self.info.name.clone());
+        Ok(names)
     }
 
     /// Sets how many months of contacts a group keeps (`None`: all; leads only), after
@@ -121,7 +135,8 @@ impl Device {
                 .into_iter()
                 .filter(|r| period_of(r.at) < oldest)
                 .collect();
-            exported = write_csv(&rows, path)?;
+            let names = self.canvasser_names(group_id)?;
+            exported = write_csv(&rows, &names, path)?;
         }
         self.set_group_retention(group_id, months)?;
         self.apply_retention()?;
@@ -197,13 +212,15 @@ impl Device {
 }
 
 /// Writes contacts to a CSV file only its owner can read, every cell safe to open in a
-/// spreadsheet ([`crate::export`]); returns how many.
-fn write_csv(rows: &[ContactRow], path: &Path) -> Result<usize> {
+/// spreadsheet ([`crate::export`]); returns how many. `names` gives canvassers' names by device
+/// id (a device missing from it, say one removed before the roster was synced, gets none).
+fn write_csv(rows: &[ContactRow], names: &HashMap<String, String>, path: &Path) -> Result<usize> {
     let mut out = crate::export::CsvWriter::create(path)?;
     out.write_row([
         "contact_id",
         "time",
         "canvasser",
+        "canvasser_name",
         "place",
         "result",
         "support",
@@ -219,6 +236,7 @@ fn write_csv(rows: &[ContactRow], path: &Path) -> Result<usize> {
             r.contact_id.as_str(),
             &crate::time::format_rfc3339(r.at),
             &r.canvasser,
+            names.get(&r.canvasser).map_or("", String::as_str),
             r.place.as_deref().unwrap_or(""),
             &r.result,
             &r.support.map(|s| s.to_string()).unwrap_or_default(),

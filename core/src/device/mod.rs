@@ -4,13 +4,14 @@
 //! This file holds the [`Device`] itself (opening, the documents it keeps loaded, index
 //! rebuilds, compaction, applying changes) and the helpers every concern shares; the methods
 //! live by concern: [`plan`] (groups, targets, meetings, actions, responses), [`contacts`],
-//! [`membership`] (joining, the roster, wipes, invites) and [`sync`] (what the network code
-//! needs from the store).
+//! [`membership`] (joining, the roster, wipes, invites), [`resolve`] (names typed for ids) and
+//! [`sync`] (what the network code needs from the store).
 
 mod boards;
 mod contacts;
 mod membership;
 mod plan;
+mod resolve;
 mod sync;
 
 pub use membership::JoinRelay;

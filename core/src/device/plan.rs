@@ -103,13 +103,46 @@ impl Device {
         index::targets(self.store.conn(), group_id)
     }
 
-    /// Creates a meeting in a group's plan.
+    /// Creates a meeting in a group's plan, in its official's county's time zone, else the
+    /// group's.
     pub fn create_meeting(&mut self, group_id: &str, new: NewMeeting) -> Result<String> {
+        self.create_meeting_in(group_id, new, None)
+    }
+
+    /// Creates a meeting in a group's plan in `zone` (an IANA name; `None`: as
+    /// [`Device::create_meeting`]). See [`Plan::create_meeting_in`].
+    pub fn create_meeting_in(
+        &mut self,
+        group_id: &str,
+        new: NewMeeting,
+        zone: Option<&str>,
+    ) -> Result<String> {
         let id = new_entity_id()?;
         self.edit_plan(group_id, |plan, now| {
-            plan.create_meeting(&id, new, now).map(|_| ())
+            plan.create_meeting_in(&id, new, zone, now).map(|_| ())
         })?;
         Ok(id)
+    }
+
+    /// Sets when a meeting is and in which zone, as a person types them
+    /// ([`Plan::set_meeting_time`]); returns the meeting.
+    pub fn set_meeting_time(
+        &mut self,
+        meeting_id: &str,
+        at: Option<&str>,
+        zone: Option<&str>,
+    ) -> Result<Meeting> {
+        let group_id = self.group_of(Entity::Meeting, meeting_id)?;
+        self.edit_plan(&group_id, |plan, _| {
+            plan.set_meeting_time(meeting_id, at, zone).cloned()
+        })
+    }
+
+    /// Sets a group's time zone, for its meetings with no county (leads only); `None`: its
+    /// jurisdiction's.
+    pub fn set_group_zone(&mut self, group_id: &str, zone: Option<&str>) -> Result<()> {
+        self.lead_only(group_id, "set the group's time zone")?;
+        self.edit_plan(group_id, |plan, _| plan.set_group_zone(zone))
     }
 
     /// Appends an item to a meeting's agenda; returns the item's id.
@@ -205,11 +238,15 @@ impl Device {
         Ok(())
     }
 
-    /// A meeting in full (agenda, roles, notes), read from the plan document.
+    /// A meeting in full (agenda, roles, notes), read from the plan document, its `zone`
+    /// filled in when it has none of its own (a meeting from before zones:
+    /// [`Plan::meeting_zone`]).
     pub fn meeting(&mut self, meeting_id: &str) -> Result<Meeting> {
         let group_id = self.group_of(Entity::Meeting, meeting_id)?;
         let plan = self.plan(&group_id)?;
-        plan.meeting(meeting_id).cloned()
+        let mut meeting = plan.meeting(meeting_id)?.clone();
+        meeting.zone = plan.meeting_zone(&meeting);
+        Ok(meeting)
     }
 
     /// A group's meetings.
@@ -247,9 +284,25 @@ impl Device {
         })
     }
 
-    /// The scorecard: one row per target and rule.
+    /// The scorecard: one row per target and rule. A canvasser's device holds no answers (its
+    /// group's brief, not the plan): it is told so, rather than shown every rule as unknown.
     pub fn scorecard(&self, group_id: &str, target: Option<&str>) -> Result<Vec<ScorecardRow>> {
-        self.group(group_id)?;
+        let group = self.group(group_id)?;
+        if group.role == Role::Canvasser.as_str() {
+            return Err(Error::NotHeld {
+                what: "the officials' answers",
+                reason: format!(
+                    "this device is a canvasser in {}, and a canvasser's device holds the \
+                     group's brief (its officials and the meetings shown to canvassers), not \
+                     its plan, where the answers are; a lead or member can show the scorecard",
+                    if group.name.is_empty() {
+                        group_id
+                    } else {
+                        &group.name
+                    }
+                ),
+            });
+        }
         if let Some(target) = target {
             let known = index::targets(self.store.conn(), group_id)?
                 .iter()
@@ -300,6 +353,7 @@ impl Device {
                 title: m.title,
                 target: m.target,
                 at: m.at,
+                zone: m.zone,
                 location: m.location,
                 host: None,
                 roles: Default::default(),

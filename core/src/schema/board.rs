@@ -59,6 +59,10 @@ pub struct BoardMeeting {
     /// When (Unix ms).
     #[autosurgeon(missing = "Default::default")]
     pub at: Option<i64>,
+    /// Its IANA time zone, what `at` is shown in; `None` on boards from before zones, read as
+    /// the county's ([`Board::zone_of`]).
+    #[autosurgeon(missing = "Default::default")]
+    pub zone: Option<String>,
     /// Where, when the group shared it.
     #[autosurgeon(missing = "Default::default")]
     pub place: Option<String>,
@@ -100,6 +104,14 @@ impl Board {
     /// Reads a board document.
     pub fn read(doc: &AutoCommit, doc_id: &str) -> Result<Self> {
         schema::hydrate(doc, doc_id, DocKind::Board)
+    }
+
+    /// The zone a meeting's time is shown in: its own, else the county's.
+    pub fn zone_of<'a>(&'a self, meeting: &'a BoardMeeting) -> Option<&'a str> {
+        meeting
+            .zone
+            .as_deref()
+            .or_else(|| crate::places::county(&self.board_of).ok().map(|c| c.zone))
     }
 
     /// Every group on the board.

@@ -59,6 +59,9 @@ pub struct BriefMeeting {
     /// When (Unix ms).
     #[autosurgeon(missing = "Default::default")]
     pub at: Option<i64>,
+    /// Its IANA time zone ([`Plan::meeting_zone`]): what its time is shown in.
+    #[autosurgeon(missing = "Default::default")]
+    pub zone: Option<String>,
     /// Where.
     #[autosurgeon(missing = "Default::default")]
     pub location: Option<String>,
@@ -86,6 +89,7 @@ impl Brief {
                         title: m.title.clone(),
                         target: m.target.clone(),
                         at: m.at,
+                        zone: plan.meeting_zone(m),
                         location: m.location.clone(),
                         status: m.status,
                     },

@@ -62,6 +62,11 @@ pub struct Profile {
     /// a lead sets it. A lead's setting.
     #[autosurgeon(hydrate = "crate::schema::lenient::opt_uint_or_int")]
     pub retention_months: Option<u64>,
+    /// The group's IANA time zone, for its meetings with no county to take one from (its own
+    /// organizing meetings): set from its jurisdiction when that names one county. `None` in
+    /// plans from before zones, read as the same default ([`Plan::group_zone`]).
+    #[autosurgeon(missing = "Default::default")]
+    pub zone: Option<String>,
 }
 
 fn shares_by_default() -> bool {
@@ -143,6 +148,12 @@ pub struct Meeting {
     /// When it is (Unix milliseconds), once known.
     #[autosurgeon(missing = "Default::default")]
     pub at: Option<i64>,
+    /// Its IANA time zone (`America/Los_Angeles`): the zone its time is shown in, and the one
+    /// a time typed without an offset means. Set when it is created, from its official's
+    /// county, else the group's zone, unless a lead gives another. `None` in meetings from
+    /// before zones, read as that same default ([`Plan::meeting_zone`]); `None` there too: UTC.
+    #[autosurgeon(missing = "Default::default")]
+    pub zone: Option<String>,
     /// Where it is.
     #[autosurgeon(missing = "Default::default")]
     pub location: Option<String>,
@@ -274,6 +285,9 @@ pub struct NewMeeting {
     /// Where.
     pub location: Option<String>,
 }
+// A new meeting's zone is its official's county's or the group's ([`Plan::create_meeting`]);
+// a lead's choice is given beside it ([`Plan::create_meeting_in`]): a field here would change
+// the mobile bindings' record for what only the command line sets so far.
 
 /// The fields of a new action item.
 #[derive(Clone, Debug, Default)]
@@ -314,7 +328,7 @@ impl Plan {
         created_by: &str,
         now: i64,
     ) -> Result<Self> {
-        Ok(Plan {
+        let mut plan = Plan {
             schema: SCHEMA_VERSION,
             group_id: group_id.to_owned(),
             profile: Profile {
@@ -325,12 +339,63 @@ impl Plan {
                 created_at: now,
                 retention_months: None,
                 shares: true,
+                zone: None,
             },
             targets: BTreeMap::new(),
             meetings: BTreeMap::new(),
             actions: BTreeMap::new(),
             responses: BTreeMap::new(),
-        })
+        };
+        plan.profile.zone = plan.group_zone().map(str::to_owned);
+        Ok(plan)
+    }
+
+    /// The group's time zone: the one it set, else its jurisdiction's when that names one
+    /// county ([`crate::places::jurisdiction_county`]), else none (times in UTC).
+    pub fn group_zone(&self) -> Option<&str> {
+        match &self.profile.zone {
+            Some(zone) => Some(zone),
+            None => crate::places::jurisdiction_county(self.profile.jurisdiction.as_deref()?)
+                .map(|c| c.zone),
+        }
+    }
+
+    /// Sets the group's time zone (an IANA name), or (`None`) goes back to its jurisdiction's.
+    pub fn set_group_zone(&mut self, zone: Option<&str>) -> Result<()> {
+        self.profile.zone = zone.map(crate::time::zone).transpose()?;
+        Ok(())
+    }
+
+    /// The zone a new meeting with `target` is in: `zone` if given (checked), else the
+    /// target's county's, else the group's ([`Plan::group_zone`]); `None`: UTC.
+    pub fn new_meeting_zone(
+        &self,
+        target: Option<&str>,
+        zone: Option<&str>,
+    ) -> Result<Option<String>> {
+        if let Some(zone) = zone {
+            return crate::time::zone(zone).map(Some);
+        }
+        let county = target
+            .and_then(|t| self.targets.get(t))
+            .and_then(|t| t.county.as_deref())
+            .and_then(|fips| crate::places::county(fips).ok());
+        Ok(county
+            .map(|c| c.zone)
+            .or_else(|| self.group_zone())
+            .map(str::to_owned))
+    }
+
+    /// A meeting's zone: its own, else (a meeting from before zones) the one it would be
+    /// given now, from its official's county or the group; `None`: UTC.
+    pub fn meeting_zone(&self, meeting: &Meeting) -> Option<String> {
+        match &meeting.zone {
+            Some(zone) => Some(zone.clone()),
+            None => self
+                .new_meeting_zone(meeting.target.as_deref(), None)
+                .ok()
+                .flatten(),
+        }
     }
 
     /// Adds an official to ask. With a county and an office, the name and title may be left
@@ -397,8 +462,22 @@ impl Plan {
         Ok(self.targets.entry(id.to_owned()).or_insert(target))
     }
 
-    /// Creates a meeting in `draft` status.
+    /// Creates a meeting in `draft` status, in its official's county's time zone, else the
+    /// group's ([`Plan::new_meeting_zone`]).
     pub fn create_meeting(&mut self, id: &str, new: NewMeeting, now: i64) -> Result<&Meeting> {
+        self.create_meeting_in(id, new, None, now)
+    }
+
+    /// Creates a meeting in `draft` status in `zone` (a lead's choice, checked), else as
+    /// [`Plan::create_meeting`] does. `new.at` is an instant: a time typed without an offset
+    /// is read in the same zone first ([`Plan::new_meeting_zone`], [`crate::time::parse_local`]).
+    pub fn create_meeting_in(
+        &mut self,
+        id: &str,
+        new: NewMeeting,
+        zone: Option<&str>,
+        now: i64,
+    ) -> Result<&Meeting> {
         let title = non_empty("meeting title", &new.title)?;
         match (new.kind, &new.target) {
             (MeetingKind::Official, None) => {
@@ -412,12 +491,14 @@ impl Plan {
             }
             (MeetingKind::Organizing, None) => {}
         }
+        let zone = self.new_meeting_zone(new.target.as_deref(), zone)?;
         let meeting = Meeting {
             id: id.to_owned(),
             kind: new.kind,
             title,
             target: new.target,
             at: new.at,
+            zone,
             location: optional(new.location),
             host: None,
             roles: BTreeMap::new(),
@@ -431,6 +512,38 @@ impl Plan {
             created_at: now,
         };
         Ok(self.meetings.entry(id.to_owned()).or_insert(meeting))
+    }
+
+    /// Sets when a meeting is, as a person types it, and in which zone. `at` without an
+    /// offset is local to the meeting's zone (the new one, if `zone` is given):
+    /// [`crate::time::parse_local`]. `zone` alone moves the meeting's time to that zone at the
+    /// same clock time (a lead correcting the zone of a meeting typed as 18:30 means 18:30
+    /// there). Returns the meeting.
+    pub fn set_meeting_time(
+        &mut self,
+        meeting: &str,
+        at: Option<&str>,
+        zone: Option<&str>,
+    ) -> Result<&Meeting> {
+        let m = self.meeting(meeting)?;
+        let old_zone = self.meeting_zone(m);
+        let new_zone = match zone {
+            Some(z) => Some(crate::time::zone(z)?),
+            None => old_zone.clone(),
+        };
+        let new_at = match (at, m.at) {
+            (Some(text), _) => Some(crate::time::parse_local(text, new_zone.as_deref())?),
+            (None, Some(ms)) if new_zone != old_zone => Some(crate::time::same_local_time(
+                ms,
+                old_zone.as_deref(),
+                new_zone.as_deref(),
+            )?),
+            (None, kept) => kept,
+        };
+        let m = self.meeting_mut(meeting)?;
+        m.at = new_at;
+        m.zone = new_zone;
+        Ok(m)
     }
 
     /// Appends an item to a meeting's agenda.
@@ -686,6 +799,112 @@ mod tests {
         };
         assert!(refused(&mut p, place_alone).contains("needs its county"));
         assert!(p.targets.is_empty());
+    }
+
+    fn meeting(target: Option<&str>) -> NewMeeting {
+        NewMeeting {
+            kind: if target.is_some() {
+                MeetingKind::Official
+            } else {
+                MeetingKind::Organizing
+            },
+            title: "Ask".into(),
+            target: target.map(Into::into),
+            at: None,
+            location: None,
+        }
+    }
+
+    #[test]
+    fn a_meeting_is_in_its_officials_county_else_the_groups_zone() -> Result<()> {
+        let mut p = Plan::new("g", "G", Some("Maricopa County, AZ".into()), "d", 0)?;
+        assert_eq!(p.profile.zone.as_deref(), Some("America/Phoenix"));
+        p.add_target("yolo", by_office("06113", Office::Sheriff, None))?;
+        let m = p.create_meeting("m1", meeting(Some("yolo")), 1)?;
+        assert_eq!(m.zone.as_deref(), Some("America/Los_Angeles"));
+        let m = p.create_meeting("m2", meeting(None), 1)?;
+        assert_eq!(m.zone.as_deref(), Some("America/Phoenix"));
+        let m = p.create_meeting_in("m3", meeting(Some("yolo")), Some("america/denver"), 1)?;
+        assert_eq!(m.zone.as_deref(), Some("America/Denver"));
+        assert!(
+            p.create_meeting_in("m4", meeting(None), Some("Mars/Olympus"), 1)
+                .is_err()
+        );
+        // A group whose jurisdiction names no one county: UTC.
+        let mut q = plan();
+        assert_eq!(q.create_meeting("m", meeting(None), 1)?.zone, None);
+        q.set_group_zone(Some("America/New_York"))?;
+        assert_eq!(
+            q.create_meeting("n", meeting(None), 1)?.zone.as_deref(),
+            Some("America/New_York")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_meetings_time_is_typed_in_its_zone() -> Result<()> {
+        let mut p = plan();
+        p.add_target("yolo", by_office("06113", Office::Sheriff, None))?;
+        p.create_meeting("m", meeting(Some("yolo")), 1)?;
+        let m = p.set_meeting_time("m", Some("2026-12-15T18:30"), None)?;
+        assert_eq!(
+            m.at,
+            crate::time::parse_rfc3339("2026-12-16T02:30:00Z").ok()
+        );
+        // The zone alone keeps the clock time: 18:30, now in Phoenix.
+        let m = p.set_meeting_time("m", None, Some("America/Phoenix"))?;
+        assert_eq!(
+            m.at.map(|at| crate::time::format_local(at, m.zone.as_deref())),
+            Some("Tue 15 Dec 2026, 18:30 MST".into())
+        );
+        // Both: the time is read in the new zone.
+        let m = p.set_meeting_time("m", Some("2026-03-08 03:30"), Some("America/Los_Angeles"))?;
+        assert_eq!(
+            m.at,
+            crate::time::parse_rfc3339("2026-03-08T10:30:00Z").ok()
+        );
+        let gap = p
+            .set_meeting_time("m", Some("2026-03-08T02:30"), None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            gap.contains("does not exist in America/Los_Angeles"),
+            "{gap}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_meeting_from_before_zones_takes_its_default_zone() -> Result<()> {
+        use automerge::ROOT;
+        use automerge::transaction::Transactable;
+        let mut p = Plan::new("g", "G", Some("Yolo County, CA".into()), "d", 0)?;
+        p.add_target("t", by_office("04013", Office::Sheriff, None))?;
+        p.create_meeting("official", meeting(Some("t")), 1)?;
+        p.create_meeting("own", meeting(None), 1)?;
+        let mut doc = schema::new_doc();
+        schema::reconcile(&mut doc, &p, "g", DocKind::Plan)?;
+        let get = |doc: &automerge::AutoCommit, obj: &automerge::ObjId, key: &str| {
+            use automerge::ReadDoc;
+            doc.get(obj, key)?
+                .map(|(_, id)| id)
+                .ok_or(Error::Random(format!("no {key}")))
+        };
+        let meetings = get(&doc, &ROOT, "meetings")?;
+        for id in ["official", "own"] {
+            let m = get(&doc, &meetings, id)?;
+            doc.delete(&m, "zone")?;
+        }
+        let profile = get(&doc, &ROOT, "profile")?;
+        doc.delete(&profile, "zone")?;
+        let loaded: Plan = schema::hydrate(&doc, "g", DocKind::Plan)?;
+        assert_eq!(loaded.meetings["own"].zone, None);
+        assert_eq!(loaded.profile.zone, None);
+        let zone = |id: &str| loaded.meeting_zone(&loaded.meetings[id]);
+        assert_eq!(zone("official").as_deref(), Some("America/Phoenix"));
+        assert_eq!(zone("own").as_deref(), Some("America/Los_Angeles"));
+        Ok(())
     }
 
     #[test]

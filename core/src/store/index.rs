@@ -49,6 +49,8 @@ pub struct MeetingRow {
     pub target_id: Option<String>,
     /// When (Unix milliseconds).
     pub at: Option<i64>,
+    /// Its IANA time zone, what `at` is shown in (`None`: UTC).
+    pub zone: Option<String>,
     /// Where.
     pub location: Option<String>,
     /// Its status.
@@ -178,8 +180,8 @@ pub fn replace_brief(tx: &Transaction<'_>, brief: &crate::schema::brief::Brief) 
     let mut stmt = tx.prepare_cached(
         "INSERT INTO idx_meetings
          (meeting_id, group_id, kind, title, target_id, at, location, status, agenda_items,
-          created_at, visibility)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 0, 'private')",
+          created_at, visibility, zone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 0, 'private', ?9)",
     )?;
     for m in brief.meetings.values() {
         stmt.execute(params![
@@ -191,6 +193,7 @@ pub fn replace_brief(tx: &Transaction<'_>, brief: &crate::schema::brief::Brief) 
             m.at,
             m.location,
             m.status.as_str(),
+            m.zone,
         ])?;
     }
     tx.prepare_cached(
@@ -239,8 +242,8 @@ pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO idx_meetings
          (meeting_id, group_id, kind, title, target_id, at, location, status, agenda_items,
-          created_at, visibility)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+          created_at, visibility, zone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     for m in plan.meetings.values() {
         stmt.execute(params![
@@ -255,6 +258,7 @@ pub fn replace_plan(tx: &Transaction<'_>, plan: &Plan) -> Result<()> {
             m.agenda.len() as i64,
             m.created_at,
             m.visibility.as_str(),
+            plan.meeting_zone(m),
         ])?;
     }
     // The group's row mirrors its profile (a rename, the sharing setting) as the plan says.
@@ -380,19 +384,34 @@ pub fn targets(conn: &Connection, group_id: &str) -> Result<Vec<TargetRow>> {
 
 /// A group's meetings, soonest first (undated ones last, by creation).
 pub fn meetings(conn: &Connection, group_id: &str) -> Result<Vec<MeetingRow>> {
+    // A row from before zones (NULL) reads as its meeting's default zone: its official's
+    // county's, else the group's jurisdiction's (see `Plan::meeting_zone`).
     let mut stmt = conn.prepare_cached(
-        "SELECT meeting_id, kind, title, target_id, at, location, status, agenda_items,
-                visibility
-         FROM idx_meetings WHERE group_id = ?1
-         ORDER BY at IS NULL, at, created_at, meeting_id",
+        "SELECT m.meeting_id, m.kind, m.title, m.target_id, m.at, m.location, m.status,
+                m.agenda_items, m.visibility, m.zone, t.county, g.jurisdiction
+         FROM idx_meetings m
+         LEFT JOIN idx_targets t ON t.target_id = m.target_id AND t.group_id = m.group_id
+         LEFT JOIN groups g ON g.group_id = m.group_id
+         WHERE m.group_id = ?1
+         ORDER BY m.at IS NULL, m.at, m.created_at, m.meeting_id",
     )?;
     let rows = stmt.query_map([group_id], |r| {
+        let zone: Option<String> = r.get(9)?;
+        let county: Option<String> = r.get(10)?;
+        let jurisdiction: Option<String> = r.get(11)?;
+        let zone = zone.or_else(|| {
+            county
+                .and_then(|fips| crate::places::county(&fips).ok())
+                .or_else(|| crate::places::jurisdiction_county(jurisdiction.as_deref()?))
+                .map(|c| c.zone.to_owned())
+        });
         Ok(MeetingRow {
             meeting_id: r.get(0)?,
             kind: r.get(1)?,
             title: r.get(2)?,
             target_id: r.get(3)?,
             at: r.get(4)?,
+            zone,
             location: r.get(5)?,
             status: r.get(6)?,
             agenda_items: r.get(7)?,

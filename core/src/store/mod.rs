@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_boards.sql"),
     include_str!("migrations/007_retention.sql"),
     include_str!("migrations/008_relay_aliases.sql"),
+    include_str!("migrations/009_meeting_zones.sql"),
 ];
 
 pub use key::StoreKey;

@@ -605,6 +605,8 @@ pub struct PublicMeeting {
     pub title: String,
     /// When (Unix ms).
     pub at: i64,
+    /// Its IANA time zone (the group's choice, else its county's): what `at` is shown in.
+    pub zone: Option<String>,
     /// Where.
     pub place: Option<String>,
     /// Its status (`requested`, `scheduled`, `held`).
@@ -621,6 +623,18 @@ pub struct PublicMeeting {
     pub group_name: String,
 }
 
+impl PublicMeeting {
+    /// Its time where it is: "Tue 15 Dec 2026, 18:30 PST".
+    pub fn when(&self) -> String {
+        groundwork_core::time::format_local(self.at, self.zone.as_deref())
+    }
+
+    /// The day it is on where it is (`YYYY-MM-DD`): what the map's dates select.
+    pub fn day(&self) -> String {
+        groundwork_core::time::local_date(self.at, self.zone.as_deref())
+    }
+}
+
 /// Public meetings with a time, from `from` to `to` (Unix ms), optionally in one state, by
 /// time, then by group name (in byte order), then by group and meeting id. Cancelled and
 /// declined meetings are left out.
@@ -632,7 +646,7 @@ pub fn public_meetings(
 ) -> Result<Vec<PublicMeeting>, DbError> {
     let found = conn.query(
         "SELECT m.group_id, m.meeting_id, m.title, m.at, m.place, m.status, o.county, o.state,
-                o.title, o.name, g.name
+                o.title, o.name, g.name, m.zone
          FROM campaign_meetings m
          JOIN campaign_officials o ON o.group_id = m.group_id AND o.official_key = m.official_key
          JOIN campaign_groups g ON g.group_id = m.group_id
@@ -650,10 +664,16 @@ pub fn public_meetings(
         let county: String = r.get(6)?;
         let title: Option<String> = r.get(2)?;
         let (official_title, official_name): (String, String) = (r.get(8)?, r.get(9)?);
+        let zone = r.get::<Option<String>>(11)?.or_else(|| {
+            groundwork_core::places::county(&county)
+                .ok()
+                .map(|c| c.zone.to_owned())
+        });
         let m = PublicMeeting {
             id: format!("{group}/{meeting}"),
             title: title.unwrap_or_else(|| format!("Meeting with {official_title}")),
             at: r.get(3)?,
+            zone,
             place: r.get(4)?,
             status: r.get(5)?,
             county_name: groundwork_core::places::county(&county)

@@ -1,4 +1,6 @@
-//! The public meetings as an iCalendar feed (RFC 5545) a person can subscribe to.
+//! The public meetings as an iCalendar feed (RFC 5545) a person can subscribe to. Times are
+//! UTC (`DTSTART:20261216T023000Z`), which every calendar shows in its reader's zone; the
+//! description says the time where the meeting is, with its zone's abbreviation.
 
 use super::data::PublicMeeting;
 
@@ -27,8 +29,12 @@ pub fn calendar(meetings: &[PublicMeeting], now: i64) -> String {
         lines.push(format!(
             "DESCRIPTION:{}",
             text(&format!(
-                "With {}, {}. Hosted by {}. Status: {}.",
-                m.with, m.county_name, m.group_name, m.status
+                "With {}, {}. Hosted by {}. Status: {}. Local time: {}.",
+                m.with,
+                m.county_name,
+                m.group_name,
+                m.status,
+                m.when()
             ))
         ));
         lines.push("END:VEVENT".into());
@@ -93,6 +99,7 @@ mod tests {
             id: "g/m".into(),
             title: "Town hall; the sheriff, and us".into(),
             at: 1_796_925_600_000,
+            zone: Some("America/Los_Angeles".into()),
             place: Some("Library, room 1".into()),
             status: "scheduled".into(),
             county: "06065".into(),
@@ -107,6 +114,11 @@ mod tests {
         assert!(cal.contains("DTSTART:20261210T180000Z\r\n"), "{cal}");
         assert!(cal.contains("DTEND:20261210T190000Z\r\n"));
         assert!(cal.contains("UID:g-m@groundwork\r\n"));
+        let unfolded = cal.replace("\r\n ", "");
+        assert!(
+            unfolded.contains("Local time: Thu 10 Dec 2026\\, 10:00 PST."),
+            "{unfolded}"
+        );
         assert!(
             cal.lines().all(|l| l.trim_end_matches('\r').len() <= 75),
             "{cal}"

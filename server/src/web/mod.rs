@@ -889,10 +889,9 @@ async fn public_map(State(web): State<Web>, Query(q): Query<PublicQuery>) -> Res
             Ok(filters) => filters,
             Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
         };
-    let today = groundwork_core::time::format_rfc3339(now_ms())
-        .get(..10)
-        .unwrap_or_default()
-        .to_owned();
+    // Today where it is earliest (American Samoa, UTC-11): a meeting later today anywhere in
+    // the country is still listed by default.
+    let today = groundwork_core::time::local_date(now_ms(), Some("Pacific/Pago_Pago"));
     let (from, to) = match public_days(&q, &today) {
         Ok(days) => days,
         Err(e) => return problem(StatusCode::BAD_REQUEST, &e),
@@ -900,14 +899,24 @@ async fn public_map(State(web): State<Web>, Query(q): Query<PublicQuery>) -> Res
     let from_text = given(&q.from).map_or(today, str::to_owned);
     let to_text = given(&q.to).unwrap_or_default().to_owned();
     let wanted = state.clone();
+    // The dates are days where each meeting is (18:30 in California on the 15th is the 15th,
+    // though 02:30 UTC on the 16th): a day more is read on each side (no county is a day
+    // from UTC), and each meeting's own day decides.
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
     let found = web
         .db(move |c| {
-            let all = data::public_meetings(c, None, Some(from), to)?;
+            let all = data::public_meetings(c, None, Some(from - DAY_MS), to.map(|t| t + DAY_MS))?;
             Ok(all)
         })
         .await;
-    let all = match found {
-        Ok(m) => m,
+    let all: Vec<_> = match found {
+        Ok(m) => m
+            .into_iter()
+            .filter(|m| {
+                let day = m.day();
+                day >= from_text && (to_text.is_empty() || day <= to_text)
+            })
+            .collect(),
         Err(r) => return r,
     };
     let mut states: Vec<String> = all.iter().map(|m| m.state.clone()).collect();

@@ -1,5 +1,6 @@
 //! The pages, as askama templates (`server/templates/`) and the words they show: positions,
-//! existing policy and offices in plain English, times in UTC.
+//! existing policy and offices in plain English, meetings' times where they are (with the
+//! zone's abbreviation), an official's reports in their county's time, other times in UTC.
 
 use askama::Template;
 use groundwork_core::campaign::OfficialDetail;
@@ -127,6 +128,23 @@ pub fn when(ms: &i64) -> String {
 /// A time, or "never" / "not set".
 pub fn when_opt(ms: &Option<i64>) -> String {
     ms.as_ref().map_or_else(|| "—".to_owned(), when)
+}
+
+/// A meeting's time in its zone: "Tue 15 Dec 2026, 18:30 PST" (UTC, said so, without one).
+pub fn local(ms: &i64, zone: &Option<String>) -> String {
+    groundwork_core::time::format_local(*ms, zone.as_deref())
+}
+
+/// A meeting's time in its zone, or "—" when it has none yet.
+pub fn local_opt(ms: &Option<i64>, zone: &Option<String>) -> String {
+    ms.map_or_else(|| "—".to_owned(), |ms| local(&ms, zone))
+}
+
+/// A time in a county's zone (by FIPS code): when an official's answer was recorded, as the
+/// people of that county would say it.
+pub fn in_county(ms: &i64, county: &str) -> String {
+    let zone = groundwork_core::places::county(county).ok().map(|c| c.zone);
+    groundwork_core::time::format_local(*ms, zone)
 }
 
 /// A position in words.
