@@ -357,7 +357,7 @@ pub fn run(cli: Cli) -> Result<Output> {
                 format!(
                     "{}\nopen it in your browser; it works once, until {}\n",
                     render::clean_line(&link),
-                    format_rfc3339(expires_at)
+                    crate::local::when(expires_at, &crate::local::zone())
                 ),
             )
         }
@@ -496,7 +496,15 @@ pub fn run(cli: Cli) -> Result<Output> {
                 place,
             };
             let target_id = device.add_target(&group, new)?;
-            Output::new(json!({ "target_id": target_id }), format!("{target_id}\n"))
+            let official = device
+                .targets(&group)?
+                .into_iter()
+                .find(|t| t.target_id == target_id)
+                .map_or_else(String::new, |t| render::official_name(&t.name, &t.title));
+            Output::new(
+                json!({ "target_id": target_id }),
+                format!("added {official} ({target_id})\n"),
+            )
         }
         Command::Target(TargetCommand::List { group }) => {
             let rows = device.targets(&group)?;
@@ -555,7 +563,7 @@ pub fn run(cli: Cli) -> Result<Output> {
             device.set_meeting_status(&meeting, status)?;
             Output::new(
                 json!({ "meeting_id": meeting, "status": status }),
-                format!("{meeting}: {status}\n"),
+                format!("{}: {status}\n", meeting_title(&device, &meeting)),
             )
         }
         Command::Meeting(MeetingCommand::Share {
@@ -591,7 +599,8 @@ pub fn run(cli: Cli) -> Result<Output> {
             Output::new(
                 json!({ "meeting_id": meeting, "canvassers": shown }),
                 format!(
-                    "{meeting}: {} canvassers\n",
+                    "{}: {} canvassers\n",
+                    meeting_title(&device, &meeting),
                     if shown { "shown to" } else { "hidden from" }
                 ),
             )
@@ -602,11 +611,15 @@ pub fn run(cli: Cli) -> Result<Output> {
         }) => {
             let joins = (board_meeting != "none").then_some(board_meeting.as_str());
             device.join_board_meeting(&meeting, joins)?;
+            let title = meeting_title(&device, &meeting);
             Output::new(
                 json!({ "meeting_id": meeting, "joins": joins }),
                 match joins {
-                    Some(other) => format!("{meeting} is the same meeting as {other}\n"),
-                    None => format!("{meeting} is its own meeting again\n"),
+                    Some(other) => format!(
+                        "{title} is the same meeting as {}\n",
+                        render::clean_line(other)
+                    ),
+                    None => format!("{title} is its own meeting again\n"),
                 },
             )
         }
@@ -902,6 +915,19 @@ fn remote_member(device: &mut Device, group: &str, text: &str) -> Result<String>
         }
         other => Ok(other?),
     }
+}
+
+/// A meeting's title for a sentence, or its id if the index has no row for it.
+fn meeting_title(device: &Device, meeting: &str) -> String {
+    device
+        .group_of_meeting(meeting)
+        .and_then(|group| device.meetings(&group))
+        .ok()
+        .and_then(|rows| rows.into_iter().find(|m| m.meeting_id == meeting))
+        .map_or_else(
+            || render::clean_line(meeting).to_string(),
+            |m| render::clean_line(&m.title).to_string(),
+        )
 }
 
 /// A group's name for a sentence, or its id while the name is not known (joined, not synced).

@@ -633,7 +633,10 @@ fn an_invite_refuses_a_bad_expiry_or_relay_by_name_and_carries_the_remembered_re
         f.device.relay_or(Some("ws://other:1/v1/sync"))?,
         "ws://other:1/v1/sync"
     );
-    // Aliases belong to the relay that named them: a move forgets them.
+    // Reaching the relay at one of its other addresses keeps them (a node may die before it
+    // names them again); a move to another relay forgets them.
+    f.device.remember_relay("ws://other:1/v1/sync")?;
+    assert_eq!(f.device.relay_aliases()?, vec!["ws://other:1".to_owned()]);
     f.device
         .remember_relay("wss://elsewhere.example.org/v1/sync")?;
     assert!(f.device.relay_aliases()?.is_empty());

@@ -74,7 +74,11 @@ struct Args {
     /// they were made for, and this relay refuses any made for another address. Default: the
     /// --listen address (and localhost for a loopback one); a relay listening on every
     /// address (0.0.0.0) or behind a proxy must name it.
-    #[arg(long = "public-url", env = "GROUNDWORK_PUBLIC_URL", value_delimiter = ',')]
+    #[arg(
+        long = "public-url",
+        env = "GROUNDWORK_PUBLIC_URL",
+        value_delimiter = ','
+    )]
     public_url: Vec<String>,
     /// Keep everything in this PostgreSQL database instead of relay.db (a `postgres://` URL,
     /// or libpq's key=value form). Several relay nodes may share one database. The database
@@ -230,7 +234,11 @@ fn init_logging() {
         EnvFilter::try_from_env("GROUNDWORK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let caps = Targets::new()
         .with_default(LevelFilter::TRACE)
-        .with_targets(groundwork_core::logging::DEPENDENCY_LOG_CAPS.iter().copied());
+        .with_targets(
+            groundwork_core::logging::DEPENDENCY_LOG_CAPS
+                .iter()
+                .copied(),
+        );
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()

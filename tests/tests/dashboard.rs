@@ -204,7 +204,9 @@ fn staff_sign_in_and_see_the_campaign_in_a_real_browser() -> Res<()> {
         assert_eq!(layout["overflow"], 0, "{page} scrolls sideways: {layout}");
         println!("screenshot of {page}: {}", layout["shot"]);
     }
-    let last = seen["matrix_last_column_right"].as_f64().ok_or("no R1373 column")?;
+    let last = seen["matrix_last_column_right"]
+        .as_f64()
+        .ok_or("no R1373 column")?;
     assert!(last <= 0.0, "R1373 ends {last} px past a 1280-px window");
     Ok(())
 }

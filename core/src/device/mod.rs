@@ -20,7 +20,7 @@ pub use sync::DocSyncRecord;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use automerge::{AutoCommit, LoadOptions, OnPartialLoad, TextEncoding};
+use automerge::AutoCommit;
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -277,35 +277,22 @@ fn catch_up<'a>(
         }
         Entry::Occupied(slot) => {
             let loaded = slot.into_mut();
-            let chunks = store::chunks_after(conn, doc_id, loaded.seq)?;
-            for chunk in &chunks {
-                // load_incremental skips what it cannot parse; check first, so a damaged chunk
-                // is reported instead of silently missing.
-                // (Guarded: automerge panics on some malformed bytes, and a damaged file must
-                // not crash the app.)
-                let checked = schema::guarded(|| {
-                    if chunk.snapshot {
-                        let options = LoadOptions::new()
-                            .text_encoding(TextEncoding::Utf8CodeUnit)
-                            .on_partial_load(OnPartialLoad::Error);
-                        AutoCommit::load_with_options(&chunk.bytes, options).map(|_| ())
-                    } else {
-                        automerge::Change::from_bytes(chunk.bytes.clone())
-                            .map(|_| ())
-                            .map_err(automerge::AutomergeError::from)
-                    }
-                });
-                let corrupt = |reason: String| Error::CorruptChunk {
-                    doc: doc_id.to_string(),
-                    seq: chunk.seq,
-                    reason,
-                };
-                checked.map_err(corrupt)?;
-                schema::guarded(|| loaded.doc.load_incremental(&chunk.bytes)).map_err(corrupt)?;
-                loaded.seq = chunk.seq;
-                loaded.chunks += 1;
+            if store::chunks_after(conn, doc_id, loaded.seq)?.is_empty() {
+                return Ok((loaded, false));
             }
-            Ok((loaded, !chunks.is_empty()))
+            // Another process wrote since (a running sync beside a command, the compactor):
+            // the document is read again whole, as on first load, which checks every chunk and
+            // names a damaged one. Its chunks may be several changes at once (one sync
+            // message's) or a snapshot that replaced earlier ones, and only a whole load
+            // parses them all with their dependencies in place.
+            let chunks = store::chunks_after(conn, doc_id, 0)?;
+            let seq = chunks.last().map_or(loaded.seq, |c| c.seq);
+            *loaded = Loaded {
+                doc: compaction::load(doc_id, &chunks)?,
+                seq,
+                chunks: chunks.len() as i64,
+            };
+            Ok((loaded, true))
         }
     }
 }

@@ -43,8 +43,10 @@ impl Device {
     /// The addresses another relay said were its own are forgotten.
     pub fn remember_relay(&mut self, relay: &str) -> Result<()> {
         crate::relay::check(relay)?;
+        // Another address of the same relay (a node the relay named as its own) keeps the
+        // addresses it named; only a move to another relay forgets them.
         let same = match self.relay()? {
-            Some(home) => crate::relay::audience(&home)? == crate::relay::audience(relay)?,
+            Some(home) => self.is_home_relay(&home, relay)?,
             None => false,
         };
         if same {
@@ -62,14 +64,14 @@ impl Device {
     }
 
     /// Records the addresses `relay` says are its own (`--public-url` on each of its nodes),
-    /// when `relay` is the one this device remembers: a later `--relay` naming one of them is
-    /// the same relay, not a move.
+    /// when `relay` is this device's relay (or it has none yet): a later `--relay` naming one of
+    /// them is the same relay, not a move.
     pub fn remember_relay_aliases(&mut self, relay: &str, urls: &[String]) -> Result<()> {
-        let Some(home) = self.relay()? else {
-            return Ok(());
-        };
-        if crate::relay::audience(&home)? != crate::relay::audience(relay)? {
-            return Ok(());
+        match self.relay()? {
+            // The relay answered this connection: it is this device's relay from now on.
+            None => self.remember_relay(relay)?,
+            Some(home) if !self.is_home_relay(&home, relay)? => return Ok(()),
+            Some(_) => {}
         }
         let mut audiences: Vec<String> = urls
             .iter()

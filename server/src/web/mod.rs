@@ -221,8 +221,23 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// The relay's front page: links to the public map and the dashboard, and the sync URL.
-async fn home(State(web): State<Web>) -> Response {
+/// The relay's front page: links to the public map and the dashboard, and the sync URL. A
+/// WebSocket dialled here (a relay URL without its path) is told 404, as before the page
+/// existed, so a device can say which path to add.
+async fn home(State(web): State<Web>, headers: HeaderMap) -> Response {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return problem(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no sync endpoint here: devices dial {}",
+                groundwork_core::relay::SYNC_PATH
+            ),
+        );
+    }
     html(
         StatusCode::OK,
         pages::Home {
