@@ -358,7 +358,7 @@ pub fn contacts(rows: &[ContactRow]) -> String {
             s,
             "{}  {}  {:<16} support {}  {}",
             clean_line(&c.contact_id),
-            format_rfc3339(c.at),
+            here(c.at),
             clean_line(&c.result),
             c.support.map_or_else(|| "-".to_owned(), |n| n.to_string()),
             opt(&c.place)
@@ -377,10 +377,10 @@ pub fn status(connection: Option<&ConnectionRecord>, docs: &[DocSyncRecord]) -> 
                 "relay {}: {} since {}",
                 clean_line(&c.relay),
                 c.state,
-                format_rfc3339(c.since)
+                here(c.since)
             );
             if let Some(at) = c.retry_at {
-                let _ = write!(s, ", next attempt {}", format_rfc3339(at));
+                let _ = write!(s, ", next attempt {}", here(at));
             }
             if let Some(e) = &c.last_error {
                 let _ = write!(s, " (last error: {})", clean_line(e));
@@ -389,10 +389,7 @@ pub fn status(connection: Option<&ConnectionRecord>, docs: &[DocSyncRecord]) -> 
         }
     }
     for d in docs {
-        let when = d
-            .synced_at
-            .map(format_rfc3339)
-            .unwrap_or_else(|| "never".into());
+        let when = d.synced_at.map(here).unwrap_or_else(|| "never".into());
         let _ = writeln!(
             s,
             "{}  {:<8} {}  (relay confirmed {})",
@@ -409,13 +406,19 @@ pub fn status(connection: Option<&ConnectionRecord>, docs: &[DocSyncRecord]) -> 
     s
 }
 
+/// A moment that belongs to no meeting (a contact logged, a member joined, a sync), in this
+/// machine's own zone: `Tue 8 Dec 2026, 18:30 CST`. JSON keeps the instant in UTC.
+fn here(ms: i64) -> String {
+    crate::local::when(ms, &crate::local::zone())
+}
+
 /// A group's roster.
 pub fn members(members: &[(String, RosterMember)]) -> String {
     let mut s = String::new();
     for (id, m) in members {
         let state = match m.removed_at {
-            Some(at) => format!("removed {}", format_rfc3339(at)),
-            None => format!("joined {}", format_rfc3339(m.joined_at)),
+            Some(at) => format!("removed {}", here(at)),
+            None => format!("joined {}", here(m.joined_at)),
         };
         let name = if m.name.is_empty() { "-" } else { &m.name };
         let _ = writeln!(
@@ -578,7 +581,7 @@ pub fn official(d: &groundwork_core::campaign::OfficialDetail) -> String {
             r.existing.as_str(),
             r.position.as_str(),
             clean_line(&r.group_name),
-            format_rfc3339(r.recorded_at),
+            here(r.recorded_at),
             r.conditions
                 .as_deref()
                 .map(|c| format!("  conditions: {}", clean_line(c)))
