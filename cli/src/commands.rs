@@ -440,6 +440,19 @@ pub fn run(cli: Cli) -> Result<Output> {
                 },
             )
         }
+        Command::Group(GroupCommand::Zone { group, zone }) => {
+            let zone = (zone != "default").then_some(zone);
+            device.set_group_zone(&group, zone.as_deref())?;
+            let name = group_name(&device, &group);
+            let now = device.plan(&group)?.group_zone().map(str::to_owned);
+            Output::new(
+                json!({ "group_id": group, "zone": now }),
+                match &now {
+                    Some(z) => format!("{name}'s meetings without a county are in {z}\n"),
+                    None => format!("{name}'s meetings without a county are shown in UTC\n"),
+                },
+            )
+        }
         Command::Group(GroupCommand::Retention {
             group,
             months,
@@ -843,7 +856,9 @@ fn invite_output(
 fn resolve_names(device: &Device, command: &mut Command) -> Result<()> {
     match command {
         Command::Group(
-            GroupCommand::Retention { group, .. } | GroupCommand::Share { group, .. },
+            GroupCommand::Retention { group, .. }
+            | GroupCommand::Share { group, .. }
+            | GroupCommand::Zone { group, .. },
         )
         | Command::Invite(
             InviteCommand::Create { group, .. } | InviteCommand::OwnDevice { group, .. },

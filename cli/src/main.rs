@@ -368,6 +368,15 @@ enum GroupCommand {
         #[arg(value_parser = ["on", "off"])]
         setting: String,
     },
+    /// The time zone of the group's meetings that have no official's county (leads only), as
+    /// an IANA name (America/Phoenix), or `default` for its jurisdiction county's. A meeting
+    /// with an official keeps its county's zone; `meeting edit --zone` sets one meeting's.
+    Zone {
+        /// The group: its name or id (or the start of either).
+        group: String,
+        /// An IANA zone, or `default`.
+        zone: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

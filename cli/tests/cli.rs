@@ -1546,3 +1546,37 @@ fn a_running_sync_prints_lines_a_person_reads() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_group_zone_places_meetings_without_a_county_and_a_bad_zone_is_named() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let gw = Gw { data: dir.path() };
+    gw.json(&["init", "--name", "Lead"])?;
+    gw.json(&["group", "create", "--name", "Desert Freedom City"])?;
+    let set = gw.json(&["group", "zone", "Desert", "America/Phoenix"])?;
+    assert_eq!(set["zone"], "America/Phoenix");
+    let meeting = field(
+        &gw.json(&[
+            "meeting",
+            "create",
+            "Desert",
+            "--kind",
+            "organizing",
+            "--title",
+            "First meeting",
+            "--at",
+            "2026-07-01T18:30",
+        ])?,
+        "meeting_id",
+    )?;
+    let shown = gw.json(&["meeting", "show", &meeting])?;
+    assert_eq!(shown["zone"], "America/Phoenix", "{shown}");
+    // 18:30 in Phoenix (no daylight saving) is 01:30 the next day in UTC.
+    assert_eq!(shown["at"], "2026-07-02T01:30:00Z", "{shown}");
+    let err = gw.fails(&["group", "zone", "Desert", "Mars/Olympus"])?;
+    assert!(err.contains("Mars/Olympus"), "{err}");
+    // `default` goes back to the jurisdiction's (none here: UTC).
+    let back = gw.json(&["group", "zone", "Desert", "default"])?;
+    assert!(back["zone"].is_null(), "{back}");
+    Ok(())
+}
