@@ -1,16 +1,13 @@
-//! The device's side of the network: dials the relay over WebSocket (rustls for `wss://`) and
-//! drives the sync [`Hub`] against the device store, either once until every document is synced
-//! ([`sync_once`]) or for as long as the app wants it, pushing local edits as they are stored and
-//! reconnecting with jittered exponential backoff when the relay is lost ([`run`]).
-//!
-//! Storage effects always run before the frames that follow them are sent, so the device never
-//! tells the relay it has a change it has not stored.
+//! The device's side of the network, natively: dials the relay over WebSocket (rustls for
+//! `wss://`) and drives a sans-IO [`Session`] against the device store, either once until every
+//! document is synced ([`sync_once`]) or for as long as the app wants it, pushing local edits as
+//! they are stored and reconnecting with jittered exponential backoff when the relay is lost
+//! ([`run`]). The browser drives the same [`Session`] over its own `WebSocket`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use automerge::ChangeHash;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
@@ -23,12 +20,8 @@ use crate::error::{Error, Result};
 use crate::ids::DocumentId;
 use crate::sync::connection::{Backoff, ConnectionRecord, ConnectionState, HEARTBEAT_MS};
 use crate::sync::control::{Answer, Control, Request};
-use crate::sync::hub::{Effect, Hub, Side};
-use crate::sync::wire::{Message, PeerMetadata, RELAY_PEER_PREFIX};
+use crate::sync::session::{Session, Step};
 use crate::time::now_ms;
-
-/// The one connection a device has, in the hub's numbering.
-const CONN: u64 = 1;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -81,32 +74,6 @@ fn relay_error(relay: &str, reason: impl std::fmt::Display) -> Error {
         relay: relay.to_owned(),
         reason: reason.to_string(),
     }
-}
-
-/// A hub holding every document this device syncs.
-fn load_hub(device: &mut Device) -> Result<Hub> {
-    // A fresh peer id per connection, as automerge-repo's own peers do: `DEVICE.SESSION`. A
-    // JavaScript server keeps (in memory, and on disk under a storage id) the sync state of a
-    // peer id it saw before; reconnecting under the same one with nothing new, it never
-    // answers, and `sync --once` could not tell "in sync" from "not heard". This device keeps
-    // its own sync states, keyed by the server's peer id. The relay checks the DEVICE part.
-    let session = bs58::encode(crate::ids::random_bytes::<8>()?).into_string();
-    let me = format!("{}.{session}", device.info().device_id);
-    let mut hub = Hub::new(
-        me,
-        PeerMetadata {
-            storage_id: None,
-            is_ephemeral: false,
-        },
-    );
-    for (id, bytes) in device.sync_documents()? {
-        let mut doc = crate::schema::new_doc();
-        if let Some(bytes) = bytes {
-            doc.load_incremental(&bytes)?;
-        }
-        hub.insert_doc(id, doc);
-    }
-    Ok(hub)
 }
 
 /// Dials `url` (the relay's URL with this device's signed connection proof).
@@ -175,243 +142,31 @@ fn tls_connector(relay: &str) -> Result<Option<tokio_tungstenite::Connector>> {
     )))
 }
 
-/// One WebSocket connection to the relay and the hub speaking over it.
+/// One connection: the sans-IO [`Session`] and the socket it is driven over.
 struct Link {
-    relay: String,
-    hub: Hub,
+    session: Session,
     sink: SplitSink<Ws, WsMessage>,
     stream: SplitStream<Ws>,
-    started: Instant,
-    /// The relay's peer id, once its handshake arrived and the saved sync states were loaded.
-    peer: Option<String>,
-    unavailable: BTreeSet<DocumentId>,
-    /// The relay's heads of each document as last written to the store.
-    recorded: HashMap<DocumentId, Vec<ChangeHash>>,
-    frames_sent: u64,
-    frames_received: u64,
-    bytes_sent: u64,
-    bytes_received: u64,
-    received_changes: usize,
-    sends_per_doc: BTreeMap<DocumentId, u32>,
-    /// Documents the relay changed here since the host last took them.
-    changed: Vec<DocumentId>,
-    /// Control messages from the relay not yet handled.
-    controls: Vec<String>,
-    /// Groups wiped on the relay's order during this connection.
-    wiped: Vec<String>,
-    /// The documents of those groups: whatever of them still arrives (answers to messages sent
-    /// before the wipe) is dropped, so nothing of a wiped group is written again.
-    gone: BTreeSet<DocumentId>,
-    /// Whether the relay said it has offered every document this device may read.
-    offered: bool,
+    relay: String,
 }
 
 impl Link {
-    fn new(relay: &str, hub: Hub, ws: Ws) -> Self {
+    fn new(relay: &str, session: Session, ws: Ws) -> Self {
         let (sink, stream) = ws.split();
-        let mut link = Link {
-            relay: relay.to_owned(),
-            hub,
+        Link {
+            session,
             sink,
             stream,
-            started: Instant::now(),
-            peer: None,
-            unavailable: BTreeSet::new(),
-            recorded: HashMap::new(),
-            frames_sent: 0,
-            frames_received: 0,
-            bytes_sent: 0,
-            bytes_received: 0,
-            received_changes: 0,
-            sends_per_doc: BTreeMap::new(),
-            changed: Vec::new(),
-            controls: Vec::new(),
-            wiped: Vec::new(),
-            gone: BTreeSet::new(),
-            offered: false,
-        };
-        link.hub.connect(CONN, Side::Client, 0);
-        link
-    }
-
-    fn now(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
-    /// Runs the hub's storage effects against the device and returns the frames to send.
-    fn drain(&mut self, device: &mut Device) -> Result<Vec<Vec<u8>>> {
-        let mut frames = Vec::new();
-        while let Some(effect) = self.hub.poll_effect() {
-            match effect {
-                Effect::Persist { doc, .. }
-                | Effect::SaveSyncState { doc, .. }
-                | Effect::Unavailable { doc, .. }
-                    if self.gone.contains(&doc) => {}
-                Effect::Send { frame, .. } => frames.push(frame),
-                Effect::Close { reason, .. } => {
-                    return Err(relay_error(
-                        &self.relay,
-                        format!("protocol error: {reason}"),
-                    ));
-                }
-                Effect::PeerReady { peer, .. } => {
-                    // The relay answered: this is the address to come back to.
-                    device.remember_relay(&self.relay)?;
-                    let states = device.sync_states(&peer)?;
-                    let now = self.now();
-                    self.hub.handle_sync_states(CONN, states, now);
-                    self.peer = Some(peer);
-                }
-                Effect::Persist { doc, changes } => {
-                    device.apply_remote_changes(&doc, &changes)?;
-                    self.received_changes += 1;
-                    self.unavailable.remove(&doc);
-                    self.changed.push(doc);
-                    // What that erased (a retention it brought, a canvasser's old plan) is not
-                    // synced any more.
-                    for gone in device.take_erased() {
-                        self.hub.forget(&gone);
-                        self.recorded.remove(&gone);
-                        self.unavailable.remove(&gone);
-                        self.gone.insert(gone);
-                    }
-                }
-                Effect::SaveSyncState { peer, doc, state } => {
-                    device.save_sync_state(&peer, &doc, &state)?;
-                }
-                Effect::Unavailable { doc, .. } => {
-                    // A board the relay no longer serves was replaced by a fresh one (or its
-                    // county's groups stopped sharing), or a canvassers' brief by a newer one:
-                    // drop it, as a wiped group's documents.
-                    // One the relay offered and withdrew before any of it arrived is not this
-                    // device's to wait for either: it asks only for what it has registered.
-                    let ours = device.sync_document_ids()?.iter().any(|(d, _)| *d == doc);
-                    if device.drop_replaced(&doc)? || device.erase_if_expired(&doc)? || !ours {
-                        self.hub.forget(&doc);
-                        self.recorded.remove(&doc);
-                        self.gone.insert(doc);
-                    } else {
-                        self.unavailable.insert(doc);
-                    }
-                }
-                Effect::Control { body, .. } => self.controls.push(body),
-                Effect::Load { .. } | Effect::DocChanged { .. } | Effect::Subscribed { .. } => {}
-            }
+            relay: relay.to_owned(),
         }
-        // A message about a wiped document that crossed the wipe order makes the hub hold it
-        // again; let it go.
-        for doc in &self.gone {
-            self.hub.forget(doc);
-        }
-        Ok(frames)
-    }
-
-    /// Handles the relay's control messages: a wipe order is carried out at once (and
-    /// confirmed); the rest (answers to requests) are returned.
-    fn handle_controls(&mut self, device: &mut Device) -> Result<Vec<Control>> {
-        let mut rest = Vec::new();
-        for body in std::mem::take(&mut self.controls) {
-            match Control::from_json(&body)? {
-                Control::Wipe { group } => {
-                    // Everything the wipe deletes: the group's documents, and boards no other
-                    // group (or follow) of this device still reaches.
-                    let before: Vec<DocumentId> =
-                        device.documents()?.into_iter().map(|d| d.doc_id).collect();
-                    device.wipe_group(&group)?;
-                    let after: BTreeSet<DocumentId> =
-                        device.documents()?.into_iter().map(|d| d.doc_id).collect();
-                    let docs: Vec<DocumentId> =
-                        before.into_iter().filter(|d| !after.contains(d)).collect();
-                    for doc in docs.iter().chain(group.parse::<DocumentId>().ok().as_ref()) {
-                        self.hub.forget(doc);
-                        self.recorded.remove(doc);
-                        self.unavailable.remove(doc);
-                        self.gone.insert(*doc);
-                    }
-                    self.hub.send_control(
-                        CONN,
-                        Control::Wiped {
-                            group: group.clone(),
-                        }
-                        .to_json(),
-                    );
-                    self.wiped.push(group);
-                }
-                Control::Offered => self.offered = true,
-                Control::Addresses { urls } => device.remember_relay_aliases(&self.relay, &urls)?,
-                other => rest.push(other),
-            }
-        }
-        Ok(rest)
     }
 
     async fn send(&mut self, frames: Vec<Vec<u8>>) -> Result<()> {
         for frame in frames {
-            self.frames_sent += 1;
-            self.bytes_sent += frame.len() as u64;
-            if let Ok(Message::Sync { document, .. } | Message::Request { document, .. }) =
-                Message::decode(&frame)
-            {
-                *self.sends_per_doc.entry(document).or_default() += 1;
-            }
             self.sink
                 .send(WsMessage::Binary(frame.into()))
                 .await
                 .map_err(|e| relay_error(&self.relay, e))?;
-        }
-        Ok(())
-    }
-
-    /// The documents not yet synced both ways (empty before the handshake is done, check
-    /// `peer`). Records the relay's heads of each synced document when they changed.
-    fn settle(&mut self, device: &mut Device) -> Result<Vec<DocumentId>> {
-        let ids: Vec<DocumentId> = self.hub.doc_ids().copied().collect();
-        let mut pending = Vec::new();
-        for id in ids {
-            let status = self.hub.status(CONN, &id);
-            let both_ways = status.as_ref().is_some_and(|s| {
-                s.synced() && s.theirs.as_ref().is_some_and(|t| t.len() == s.ours.len())
-            });
-            let nothing_anywhere = self.unavailable.contains(&id)
-                && status.as_ref().is_some_and(|s| s.ours.is_empty());
-            if !(both_ways || nothing_anywhere) {
-                pending.push(id);
-                continue;
-            }
-            if let Some(s) = status
-                && !s.ours.is_empty()
-                && self.recorded.get(&id) != Some(&s.ours)
-            {
-                device.record_relay_heads(&id, &s.ours)?;
-                self.unavailable.remove(&id);
-                self.recorded.insert(id, s.ours);
-            }
-        }
-        Ok(pending)
-    }
-
-    /// Hands the hub what the store has that it does not: edits stored since it last looked
-    /// (by this process or another) and documents new to this device.
-    fn push_local(&mut self, device: &mut Device) -> Result<()> {
-        let now = self.now();
-        for (id, stored) in device.sync_document_ids()? {
-            match self.hub.heads(&id) {
-                Some(heads) => {
-                    if let Some(changes) = device.changes_since(&id, &heads)? {
-                        self.hub.handle_local_change(id, &changes, now)?;
-                    }
-                }
-                None => {
-                    if stored {
-                        if let Some(changes) = device.changes_since(&id, &[])? {
-                            self.hub.handle_local_change(id, &changes, now)?;
-                        }
-                    } else {
-                        self.hub.insert_doc(id, crate::schema::new_doc());
-                    }
-                    self.hub.offer(CONN, id, now);
-                }
-            }
         }
         Ok(())
     }
@@ -425,11 +180,7 @@ impl Link {
             None => Err(relay_error(&self.relay, "the relay closed the connection")),
             Some(Err(e)) => Err(relay_error(&self.relay, e)),
             Some(Ok(WsMessage::Binary(bytes))) => {
-                self.frames_received += 1;
-                self.bytes_received += bytes.len() as u64;
-                let now = self.now();
-                self.hub.handle_frame(CONN, &bytes, now);
-                self.hub.handle_tick(now);
+                self.session.receive(&bytes);
                 Ok(())
             }
             Some(Ok(WsMessage::Close(frame))) => {
@@ -441,17 +192,6 @@ impl Link {
             }
             Some(Ok(_)) => Ok(()),
         }
-    }
-
-    /// Saves what each document's exchange reached, for the next connection.
-    fn disconnect(&mut self, device: &mut Device) -> Result<()> {
-        self.hub.handle_disconnect(CONN);
-        while let Some(effect) = self.hub.poll_effect() {
-            if let Effect::SaveSyncState { peer, doc, state } = effect {
-                device.save_sync_state(&peer, &doc, &state)?;
-            }
-        }
-        Ok(())
     }
 
     /// Closes the socket politely; the relay may already be gone.
@@ -497,10 +237,10 @@ async fn sync_once_inner(
     on_progress: &mut (dyn FnMut(&SyncProgress) + Send),
 ) -> Result<SyncSummary> {
     let started = Instant::now();
-    let hub = load_hub(device)?;
+    let session = Session::start(device, relay)?;
     let url = device.connect_url(relay)?;
     let ws = dial(relay, &url, timeout).await?;
-    let mut link = Link::new(relay, hub, ws);
+    let mut link = Link::new(relay, session, ws);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut summary = SyncSummary {
         relay: relay.to_owned(),
@@ -517,59 +257,60 @@ async fn sync_once_inner(
         changed: Vec::new(),
     };
     loop {
-        let mut frames = link.drain(device)?;
-        if !link.handle_controls(device)?.is_empty() {
+        let step = link.session.step(device)?;
+        if !step.answers.is_empty() {
             tracing::debug!("ignored an unexpected control answer");
         }
-        frames.extend(link.drain(device)?);
-        link.send(frames).await?;
+        link.send(step.frames).await?;
+        let (_, _, bytes_sent, bytes_received) = link.session.traffic();
+        let mut progress = SyncProgress {
+            documents: link.session.documents(),
+            synced: 0,
+            bytes_sent,
+            bytes_received,
+        };
         // A Groundwork relay says when it has offered everything this device may read; until
         // then a document the device has never heard of may still be on its way.
-        let heard_all = link.offered
-            || link
-                .peer
-                .as_deref()
-                .is_some_and(|p| !p.starts_with(RELAY_PEER_PREFIX));
-        let mut progress = SyncProgress {
-            documents: link.hub.doc_ids().count(),
-            synced: 0,
-            bytes_sent: link.bytes_sent,
-            bytes_received: link.bytes_received,
-        };
-        if link.peer.is_some() && heard_all {
-            let pending = link.settle(device)?;
-            progress.synced = progress.documents.saturating_sub(pending.len());
-            on_progress(&progress);
-            summary.pending = pending.iter().map(|d| d.to_string()).collect();
-            if pending.is_empty() {
-                // A document erased meanwhile (past its group's retention) is no longer waited
-                // for.
-                let held: BTreeSet<DocumentId> =
-                    device.documents()?.into_iter().map(|d| d.doc_id).collect();
-                link.unavailable.retain(|d| held.contains(d));
-                summary.unavailable = link.unavailable.iter().map(|d| d.to_string()).collect();
-                summary.synced = link.unavailable.is_empty();
-                break;
+        match step.pending {
+            Some(pending) if link.session.heard_all() => {
+                progress.synced = progress.documents.saturating_sub(pending.len());
+                on_progress(&progress);
+                summary.pending = pending.iter().map(|d| d.to_string()).collect();
+                if pending.is_empty() {
+                    // A document erased meanwhile (past its group's retention) is no longer
+                    // waited for.
+                    let held: BTreeSet<DocumentId> =
+                        device.documents()?.into_iter().map(|d| d.doc_id).collect();
+                    let unavailable = link.session.unavailable_among(&held);
+                    summary.unavailable = unavailable.iter().map(|d| d.to_string()).collect();
+                    summary.synced = unavailable.is_empty();
+                    break;
+                }
             }
-        } else {
-            on_progress(&progress);
+            _ => on_progress(&progress),
         }
         match tokio::time::timeout_at(deadline, link.stream.next()).await {
             Err(_) => break,
             Ok(next) => link.receive(next)?,
         }
     }
-    summary.documents = link.hub.doc_ids().count();
-    summary.round_trips = 1 + link.sends_per_doc.values().copied().max().unwrap_or(0);
-    summary.frames_sent = link.frames_sent;
-    summary.frames_received = link.frames_received;
-    summary.received_changes = link.received_changes;
-    summary.wiped = std::mem::take(&mut link.wiped);
-    let mut changed: Vec<String> = link.changed.iter().map(ToString::to_string).collect();
+    let session = &mut link.session;
+    let (frames_sent, frames_received, _, _) = session.traffic();
+    summary.documents = session.documents();
+    summary.round_trips = session.round_trips();
+    summary.frames_sent = frames_sent;
+    summary.frames_received = frames_received;
+    summary.received_changes = session.received_changes();
+    summary.wiped = session.take_wiped();
+    let mut changed: Vec<String> = session
+        .take_changed()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     changed.sort();
     changed.dedup();
     summary.changed = changed;
-    link.disconnect(device)?;
+    session.disconnect(device)?;
     link.goodbye().await;
     summary.millis = started.elapsed().as_millis() as u64;
     Ok(summary)
@@ -743,42 +484,35 @@ async fn connected(
     stop: &mut tokio::sync::watch::Receiver<bool>,
     on: &mut (dyn FnMut(Connected) -> Result<()> + Send),
 ) -> Result<()> {
-    let (hub, url) = {
+    let (session, url) = {
         let mut d = lock(device);
-        (load_hub(&mut d)?, d.connect_url(&options.relay)?)
+        (
+            Session::start(&mut d, &options.relay)?,
+            d.connect_url(&options.relay)?,
+        )
     };
     let ws = tokio::select! {
         ws = dial(&options.relay, &url, options.connect_timeout) => ws?,
         _ = stop.changed() => return Ok(()),
     };
-    let mut link = Link::new(&options.relay, hub, ws);
+    let mut link = Link::new(&options.relay, session, ws);
     let mut poll = tokio::time::interval(options.poll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heartbeat = now_ms();
     let mut was_ready = false;
     let mut was_synced = false;
     let result = loop {
-        let step = {
-            let mut d = lock(device);
-            link.drain(&mut d).and_then(|mut frames| {
-                link.handle_controls(&mut d)?;
-                frames.extend(link.drain(&mut d)?);
-                let pending = if link.peer.is_some() {
-                    Some(link.settle(&mut d)?)
-                } else {
-                    None
-                };
-                Ok((frames, pending))
-            })
-        };
-        let (frames, pending) = match step {
+        let step = link.session.step(&mut lock(device));
+        let Step {
+            frames, pending, ..
+        } = match step {
             Ok(step) => step,
             Err(e) => break Err(e),
         };
         if let Err(e) = link.send(frames).await {
             break Err(e);
         }
-        let wiped = std::mem::take(&mut link.wiped);
+        let wiped = link.session.take_wiped();
         if let Some(Err(e)) = wiped
             .into_iter()
             .map(|group| on(Connected::Event(SyncEvent::Wiped { group })))
@@ -786,7 +520,7 @@ async fn connected(
         {
             break Err(e);
         }
-        let changed = std::mem::take(&mut link.changed);
+        let changed = link.session.take_changed();
         if let Some(Err(e)) = changed
             .into_iter()
             .map(|doc| {
@@ -808,8 +542,8 @@ async fn connected(
             let synced = pending.is_empty();
             if synced && !was_synced {
                 let event = SyncEvent::Synced {
-                    documents: link.hub.doc_ids().count(),
-                    received_changes: link.received_changes,
+                    documents: link.session.documents(),
+                    received_changes: link.session.received_changes(),
                 };
                 if let Err(e) = on(Connected::Event(event)) {
                     break Err(e);
@@ -824,13 +558,9 @@ async fn connected(
                 }
             }
             _ = poll.tick() => {
-                let now = link.now();
-                link.hub.handle_tick(now);
-                if link.peer.is_some() {
-                    let pushed = link.push_local(&mut lock(device));
-                    if let Err(e) = pushed {
-                        break Err(e);
-                    }
+                link.session.tick();
+                if let Err(e) = link.session.push_local(&mut lock(device)) {
+                    break Err(e);
                 }
                 if now_ms() - last_heartbeat >= HEARTBEAT_MS {
                     last_heartbeat = now_ms();
@@ -843,7 +573,7 @@ async fn connected(
         }
     };
     // Keep what the exchange reached even when the connection failed.
-    let saved = link.disconnect(&mut lock(device));
+    let saved = link.session.disconnect(&mut lock(device));
     link.goodbye().await;
     result.and(saved)
 }
@@ -862,16 +592,19 @@ pub async fn request(
     request: Request,
     timeout: Duration,
 ) -> Result<Answer> {
-    let hub = load_hub(device)?;
+    let session = Session::start(device, relay)?;
     let url = device.connect_url(relay)?;
     let ws = dial(relay, &url, timeout).await?;
-    let mut link = Link::new(relay, hub, ws);
+    let mut link = Link::new(relay, session, ws);
     let deadline = tokio::time::Instant::now() + timeout;
     const ID: u64 = 1;
     let mut sent = false;
     let answer = loop {
-        let mut frames = link.drain(device)?;
-        let answers = link.handle_controls(device)?;
+        let Step {
+            mut frames,
+            answers,
+            ..
+        } = link.session.step(device)?;
         if let Some((ok, error)) = answers.into_iter().find_map(|c| match c {
             Control::Response { id: ID, ok, error } => Some((ok, error)),
             _ => None,
@@ -883,26 +616,22 @@ pub async fn request(
                 }),
             };
         }
-        if let Some(peer) = &link.peer
+        if let Some(groundwork) = link.session.is_groundwork_relay()
             && !sent
         {
             // A plain automerge-repo server would never answer.
-            if !peer.starts_with(RELAY_PEER_PREFIX) {
+            if !groundwork {
                 break Err(Error::PlainRelay {
                     relay: relay.to_owned(),
                 });
             }
             sent = true;
-            link.hub.send_control(
-                CONN,
-                Control::Request {
-                    id: ID,
-                    request: request.clone(),
-                }
-                .to_json(),
-            );
+            link.session.send_control(&Control::Request {
+                id: ID,
+                request: request.clone(),
+            });
+            frames.extend(link.session.step(device)?.frames);
         }
-        frames.extend(link.drain(device)?);
         link.send(frames).await?;
         match tokio::time::timeout_at(deadline, link.stream.next()).await {
             Err(_) => {
@@ -914,7 +643,7 @@ pub async fn request(
             Ok(next) => link.receive(next)?,
         }
     };
-    link.disconnect(device)?;
+    link.session.disconnect(device)?;
     link.goodbye().await;
     answer
 }
