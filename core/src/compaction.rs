@@ -15,15 +15,21 @@ use crate::store::{self, Chunk, Store, StoreKey};
 /// is faster; each compaction rewrites the whole document, so not after every edit.
 pub const COMPACT_AFTER_CHUNKS: i64 = 64;
 
-/// Runs compactions on a background thread, started on first use.
+/// Runs compactions on a background thread, started on first use. In the browser
+/// (wasm32-unknown-unknown has no threads) the documents wait instead, and the host compacts
+/// them on the device's own connection when it is idle ([`Compactor::take_waiting`]).
 pub(crate) struct Compactor {
     /// The store file the thread opens its own connection to, and its key.
+    #[cfg_attr(browser, allow(dead_code))]
     path: PathBuf,
+    #[cfg_attr(browser, allow(dead_code))]
     key: StoreKey,
     /// Where documents to compact are sent; `None` until the thread starts.
     queue: Option<mpsc::Sender<DocumentId>>,
     /// The thread, joined on drop so that no compaction is cut off by a clean exit.
     thread: Option<JoinHandle<()>>,
+    /// Documents asked for where no thread can run them.
+    waiting: std::collections::BTreeSet<DocumentId>,
 }
 
 impl Compactor {
@@ -33,10 +39,18 @@ impl Compactor {
             key,
             queue: None,
             thread: None,
+            waiting: std::collections::BTreeSet::new(),
         }
     }
 
     /// Asks for `doc` to be compacted soon.
+    #[cfg(browser)]
+    pub(crate) fn request(&mut self, doc: DocumentId) {
+        self.waiting.insert(doc);
+    }
+
+    /// Asks for `doc` to be compacted soon.
+    #[cfg(not(browser))]
     pub(crate) fn request(&mut self, doc: DocumentId) {
         if self.queue.is_none() {
             let (tx, rx) = mpsc::channel();
@@ -60,6 +74,11 @@ impl Compactor {
             let _ = queue.send(doc);
         }
     }
+
+    /// The documents waiting for the host to compact them (always none where a thread runs).
+    pub(crate) fn take_waiting(&mut self) -> Vec<DocumentId> {
+        std::mem::take(&mut self.waiting).into_iter().collect()
+    }
 }
 
 impl Drop for Compactor {
@@ -71,6 +90,7 @@ impl Drop for Compactor {
     }
 }
 
+#[cfg_attr(browser, allow(dead_code))]
 fn run(path: PathBuf, key: StoreKey, rx: mpsc::Receiver<DocumentId>) {
     let mut store = match Store::open(&path, &key) {
         Ok(store) => store,

@@ -213,6 +213,19 @@ impl Device {
         Ok(n)
     }
 
+    /// Compacts the documents waiting for it, on this thread; returns how many were compacted.
+    /// Where threads run (native), a background thread compacts and nothing waits. In the
+    /// browser the host calls this when the app is idle.
+    pub fn compact_waiting(&mut self) -> Result<usize> {
+        let mut n = 0;
+        for doc in self.compactor.take_waiting() {
+            if compaction::compact(&mut self.store, &doc)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Forgets every document loaded in memory; the next use loads from the store.
     pub fn unload_documents(&mut self) {
         self.docs.clear();
