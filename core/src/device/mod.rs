@@ -92,11 +92,7 @@ impl Device {
     pub fn init(dir: &Path, name: &str, store_key: &StoreKey) -> Result<Self> {
         let name = schema::non_empty("device name", name)?;
         store::check_data_dir(dir)?;
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            action: "creating directory",
-            path: dir.to_owned(),
-            source,
-        })?;
+        store::create_data_dir(dir)?;
         let path = dir.join(STORE_FILE);
         let mut store = Store::create(&path, store_key)?;
         let key = SigningKey::from_bytes(&random_bytes::<32>()?);

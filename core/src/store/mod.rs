@@ -4,6 +4,7 @@
 //! Durability rule: an edit is one SQLite transaction holding the document change and the index
 //! rows it implies. When [`Store::commit`] returns, the edit survives `kill -9` and power loss.
 
+mod disk;
 pub mod index;
 mod key;
 
@@ -33,6 +34,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_meeting_zones.sql"),
 ];
 
+pub use disk::{check_data_dir, create_data_dir};
+use disk::{check_not_truncated, check_size, exists, plaintext_sqlite, read_only};
 pub use key::StoreKey;
 
 /// The file name of the store inside a data directory.
@@ -72,7 +75,7 @@ impl Store {
     /// Creates a new store file at `path`, encrypted with `key`. Fails if a file is already
     /// there.
     pub fn create(path: &Path, key: &StoreKey) -> Result<Self> {
-        if path.exists() {
+        if exists(path) {
             return Err(Error::AlreadyInitialized {
                 path: path.to_owned(),
             });
@@ -101,7 +104,7 @@ impl Store {
     /// with the wrong key, truncated, or from a newer version gives an error naming it; the file
     /// is never modified in that case.
     pub fn open(path: &Path, key: &StoreKey) -> Result<Self> {
-        if !path.exists() {
+        if !exists(path) {
             return Err(Error::NotInitialized {
                 path: path.to_owned(),
             });
@@ -211,7 +214,8 @@ impl Store {
     fn configure(&mut self) -> Result<()> {
         // WAL lets queries run while a write is in progress; synchronous=FULL makes a commit
         // durable against power loss, not only against a crash of this process.
-        self.conn.pragma_update(None, "journal_mode", "wal")?;
+        self.conn
+            .pragma_update(None, "journal_mode", disk::JOURNAL_MODE)?;
         self.conn.pragma_update(None, "synchronous", "full")?;
         // Deleted data is overwritten where that costs no extra I/O (a wipe also VACUUMs).
         self.conn.pragma_update(None, "secure_delete", "fast")?;
@@ -314,118 +318,6 @@ pub fn connect_raw(path: &Path, key: &StoreKey) -> Result<Connection> {
     let conn = Connection::open(path)?;
     conn.execute_batch(&key.pragma())?;
     Ok(conn)
-}
-
-/// Checks that `dir` can be a data directory: the first of it and its parents that exists is
-/// a directory ([`Error::NotADirectory`] names the file in the way otherwise).
-pub fn check_data_dir(dir: &Path) -> Result<()> {
-    for ancestor in dir.ancestors() {
-        if let Ok(meta) = std::fs::metadata(ancestor) {
-            if meta.is_dir() {
-                return Ok(());
-            }
-            return Err(Error::NotADirectory {
-                path: ancestor.to_owned(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Why the store at `path` cannot be written, if that is the trouble: its directory (SQLite
-/// creates its write-ahead log beside it) or the file itself is read-only for this user. Only
-/// asked after SQLite failed; the directory is tested by creating (and removing) a file in
-/// it, since permission bits alone do not say what this user, or a read-only mount, allows.
-fn read_only(path: &Path) -> Option<Error> {
-    let refused = |e: &std::io::Error| {
-        matches!(
-            e.kind(),
-            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
-        )
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let probe = dir.join(format!(
-        ".{STORE_FILE}-write-test-{}",
-        crate::ids::new_entity_id().unwrap_or_default()
-    ));
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-        }
-        Err(e) if refused(&e) => {
-            return Some(Error::ReadOnly {
-                what: "data directory",
-                path: dir.to_owned(),
-            });
-        }
-        Err(_) => {}
-    }
-    match std::fs::OpenOptions::new().write(true).open(path) {
-        Err(e) if refused(&e) => Some(Error::ReadOnly {
-            what: "store file",
-            path: path.to_owned(),
-        }),
-        _ => None,
-    }
-}
-
-/// A file too short to hold one page is no store (checked before SQLite sees it).
-fn check_size(path: &Path) -> Result<()> {
-    let len = std::fs::metadata(path)
-        .map_err(|source| Error::Io {
-            action: "reading",
-            path: path.to_owned(),
-            source,
-        })?
-        .len();
-    if len < 512 {
-        return Err(Error::CorruptStore {
-            path: path.to_owned(),
-            reason: format!("the file is {len} bytes, too short for a store"),
-        });
-    }
-    Ok(())
-}
-
-/// Whether the file starts like an unencrypted SQLite database.
-fn plaintext_sqlite(path: &Path) -> bool {
-    use std::io::Read;
-    let mut header = [0u8; 16];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut header))
-        .is_ok()
-        && &header == b"SQLite format 3\0"
-}
-
-/// Compares the page count the (decrypted) header records with the bytes on disk (the file
-/// and its write-ahead log): fewer bytes than pages means the file was cut short.
-fn check_not_truncated(conn: &Connection, path: &Path) -> Result<()> {
-    let pages = conn.pragma_query_value(None, "page_count", |r| r.get::<_, i64>(0))? as u64;
-    // SQLCipher answers `page_size` as text.
-    let page_size: u64 = conn
-        .pragma_query_value(None, "page_size", |r| r.get::<_, String>(0))?
-        .parse()
-        .unwrap_or(4096);
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    let len = size(path) + size(Path::new(&wal));
-    if pages * page_size > len {
-        return Err(Error::CorruptStore {
-            path: path.to_owned(),
-            reason: format!(
-                "the file is truncated: {len} bytes, but its header says {pages} pages of {page_size}"
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// The most a document may hold as this device stores it (the sum of its chunks), grown by
