@@ -76,30 +76,41 @@ pub struct Person {
 }
 
 /// A contact as a canvasser logs it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewContact {
     /// What happened at the door.
     pub result: ContactResult,
     /// Support, 1 to 5.
+    #[serde(default)]
     pub support: Option<u8>,
     /// A turf name or address.
+    #[serde(default)]
     pub place: Option<String>,
     /// What the person would like to do next.
+    #[serde(default)]
     pub interests: Vec<Interest>,
     /// Whether someone should follow up.
+    #[serde(default)]
     pub follow_up: bool,
     /// Free text.
+    #[serde(default)]
     pub note: Option<String>,
     /// Whether the person consented to their details being recorded.
+    #[serde(default)]
     pub consent: bool,
     /// Their name (needs consent).
+    #[serde(default)]
     pub name: Option<String>,
     /// Their phone (needs consent).
+    #[serde(default)]
     pub phone: Option<String>,
     /// Their email (needs consent).
+    #[serde(default)]
     pub email: Option<String>,
     /// When it happened (Unix ms), for a contact typed in later from paper; `None`: now. It
     /// goes in the contacts document of that month.
+    #[serde(default)]
     pub at: Option<i64>,
 }
 

@@ -1,0 +1,214 @@
+//! Groundwork's core in the browser: what the app's web worker calls, as `ffi/` is to Kotlin and
+//! Swift. It has no rules of its own: every edit, query and sync step is core's, over the same
+//! store (SQLCipher through `sqlite-wasm-rs`, its file in OPFS through SQLite's `opfs-sahpool`
+//! VFS) and the same sans-IO [`Session`] the native dialer drives. The worker owns the
+//! `WebSocket`: it hands each frame to [`SyncSession::receive`] and sends what
+//! [`SyncSession::step`] returns.
+//!
+//! Values cross as JSON text in core's own spellings (the CLI's `--json` rows), so the app and
+//! the CLI read the same shapes. Built natively the crate is empty: `scripts/build-web` builds
+//! it for `wasm32-unknown-unknown`.
+#![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+
+use std::path::Path;
+
+use groundwork_core::Device;
+use groundwork_core::Error;
+use groundwork_core::schema::contacts::NewContact;
+use groundwork_core::store::StoreKey;
+use groundwork_core::store::index::ContactQuery;
+use groundwork_core::sync::session::Session;
+use serde::Serialize;
+use sqlite_wasm_rs::WasmOsCallback;
+use sqlite_wasm_vfs::sahpool::{OpfsSAHPoolCfgBuilder, install};
+use wasm_bindgen::prelude::*;
+
+/// Where the store lives: a directory of SQLite's pool in the origin private file system.
+const POOL_DIRECTORY: &str = ".groundwork";
+/// The device's data directory, as core names it (the pool's files are flat).
+const DATA_DIR: &str = "/groundwork";
+
+/// An error as JavaScript sees it: core's message, which names what is wrong.
+fn js(e: Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, JsError> {
+    serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Installs the OPFS pool as SQLite's default file system. Call it once, in a dedicated worker
+/// (only workers have synchronous access handles), before [`WebDevice::open`].
+#[wasm_bindgen(js_name = openStorage)]
+pub async fn open_storage() -> Result<(), JsError> {
+    let config = OpfsSAHPoolCfgBuilder::new()
+        .directory(POOL_DIRECTORY)
+        .build();
+    install::<WasmOsCallback>(&config, true)
+        .await
+        .map(|_| ())
+        .map_err(|e| JsError::new(&format!("could not open the app's storage: {e}")))
+}
+
+/// This browser's device: its identity and its store.
+#[wasm_bindgen]
+pub struct WebDevice {
+    device: Device,
+}
+
+#[wasm_bindgen]
+impl WebDevice {
+    /// Opens the device stored in this browser with its 32-byte store key, or creates it (named
+    /// `name`) if there is none yet.
+    pub fn open(key: &[u8], name: &str) -> Result<WebDevice, JsError> {
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| JsError::new(&format!("a store key is 32 bytes, not {}", key.len())))?;
+        let key = StoreKey::from_bytes(key);
+        let dir = Path::new(DATA_DIR);
+        let device = match Device::open(dir, &key) {
+            Err(Error::NotInitialized { .. }) => Device::init(dir, name, &key),
+            other => other,
+        }
+        .map_err(js)?;
+        Ok(WebDevice { device })
+    }
+
+    /// This device's id (its public key).
+    #[wasm_bindgen(js_name = deviceId)]
+    pub fn device_id(&self) -> String {
+        self.device.info().device_id.clone()
+    }
+
+    /// Creates a group this device leads; returns its id.
+    #[wasm_bindgen(js_name = createGroup)]
+    pub fn create_group(&mut self, name: &str) -> Result<String, JsError> {
+        self.device.create_group(name, None).map_err(js)
+    }
+
+    /// The groups this device is in, as JSON.
+    pub fn groups(&self) -> Result<String, JsError> {
+        json(&self.device.groups().map_err(js)?)
+    }
+
+    /// Logs a contact (JSON: `{"result": "talked", "support": 4, ...}`, the CLI's names);
+    /// returns its id. Saved when this returns.
+    #[wasm_bindgen(js_name = logContact)]
+    pub fn log_contact(&mut self, group_id: &str, contact: &str) -> Result<String, JsError> {
+        let contact: NewContact = serde_json::from_str(contact)
+            .map_err(|e| JsError::new(&format!("not a contact: {e}")))?;
+        self.device.log_contact(group_id, contact).map_err(js)
+    }
+
+    /// The group's contacts this device may read, newest first, as JSON.
+    pub fn contacts(&self, group_id: &str) -> Result<String, JsError> {
+        json(
+            &self
+                .device
+                .contacts(group_id, &ContactQuery::default())
+                .map_err(js)?,
+        )
+    }
+
+    /// Folds documents' many small chunks into snapshots; the worker calls it when idle (a
+    /// browser has no thread for it). Returns how many documents were compacted.
+    #[wasm_bindgen(js_name = compactWaiting)]
+    pub fn compact_waiting(&mut self) -> Result<usize, JsError> {
+        self.device.compact_waiting().map_err(js)
+    }
+
+    /// The URL to open a `WebSocket` to `relay` with: it carries this device's signed
+    /// connection proof, made for that relay alone.
+    #[wasm_bindgen(js_name = connectUrl)]
+    pub fn connect_url(&self, relay: &str) -> Result<String, JsError> {
+        self.device.connect_url(relay).map_err(js)
+    }
+
+    /// Starts syncing with `relay` over a socket the worker has opened (or is opening).
+    #[wasm_bindgen(js_name = startSync)]
+    pub fn start_sync(&mut self, relay: &str) -> Result<SyncSession, JsError> {
+        Ok(SyncSession {
+            session: Session::start(&mut self.device, relay).map_err(js)?,
+            pending: None,
+        })
+    }
+}
+
+/// One connection's sync, driven by the worker's `WebSocket`.
+#[wasm_bindgen]
+pub struct SyncSession {
+    session: Session,
+    /// Documents not yet synced both ways at the last step, once the relay offered everything.
+    pending: Option<usize>,
+}
+
+/// What a step produced, for the worker.
+#[derive(Serialize)]
+struct StepReport {
+    /// Whether the relay's handshake arrived.
+    ready: bool,
+    /// Documents not yet synced both ways (once ready and everything was offered).
+    pending: Option<usize>,
+    /// Groups this device was removed from and wiped.
+    wiped: Vec<String>,
+    /// Documents the relay changed here.
+    changed: Vec<String>,
+}
+
+#[wasm_bindgen]
+impl SyncSession {
+    /// Takes in one binary frame from the relay.
+    pub fn receive(&mut self, frame: &[u8]) {
+        self.session.receive(frame);
+    }
+
+    /// Hands the relay what was saved since the last step (edits made while connected).
+    #[wasm_bindgen(js_name = pushLocal)]
+    pub fn push_local(&mut self, device: &mut WebDevice) -> Result<(), JsError> {
+        self.session.push_local(&mut device.device).map_err(js)
+    }
+
+    /// Runs what the last frames asked for against the store; returns the frames to send, in
+    /// order. [`SyncSession::report`] then says where the sync stands.
+    pub fn step(&mut self, device: &mut WebDevice) -> Result<Vec<js_sys::Uint8Array>, JsError> {
+        let step = self.session.step(&mut device.device).map_err(js)?;
+        self.pending = match step.pending {
+            Some(pending) if self.session.heard_all() => Some(pending.len()),
+            _ => None,
+        };
+        Ok(step
+            .frames
+            .iter()
+            .map(|f| js_sys::Uint8Array::from(f.as_slice()))
+            .collect())
+    }
+
+    /// Lets the hub's timers run (retries of unanswered requests).
+    pub fn tick(&mut self) {
+        self.session.tick();
+    }
+
+    /// Where the sync stands since the last report, as JSON: `{"ready", "pending", "wiped",
+    /// "changed"}` (`pending` is null until the relay has offered everything).
+    pub fn report(&mut self) -> Result<String, JsError> {
+        let mut changed: Vec<String> = self
+            .session
+            .take_changed()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        changed.sort();
+        changed.dedup();
+        json(&StepReport {
+            ready: self.session.peer().is_some(),
+            pending: self.pending,
+            wiped: self.session.take_wiped(),
+            changed,
+        })
+    }
+
+    /// Saves what each document's exchange reached; call it when the socket closes, however.
+    pub fn disconnect(&mut self, device: &mut WebDevice) -> Result<(), JsError> {
+        self.session.disconnect(&mut device.device).map_err(js)
+    }
+}
