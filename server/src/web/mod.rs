@@ -7,6 +7,7 @@
 //! request that changes something (signing in or out) must come from the relay's own pages
 //! ([`protect`]).
 
+mod app;
 pub mod data;
 pub mod ics;
 pub mod map;
@@ -168,6 +169,10 @@ pub fn router(web: Web) -> Router {
         .route("/map", get(public_map))
         .route("/map/meetings.ics", get(public_ics))
         .route("/static/style.css", get(style))
+        .route("/app", get(app::to_app))
+        .route("/join", get(app::to_app))
+        .route("/app/", get(app::index))
+        .route("/app/{name}", get(app::asset))
         // Layered on the router, not on each POST route, so a new form cannot forget it.
         .layer(axum::middleware::from_fn_with_state(
             secure,
@@ -177,20 +182,22 @@ pub fn router(web: Web) -> Router {
         .with_state(web)
 }
 
-/// A strict policy: nothing but this relay's own stylesheet, no script at all, no framing.
+/// A strict policy: nothing but this relay's own stylesheet, no script at all, no framing (the
+/// app at `/app/` runs its own script and WebAssembly, and nothing else: [`app::POLICY`]).
 async fn security_headers(request: Request, next: Next) -> Response {
-    let private = {
-        let path = request.uri().path();
-        path.starts_with("/campaign") || path.starts_with("/api/")
+    let path = request.uri().path();
+    let private = path.starts_with("/campaign") || path.starts_with("/api/");
+    let policy = if path.starts_with("/app/") {
+        app::POLICY
+    } else {
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
     };
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
+        HeaderValue::from_static(policy),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -1,0 +1,143 @@
+//! The web app in a real browser, against a real relay serving it at `/app/`: Debian's
+//! chromium at a phone's size, driven by playwright-core (`tests/interop/app.mjs`). The core runs
+//! in the page's worker as WebAssembly, its SQLCipher store in OPFS. A group started online;
+//! 20 doors logged offline; a new page opened offline loads from the service worker's copy and
+//! lists all 20, "not sent"; back online they reach the relay by themselves, every field as
+//! typed. Screenshots (English and Spanish) go to target/app-screenshots/ (printed).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use groundwork_tests::{Relay, Res, free_addrs, http_get, relay_documents};
+
+#[test]
+fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> Res<()> {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
+    if !interop.join("node_modules/playwright-core").exists() {
+        return Err("run `npm install` in tests/interop first (scripts/test does)".into());
+    }
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or("Debian's chromium is not installed (scripts/test installs it with apt-get)")?;
+    let root = tempfile::tempdir()?;
+    let data = root.path().join("relay");
+    // A fixed address: the relay is stopped and started again where the app knows it.
+    let addr = free_addrs(1)?.remove(0);
+    let start = || Relay::options(&data).listen(&addr).start();
+    let mut relay = Some(start()?);
+
+    let (code, page) = http_get(&addr, "/app/")?;
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("app.js"), "{page}");
+    let (code, _) = http_get(&addr, "/join")?;
+    assert_eq!(code, 303, "/join leads to the app");
+
+    let shots = std::env::var("GROUNDWORK_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/app-screenshots");
+            std::fs::create_dir_all(&p).and_then(|()| p.canonicalize())
+        })?;
+    let base = format!("http://{addr}");
+    let mut node = Command::new("node")
+        .arg(interop.join("app.mjs"))
+        .arg(&base)
+        .arg(&shots)
+        .env("CHROMIUM", chromium)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut to_node = node.stdin.take().ok_or("no stdin")?;
+    let mut last = String::new();
+    for line in BufReader::new(node.stdout.take().ok_or("no stdout")?).lines() {
+        let line = line?;
+        match line.as_str() {
+            "STOP" => {
+                if let Some(r) = relay.take() {
+                    r.kill()?;
+                }
+                writeln!(to_node, "OK")?;
+            }
+            "START" => {
+                relay = Some(start()?);
+                writeln!(to_node, "OK")?;
+            }
+            _ => last = line,
+        }
+    }
+    let out = node.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser test failed:\n{stderr}");
+    let seen: serde_json::Value = serde_json::from_str(&last)?;
+    println!("screenshots: {}", shots.display());
+
+    // The app runs its own code and WebAssembly, talks to its relay alone, and did.
+    let policy = seen["policy"].as_str().unwrap_or("");
+    for rule in [
+        "default-src 'none'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "connect-src 'self'",
+    ] {
+        assert!(policy.contains(rule), "{rule} in {policy}");
+    }
+    assert_eq!(
+        seen["foreign"],
+        serde_json::json!([]),
+        "nothing from elsewhere"
+    );
+    assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
+    let reopened = &seen["offline_reopened"];
+    assert_eq!(reopened["contacts"], 20, "{reopened}");
+    let texts = reopened["texts"].to_string();
+    assert!(texts.contains("Test Neighbour Seven"), "{texts}");
+    assert!(
+        !reopened["status"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Everything is sent"),
+        "offline, nothing is sent: {reopened}"
+    );
+    assert!(
+        seen["online_status"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Everything is sent"),
+        "{seen}"
+    );
+    assert!(
+        seen["spanish_status"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Todo está enviado"),
+        "{seen}"
+    );
+
+    // The relay holds the browser's contacts document with every door, the consented details
+    // as typed.
+    let group = seen["group"].as_str().ok_or("no group id")?;
+    let docs = relay_documents(&data)?;
+    let contacts: Vec<_> = docs
+        .values()
+        .filter(|d| d.kind == "contacts" && d.group.as_deref() == Some(group))
+        .collect();
+    assert_eq!(contacts.len(), 1, "one contacts document: {docs:?}");
+    let content = &contacts[0].content;
+    for i in 1..=20 {
+        assert!(
+            content.contains(&format!("Maple St {}", 100 + i)),
+            "{content}"
+        );
+    }
+    for typed in [
+        "Test Neighbour Seven",
+        "555-0107",
+        "seven@example.invalid",
+        "Asked about the next meeting",
+    ] {
+        assert!(content.contains(typed), "{typed} in {content}");
+    }
+    Ok(())
+}

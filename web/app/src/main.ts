@@ -1,0 +1,253 @@
+// The page: screens drawn from the worker's answers. It holds no data of its own; the worker
+// (and the store behind it) is the one place a contact lives. Screens: home (groups, start a
+// group), a group (log a door, the contacts on this phone). The status line says what is not
+// sent yet and when the relay was last reached.
+
+import { type Key, type Language, pickLanguage, translate } from "./i18n";
+import type { Ask, Contact, Group, NewContact, Reply, Status } from "./protocol";
+
+const RESULTS = ["talked", "not-home", "refused", "moved", "inaccessible", "language-barrier", "wrong-address", "other"];
+const INTERESTS = ["attend", "host", "volunteer"];
+
+let lang: Language = pickLanguage(localStorage.getItem("lang"), navigator.languages);
+const t = (key: Key, values?: Record<string, string | number>) => translate(lang, key, values);
+
+// --- the worker ---
+
+const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+let nextId = 1;
+const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+let status: Status = { state: "offline", pending: null, lastSynced: null, error: null };
+
+worker.onmessage = (event: MessageEvent) => {
+  const data = event.data as Reply | { status: Status } | { changed: string[]; wiped: string[] };
+  if ("status" in data) {
+    status = data.status;
+    drawStatus();
+  } else if ("changed" in data) {
+    void route();
+  } else {
+    const w = waiting.get(data.id);
+    waiting.delete(data.id);
+    if (data.ok) w?.resolve(data.value);
+    else w?.reject(new Error(data.error));
+  }
+};
+
+function ask<T>(question: Ask): Promise<T> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    worker.postMessage({ id, ask: question });
+  });
+}
+
+// --- drawing ---
+
+type Child = Node | string | null | undefined | false;
+
+function h(tag: string, attrs: Record<string, string | boolean | EventListener> = {}, ...children: Child[]) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (typeof value === "function") el.addEventListener(name.slice(2), value);
+    else if (value === true) el.setAttribute(name, "");
+    else if (value !== false) el.setAttribute(name, value);
+  }
+  for (const child of children) if (child) el.append(child);
+  return el;
+}
+
+const main = document.getElementById("main") as HTMLElement;
+const statusLine = document.getElementById("status") as HTMLElement;
+
+function show(...children: Child[]) {
+  main.replaceChildren(...children.filter((c): c is Node | string => !!c));
+  const heading = main.querySelector("h1");
+  if (heading) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  }
+}
+
+function drawStatus() {
+  const parts = [t(`status.${status.state}` as Key)];
+  if (status.pending !== null) parts.push(status.pending === 0 ? t("allSent") : t("notSent", { n: status.pending }));
+  parts.push(
+    status.lastSynced
+      ? t("lastReached", { time: new Date(status.lastSynced).toLocaleTimeString(lang, { hour: "numeric", minute: "2-digit" }) })
+      : t("never"),
+  );
+  const button = status.state === "connected" ? null : h("button", { type: "button", onclick: () => void ask({ op: "syncNow" }) }, t("syncNow"));
+  statusLine.replaceChildren(parts.join(" · "), button ? " " : "", button ?? "");
+}
+
+function drawChrome() {
+  document.documentElement.lang = lang;
+  document.title = t("appName");
+  const toggle = document.getElementById("lang") as HTMLButtonElement;
+  toggle.textContent = t("language");
+  toggle.onclick = () => {
+    lang = lang === "en" ? "es" : "en";
+    localStorage.setItem("lang", lang);
+    drawChrome();
+    drawStatus();
+    void route();
+  };
+}
+
+// --- screens ---
+
+async function home() {
+  const groups = await ask<Group[]>({ op: "groups" });
+  const nameInput = h("input", { id: "group-name", name: "name", required: true, autocomplete: "off" }) as HTMLInputElement;
+  show(
+    h("h1", {}, t("yourGroups")),
+    groups.length === 0 ? h("p", {}, t("noGroups")) : null,
+    groups.length > 0
+      ? h("ul", { class: "groups" }, ...groups.map((g) => h("li", {}, h("a", { href: `#/g/${g.group_id}` }, g.name))))
+      : null,
+    h(
+      "form",
+      {
+        class: "card",
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          const id = await ask<string>({ op: "createGroup", name: nameInput.value });
+          location.hash = `#/g/${id}`;
+        },
+      },
+      h("h2", {}, t("startGroup")),
+      h("label", { for: "group-name" }, t("groupName")),
+      nameInput,
+      h("button", { type: "submit" }, t("create")),
+    ),
+  );
+}
+
+function describe(c: Contact): string {
+  const bits = [t(`result.${c.result}` as Key)];
+  if (c.support !== null) bits.push(`${c.support}/5`);
+  if (c.place) bits.push(c.place);
+  if (c.name) bits.push(c.name);
+  return bits.join(" · ");
+}
+
+async function group(groupId: string) {
+  const [groups, contacts] = await Promise.all([
+    ask<Group[]>({ op: "groups" }),
+    ask<Contact[]>({ op: "contacts", group: groupId }),
+  ]);
+  const info = groups.find((g) => g.group_id === groupId);
+  const form = h("form", { class: "card", id: "door" }) as HTMLFormElement;
+  const radio = (name: string, value: string, label: string) =>
+    h("label", { class: "choice" }, h("input", { type: "radio", name, value, required: name === "result" }), label);
+  const check = (name: string, value: string, label: string) =>
+    h("label", { class: "choice" }, h("input", { type: "checkbox", name, value }), label);
+  const details = h(
+    "div",
+    { id: "details", hidden: true },
+    h("label", { for: "name" }, t("name")),
+    h("input", { id: "name", name: "name", autocomplete: "off" }),
+    h("label", { for: "phone" }, t("phone")),
+    h("input", { id: "phone", name: "phone", type: "tel", autocomplete: "off" }),
+    h("label", { for: "email" }, t("email")),
+    h("input", { id: "email", name: "email", type: "email", autocomplete: "off" }),
+  );
+  const consent = h("input", {
+    type: "checkbox",
+    name: "consent",
+    id: "consent",
+    onchange: (e: Event) => {
+      details.hidden = !(e.target as HTMLInputElement).checked;
+    },
+  });
+  const note = h("p", { role: "status", class: "saved" });
+  form.append(
+    h("h2", {}, t("logDoor")),
+    h("fieldset", {}, h("legend", {}, t("result")), ...RESULTS.map((r) => radio("result", r, t(`result.${r}` as Key)))),
+    h("fieldset", { class: "row" }, h("legend", {}, t("support")), ...[1, 2, 3, 4, 5].map((n) => radio("support", String(n), String(n)))),
+    h("fieldset", {}, h("legend", {}, t("interests")), ...INTERESTS.map((i) => check("interests", i, t(`interest.${i}` as Key)))),
+    h("label", { class: "choice" }, h("input", { type: "checkbox", name: "follow_up" }), t("followUp")),
+    h("label", { for: "place" }, t("place")),
+    h("input", { id: "place", name: "place", autocomplete: "off" }),
+    h("label", { for: "note" }, t("note")),
+    h("textarea", { id: "note", name: "note", rows: "3" }),
+    h("label", { class: "choice" }, consent, t("consent")),
+    details,
+    h("button", { type: "submit" }, t("save")),
+    note,
+  );
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const text = (name: string) => {
+      const v = String(data.get(name) ?? "").trim();
+      return v === "" ? undefined : v;
+    };
+    const agreed = data.get("consent") !== null;
+    const contact: NewContact = {
+      result: String(data.get("result")),
+      support: data.get("support") ? Number(data.get("support")) : undefined,
+      interests: data.getAll("interests").map(String),
+      follow_up: data.get("follow_up") !== null,
+      place: text("place"),
+      note: text("note"),
+      consent: agreed,
+      name: agreed ? text("name") : undefined,
+      phone: agreed ? text("phone") : undefined,
+      email: agreed ? text("email") : undefined,
+    };
+    try {
+      await ask<string>({ op: "logContact", group: groupId, contact });
+      await group(groupId);
+      const saved = main.querySelector(".saved");
+      if (saved) saved.textContent = t("saved");
+    } catch (err) {
+      note.textContent = (err as Error).message;
+    }
+  };
+  show(
+    h("p", {}, h("a", { href: "#/" }, t("back"))),
+    h("h1", {}, info?.name ?? groupId),
+    form,
+    h("h2", {}, t("yourContacts")),
+    contacts.length === 0
+      ? h("p", {}, t("noContacts"))
+      : h("ul", { class: "contacts", "aria-label": t("yourContacts") }, ...contacts.map((c) => h("li", { "data-contact": c.contact_id }, describe(c)))),
+  );
+}
+
+async function route() {
+  const [, screen, id] = location.hash.split("/");
+  try {
+    if (screen === "g" && id) await group(id);
+    else await home();
+  } catch (err) {
+    show(h("h1", {}, t("appName")), h("p", { role: "alert" }, (err as Error).message));
+  }
+}
+
+async function start() {
+  drawChrome();
+  if (!window.isSecureContext) {
+    show(h("h1", {}, t("appName")), h("p", { role: "alert" }, t("needsHttps")));
+    return;
+  }
+  show(h("p", { role: "status" }, t("loading")));
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register(new URL("sw.js", import.meta.url), { scope: "./" }).catch((e) => console.warn("no offline copy of the app", e));
+  }
+  try {
+    await ask({ op: "boot", name: "Browser" });
+  } catch (err) {
+    show(h("h1", {}, t("appName")), h("p", { role: "alert" }, (err as Error).message));
+    return;
+  }
+  drawStatus();
+  // The network is back: try at once rather than at the end of the current wait.
+  window.addEventListener("online", () => void ask({ op: "syncNow" }));
+  window.addEventListener("hashchange", () => void route());
+  await route();
+}
+
+void start();

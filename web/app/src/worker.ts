@@ -1,0 +1,156 @@
+// The app's dedicated worker: it owns the core (WebAssembly), the store (SQLCipher in OPFS,
+// written through synchronous access handles, which only a worker has) and the socket to the
+// relay. The page asks it things by message (`Ask`) and hears how sync stands (`Status`).
+// Every edit is saved in the store before the answer goes back: saved means saved.
+
+import init, { openStorage, WebDevice, type SyncSession } from "../pkg/groundwork_web.js";
+import { storeKey } from "./keys";
+import type { Ask, Reply, Status } from "./protocol";
+
+declare const self: DedicatedWorkerGlobalScope;
+
+let device: WebDevice | null = null;
+// The relay that served the app is the relay: its sync endpoint on the same origin.
+const relay = `${self.location.origin.replace(/^http/, "ws")}/v1/sync`;
+
+// --- sync: one socket, reopened with a growing wait when it fails, at once when asked ---
+
+let socket: WebSocket | null = null;
+let session: SyncSession | null = null;
+let status: Status = { state: "offline", pending: null, lastSynced: null, error: null };
+let failures = 0;
+let retry: ReturnType<typeof setTimeout> | null = null;
+
+function tell(next: Partial<Status>) {
+  status = { ...status, ...next };
+  self.postMessage({ status });
+}
+
+function pump() {
+  if (!device || !session || !socket || socket.readyState !== WebSocket.OPEN) return;
+  for (const frame of session.step(device)) socket.send(frame as Uint8Array<ArrayBuffer>);
+  const report = JSON.parse(session.report()) as {
+    ready: boolean;
+    pending: number | null;
+    wiped: string[];
+    changed: string[];
+  };
+  if (report.ready && status.state !== "connected") {
+    failures = 0;
+    tell({ state: "connected", error: null });
+  }
+  if (report.pending !== null) {
+    tell({ pending: report.pending, lastSynced: report.pending === 0 ? Date.now() : status.lastSynced });
+  }
+  if (report.wiped.length > 0 || report.changed.length > 0) {
+    self.postMessage({ changed: report.changed, wiped: report.wiped });
+  }
+}
+
+function connect() {
+  if (!device || socket) return;
+  if (retry) clearTimeout(retry);
+  retry = null;
+  tell({ state: "connecting" });
+  let url: string;
+  try {
+    url = device.connectUrl(relay);
+    session = device.startSync(relay);
+  } catch (e) {
+    tell({ state: "offline", error: String(e) });
+    return;
+  }
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  socket = ws;
+  ws.onopen = () => pump();
+  ws.onmessage = (event) => {
+    if (!session || !(event.data instanceof ArrayBuffer)) return;
+    session.receive(new Uint8Array(event.data));
+    pump();
+  };
+  ws.onclose = (event) => {
+    if (socket !== ws) return;
+    if (session && device) {
+      try {
+        session.disconnect(device);
+      } catch (e) {
+        console.warn("saving the sync state failed", e);
+      }
+      session.free();
+    }
+    session = null;
+    socket = null;
+    failures += 1;
+    const wait = Math.min(300_000, 1000 * 2 ** Math.min(failures - 1, 9)) * (0.5 + Math.random() / 2);
+    tell({ state: "waiting", error: event.reason || null });
+    retry = setTimeout(connect, wait);
+  };
+}
+
+/** Hands the relay what was just saved, if connected; otherwise it waits for the next sync. */
+function saved() {
+  if (session && device && socket?.readyState === WebSocket.OPEN) {
+    session.pushLocal(device);
+    pump();
+  }
+}
+
+self.addEventListener("online", () => {
+  failures = 0;
+  connect();
+});
+
+// --- the page's questions ---
+
+async function boot(name: string) {
+  await init({ module_or_path: new URL("groundwork_web_bg.wasm", self.location.href) });
+  await openStorage();
+  device = WebDevice.open(await storeKey(), name);
+  setInterval(() => {
+    session?.tick();
+    pump();
+  }, 1000);
+  connect();
+  return { deviceId: device.deviceId() };
+}
+
+function answer(ask: Ask): unknown {
+  if (!device) throw new Error("the app is still starting");
+  switch (ask.op) {
+    case "groups":
+      return JSON.parse(device.groups());
+    case "createGroup": {
+      const id = device.createGroup(ask.name);
+      saved();
+      return id;
+    }
+    case "logContact": {
+      const id = device.logContact(ask.group, JSON.stringify(ask.contact));
+      saved();
+      return id;
+    }
+    case "contacts":
+      return JSON.parse(device.contacts(ask.group));
+    case "status":
+      return status;
+    case "syncNow":
+      failures = 0;
+      connect();
+      return status;
+    default:
+      throw new Error(`unknown request ${(ask as { op: string }).op}`);
+  }
+}
+
+self.onmessage = async (event: MessageEvent<{ id: number; ask: Ask }>) => {
+  const { id, ask } = event.data;
+  let reply: Reply;
+  try {
+    const value = ask.op === "boot" ? await boot(ask.name) : answer(ask);
+    reply = { id, ok: true, value };
+  } catch (e) {
+    reply = { id, ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+  self.postMessage(reply);
+};
