@@ -768,3 +768,42 @@ fn a_full_store_refuses_the_edit_keeps_everything_and_recovers() -> TestResult {
     assert_eq!(now.len(), saved.len() + 1);
     Ok(())
 }
+
+#[test]
+fn contacts_not_sent_are_those_past_the_heads_the_relay_confirmed() -> TestResult {
+    let mut f = fixture()?;
+    assert_eq!(f.device.unsent_contacts(&f.group)?, 0);
+    for i in 0..3 {
+        f.device.log_contact(&f.group, contact(i))?;
+    }
+    assert_eq!(
+        f.device.unsent_contacts(&f.group)?,
+        3,
+        "never confirmed: all"
+    );
+    // The relay confirms what the document holds now (as a sync's settle records it).
+    let contacts_doc = f
+        .device
+        .documents()?
+        .into_iter()
+        .find(|d| d.kind == groundwork_core::schema::DocKind::Contacts)
+        .ok_or("no contacts document")?
+        .doc_id;
+    let status = f.device.sync_status()?;
+    let local = status
+        .iter()
+        .find(|s| s.doc_id == contacts_doc.to_string())
+        .ok_or("no status")?
+        .local_heads
+        .clone();
+    let heads: Vec<automerge::ChangeHash> =
+        local.split(',').map(str::parse).collect::<Result<_, _>>()?;
+    f.device.record_relay_heads(&contacts_doc, &heads)?;
+    assert_eq!(f.device.unsent_contacts(&f.group)?, 0, "all confirmed");
+    for i in 3..5 {
+        f.device.log_contact(&f.group, contact(i))?;
+    }
+    assert_eq!(f.device.unsent_contacts(&f.group)?, 2, "two since");
+    assert_eq!(f.device.unsent_contacts("another group")?, 0);
+    Ok(())
+}

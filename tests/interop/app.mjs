@@ -124,6 +124,7 @@ try {
   await page.goto(groupUrl);
   await page.getByRole("heading", { name: "Maple Street canvass" }).waitFor();
   await page.locator("ul.contacts li").nth(19).waitFor();
+  await page.waitForFunction(() => document.querySelector("#status")?.textContent?.includes("contacts not sent yet"));
   seen.offline_reopened = {
     contacts: await page.locator("ul.contacts li").count(),
     texts: await page.locator("ul.contacts li").allInnerTexts(),

@@ -110,6 +110,12 @@ impl WebDevice {
         )
     }
 
+    /// How many contacts this device logged in the group that the relay does not have yet.
+    #[wasm_bindgen(js_name = unsentContacts)]
+    pub fn unsent_contacts(&mut self, group_id: &str) -> Result<usize, JsError> {
+        self.device.unsent_contacts(group_id).map_err(js)
+    }
+
     /// Folds documents' many small chunks into snapshots; the worker calls it when idle (a
     /// browser has no thread for it). Returns how many documents were compacted.
     #[wasm_bindgen(js_name = compactWaiting)]

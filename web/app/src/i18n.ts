@@ -44,9 +44,10 @@ const en = {
   "status.connected": "Online",
   "status.waiting": "Offline, trying again soon",
   allSent: "Everything is sent",
-  notSent: "{n} not sent yet",
+  notSent: "{n} contacts not sent yet",
+  notSentOne: "1 contact not sent yet",
   lastReached: "last reached the relay {time}",
-  never: "not sent yet",
+  never: "never reached the relay",
   syncNow: "Try now",
 };
 
@@ -94,9 +95,10 @@ const es: Catalogue = {
   "status.connected": "En línea",
   "status.waiting": "Sin conexión, se intentará pronto",
   allSent: "Todo está enviado",
-  notSent: "{n} sin enviar todavía",
+  notSent: "{n} contactos sin enviar todavía",
+  notSentOne: "1 contacto sin enviar todavía",
   lastReached: "último contacto con el relay {time}",
-  never: "sin enviar todavía",
+  never: "nunca se conectó con el relay",
   syncNow: "Intentar ahora",
 };
 

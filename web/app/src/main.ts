@@ -17,7 +17,7 @@ const t = (key: Key, values?: Record<string, string | number>) => translate(lang
 const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
 let nextId = 1;
 const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-let status: Status = { state: "offline", pending: null, lastSynced: null, error: null };
+let status: Status = { state: "offline", pending: null, unsent: 0, lastSynced: null, error: null };
 
 worker.onmessage = (event: MessageEvent) => {
   const data = event.data as Reply | { status: Status } | { changed: string[]; wiped: string[] };
@@ -71,7 +71,8 @@ function show(...children: Child[]) {
 
 function drawStatus() {
   const parts = [t(`status.${status.state}` as Key)];
-  if (status.pending !== null) parts.push(status.pending === 0 ? t("allSent") : t("notSent", { n: status.pending }));
+  if (status.unsent > 0) parts.push(status.unsent === 1 ? t("notSentOne") : t("notSent", { n: status.unsent }));
+  else if (status.pending === 0) parts.push(t("allSent"));
   parts.push(
     status.lastSynced
       ? t("lastReached", { time: new Date(status.lastSynced).toLocaleTimeString(lang, { hour: "numeric", minute: "2-digit" }) })

@@ -5,6 +5,8 @@ export interface Status {
   state: "offline" | "connecting" | "connected" | "waiting";
   /** Documents not yet synced both ways, once the relay has offered everything. */
   pending: number | null;
+  /** Contacts logged here that the relay does not have yet. */
+  unsent: number;
   /** When everything was last in step with the relay (ms since 1970). */
   lastSynced: number | null;
   /** Why the last connection failed. */

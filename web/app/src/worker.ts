@@ -17,12 +17,19 @@ const relay = `${self.location.origin.replace(/^http/, "ws")}/v1/sync`;
 
 let socket: WebSocket | null = null;
 let session: SyncSession | null = null;
-let status: Status = { state: "offline", pending: null, lastSynced: null, error: null };
+let status: Status = { state: "offline", pending: null, unsent: 0, lastSynced: null, error: null };
 let failures = 0;
 let retry: ReturnType<typeof setTimeout> | null = null;
 
+/** Contacts logged here that the relay does not have yet, in every group. */
+function unsent(): number {
+  if (!device) return 0;
+  const groups = JSON.parse(device.groups()) as { group_id: string }[];
+  return groups.reduce((n, g) => n + (device?.unsentContacts(g.group_id) ?? 0), 0);
+}
+
 function tell(next: Partial<Status>) {
-  status = { ...status, ...next };
+  status = { ...status, ...next, unsent: unsent() };
   self.postMessage({ status });
 }
 
@@ -90,6 +97,7 @@ function connect() {
 
 /** Hands the relay what was just saved, if connected; otherwise it waits for the next sync. */
 function saved() {
+  tell({});
   if (session && device && socket?.readyState === WebSocket.OPEN) {
     session.pushLocal(device);
     pump();
