@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use groundwork_core::Device;
-use groundwork_core::identity::{Invite, invite_code, join_link};
+use groundwork_core::identity::{Invite, invite_link, join_link};
 use groundwork_core::rules::RULES;
 use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
@@ -168,37 +168,20 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Join { code, relay } => {
             // Checked here first: a forged or altered link (its relay changed, say) is refused
             // before this device connects anywhere.
-            let invite = Invite::verify_code(&code)?;
-            let code = invite_code(&code)?.to_owned();
-            let groundwork_core::JoinRelay {
-                relay,
-                plain_allowed,
-            } = device.join_relay(relay.as_deref(), &invite)?;
+            let join = device.begin_join(&code, relay.as_deref())?;
             let name = device.info().name.clone();
-            let request = Request::Redeem {
-                invite: code.clone(),
-                name,
-            };
-            let (group, role, checked_by) = match control(&mut device, &relay, request) {
-                Ok(Answer::Joined { group, role }) => (group, role, "relay"),
-                Ok(_) => anyhow::bail!("the relay answered the invite unexpectedly"),
-                Err(e)
-                    if plain_allowed
-                        && matches!(
-                            e.downcast_ref::<groundwork_core::Error>(),
-                            Some(groundwork_core::Error::PlainRelay { .. })
-                        ) =>
-                {
-                    // A plain automerge-repo server enforces nothing; the invite's signature
-                    // (above) and expiry are checked here, and the output says so.
-                    if invite.expires_at < groundwork_core::time::now_ms() {
-                        anyhow::bail!("invite refused: it has expired");
-                    }
-                    (invite.group, invite.role, "device")
-                }
-                Err(e) => return Err(e),
-            };
-            device.joined_group(&group, role)?;
+            let answer = runtime()?.block_on(groundwork_core::net::request(
+                &mut device,
+                &join.relay,
+                join.request(&name),
+                std::time::Duration::from_secs(30),
+            ));
+            let groundwork_core::Joined {
+                group_id: group,
+                role,
+                checked_by,
+                relay,
+            } = join.finish(&mut device, answer)?;
             // Receive the group at once; a failure here leaves the membership for the next sync.
             let synced = runtime()?
                 .block_on(groundwork_core::net::sync_once(
@@ -813,7 +796,7 @@ fn invite_output(
     qr: bool,
     json: bool,
 ) -> Result<Output> {
-    let link = join_link(code);
+    let link = invite_link(invite, code);
     if invite.relay.is_none() {
         eprintln!(
             "note: this invite names no relay (this device has not reached one yet): the joiner \
@@ -839,6 +822,7 @@ fn invite_output(
         json!({
             "code": code,
             "link": link,
+            "app_link": join_link(code),
             "relay": invite.relay,
             "role": invite.role,
             "uses": invite.uses,
@@ -1055,18 +1039,7 @@ fn stream_contacts(
 
 /// The relay's web address from its sync URL: `wss://host/v1/sync` -> `https://host`.
 fn web_origin(relay: &str) -> Result<String> {
-    let (scheme, rest) = relay
-        .split_once("://")
-        .with_context(|| format!("{relay:?} is not a relay URL"))?;
-    let scheme = match scheme {
-        "wss" => "https",
-        "ws" => "http",
-        other => {
-            anyhow::bail!("{relay:?}: a relay URL starts with ws:// or wss://, not {other}://")
-        }
-    };
-    let host = rest.split('/').next().unwrap_or(rest);
-    Ok(format!("{scheme}://{host}"))
+    Ok(groundwork_core::relay::web_origin(relay)?)
 }
 
 /// `board follow|unfollow FIPS`: asks the relay, and keeps the list it answers with.

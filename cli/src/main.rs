@@ -107,7 +107,7 @@ enum Command {
     /// Join a group with an invite link or code: the relay it names checks it, and the group
     /// arrives at once.
     Join {
-        /// The invite link (groundwork://join?invite=...) or code (gw1....).
+        /// The invite link (https://RELAY/join#CODE, or groundwork://join?invite=CODE) or code.
         code: String,
         /// The relay's WebSocket URL [default: the one the invite names, else the remembered one]
         #[arg(long, env = "GROUNDWORK_RELAY")]

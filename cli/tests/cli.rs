@@ -554,9 +554,11 @@ fn an_invite_prints_its_join_link_and_draws_it_as_a_qr_code() -> TestResult {
         relay,
     ])?;
     let link = field(&invite, "link")?;
+    let code = field(&invite, "code")?;
+    assert_eq!(link, format!("https://relay.example.org/join#{code}"));
     assert_eq!(
-        link,
-        format!("groundwork://join?invite={}", field(&invite, "code")?)
+        field(&invite, "app_link")?,
+        format!("groundwork://join?invite={code}")
     );
     assert_eq!(invite["relay"], relay);
     let out = gw.run(&[
@@ -566,7 +568,7 @@ fn an_invite_prints_its_join_link_and_draws_it_as_a_qr_code() -> TestResult {
     let text = String::from_utf8(out.stdout)?;
     let printed = text.lines().next().ok_or("nothing printed")?;
     assert!(
-        printed.starts_with("groundwork://join?invite=gw1."),
+        printed.starts_with("https://relay.example.org/join#gw1."),
         "{printed}"
     );
     assert!(

@@ -416,22 +416,43 @@ impl Invite {
     }
 }
 
-/// The join link for an invite code: what `invite create --qr` draws and phones open.
+/// The app-scheme join link for an invite code (`groundwork://join?invite=CODE`), which a native
+/// app registers.
 pub fn join_link(code: &str) -> String {
     format!("{JOIN_LINK_PREFIX}{}", code.trim())
 }
 
-/// The invite code in `text`, which is a code or a join link. The code's characters (bs58 and
-/// dots) need no escaping in a URL, so a link is its prefix and the code, nothing else.
+/// The link an invite is shared as, what `invite create --qr` draws: on any phone it opens the
+/// web app of the relay the invite names, `https://RELAY/join#CODE`. The code rides in the
+/// fragment, which a browser never sends, so it reaches no server log. An invite that names
+/// no relay has only the app-scheme link.
+pub fn invite_link(invite: &Invite, code: &str) -> String {
+    match invite.relay.as_deref().map(crate::relay::web_origin) {
+        Some(Ok(origin)) => format!("{origin}/join#{}", code.trim()),
+        _ => join_link(code),
+    }
+}
+
+/// The invite code in `text`, which is a code or a join link: the web app's
+/// (`https://RELAY/join#CODE`) or the app scheme's. The code's characters (bs58 and dots) need
+/// no escaping in a URL, so a link is its prefix and the code, nothing else.
 pub fn invite_code(text: &str) -> Result<&str> {
     let text = text.trim();
     if let Some(code) = text.strip_prefix(JOIN_LINK_PREFIX) {
         return Ok(code);
     }
+    if let Some((_, code)) = text.split_once("/join#")
+        && (text.starts_with("https://") || text.starts_with("http://"))
+    {
+        return Ok(code);
+    }
     if text.contains("://") {
         return Err(Error::Invalid {
             what: "invite",
-            reason: format!("not a Groundwork join link: it should start with {JOIN_LINK_PREFIX}"),
+            reason: format!(
+                "not a Groundwork join link: it should look like https://RELAY/join#CODE or \
+                 start with {JOIN_LINK_PREFIX}"
+            ),
         });
     }
     Ok(text)
@@ -554,6 +575,10 @@ mod tests {
         let e = Invite::verify_code(&forged).err().map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("forged")), "{forged}");
         assert!(Invite::verify_code("https://example.org/join?invite=x").is_err());
+        // The web link opens the relay's app, the code in its fragment, and reads back.
+        let web = invite_link(&invite, &code);
+        assert_eq!(web, format!("https://relay.example.org/join#{code}"));
+        assert_eq!(Invite::verify_code(&web)?, invite);
         assert!(
             lead.invite("g", Role::Member, 1, 1, Some("http://host"))
                 .is_err()

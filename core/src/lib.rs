@@ -41,5 +41,5 @@ pub mod sync;
 pub mod time;
 
 pub use compaction::COMPACT_AFTER_CHUNKS;
-pub use device::{Device, DeviceInfo, DocSyncRecord, GroupSummary, JoinRelay};
+pub use device::{Device, DeviceInfo, DocSyncRecord, GroupSummary, Join, JoinRelay, Joined};
 pub use error::{Candidate, Error, Result};

@@ -66,6 +66,16 @@ pub fn check_for_invite(url: &str) -> Result<()> {
     Ok(())
 }
 
+/// The web address of the relay at `url` (a sync URL such as `wss://host/v1/sync`):
+/// `https://host` for `wss`, `http://host:port` for `ws`. Its pages and its app live there.
+pub fn web_origin(url: &str) -> Result<String> {
+    let aud = audience(url)?;
+    Ok(match aud.strip_prefix("wss://") {
+        Some(rest) => format!("https://{rest}"),
+        None => format!("http://{}", aud.strip_prefix("ws://").unwrap_or(&aud)),
+    })
+}
+
 /// A relay's audience: the origin a device dials, `ws://host[:port]` or `wss://host[:port]`,
 /// with the host in lower case, the scheme's default port (80, 443) left out, and no user,
 /// path or query. Every connection proof signs the audience of the relay it was made for, and

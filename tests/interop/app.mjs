@@ -1,14 +1,16 @@
 // The web app in a real browser: Debian's chromium, driven by playwright-core (which never
 // downloads a browser), at a phone's size, against a real relay serving the app at /app/.
 //
-//   node app.mjs BASE OUT_DIR   (CHROMIUM=/usr/bin/chromium)
+//   node app.mjs BASE INVITE_LINK OUT_DIR   (CHROMIUM=/usr/bin/chromium)
 //
 // No signal is two things at once here: the browser offline (`context.setOffline`) and the
 // relay gone (the Rust test stops it when this prints `STOP` and starts it again, at the same
 // address, on `START`; it answers each with a line on stdin). The browser's offline emulation
 // alone leaves an open WebSocket open, which a real loss of signal does not.
 //
-// Opens the app, starts a group (online, so the relay hears of it), waits for the offline copy
+// Opens a lead's canvasser invite link (`BASE/join#CODE`) on a phone-sized page: the app checks
+// it, asks the canvasser's name and joins, then shows the brief (the group, its leads, the
+// meetings shown to canvassers, in the meeting's own time zone). Waits for the offline copy
 // (the service worker), then goes offline and logs 20 doors, one with the person's consented
 // details. Closes the page and opens a new one, still offline: the app must load from its
 // offline copy and list all 20 from the store in OPFS, saying they are not sent. Back online,
@@ -28,9 +30,9 @@ const relay = async (what) => {
   if (done || value !== "OK") throw new Error(`the test did not ${what} the relay: ${value}`);
 };
 
-const [base, out] = process.argv.slice(2);
-if (!base || !out) {
-  console.error("usage: node app.mjs BASE OUT_DIR");
+const [base, link, out] = process.argv.slice(2);
+if (!base || !link || !out) {
+  console.error("usage: node app.mjs BASE INVITE_LINK OUT_DIR");
   process.exit(2);
 }
 mkdirSync(out, { recursive: true });
@@ -70,19 +72,24 @@ try {
   const status = (page) => page.locator("#status").innerText();
 
   // Online: the app opens, makes this browser's device, and a group.
-  step("opening the app online");
+  step("opening the invite link");
   let page = await context.newPage();
   watch(page);
-  const first = await page.goto(`${base}/app/`);
+  const first = await page.goto(link);
   seen.policy = first.headers()["content-security-policy"];
-  await page.getByRole("heading", { name: "Your groups" }).waitFor();
-  await shot(page, "home-en");
-  step("starting a group");
-  await page.getByLabel("Group name").fill("Maple Street canvass");
-  await page.getByRole("button", { name: "Create" }).click();
-  await page.getByRole("heading", { name: "Maple Street canvass" }).waitFor();
+  seen.landed = page.url();
+  await page.getByRole("heading", { name: "Join your group" }).waitFor();
+  seen.invite_text = await page.locator("main").innerText();
+  await shot(page, "join-en");
+  step("joining");
+  await page.getByLabel("Your name (your group sees it)").fill("Test Canvasser");
+  await page.getByRole("button", { name: "Join" }).click();
+  await page.getByRole("heading", { name: "Maple Street canvass" }).waitFor({ timeout: 60_000 });
+  await page.getByText("Canvass kickoff").waitFor();
+  seen.group = page.url().split("/").pop();
+  seen.brief = await page.locator("main").innerText();
+  await shot(page, "brief-en");
   const groupUrl = page.url();
-  seen.group = groupUrl.split("/").pop();
   await page.waitForFunction(() => document.querySelector("#status")?.textContent?.includes("Everything is sent"));
   step("waiting for the offline copy");
   // The offline copy is in place once the service worker controls a page.

@@ -1,15 +1,16 @@
 //! The web app in a real browser, against a real relay serving it at `/app/`: Debian's
 //! chromium at a phone's size, driven by playwright-core (`tests/interop/app.mjs`). The core runs
-//! in the page's worker as WebAssembly, its SQLCipher store in OPFS. A group started online;
+//! in the page's worker as WebAssembly, its SQLCipher store in OPFS. A lead on the CLI makes a
+//! canvasser invite; its link opens the app, which joins and shows the brief;
 //! 20 doors logged offline; a new page opened offline loads from the service worker's copy and
 //! lists all 20, "not sent"; back online they reach the relay by themselves, every field as
-//! typed. Screenshots (English and Spanish) go to target/app-screenshots/ (printed).
+//! typed, and the lead's CLI lists them. Screenshots (English and Spanish) go to target/app-screenshots/ (printed).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use groundwork_tests::{Relay, Res, free_addrs, http_get, relay_documents};
+use groundwork_tests::{Device, Relay, Res, field, free_addrs, http_get, relay_documents};
 
 #[test]
 fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> Res<()> {
@@ -28,6 +29,46 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
     let start = || Relay::options(&data).listen(&addr).start();
     let mut relay = Some(start()?);
 
+    // A lead on the CLI: a group, a meeting shown to canvassers, a canvasser invite.
+    let lead = Device::new(root.path(), "Ana")?;
+    let group = field(
+        &lead.run(&["group", "create", "--name", "Maple Street canvass"])?,
+        "group_id",
+    )?;
+    lead.run(&["group", "zone", &group, "America/Los_Angeles"])?;
+    let kickoff = field(
+        &lead.run(&[
+            "meeting",
+            "create",
+            &group,
+            "--kind",
+            "organizing",
+            "--title",
+            "Canvass kickoff",
+            "--location",
+            "Library steps",
+            "--at",
+            "2026-12-15T18:30",
+        ])?,
+        "meeting_id",
+    )?;
+    lead.run(&["meeting", "canvassers", &kickoff, "show"])?;
+    lead.sync(relay.as_ref().ok_or("no relay")?)?;
+    let invite = lead.run(&[
+        "invite",
+        "create",
+        &group,
+        "--role",
+        "canvasser",
+        "--uses",
+        "1",
+    ])?;
+    let link = field(&invite, "link")?;
+    assert!(
+        link.starts_with(&format!("http://{addr}/join#gw1.")),
+        "{link}"
+    );
+
     let (code, page) = http_get(&addr, "/app/")?;
     assert_eq!(code, 200, "{page}");
     assert!(page.contains("app.js"), "{page}");
@@ -44,6 +85,7 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
     let mut node = Command::new("node")
         .arg(interop.join("app.mjs"))
         .arg(&base)
+        .arg(&link)
         .arg(&shots)
         .env("CHROMIUM", chromium)
         .stdin(Stdio::piped())
@@ -115,13 +157,50 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
         "{seen}"
     );
 
+    // The link opened the app, which said what the invite grants, joined, and showed the
+    // brief: the group, its lead, the kickoff in Los Angeles time.
+    assert!(
+        seen["landed"].as_str().unwrap_or("").contains("/app/#gw1."),
+        "{seen}"
+    );
+    assert!(
+        seen["invite_text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("canvasser"),
+        "{seen}"
+    );
+    let brief = seen["brief"].as_str().unwrap_or("");
+    for shown in [
+        "Leads: Ana",
+        "Canvass kickoff",
+        "6:30",
+        "PST",
+        "Library steps",
+    ] {
+        assert!(brief.contains(shown), "{shown} in the brief: {brief}");
+    }
+    assert_eq!(seen["group"], group.as_str());
+
+    // The lead, on the CLI, lists every door the browser logged, with the consented details.
+    lead.sync(relay.as_ref().ok_or("no relay")?)?;
+    let listed = lead.run(&["contact", "list", &group, "--all"])?.to_string();
+    for i in 1..=20 {
+        assert!(
+            listed.contains(&format!("Maple St {}", 100 + i)),
+            "{listed}"
+        );
+    }
+    for typed in ["Test Neighbour Seven", "555-0107", "seven@example.invalid"] {
+        assert!(listed.contains(typed), "{typed} in {listed}");
+    }
+
     // The relay holds the browser's contacts document with every door, the consented details
     // as typed.
-    let group = seen["group"].as_str().ok_or("no group id")?;
     let docs = relay_documents(&data)?;
     let contacts: Vec<_> = docs
         .values()
-        .filter(|d| d.kind == "contacts" && d.group.as_deref() == Some(group))
+        .filter(|d| d.kind == "contacts" && d.group.as_deref() == Some(group.as_str()))
         .collect();
     assert_eq!(contacts.len(), 1, "one contacts document: {docs:?}");
     let content = &contacts[0].content;

@@ -10,14 +10,15 @@
 //! it for `wasm32-unknown-unknown`.
 #![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use groundwork_core::Device;
-use groundwork_core::Error;
 use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::store::StoreKey;
 use groundwork_core::store::index::ContactQuery;
+use groundwork_core::sync::control::{Answer, Control};
 use groundwork_core::sync::session::Session;
+use groundwork_core::{Device, Error, Join};
 use serde::Serialize;
 use sqlite_wasm_rs::WasmOsCallback;
 use sqlite_wasm_vfs::sahpool::{OpfsSAHPoolCfgBuilder, install};
@@ -110,6 +111,25 @@ impl WebDevice {
         )
     }
 
+    /// The group's meetings this device may see (a canvasser: those shown to canvassers), as
+    /// JSON.
+    pub fn meetings(&self, group_id: &str) -> Result<String, JsError> {
+        json(&self.device.meetings(group_id).map_err(js)?)
+    }
+
+    /// The names of the group's current leads, as JSON.
+    pub fn leads(&mut self, group_id: &str) -> Result<String, JsError> {
+        let members = self.device.members(group_id).map_err(js)?;
+        let names: Vec<String> = members
+            .into_iter()
+            .filter(|(_, m)| {
+                m.role == groundwork_core::identity::Role::Lead && m.removed_at.is_none()
+            })
+            .map(|(_, m)| m.name)
+            .collect();
+        json(&names)
+    }
+
     /// How many contacts this device logged in the group that the relay does not have yet.
     #[wasm_bindgen(js_name = unsentContacts)]
     pub fn unsent_contacts(&mut self, group_id: &str) -> Result<usize, JsError> {
@@ -130,12 +150,32 @@ impl WebDevice {
         self.device.connect_url(relay).map_err(js)
     }
 
+    /// Starts joining with an invite link (`https://RELAY/join#CODE`) or code: its signature
+    /// is checked here, offline, and it must be an invite to `relay` (the relay that served
+    /// this app): its code is sent to its own relay and nowhere else.
+    #[wasm_bindgen(js_name = beginJoin)]
+    pub fn begin_join(&self, link: &str, relay: &str) -> Result<JoinFlow, JsError> {
+        let join = self.device.begin_join(link, None).map_err(js)?;
+        let same = groundwork_core::relay::audience(&join.relay).map_err(js)?
+            == groundwork_core::relay::audience(relay).map_err(js)?;
+        if !same {
+            return Err(JsError::new(&format!(
+                "this invite is for the relay at {}, not this one: open the link you were sent \
+                 as it is",
+                join.relay
+            )));
+        }
+        Ok(JoinFlow { join })
+    }
+
     /// Starts syncing with `relay` over a socket the worker has opened (or is opening).
     #[wasm_bindgen(js_name = startSync)]
     pub fn start_sync(&mut self, relay: &str) -> Result<SyncSession, JsError> {
         Ok(SyncSession {
             session: Session::start(&mut self.device, relay).map_err(js)?,
             pending: None,
+            next_request: 1,
+            answers: HashMap::new(),
         })
     }
 }
@@ -146,6 +186,30 @@ pub struct SyncSession {
     session: Session,
     /// Documents not yet synced both ways at the last step, once the relay offered everything.
     pending: Option<usize>,
+    /// The id the next request gets.
+    next_request: u32,
+    /// The relay's answers to requests, by id, until taken.
+    answers: HashMap<u32, groundwork_core::Result<Answer>>,
+}
+
+/// An invite being redeemed: [`WebDevice::begin_join`], then [`SyncSession::request_join`]
+/// once connected, then [`SyncSession::finish_join`] until it answers.
+#[wasm_bindgen]
+pub struct JoinFlow {
+    join: Join,
+}
+
+#[wasm_bindgen]
+impl JoinFlow {
+    /// What the invite grants, as JSON: `{"group", "role", "expires_at"}`.
+    pub fn describe(&self) -> Result<String, JsError> {
+        let invite = &self.join.invite;
+        json(&serde_json::json!({
+            "group": invite.group,
+            "role": invite.role,
+            "expires_at": invite.expires_at,
+        }))
+    }
 }
 
 /// What a step produced, for the worker.
@@ -178,6 +242,16 @@ impl SyncSession {
     /// order. [`SyncSession::report`] then says where the sync stands.
     pub fn step(&mut self, device: &mut WebDevice) -> Result<Vec<js_sys::Uint8Array>, JsError> {
         let step = self.session.step(&mut device.device).map_err(js)?;
+        for answer in step.answers {
+            if let Control::Response { id, ok, error } = answer
+                && let Ok(id) = u32::try_from(id)
+            {
+                let answer = ok.ok_or_else(|| Error::NotAllowed {
+                    reason: error.unwrap_or_else(|| "the relay refused without a reason".into()),
+                });
+                self.answers.insert(id, answer);
+            }
+        }
         self.pending = match step.pending {
             Some(pending) if self.session.heard_all() => Some(pending.len()),
             _ => None,
@@ -187,6 +261,38 @@ impl SyncSession {
             .iter()
             .map(|f| js_sys::Uint8Array::from(f.as_slice()))
             .collect())
+    }
+
+    /// Sends the request that redeems `flow`'s invite for a device named `name` (once the
+    /// relay's handshake arrived: see `report`'s `ready`); returns the request's id.
+    #[wasm_bindgen(js_name = requestJoin)]
+    pub fn request_join(&mut self, flow: &JoinFlow, name: &str) -> u32 {
+        let id = self.next_request;
+        self.next_request += 1;
+        self.session.send_control(&Control::Request {
+            id: u64::from(id),
+            request: flow.join.request(name),
+        });
+        id
+    }
+
+    /// Once the relay answered request `id`, records the membership and returns the group
+    /// joined as JSON (`{"group_id", "role", "checked_by", "relay"}`); until then `undefined`.
+    /// A refusal is an error with the relay's reason.
+    #[wasm_bindgen(js_name = finishJoin)]
+    pub fn finish_join(
+        &mut self,
+        flow: &JoinFlow,
+        id: u32,
+        device: &mut WebDevice,
+    ) -> Result<Option<String>, JsError> {
+        let Some(answer) = self.answers.remove(&id) else {
+            return Ok(None);
+        };
+        let joined = flow.join.finish(&mut device.device, answer).map_err(js)?;
+        // The new group's documents are offered on this connection from now on.
+        self.session.push_local(&mut device.device).map_err(js)?;
+        Ok(Some(json(&joined)?))
     }
 
     /// Lets the hub's timers run (retries of unanswered requests).

@@ -24,7 +24,102 @@ pub struct JoinRelay {
     pub plain_allowed: bool,
 }
 
+/// Joining a group with an invite, as every client does it (the CLI, the browser, the SDKs):
+/// [`Device::begin_join`] checks the link offline and decides the relay, the host sends
+/// [`Join::request`] to it, and [`Join::finish`] takes the relay's answer and records the
+/// membership.
+#[derive(Clone, Debug)]
+pub struct Join {
+    /// The invite, its signature checked.
+    pub invite: Invite,
+    /// Its code, as the relay redeems it.
+    pub code: String,
+    /// Where to redeem it.
+    pub relay: String,
+    /// Whether a plain automerge-repo server (which enforces nothing) may stand in: only where
+    /// the invite named no relay or the person named one.
+    pub plain_allowed: bool,
+}
+
+/// A group joined.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Joined {
+    /// The group's id.
+    pub group_id: String,
+    /// The role granted.
+    pub role: Role,
+    /// Who checked the invite: `relay`, or `device` where a plain server stood in.
+    pub checked_by: &'static str,
+    /// Where it was redeemed.
+    pub relay: String,
+}
+
+impl Join {
+    /// The request that redeems the invite for a device named `name`.
+    pub fn request(&self, name: &str) -> crate::sync::control::Request {
+        crate::sync::control::Request::Redeem {
+            invite: self.code.clone(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// Takes the relay's answer to [`Join::request`] (or why there was none) and records the
+    /// membership, so that the next sync receives the group.
+    pub fn finish(
+        &self,
+        device: &mut Device,
+        answer: Result<crate::sync::control::Answer>,
+    ) -> Result<Joined> {
+        use crate::sync::control::Answer;
+        let (group_id, role, checked_by) = match answer {
+            Ok(Answer::Joined { group, role }) => (group, role, "relay"),
+            Ok(other) => {
+                return Err(Error::Relay {
+                    relay: self.relay.clone(),
+                    reason: format!("it answered the invite unexpectedly ({other:?})"),
+                });
+            }
+            Err(Error::PlainRelay { .. }) if self.plain_allowed => {
+                // A plain automerge-repo server enforces nothing; the invite's signature (in
+                // begin_join) and its expiry are checked here, and `checked_by` says so.
+                if self.invite.expires_at < now_ms() {
+                    return Err(Error::NotAllowed {
+                        reason: "invite refused: it has expired".into(),
+                    });
+                }
+                (self.invite.group.clone(), self.invite.role, "device")
+            }
+            Err(e) => return Err(e),
+        };
+        device.joined_group(&group_id, role)?;
+        Ok(Joined {
+            group_id,
+            role,
+            checked_by,
+            relay: self.relay.clone(),
+        })
+    }
+}
+
 impl Device {
+    /// Starts joining with `link` (a join link or a bare code): checks its signature here,
+    /// before anything is dialled (a link whose relay was changed is refused as forged), and
+    /// decides where to redeem it ([`Device::join_relay`]).
+    pub fn begin_join(&self, link: &str, explicit: Option<&str>) -> Result<Join> {
+        let invite = Invite::verify_code(link)?;
+        let code = crate::identity::invite_code(link)?.to_owned();
+        let JoinRelay {
+            relay,
+            plain_allowed,
+        } = self.join_relay(explicit, &invite)?;
+        Ok(Join {
+            invite,
+            code,
+            relay,
+            plain_allowed,
+        })
+    }
+
     /// Decides where to redeem `invite`: the relay named here (`explicit`: a flag, the
     /// environment), else the invite's own, else the one this device remembers. A device
     /// syncs every group it has with one relay, so an invite naming another relay than the

@@ -14,7 +14,7 @@ mod plan;
 mod resolve;
 mod sync;
 
-pub use membership::JoinRelay;
+pub use membership::{Join, JoinRelay, Joined};
 pub use sync::DocSyncRecord;
 
 use std::collections::HashMap;

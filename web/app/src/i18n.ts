@@ -49,6 +49,19 @@ const en = {
   lastReached: "last reached the relay {time}",
   never: "never reached the relay",
   syncNow: "Try now",
+  joinTitle: "Join your group",
+  joinAs: "This invite makes you a {role} of the group.",
+  "role.lead": "lead",
+  "role.member": "member",
+  "role.canvasser": "canvasser",
+  "role.staff": "staff",
+  yourName: "Your name (your group sees it)",
+  join: "Join",
+  joining: "Joining…",
+  groupArriving: "Your group (its details are on their way)",
+  leads: "Leads: {names}",
+  meetings: "Meetings",
+  noTime: "time not set",
 };
 
 type Catalogue = typeof en;
@@ -100,6 +113,19 @@ const es: Catalogue = {
   lastReached: "último contacto con el relay {time}",
   never: "nunca se conectó con el relay",
   syncNow: "Intentar ahora",
+  joinTitle: "Únete a tu grupo",
+  joinAs: "Esta invitación te hace {role} del grupo.",
+  "role.lead": "líder",
+  "role.member": "miembro",
+  "role.canvasser": "voluntario de puerta en puerta",
+  "role.staff": "personal de la campaña",
+  yourName: "Tu nombre (tu grupo lo ve)",
+  join: "Unirme",
+  joining: "Uniéndote…",
+  groupArriving: "Tu grupo (sus datos están en camino)",
+  leads: "Líderes: {names}",
+  meetings: "Reuniones",
+  noTime: "sin hora",
 };
 
 export const catalogues = { en, es } as const;

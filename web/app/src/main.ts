@@ -4,7 +4,7 @@
 // sent yet and when the relay was last reached.
 
 import { type Key, type Language, pickLanguage, translate } from "./i18n";
-import type { Ask, Contact, Group, NewContact, Reply, Status } from "./protocol";
+import type { Ask, Contact, Group, InviteInfo, Joined, Meeting, NewContact, Reply, Status } from "./protocol";
 
 const RESULTS = ["talked", "not-home", "refused", "moved", "inaccessible", "language-barrier", "wrong-address", "other"];
 const INTERESTS = ["attend", "host", "volunteer"];
@@ -73,11 +73,9 @@ function drawStatus() {
   const parts = [t(`status.${status.state}` as Key)];
   if (status.unsent > 0) parts.push(status.unsent === 1 ? t("notSentOne") : t("notSent", { n: status.unsent }));
   else if (status.pending === 0) parts.push(t("allSent"));
-  parts.push(
-    status.lastSynced
-      ? t("lastReached", { time: new Date(status.lastSynced).toLocaleTimeString(lang, { hour: "numeric", minute: "2-digit" }) })
-      : t("never"),
-  );
+  if (status.lastSynced)
+    parts.push(t("lastReached", { time: new Date(status.lastSynced).toLocaleTimeString(lang, { hour: "numeric", minute: "2-digit" }) }));
+  else if (status.state !== "connected") parts.push(t("never"));
   const button = status.state === "connected" ? null : h("button", { type: "button", onclick: () => void ask({ op: "syncNow" }) }, t("syncNow"));
   statusLine.replaceChildren(parts.join(" · "), button ? " " : "", button ?? "");
 }
@@ -133,10 +131,67 @@ function describe(c: Contact): string {
   return bits.join(" · ");
 }
 
+/** A meeting's time in its own zone (the browser's time zone database), with the zone's name. */
+function when(m: Meeting): string {
+  if (m.at === null) return t("noTime");
+  const options: Intl.DateTimeFormatOptions = {
+    weekday: "short",
+    month: "short",
+    day: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
+    timeZoneName: "short",
+  };
+  try {
+    return new Date(m.at).toLocaleString(lang, { ...options, timeZone: m.zone ?? undefined });
+  } catch {
+    return new Date(m.at).toLocaleString(lang, options);
+  }
+}
+
+async function joinScreen(link: string) {
+  let invite: InviteInfo;
+  try {
+    invite = await ask<InviteInfo>({ op: "invite", link });
+  } catch (err) {
+    show(h("h1", {}, t("joinTitle")), h("p", { role: "alert" }, (err as Error).message), h("p", {}, h("a", { href: "#/" }, t("back"))));
+    return;
+  }
+  const name = h("input", { id: "your-name", name: "name", required: true, autocomplete: "name" }) as HTMLInputElement;
+  const problem = h("p", { role: "alert" });
+  show(
+    h("h1", {}, t("joinTitle")),
+    h("p", {}, t("joinAs", { role: t(`role.${invite.role}` as Key) })),
+    h(
+      "form",
+      {
+        class: "card",
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          problem.textContent = t("joining");
+          try {
+            const joined = await ask<Joined>({ op: "join", link, name: name.value });
+            history.replaceState(null, "", `#/g/${joined.group_id}`);
+            await route();
+          } catch (err) {
+            problem.textContent = (err as Error).message;
+          }
+        },
+      },
+      h("label", { for: "your-name" }, t("yourName")),
+      name,
+      h("button", { type: "submit" }, t("join")),
+      problem,
+    ),
+  );
+}
+
 async function group(groupId: string) {
-  const [groups, contacts] = await Promise.all([
+  const [groups, contacts, meetings, leads] = await Promise.all([
     ask<Group[]>({ op: "groups" }),
     ask<Contact[]>({ op: "contacts", group: groupId }),
+    ask<Meeting[]>({ op: "meetings", group: groupId }).catch(() => [] as Meeting[]),
+    ask<string[]>({ op: "leads", group: groupId }).catch(() => [] as string[]),
   ]);
   const info = groups.find((g) => g.group_id === groupId);
   const form = h("form", { class: "card", id: "door" }) as HTMLFormElement;
@@ -209,7 +264,22 @@ async function group(groupId: string) {
   };
   show(
     h("p", {}, h("a", { href: "#/" }, t("back"))),
-    h("h1", {}, info?.name ?? groupId),
+    h("h1", {}, info?.name || t("groupArriving")),
+    leads.length > 0 ? h("p", { class: "leads" }, t("leads", { names: leads.join(", ") })) : null,
+    meetings.length > 0
+      ? h(
+          "section",
+          { "aria-labelledby": "meetings-heading" },
+          h("h2", { id: "meetings-heading" }, t("meetings")),
+          h(
+            "ul",
+            { class: "meetings" },
+            ...meetings.map((m) =>
+              h("li", {}, h("strong", {}, m.title), h("br"), when(m), m.location ? ` · ${m.location}` : ""),
+            ),
+          ),
+        )
+      : null,
     form,
     h("h2", {}, t("yourContacts")),
     contacts.length === 0
@@ -221,7 +291,9 @@ async function group(groupId: string) {
 async function route() {
   const [, screen, id] = location.hash.split("/");
   try {
-    if (screen === "g" && id) await group(id);
+    // An invite link (`/join#CODE`, which the relay sends on to the app) leaves its code here.
+    if (location.hash.length > 1 && !location.hash.startsWith("#/")) await joinScreen(location.hash.slice(1));
+    else if (screen === "g" && id) await group(id);
     else await home();
   } catch (err) {
     show(h("h1", {}, t("appName")), h("p", { role: "alert" }, (err as Error).message));

@@ -51,12 +51,40 @@ export interface Group {
   role: string;
 }
 
+/** A meeting as lists show it (core's `MeetingRow`). */
+export interface Meeting {
+  meeting_id: string;
+  kind: string;
+  title: string;
+  at: number | null;
+  zone: string | null;
+  location: string | null;
+  status: string;
+}
+
+/** What an invite grants. */
+export interface InviteInfo {
+  group: string;
+  role: string;
+  expires_at: number;
+}
+
+/** A group joined. */
+export interface Joined {
+  group_id: string;
+  role: string;
+}
+
 export type Ask =
   | { op: "boot"; name: string }
   | { op: "groups" }
   | { op: "createGroup"; name: string }
   | { op: "logContact"; group: string; contact: NewContact }
   | { op: "contacts"; group: string }
+  | { op: "meetings"; group: string }
+  | { op: "leads"; group: string }
+  | { op: "invite"; link: string }
+  | { op: "join"; link: string; name: string }
   | { op: "status" }
   | { op: "syncNow" };
 

@@ -3,7 +3,7 @@
 // relay. The page asks it things by message (`Ask`) and hears how sync stands (`Status`).
 // Every edit is saved in the store before the answer goes back: saved means saved.
 
-import init, { openStorage, WebDevice, type SyncSession } from "../pkg/groundwork_web.js";
+import init, { type JoinFlow, openStorage, WebDevice, type SyncSession } from "../pkg/groundwork_web.js";
 import { storeKey } from "./keys";
 import type { Ask, Reply, Status } from "./protocol";
 
@@ -19,6 +19,8 @@ let socket: WebSocket | null = null;
 let session: SyncSession | null = null;
 let status: Status = { state: "offline", pending: null, unsent: 0, lastSynced: null, error: null };
 let failures = 0;
+/** Reopen at once after this close (a join: a fresh connection is offered the new group). */
+let reopenAtOnce = false;
 let retry: ReturnType<typeof setTimeout> | null = null;
 
 /** Contacts logged here that the relay does not have yet, in every group. */
@@ -31,6 +33,55 @@ function unsent(): number {
 function tell(next: Partial<Status>) {
   status = { ...status, ...next, unsent: unsent() };
   self.postMessage({ status });
+  if (status.state === "connected") for (const ready of whenConnected.splice(0)) ready();
+}
+
+/** Callbacks waiting for the relay's handshake. */
+const whenConnected: (() => void)[] = [];
+
+/** A join waiting for the relay's answer. */
+let joining: { flow: JoinFlow; id: number; resolve: (v: unknown) => void; reject: (e: Error) => void } | null = null;
+
+function finishJoin() {
+  if (!joining || !session || !device) return;
+  const { flow, id, resolve, reject } = joining;
+  try {
+    const joined = session.finishJoin(flow, id, device);
+    if (joined === undefined) return;
+    joining = null;
+    flow.free();
+    resolve(JSON.parse(joined));
+    // A fresh connection is offered everything of the new group (its plan, or its brief).
+    reopenAtOnce = true;
+    socket?.close();
+  } catch (e) {
+    joining = null;
+    flow.free();
+    reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+/** Redeems an invite at the relay: the one thing that needs the network. */
+async function join(link: string, name: string): Promise<unknown> {
+  if (!device) throw new Error("the app is still starting");
+  const flow = device.beginJoin(link, relay);
+  failures = 0;
+  connect();
+  const reached = await new Promise<boolean>((resolve) => {
+    if (status.state === "connected") return resolve(true);
+    whenConnected.push(() => resolve(true));
+    setTimeout(() => resolve(false), 20_000);
+  });
+  if (!reached || !session) {
+    flow.free();
+    throw new Error("Joining needs the network once: the relay could not be reached. Try again with a signal.");
+  }
+  const id = session.requestJoin(flow, name);
+  const answered = new Promise((resolve, reject) => {
+    joining = { flow, id, resolve, reject };
+  });
+  pump();
+  return answered;
 }
 
 function pump() {
@@ -49,6 +100,7 @@ function pump() {
   if (report.pending !== null) {
     tell({ pending: report.pending, lastSynced: report.pending === 0 ? Date.now() : status.lastSynced });
   }
+  finishJoin();
   if (report.wiped.length > 0 || report.changed.length > 0) {
     self.postMessage({ changed: report.changed, wiped: report.wiped });
   }
@@ -88,6 +140,11 @@ function connect() {
     }
     session = null;
     socket = null;
+    if (reopenAtOnce) {
+      reopenAtOnce = false;
+      connect();
+      return;
+    }
     failures += 1;
     const wait = Math.min(300_000, 1000 * 2 ** Math.min(failures - 1, 9)) * (0.5 + Math.random() / 2);
     tell({ state: "waiting", error: event.reason || null });
@@ -123,7 +180,7 @@ async function boot(name: string) {
   return { deviceId: device.deviceId() };
 }
 
-function answer(ask: Ask): unknown {
+function answer(ask: Ask): unknown | Promise<unknown> {
   if (!device) throw new Error("the app is still starting");
   switch (ask.op) {
     case "groups":
@@ -140,6 +197,20 @@ function answer(ask: Ask): unknown {
     }
     case "contacts":
       return JSON.parse(device.contacts(ask.group));
+    case "meetings":
+      return JSON.parse(device.meetings(ask.group));
+    case "leads":
+      return JSON.parse(device.leads(ask.group));
+    case "invite": {
+      const flow = device.beginJoin(ask.link, relay);
+      try {
+        return JSON.parse(flow.describe());
+      } finally {
+        flow.free();
+      }
+    }
+    case "join":
+      return join(ask.link, ask.name);
     case "status":
       return status;
     case "syncNow":
@@ -155,7 +226,7 @@ self.onmessage = async (event: MessageEvent<{ id: number; ask: Ask }>) => {
   const { id, ask } = event.data;
   let reply: Reply;
   try {
-    const value = ask.op === "boot" ? await boot(ask.name) : answer(ask);
+    const value = ask.op === "boot" ? await boot(ask.name) : await answer(ask);
     reply = { id, ok: true, value };
   } catch (e) {
     reply = { id, ok: false, error: e instanceof Error ? e.message : String(e) };
