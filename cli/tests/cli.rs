@@ -1463,7 +1463,10 @@ fn outputs_say_names_counts_and_what_a_command_did_not_do() -> TestResult {
         ],
     )?;
     let lines: Vec<&str> = said.lines().collect();
-    assert!(lines[0].starts_with("https://relay.example.org/join#gw1."), "{said}");
+    assert!(
+        lines[0].starts_with("https://relay.example.org/join#gw1."),
+        "{said}"
+    );
     assert!(
         lines[1].starts_with("admits 1 device as member to Riverside, until "),
         "{said}"

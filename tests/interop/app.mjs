@@ -62,6 +62,10 @@ try {
     const url = new URL(r.url());
     if (url.origin !== origin && url.protocol !== "data:" && url.protocol !== "blob:") seen.foreign.push(r.url());
   });
+  // The core arrives compressed (brotli: browsers ask for it on secure origins, loopback too).
+  context.on("response", (r) => {
+    if (r.url().endsWith(".wasm") && !("wasm_encoding" in seen)) seen.wasm_encoding = r.headers()["content-encoding"] ?? null;
+  });
   const watch = (page) => {
     page.on("pageerror", (e) => seen.errors.push(String(e)));
     page.on("console", (m) => {

@@ -131,6 +131,7 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
         "nothing from elsewhere"
     );
     assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
+    assert_eq!(seen["wasm_encoding"], "br", "the core arrives compressed");
     let reopened = &seen["offline_reopened"];
     assert_eq!(reopened["contacts"], 20, "{reopened}");
     let texts = reopened["texts"].to_string();
