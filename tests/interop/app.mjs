@@ -14,7 +14,8 @@
 // (the service worker), then goes offline and logs 20 doors, one with the person's consented
 // details. Closes the page and opens a new one, still offline: the app must load from its
 // offline copy and list all 20 from the store in OPFS, saying they are not sent. Back online,
-// it must send them by itself and say everything is sent. Saves a screenshot of each screen in
+// it must send them by itself and say everything is sent. Then the lead removes this phone
+// (`REMOVE`, done by the Rust test): the app must erase the store and its key. Saves a screenshot of each screen in
 // OUT_DIR (English and Spanish) and prints one JSON line of what it saw for the Rust test.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -162,6 +163,29 @@ try {
   await page.getByRole("link", { name: "Volver" }).click();
   await page.getByRole("heading", { name: "Tus grupos" }).waitFor();
   await shot(page, "home-es");
+  await page.getByRole("button", { name: "English" }).click();
+  await page.getByRole("heading", { name: "Your groups" }).waitFor();
+
+  step("removed by the lead");
+  // The lead removes this phone; on its next exchange the app erases everything.
+  await relay("REMOVE");
+  await page.getByRole("heading", { name: "Removed from the group" }).waitFor({ timeout: 60_000 });
+  seen.removed_text = await page.locator("main").innerText();
+  await shot(page, "removed-en");
+  seen.after_removal = await page.evaluate(async () => {
+    const keys = (await indexedDB.databases()).map((d) => d.name);
+    // Every file of the app's storage, and the bytes each holds past the pool's 4 KiB header.
+    const root = await navigator.storage.getDirectory();
+    const files = [];
+    const walk = async (dir, path) => {
+      for await (const [name, handle] of dir.entries()) {
+        if (handle.kind === "directory") await walk(handle, `${path}${name}/`);
+        else files.push({ name: `${path}${name}`, size: (await handle.getFile()).size });
+      }
+    };
+    await walk(root, "");
+    return { keys, files };
+  });
   await context.close();
 } finally {
   await browser.close();

@@ -107,6 +107,19 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
                 relay = Some(start()?);
                 writeln!(to_node, "OK")?;
             }
+            "REMOVE" => {
+                let up = relay.as_ref().ok_or("the relay is down")?;
+                lead.sync(up)?;
+                lead.run(&[
+                    "member",
+                    "remove",
+                    &group,
+                    "Test Canvasser",
+                    "--relay",
+                    &up.url(),
+                ])?;
+                writeln!(to_node, "OK")?;
+            }
             _ => last = line,
         }
     }
@@ -182,6 +195,26 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
         assert!(brief.contains(shown), "{shown} in the brief: {brief}");
     }
     assert_eq!(seen["group"], group.as_str());
+
+    // Removed by the lead, the app said so and erased everything: the sealed key's database is
+    // gone, and every OPFS file is an empty pool slot (its 4 KiB header, nothing after).
+    assert!(
+        seen["removed_text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Nothing of Groundwork is left"),
+        "{seen}"
+    );
+    let after = &seen["after_removal"];
+    assert!(
+        !after["keys"].to_string().contains("groundwork-keys"),
+        "{after}"
+    );
+    let files = after["files"].as_array().ok_or("no files listed")?;
+    assert!(!files.is_empty(), "the pool's slots stay: {after}");
+    for f in files {
+        assert!(f["size"].as_u64().unwrap_or(u64::MAX) <= 4096, "{f}");
+    }
 
     // The lead, on the CLI, lists every door the browser logged, with the consented details.
     lead.sync(relay.as_ref().ok_or("no relay")?)?;

@@ -10,6 +10,7 @@
 //! it for `wasm32-unknown-unknown`.
 #![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -21,7 +22,8 @@ use groundwork_core::sync::session::Session;
 use groundwork_core::{Device, Error, Join};
 use serde::Serialize;
 use sqlite_wasm_rs::WasmOsCallback;
-use sqlite_wasm_vfs::sahpool::{OpfsSAHPoolCfgBuilder, install};
+use sqlite_wasm_rs::vfs::VfsFilesManager;
+use sqlite_wasm_vfs::sahpool::{OpfsSAHPoolCfgBuilder, OpfsSAHPoolUtil, install};
 use wasm_bindgen::prelude::*;
 
 /// Where the store lives: a directory of SQLite's pool in the origin private file system.
@@ -38,6 +40,11 @@ fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, JsError> {
     serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))
 }
 
+thread_local! {
+    /// The OPFS pool once installed, for erasing it (a worker runs on one thread).
+    static POOL: RefCell<Option<OpfsSAHPoolUtil>> = const { RefCell::new(None) };
+}
+
 /// Installs the OPFS pool as SQLite's default file system. Call it once, in a dedicated worker
 /// (only workers have synchronous access handles), before [`WebDevice::open`].
 #[wasm_bindgen(js_name = openStorage)]
@@ -45,10 +52,31 @@ pub async fn open_storage() -> Result<(), JsError> {
     let config = OpfsSAHPoolCfgBuilder::new()
         .directory(POOL_DIRECTORY)
         .build();
-    install::<WasmOsCallback>(&config, true)
+    let pool = install::<WasmOsCallback>(&config, true)
         .await
-        .map(|_| ())
-        .map_err(|e| JsError::new(&format!("could not open the app's storage: {e}")))
+        .map_err(|e| JsError::new(&format!("could not open the app's storage: {e}")))?;
+    POOL.with(|p| *p.borrow_mut() = Some(pool));
+    Ok(())
+}
+
+/// Erases every file of the app's storage: the store and its journal, their slots emptied to
+/// nothing but their headers. Call it with the device closed (`WebDevice.free()`), after a
+/// removal from the device's last group (the worker also deletes the sealed store key).
+/// Returns how many files there were.
+#[wasm_bindgen(js_name = eraseStorage)]
+pub fn erase_storage() -> Result<usize, JsError> {
+    POOL.with(|p| {
+        let pool = p.borrow();
+        let pool = pool
+            .as_ref()
+            .ok_or_else(|| JsError::new("the app's storage is not open"))?;
+        let files = pool
+            .len()
+            .map_err(|e| JsError::new(&format!("could not read the app's storage: {e}")))?;
+        pool.clear()
+            .map_err(|e| JsError::new(&format!("could not erase the app's storage: {e}")))?;
+        Ok(files)
+    })
 }
 
 /// This browser's device: its identity and its store.

@@ -62,6 +62,9 @@ const en = {
   leads: "Leads: {names}",
   meetings: "Meetings",
   noTime: "time not set",
+  removedTitle: "Removed from the group",
+  removedText: "A lead removed this phone from the group. Everything of the group was erased from this phone.",
+  erasedText: "Nothing of Groundwork is left on this phone. To join again, open a new invite link.",
 };
 
 type Catalogue = typeof en;
@@ -126,6 +129,9 @@ const es: Catalogue = {
   leads: "Líderes: {names}",
   meetings: "Reuniones",
   noTime: "sin hora",
+  removedTitle: "Quitado del grupo",
+  removedText: "Un líder quitó este teléfono del grupo. Todo lo del grupo se borró de este teléfono.",
+  erasedText: "No queda nada de Groundwork en este teléfono. Para volver a unirte, abre un nuevo enlace de invitación.",
 };
 
 export const catalogues = { en, es } as const;

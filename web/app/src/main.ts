@@ -20,10 +20,26 @@ const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Err
 let status: Status = { state: "offline", pending: null, unsent: 0, lastSynced: null, error: null };
 
 worker.onmessage = (event: MessageEvent) => {
-  const data = event.data as Reply | { status: Status } | { changed: string[]; wiped: string[] };
-  if ("status" in data) {
+  const data = event.data as
+    | Reply
+    | { status: Status }
+    | { changed: string[]; wiped: string[] }
+    | { removed: string[]; erased: boolean };
+  if ("removed" in data) {
+    window.removeEventListener("hashchange", onHashChange);
+    gone = false;
+    show(
+      h("h1", {}, t("removedTitle")),
+      h("p", { role: "alert" }, t("removedText")),
+      data.erased ? h("p", {}, t("erasedText")) : h("p", {}, h("a", { href: "#/" }, t("back"))),
+    );
+    // With everything erased, no later answer redraws over this, and there is no sync to tell.
+    gone = data.erased;
+    if (gone) statusLine.replaceChildren();
+    if (!data.erased) window.addEventListener("hashchange", onHashChange);
+  } else if ("status" in data) {
     status = data.status;
-    drawStatus();
+    if (!gone) drawStatus();
   } else if ("changed" in data) {
     void route();
   } else {
@@ -60,7 +76,11 @@ function h(tag: string, attrs: Record<string, string | boolean | EventListener> 
 const main = document.getElementById("main") as HTMLElement;
 const statusLine = document.getElementById("status") as HTMLElement;
 
+/** Set once this phone was removed and erased: nothing else is drawn. */
+let gone = false;
+
 function show(...children: Child[]) {
+  if (gone) return;
   main.replaceChildren(...children.filter((c): c is Node | string => !!c));
   const heading = main.querySelector("h1");
   if (heading) {
@@ -300,6 +320,10 @@ async function route() {
   }
 }
 
+function onHashChange() {
+  void route();
+}
+
 async function start() {
   drawChrome();
   if (!window.isSecureContext) {
@@ -319,7 +343,7 @@ async function start() {
   drawStatus();
   // The network is back: try at once rather than at the end of the current wait.
   window.addEventListener("online", () => void ask({ op: "syncNow" }));
-  window.addEventListener("hashchange", () => void route());
+  window.addEventListener("hashchange", onHashChange);
   await route();
 }
 

@@ -3,8 +3,8 @@
 // relay. The page asks it things by message (`Ask`) and hears how sync stands (`Status`).
 // Every edit is saved in the store before the answer goes back: saved means saved.
 
-import init, { type JoinFlow, openStorage, WebDevice, type SyncSession } from "../pkg/groundwork_web.js";
-import { storeKey } from "./keys";
+import init, { eraseStorage, type JoinFlow, openStorage, WebDevice, type SyncSession } from "../pkg/groundwork_web.js";
+import { forgetStoreKey, storeKey } from "./keys";
 import type { Ask, Reply, Status } from "./protocol";
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -21,6 +21,8 @@ let status: Status = { state: "offline", pending: null, unsent: 0, lastSynced: n
 let failures = 0;
 /** Reopen at once after this close (a join: a fresh connection is offered the new group). */
 let reopenAtOnce = false;
+/** Set once everything was erased: no more connections. */
+let erased = false;
 let retry: ReturnType<typeof setTimeout> | null = null;
 
 /** Contacts logged here that the relay does not have yet, in every group. */
@@ -101,13 +103,34 @@ function pump() {
     tell({ pending: report.pending, lastSynced: report.pending === 0 ? Date.now() : status.lastSynced });
   }
   finishJoin();
+  // Removed by a lead: the core already deleted the group's data; with no group left, the
+  // whole store goes, and the key that opened it. After this step, not inside it.
+  if (report.wiped.length > 0) setTimeout(() => void removed(report.wiped), 0);
   if (report.wiped.length > 0 || report.changed.length > 0) {
     self.postMessage({ changed: report.changed, wiped: report.wiped });
   }
 }
 
+async function removed(groups: string[]) {
+  if (!device || erased) return;
+  const left = (JSON.parse(device.groups()) as unknown[]).length;
+  if (left === 0) {
+    erased = true;
+    const ws = socket;
+    socket = null;
+    ws?.close();
+    session?.free();
+    session = null;
+    device.free();
+    device = null;
+    eraseStorage();
+    await forgetStoreKey();
+  }
+  self.postMessage({ removed: groups, erased: left === 0 });
+}
+
 function connect() {
-  if (!device || socket) return;
+  if (!device || socket || erased) return;
   if (retry) clearTimeout(retry);
   retry = null;
   tell({ state: "connecting" });
