@@ -14,14 +14,6 @@ use groundwork_tests::{Device, Relay, Res, field, free_addrs, http_get, relay_do
 
 #[test]
 fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> Res<()> {
-    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
-    if !interop.join("node_modules/playwright-core").exists() {
-        return Err("run `npm install` in tests/interop first (scripts/test does)".into());
-    }
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .ok_or("Debian's chromium is not installed (scripts/test installs it with apt-get)")?;
     let root = tempfile::tempdir()?;
     let data = root.path().join("relay");
     // A fixed address: the relay is stopped and started again where the app knows it.
@@ -75,38 +67,15 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
     let (code, _) = http_get(&addr, "/join")?;
     assert_eq!(code, 303, "/join leads to the app");
 
-    let shots = std::env::var("GROUNDWORK_SCREENSHOTS")
-        .map(std::path::PathBuf::from)
-        .or_else(|_| {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/app-screenshots");
-            std::fs::create_dir_all(&p).and_then(|()| p.canonicalize())
-        })?;
     let base = format!("http://{addr}");
-    let mut node = Command::new("node")
-        .arg(interop.join("app.mjs"))
-        .arg(&base)
-        .arg(&link)
-        .arg(&shots)
-        .env("CHROMIUM", chromium)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut to_node = node.stdin.take().ok_or("no stdin")?;
-    let mut last = String::new();
-    for line in BufReader::new(node.stdout.take().ok_or("no stdout")?).lines() {
-        let line = line?;
-        match line.as_str() {
+    let seen = drive("app.mjs", &[&base, &link], |line| {
+        match line {
             "STOP" => {
                 if let Some(r) = relay.take() {
                     r.kill()?;
                 }
-                writeln!(to_node, "OK")?;
             }
-            "START" => {
-                relay = Some(start()?);
-                writeln!(to_node, "OK")?;
-            }
+            "START" => relay = Some(start()?),
             "REMOVE" => {
                 let up = relay.as_ref().ok_or("the relay is down")?;
                 lead.sync(up)?;
@@ -118,16 +87,11 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
                     "--relay",
                     &up.url(),
                 ])?;
-                writeln!(to_node, "OK")?;
             }
-            _ => last = line,
+            _ => return Ok(false),
         }
-    }
-    let out = node.wait_with_output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the browser test failed:\n{stderr}");
-    let seen: serde_json::Value = serde_json::from_str(&last)?;
-    println!("screenshots: {}", shots.display());
+        Ok(true)
+    })?;
 
     // The app runs its own code and WebAssembly, talks to its relay alone, and did.
     let policy = seen["policy"].as_str().unwrap_or("");
@@ -253,4 +217,174 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
         assert!(content.contains(typed), "{typed} in {content}");
     }
     Ok(())
+}
+
+/// A member in the browser and a member on the CLI add to the same meeting's agenda and notes,
+/// both without a signal; after both sync, each shows the merged agenda and notes, the same
+/// character for character, with neither's edits lost.
+#[test]
+fn a_member_in_the_browser_and_one_on_the_cli_merge_a_meetings_agenda_and_notes() -> Res<()> {
+    let root = tempfile::tempdir()?;
+    let data = root.path().join("relay");
+    let addr = free_addrs(1)?.remove(0);
+    let start = || Relay::options(&data).listen(&addr).start();
+    let mut relay = Some(start()?);
+    let up = |relay: &Option<Relay>| -> Res<String> {
+        Ok(relay.as_ref().ok_or("the relay is down")?.url())
+    };
+
+    // A lead's meeting with an agenda and notes; a member invite for the browser, one for Ben
+    // on the CLI.
+    let lead = Device::new(root.path(), "Ana")?;
+    let group = field(
+        &lead.run(&["group", "create", "--name", "Oak Street committee"])?,
+        "group_id",
+    )?;
+    let title = "Planning meeting";
+    let meeting = field(
+        &lead.run(&[
+            "meeting",
+            "create",
+            &group,
+            "--kind",
+            "organizing",
+            "--title",
+            title,
+        ])?,
+        "meeting_id",
+    )?;
+    lead.run(&[
+        "meeting",
+        "agenda",
+        &meeting,
+        "--add",
+        "Welcome and introductions",
+    ])?;
+    lead.run(&[
+        "meeting",
+        "notes",
+        &meeting,
+        "--append",
+        "Opening notes from Ana.",
+    ])?;
+    lead.sync(relay.as_ref().ok_or("no relay")?)?;
+    let invite = |uses: &str| -> Res<String> {
+        field(
+            &lead.run(&[
+                "invite", "create", &group, "--role", "member", "--uses", uses,
+            ])?,
+            "link",
+        )
+    };
+    let browser_link = invite("1")?;
+    let ben = Device::new(root.path(), "Ben")?;
+    ben.run(&["join", &invite("1")?, "--relay", &up(&relay)?])?;
+    ben.sync(relay.as_ref().ok_or("no relay")?)?;
+
+    let cli_item = "Rides to the sheriff's office (CLI)";
+    let cli_notes = "From the CLI: Ben brings the sign-up sheets, ñ and all.";
+    let base = format!("http://{addr}");
+    let seen = drive("app_coedit.mjs", &[&base, &browser_link, title], |line| {
+        match line {
+            "STOP" => {
+                if let Some(r) = relay.take() {
+                    r.kill()?;
+                }
+            }
+            // Ben edits on his own copy, not syncing: the same meeting, at the same time.
+            "CLI_EDIT" => {
+                ben.run(&["meeting", "agenda", &meeting, "--add", cli_item])?;
+                ben.run(&["meeting", "notes", &meeting, "--append", cli_notes])?;
+            }
+            "START" => {
+                relay = Some(start()?);
+                ben.sync(relay.as_ref().ok_or("no relay")?)?;
+            }
+            "CLI_SYNC" => {
+                ben.sync(relay.as_ref().ok_or("no relay")?)?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
+
+    // Both show everything, identically: the agenda item by item, the notes to the character.
+    let shown = ben.run(&["meeting", "show", &meeting])?;
+    let cli_agenda: Vec<&str> = shown["agenda"]
+        .as_array()
+        .ok_or("no agenda")?
+        .iter()
+        .filter_map(|i| i["text"].as_str())
+        .collect();
+    let browser_agenda: Vec<&str> = seen["agenda"]
+        .as_array()
+        .ok_or("no agenda seen")?
+        .iter()
+        .filter_map(|i| i.as_str())
+        .collect();
+    assert_eq!(browser_agenda, cli_agenda);
+    let browser_item = seen["browser_item"].as_str().ok_or("no item")?;
+    for item in ["Welcome and introductions", cli_item, browser_item] {
+        assert!(cli_agenda.contains(&item), "{item} in {cli_agenda:?}");
+    }
+    let cli_text = shown["notes"].as_str().ok_or("no notes")?;
+    assert_eq!(seen["notes"].as_str(), Some(cli_text), "the same notes");
+    for part in [
+        "Opening notes from Ana.",
+        cli_notes,
+        seen["browser_notes"].as_str().ok_or("no notes typed")?,
+    ] {
+        assert!(cli_text.contains(part), "{part} in {cli_text}");
+    }
+    Ok(())
+}
+
+/// Runs the node driver `script` (in tests/interop) with Debian's chromium, as
+/// `node SCRIPT ARGS... SCREENSHOTS_DIR`. Each line it prints that `handle` takes (returning
+/// true, once done) is answered with `OK` on its stdin; its last other line is the JSON of what
+/// it saw, returned here.
+fn drive(
+    script: &str,
+    args: &[&str],
+    mut handle: impl FnMut(&str) -> Res<bool>,
+) -> Res<serde_json::Value> {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
+    if !interop.join("node_modules/playwright-core").exists() {
+        return Err("run `npm install` in tests/interop first (scripts/test does)".into());
+    }
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or("Debian's chromium is not installed (scripts/test installs it with apt-get)")?;
+    let shots = std::env::var("GROUNDWORK_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/app-screenshots");
+            std::fs::create_dir_all(&p).and_then(|()| p.canonicalize())
+        })?;
+    let mut node = Command::new("node")
+        .arg(interop.join(script))
+        .args(args)
+        .arg(&shots)
+        .env("CHROMIUM", chromium)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut to_node = node.stdin.take().ok_or("no stdin")?;
+    let mut last = String::new();
+    for line in BufReader::new(node.stdout.take().ok_or("no stdout")?).lines() {
+        let line = line?;
+        if handle(&line)? {
+            writeln!(to_node, "OK")?;
+        } else {
+            last = line;
+        }
+    }
+    let out = node.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} failed:\n{stderr}");
+    println!("screenshots: {}", shots.display());
+    Ok(serde_json::from_str(&last)?)
 }

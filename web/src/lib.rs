@@ -145,6 +145,39 @@ impl WebDevice {
         json(&self.device.meetings(group_id).map_err(js)?)
     }
 
+    /// One meeting in full, as JSON: `{"meeting_id", "title", "kind", "at", "zone", "location",
+    /// "status", "agenda": [{"item_id", "text"}], "notes"}` (members and leads: canvassers see
+    /// meetings in their brief's list only).
+    pub fn meeting(&mut self, meeting_id: &str) -> Result<String, JsError> {
+        let m = self.device.meeting(meeting_id).map_err(js)?;
+        json(&serde_json::json!({
+            "meeting_id": m.id,
+            "title": m.title,
+            "kind": m.kind,
+            "at": m.at,
+            "zone": m.zone,
+            "location": m.location,
+            "status": m.status,
+            "agenda": m.agenda.iter()
+                .map(|i| serde_json::json!({ "item_id": i.id, "text": i.text }))
+                .collect::<Vec<_>>(),
+            "notes": m.notes.as_str(),
+        }))
+    }
+
+    /// Adds an item to the end of a meeting's agenda; returns its id. Saved when this returns.
+    #[wasm_bindgen(js_name = addAgendaItem)]
+    pub fn add_agenda_item(&mut self, meeting_id: &str, text: &str) -> Result<String, JsError> {
+        self.device.add_agenda_item(meeting_id, text).map_err(js)
+    }
+
+    /// Adds a paragraph to the end of a meeting's shared notes, where it merges with what
+    /// others write meanwhile. Saved when this returns.
+    #[wasm_bindgen(js_name = appendNotes)]
+    pub fn append_notes(&mut self, meeting_id: &str, text: &str) -> Result<(), JsError> {
+        self.device.append_notes(meeting_id, text).map_err(js)
+    }
+
     /// The names of the group's current leads, as JSON.
     pub fn leads(&mut self, group_id: &str) -> Result<String, JsError> {
         let members = self.device.members(group_id).map_err(js)?;

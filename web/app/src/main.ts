@@ -1,10 +1,12 @@
 // The page: screens drawn from the worker's answers. It holds no data of its own; the worker
 // (and the store behind it) is the one place a contact lives. Screens: home (groups, start a
-// group), a group (log a door, the contacts on this phone). The status line says what is not
-// sent yet and when the relay was last reached.
+// group), a group (its leads and meetings, log a door, the contacts on this phone), a meeting
+// (its agenda and notes, which members and leads add to). The status line says what is not
+// sent yet and when the relay was last reached. A screen is redrawn when sync brings changes,
+// keeping what is being typed.
 
 import { type Key, type Language, pickLanguage, translate } from "./i18n";
-import type { Ask, Contact, Group, InviteInfo, Joined, Meeting, NewContact, Reply, Status } from "./protocol";
+import type { Ask, Contact, Group, InviteInfo, Joined, Meeting, MeetingDetail, NewContact, Reply, Status } from "./protocol";
 
 const RESULTS = ["talked", "not-home", "refused", "moved", "inaccessible", "language-barrier", "wrong-address", "other"];
 const INTERESTS = ["attend", "host", "volunteer"];
@@ -41,7 +43,7 @@ worker.onmessage = (event: MessageEvent) => {
     status = data.status;
     if (!gone) drawStatus();
   } else if ("changed" in data) {
-    void route();
+    void route(true);
   } else {
     const w = waiting.get(data.id);
     waiting.delete(data.id);
@@ -110,7 +112,7 @@ function drawChrome() {
     localStorage.setItem("lang", lang);
     drawChrome();
     drawStatus();
-    void route();
+    void route(true);
   };
 }
 
@@ -214,6 +216,7 @@ async function group(groupId: string) {
     ask<string[]>({ op: "leads", group: groupId }).catch(() => [] as string[]),
   ]);
   const info = groups.find((g) => g.group_id === groupId);
+  const canvasser = info?.role === "canvasser";
   const form = h("form", { class: "card", id: "door" }) as HTMLFormElement;
   const radio = (name: string, value: string, label: string) =>
     h("label", { class: "choice" }, h("input", { type: "radio", name, value, required: name === "result" }), label);
@@ -295,7 +298,15 @@ async function group(groupId: string) {
             "ul",
             { class: "meetings" },
             ...meetings.map((m) =>
-              h("li", {}, h("strong", {}, m.title), h("br"), when(m), m.location ? ` · ${m.location}` : ""),
+              h(
+                "li",
+                {},
+                // Members and leads open a meeting's agenda and notes; canvassers see its line.
+                canvasser ? h("strong", {}, m.title) : h("a", { href: `#/g/${groupId}/m/${m.meeting_id}` }, h("strong", {}, m.title)),
+                h("br"),
+                when(m),
+                m.location ? ` · ${m.location}` : "",
+              ),
             ),
           ),
         )
@@ -308,13 +319,92 @@ async function group(groupId: string) {
   );
 }
 
-async function route() {
-  const [, screen, id] = location.hash.split("/");
+async function meetingScreen(groupId: string, meetingId: string) {
+  const m = await ask<MeetingDetail>({ op: "meeting", meeting: meetingId });
+  const item = h("input", { id: "agenda-item", name: "item", required: true, autocomplete: "off" }) as HTMLInputElement;
+  const more = h("textarea", { id: "more-notes", name: "notes", rows: "4", required: true, "aria-describedby": "notes-hint" }) as HTMLTextAreaElement;
+  const done = h("p", { role: "status", class: "saved" });
+  const adding = (what: () => Promise<unknown>) => async (e: Event) => {
+    e.preventDefault();
+    try {
+      await what();
+      await meetingScreen(groupId, meetingId);
+      const saved = main.querySelector(".saved");
+      if (saved) saved.textContent = t("savedHere");
+    } catch (err) {
+      done.textContent = (err as Error).message;
+    }
+  };
+  show(
+    h("p", {}, h("a", { href: `#/g/${groupId}` }, t("back"))),
+    h("h1", {}, m.title),
+    h("p", {}, when(m), m.location ? ` · ${m.location}` : ""),
+    h(
+      "section",
+      { "aria-labelledby": "agenda-heading" },
+      h("h2", { id: "agenda-heading" }, t("agenda")),
+      m.agenda.length === 0
+        ? h("p", {}, t("noAgenda"))
+        : h("ol", { class: "agenda" }, ...m.agenda.map((i) => h("li", { "data-item": i.item_id }, i.text))),
+      h(
+        "form",
+        { class: "card", onsubmit: adding(() => ask({ op: "addAgendaItem", meeting: meetingId, text: item.value })) },
+        h("label", { for: "agenda-item" }, t("addAgendaItem")),
+        item,
+        h("button", { type: "submit" }, t("add")),
+      ),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "notes-heading" },
+      h("h2", { id: "notes-heading" }, t("notes")),
+      m.notes === "" ? h("p", {}, t("noNotes")) : h("div", { class: "notes" }, m.notes),
+      h(
+        "form",
+        { class: "card", onsubmit: adding(() => ask({ op: "appendNotes", meeting: meetingId, text: more.value })) },
+        h("label", { for: "more-notes" }, t("addNotes")),
+        h("p", { id: "notes-hint", class: "hint" }, t("addNotesHint")),
+        more,
+        h("button", { type: "submit" }, t("add")),
+      ),
+    ),
+    done,
+  );
+}
+
+/** What is typed or chosen on the screen, to put back when the same screen is redrawn. */
+function typing(): () => void {
+  const fields = [...main.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("input, textarea")];
+  const key = (el: HTMLInputElement | HTMLTextAreaElement) =>
+    el instanceof HTMLInputElement && (el.type === "radio" || el.type === "checkbox") ? `${el.name}=${el.value}` : el.id || el.name;
+  const kept = new Map(fields.map((el) => [key(el), el instanceof HTMLInputElement && (el.type === "radio" || el.type === "checkbox") ? el.checked : el.value]));
+  const focused = document.activeElement instanceof HTMLElement && main.contains(document.activeElement) ? document.activeElement.id : "";
+  return () => {
+    for (const el of main.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("input, textarea")) {
+      const was = kept.get(key(el));
+      if (was === undefined) continue;
+      if (typeof was === "boolean") {
+        if (el instanceof HTMLInputElement && el.checked !== was) {
+          el.checked = was;
+          el.dispatchEvent(new Event("change"));
+        }
+      } else el.value = was;
+    }
+    if (focused) document.getElementById(focused)?.focus();
+  };
+}
+
+/** Draws the screen the address names; `keep`: the same screen again, keeping what is typed. */
+async function route(keep = false) {
+  const [, screen, id, sub, subId] = location.hash.split("/");
+  const restore = keep ? typing() : null;
   try {
     // An invite link (`/join#CODE`, which the relay sends on to the app) leaves its code here.
     if (location.hash.length > 1 && !location.hash.startsWith("#/")) await joinScreen(location.hash.slice(1));
+    else if (screen === "g" && id && sub === "m" && subId) await meetingScreen(id, subId);
     else if (screen === "g" && id) await group(id);
     else await home();
+    restore?.();
   } catch (err) {
     show(h("h1", {}, t("appName")), h("p", { role: "alert" }, (err as Error).message));
   }

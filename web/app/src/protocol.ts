@@ -62,6 +62,12 @@ export interface Meeting {
   status: string;
 }
 
+/** A meeting in full (members and leads). */
+export interface MeetingDetail extends Meeting {
+  agenda: { item_id: string; text: string }[];
+  notes: string;
+}
+
 /** What an invite grants. */
 export interface InviteInfo {
   group: string;
@@ -82,6 +88,9 @@ export type Ask =
   | { op: "logContact"; group: string; contact: NewContact }
   | { op: "contacts"; group: string }
   | { op: "meetings"; group: string }
+  | { op: "meeting"; meeting: string }
+  | { op: "addAgendaItem"; meeting: string; text: string }
+  | { op: "appendNotes"; meeting: string; text: string }
   | { op: "leads"; group: string }
   | { op: "invite"; link: string }
   | { op: "join"; link: string; name: string }

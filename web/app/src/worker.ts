@@ -222,6 +222,17 @@ function answer(ask: Ask): unknown | Promise<unknown> {
       return JSON.parse(device.contacts(ask.group));
     case "meetings":
       return JSON.parse(device.meetings(ask.group));
+    case "meeting":
+      return JSON.parse(device.meeting(ask.meeting));
+    case "addAgendaItem": {
+      const id = device.addAgendaItem(ask.meeting, ask.text);
+      saved();
+      return id;
+    }
+    case "appendNotes":
+      device.appendNotes(ask.meeting, ask.text);
+      saved();
+      return null;
     case "leads":
       return JSON.parse(device.leads(ask.group));
     case "invite": {
