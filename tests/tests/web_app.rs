@@ -340,6 +340,141 @@ fn a_member_in_the_browser_and_one_on_the_cli_merge_a_meetings_agenda_and_notes(
     Ok(())
 }
 
+/// A lead in the browser: starts a group, invites a member by link (a QR code too), sees the
+/// member's answer, action item and contact arrive, records an answer and ticks the item off,
+/// downloads the contacts as CSV made on the phone, and removes the member; the CLI member
+/// receives the lead's edits and then loses the group.
+#[test]
+fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> Res<()> {
+    let root = tempfile::tempdir()?;
+    let relay = Relay::start(&root.path().join("relay"))?;
+    let cora = Device::new(root.path(), "Cora")?;
+    let mut group = String::new();
+    let mut after_sync = serde_json::Value::Null;
+    let base = format!("http://{}", relay.addr);
+    let seen = drive("app_lead.mjs", &[&base], |line| {
+        if let Some(link) = line.strip_prefix("JOIN ") {
+            // The browser's invite, redeemed on the CLI; then the member's work, synced.
+            let joined = cora.run(&["join", link])?;
+            group = field(&joined, "group_id")?;
+            let target = field(
+                &cora.run(&[
+                    "target", "add", &group, "--county", "06065", "--office", "sheriff",
+                ])?,
+                "target_id",
+            )?;
+            cora.run(&[
+                "response",
+                "record",
+                &group,
+                "--target",
+                &target,
+                "--rule",
+                "R1",
+                "--existing",
+                "partial",
+                "--position",
+                "will-support",
+            ])?;
+            cora.run(&["action", "add", &group, "--title", "Print flyers (CLI)"])?;
+            cora.run(&[
+                "contact",
+                "log",
+                &group,
+                "--result",
+                "talked",
+                "--place",
+                "Elm St 12",
+            ])?;
+            cora.sync(&relay)?;
+            return Ok(true);
+        }
+        if line == "CLI_SYNC" {
+            cora.sync(&relay)?;
+            after_sync = serde_json::json!({
+                "scorecard": cora.run(&["scorecard", &group])?,
+                "actions": cora.run(&["action", "list", &group])?,
+            });
+            return Ok(true);
+        }
+        Ok(false)
+    })?;
+    assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
+
+    // The invite: what it admits, and its link drawn as a QR code.
+    let invite = seen["invite_text"].as_str().unwrap_or("");
+    assert!(invite.contains("Admits 1 as member"), "{invite}");
+    assert!(seen["qr_modules"].as_u64().unwrap_or(0) > 100, "{seen}");
+
+    // The scorecard: the member's answer, the lead's, and the rules explained.
+    let card = seen["scorecard"].as_str().unwrap_or("");
+    for shown in [
+        "Will support",
+        "Opposes",
+        "Conditions: Only with a budget vote",
+        "R6 · Privacy Protection",
+        "no handing out addresses",
+        "No answer yet",
+    ] {
+        assert!(card.contains(shown), "{shown} in {card}");
+    }
+    let card_es = seen["scorecard_es"].as_str().unwrap_or("");
+    assert!(
+        card_es.contains("R1 · Orden judicial") && card_es.contains("La apoyará"),
+        "{card_es}"
+    );
+
+    // The lead's edits reached the member on the CLI.
+    let position = |rule: &str| {
+        after_sync["scorecard"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["rule"] == rule))
+            .map(|r| (r["position"].clone(), r["conditions"].clone()))
+    };
+    assert_eq!(
+        position("R2"),
+        Some(("opposes".into(), "Only with a budget vote".into())),
+        "{after_sync}"
+    );
+    let actions = after_sync["actions"].to_string();
+    assert!(actions.contains("Call the sheriff's office"), "{actions}");
+    let flyers = after_sync["actions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["title"] == "Print flyers (CLI)"))
+        .ok_or("no flyers item")?;
+    assert_eq!(flyers["done"], true, "{flyers}");
+
+    // The CSV, made on the phone: the member's door, by name.
+    let csv = seen["csv"].as_str().unwrap_or("");
+    assert!(
+        csv.starts_with("contact_id,time,canvasser,canvasser_name,"),
+        "{csv}"
+    );
+    assert!(csv.contains("Elm St 12") && csv.contains(",Cora,"), "{csv}");
+    assert!(
+        seen["csv_name"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Elm-Street-group-contacts-"),
+        "{seen}"
+    );
+
+    // Removed: the app said so, and the member's next sync takes the group off the CLI.
+    assert!(
+        seen["members"].as_str().unwrap_or("").contains("Cora"),
+        "{seen}"
+    );
+    let after = seen["members_after"].as_str().unwrap_or("");
+    assert!(
+        after.contains("Cora was removed.") && after.contains("removed"),
+        "{after}"
+    );
+    cora.sync(&relay)?;
+    let groups = cora.run(&["group", "list"])?;
+    assert!(!groups.to_string().contains(&group), "{groups}");
+    Ok(())
+}
+
 /// Runs the node driver `script` (in tests/interop) with Debian's chromium, as
 /// `node SCRIPT ARGS... SCREENSHOTS_DIR`. Each line it prints that `handle` takes (returning
 /// true, once done) is answered with `OK` on its stdin; its last other line is the JSON of what

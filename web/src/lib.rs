@@ -14,10 +14,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 
+use groundwork_core::identity::Role;
 use groundwork_core::schema::contacts::NewContact;
+use groundwork_core::schema::plan::{NewAction, NewResponse};
 use groundwork_core::store::StoreKey;
 use groundwork_core::store::index::ContactQuery;
-use groundwork_core::sync::control::{Answer, Control};
+use groundwork_core::sync::control::{Answer, Control, Request};
 use groundwork_core::sync::session::Session;
 use groundwork_core::{Device, Error, Join};
 use serde::Serialize;
@@ -178,14 +180,155 @@ impl WebDevice {
         self.device.append_notes(meeting_id, text).map_err(js)
     }
 
+    /// The group's officials, as JSON (core's `TargetRow`s).
+    pub fn targets(&self, group_id: &str) -> Result<String, JsError> {
+        json(&self.device.targets(group_id).map_err(js)?)
+    }
+
+    /// The scorecard: every target and model rule, with the answer if one was recorded, as
+    /// JSON (core's `ScorecardRow`s).
+    pub fn scorecard(&self, group_id: &str) -> Result<String, JsError> {
+        json(&self.device.scorecard(group_id, None).map_err(js)?)
+    }
+
+    /// Records an official's answer on one model rule (members and leads): `position` and
+    /// `existing` in core's spellings (`will-support`, `in-place`, ...); `conditions` may be
+    /// empty.
+    #[wasm_bindgen(js_name = recordResponse)]
+    pub fn record_response(
+        &mut self,
+        group_id: &str,
+        target: &str,
+        rule: &str,
+        position: &str,
+        existing: &str,
+        conditions: &str,
+    ) -> Result<(), JsError> {
+        let conditions = Some(conditions.trim().to_owned()).filter(|c| !c.is_empty());
+        self.device
+            .record_response(
+                group_id,
+                NewResponse {
+                    target: target.to_owned(),
+                    rule: rule.parse().map_err(js)?,
+                    existing: existing.parse().map_err(js)?,
+                    position: position.parse().map_err(js)?,
+                    conditions,
+                    legal_basis: None,
+                    meeting: None,
+                },
+            )
+            .map_err(js)
+    }
+
+    /// The model rules, in order, with their titles and plain-language summaries, as JSON.
+    pub fn rules() -> Result<String, JsError> {
+        json(groundwork_core::rules::RULES)
+    }
+
+    /// The group's action items, as JSON (core's `ActionRow`s).
+    pub fn actions(&self, group_id: &str) -> Result<String, JsError> {
+        json(&self.device.actions(group_id).map_err(js)?)
+    }
+
+    /// Adds an action item; returns its id. `assignee` and `due` (YYYY-MM-DD) may be empty.
+    #[wasm_bindgen(js_name = addAction)]
+    pub fn add_action(
+        &mut self,
+        group_id: &str,
+        title: &str,
+        assignee: &str,
+        due: &str,
+    ) -> Result<String, JsError> {
+        let given = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        self.device
+            .add_action(
+                group_id,
+                NewAction {
+                    title: title.to_owned(),
+                    assignee: given(assignee),
+                    due: given(due),
+                },
+            )
+            .map_err(js)
+    }
+
+    /// Marks an action item done or not done.
+    #[wasm_bindgen(js_name = setActionDone)]
+    pub fn set_action_done(&mut self, action_id: &str, done: bool) -> Result<(), JsError> {
+        self.device.set_action_done(action_id, done).map_err(js)
+    }
+
+    /// The group's devices as its roster has them, as JSON: `[{"device_id", "name", "role",
+    /// "joined_at", "removed_at"}]`, this device's own marked `"this_device": true`.
+    pub fn members(&mut self, group_id: &str) -> Result<String, JsError> {
+        let me = self.device.info().device_id.clone();
+        let members = self.device.members(group_id).map_err(js)?;
+        let rows: Vec<_> = members
+            .into_iter()
+            .map(|(id, m)| {
+                serde_json::json!({
+                    "this_device": id == me,
+                    "device_id": id,
+                    "name": m.name,
+                    "role": m.role,
+                    "joined_at": m.joined_at,
+                    "removed_at": m.removed_at,
+                })
+            })
+            .collect();
+        json(&rows)
+    }
+
+    /// Signs an invite to a group this device leads, redeemed at `relay`, as JSON: `{"link",
+    /// "role", "uses", "expires_at", "qr": {"width", "dark"}}`; `dark` has one `1` or `0` per
+    /// module of the link's QR code, row by row.
+    #[wasm_bindgen(js_name = createInvite)]
+    pub fn create_invite(
+        &self,
+        group_id: &str,
+        role: &str,
+        uses: u32,
+        days: u32,
+        relay: &str,
+    ) -> Result<String, JsError> {
+        let role: Role = role.parse().map_err(js)?;
+        let valid_for = i64::from(days) * 24 * 60 * 60 * 1000;
+        let (invite, code) = self
+            .device
+            .create_invite(group_id, role, uses, valid_for, Some(relay))
+            .map_err(js)?;
+        let link = groundwork_core::identity::invite_link(&invite, &code);
+        let qr = qrcode::QrCode::with_error_correction_level(&link, qrcode::EcLevel::L)
+            .map_err(|e| JsError::new(&format!("the link is too long for a QR code: {e}")))?;
+        let dark: String = qr
+            .to_colors()
+            .iter()
+            .map(|c| if *c == qrcode::Color::Dark { '1' } else { '0' })
+            .collect();
+        json(&serde_json::json!({
+            "link": link,
+            "role": invite.role,
+            "uses": invite.uses,
+            "expires_at": invite.expires_at,
+            "qr": { "width": qr.width(), "dark": dark },
+        }))
+    }
+
+    /// The group's contacts this device may read as CSV (the CLI's `contact export` columns),
+    /// made here for the person to save: `{"count", "csv"}`.
+    #[wasm_bindgen(js_name = contactsCsv)]
+    pub fn contacts_csv(&mut self, group_id: &str) -> Result<String, JsError> {
+        let (count, csv) = self.device.contacts_csv(group_id).map_err(js)?;
+        json(&serde_json::json!({ "count": count, "csv": csv }))
+    }
+
     /// The names of the group's current leads, as JSON.
     pub fn leads(&mut self, group_id: &str) -> Result<String, JsError> {
         let members = self.device.members(group_id).map_err(js)?;
         let names: Vec<String> = members
             .into_iter()
-            .filter(|(_, m)| {
-                m.role == groundwork_core::identity::Role::Lead && m.removed_at.is_none()
-            })
+            .filter(|(_, m)| m.role == Role::Lead && m.removed_at.is_none())
             .map(|(_, m)| m.name)
             .collect();
         json(&names)
@@ -328,13 +471,7 @@ impl SyncSession {
     /// relay's handshake arrived: see `report`'s `ready`); returns the request's id.
     #[wasm_bindgen(js_name = requestJoin)]
     pub fn request_join(&mut self, flow: &JoinFlow, name: &str) -> u32 {
-        let id = self.next_request;
-        self.next_request += 1;
-        self.session.send_control(&Control::Request {
-            id: u64::from(id),
-            request: flow.join.request(name),
-        });
-        id
+        self.request(flow.join.request(name))
     }
 
     /// Once the relay answered request `id`, records the membership and returns the group
@@ -354,6 +491,25 @@ impl SyncSession {
         // The new group's documents are offered on this connection from now on.
         self.session.push_local(&mut device.device).map_err(js)?;
         Ok(Some(json(&joined)?))
+    }
+
+    /// Asks the relay to remove `device` from `group` (leads); returns the request's id, for
+    /// [`SyncSession::answer`]. Once connected (`report`'s `ready`).
+    #[wasm_bindgen(js_name = removeMember)]
+    pub fn remove_member(&mut self, group: &str, device: &str) -> u32 {
+        self.request(Request::RemoveMember {
+            group: group.to_owned(),
+            device: device.to_owned(),
+        })
+    }
+
+    /// The relay's answer to request `id` as JSON once it came, else `undefined`; a refusal
+    /// is an error with the relay's reason.
+    pub fn answer(&mut self, id: u32) -> Result<Option<String>, JsError> {
+        match self.answers.remove(&id) {
+            None => Ok(None),
+            Some(answer) => Ok(Some(json(&answer.map_err(js)?)?)),
+        }
     }
 
     /// Lets the hub's timers run (retries of unanswered requests).
@@ -383,5 +539,18 @@ impl SyncSession {
     /// Saves what each document's exchange reached; call it when the socket closes, however.
     pub fn disconnect(&mut self, device: &mut WebDevice) -> Result<(), JsError> {
         self.session.disconnect(&mut device.device).map_err(js)
+    }
+}
+
+impl SyncSession {
+    /// Sends `request` to the relay; returns its id, under which its answer is kept.
+    fn request(&mut self, request: Request) -> u32 {
+        let id = self.next_request;
+        self.next_request += 1;
+        self.session.send_control(&Control::Request {
+            id: u64::from(id),
+            request,
+        });
+        id
     }
 }

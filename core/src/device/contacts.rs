@@ -101,7 +101,19 @@ impl Device {
         self.group(group_id)?;
         let rows = index::all_contacts(self.store.conn(), group_id)?;
         let names = self.canvasser_names(group_id)?;
-        write_csv(&rows, &names, path)
+        write_csv(&rows, &names, crate::export::CsvWriter::create(path)?)
+    }
+
+    /// The same CSV as [`Device::export_contacts_csv`], as text: for an app that hands it to
+    /// its user as a download, made on the device. Returns how many contacts and the text.
+    pub fn contacts_csv(&mut self, group_id: &str) -> Result<(usize, String)> {
+        self.group(group_id)?;
+        let rows = index::all_contacts(self.store.conn(), group_id)?;
+        let names = self.canvasser_names(group_id)?;
+        let mut text = Vec::new();
+        let n = write_csv(&rows, &names, crate::export::CsvWriter::new(&mut text))?;
+        // Every cell was a `str`, so the bytes are UTF-8.
+        Ok((n, String::from_utf8_lossy(&text).into_owned()))
     }
 
     /// The names of a group's devices by id, from its roster (as last synced), and this
@@ -136,7 +148,7 @@ impl Device {
                 .filter(|r| period_of(r.at) < oldest)
                 .collect();
             let names = self.canvasser_names(group_id)?;
-            exported = write_csv(&rows, &names, path)?;
+            exported = write_csv(&rows, &names, crate::export::CsvWriter::create(path)?)?;
         }
         self.set_group_retention(group_id, months)?;
         self.apply_retention()?;
@@ -214,8 +226,11 @@ impl Device {
 /// Writes contacts to a CSV file only its owner can read, every cell safe to open in a
 /// spreadsheet ([`crate::export`]); returns how many. `names` gives canvassers' names by device
 /// id (a device missing from it, say one removed before the roster was synced, gets none).
-fn write_csv(rows: &[ContactRow], names: &HashMap<String, String>, path: &Path) -> Result<usize> {
-    let mut out = crate::export::CsvWriter::create(path)?;
+fn write_csv<W: std::io::Write>(
+    rows: &[ContactRow],
+    names: &HashMap<String, String>,
+    mut out: crate::export::CsvWriter<W>,
+) -> Result<usize> {
     out.write_row([
         "contact_id",
         "time",

@@ -1,12 +1,36 @@
 // The page: screens drawn from the worker's answers. It holds no data of its own; the worker
-// (and the store behind it) is the one place a contact lives. Screens: home (groups, start a
-// group), a group (its leads and meetings, log a door, the contacts on this phone), a meeting
-// (its agenda and notes, which members and leads add to). The status line says what is not
-// sent yet and when the relay was last reached. A screen is redrawn when sync brings changes,
-// keeping what is being typed.
+// (and the store behind it) is the one place a contact lives. Screens, by address:
+//   #/                      home: the groups on this phone, start a group
+//   #/g/GROUP               a group: its leads and meetings, log a door, contacts (leads: all,
+//                           and a CSV download)
+//   #/g/GROUP/m/MEETING     a meeting's agenda and notes, which members and leads add to
+//   #/g/GROUP/score         the scorecard: each official's answers, rule by rule; record one
+//   #/g/GROUP/actions       action items
+//   #/g/GROUP/members       the roster; leads remove a device
+//   #/g/GROUP/invite        leads make an invite: its link and QR code
+//   #CODE                   an invite link opened (`/join#CODE`)
+// The status line says what is not sent yet and when the relay was last reached. A screen is
+// redrawn when sync brings changes, keeping what is being typed.
 
-import { type Key, type Language, pickLanguage, translate } from "./i18n";
-import type { Ask, Contact, Group, InviteInfo, Joined, Meeting, MeetingDetail, NewContact, Reply, Status } from "./protocol";
+import { type Key, type Language, pickLanguage, rulesEs, translate } from "./i18n";
+import type {
+  Action,
+  Ask,
+  Contact,
+  Group,
+  InviteInfo,
+  Joined,
+  MadeInvite,
+  Meeting,
+  MeetingDetail,
+  Member,
+  NewContact,
+  Reply,
+  Rule,
+  ScorecardRow,
+  Status,
+  Target,
+} from "./protocol";
 
 const RESULTS = ["talked", "not-home", "refused", "moved", "inaccessible", "language-barrier", "wrong-address", "other"];
 const INTERESTS = ["attend", "host", "volunteer"];
@@ -285,10 +309,23 @@ async function group(groupId: string) {
       note.textContent = (err as Error).message;
     }
   };
+  const lead = info?.role === "lead";
+  const links: [string, Key][] = canvasser
+    ? []
+    : [
+        ["score", "scorecard"],
+        ["actions", "actions"],
+        ["members", "members"],
+        ...(lead ? ([["invite", "invite"]] as [string, Key][]) : []),
+      ];
+  const csvNote = h("p", { role: "status", class: "saved" });
   show(
     h("p", {}, h("a", { href: "#/" }, t("back"))),
     h("h1", {}, info?.name || t("groupArriving")),
     leads.length > 0 ? h("p", { class: "leads" }, t("leads", { names: leads.join(", ") })) : null,
+    links.length > 0
+      ? h("nav", { "aria-label": info?.name ?? "" }, h("ul", { class: "tabs" }, ...links.map(([path, key]) => h("li", {}, h("a", { href: `#/g/${groupId}/${path}` }, t(key))))))
+      : null,
     meetings.length > 0
       ? h(
           "section",
@@ -312,10 +349,18 @@ async function group(groupId: string) {
         )
       : null,
     form,
-    h("h2", {}, t("yourContacts")),
+    h("h2", {}, lead ? t("groupContacts") : t("yourContacts")),
     contacts.length === 0
       ? h("p", {}, t("noContacts"))
-      : h("ul", { class: "contacts", "aria-label": t("yourContacts") }, ...contacts.map((c) => h("li", { "data-contact": c.contact_id }, describe(c)))),
+      : h(
+          "ul",
+          { class: "contacts", "aria-label": lead ? t("groupContacts") : t("yourContacts") },
+          ...contacts.map((c) => h("li", { "data-contact": c.contact_id }, describe(c))),
+        ),
+    lead && contacts.length > 0
+      ? h("button", { type: "button", class: "secondary", onclick: () => void downloadCsv(groupId, info?.name ?? "group", csvNote) }, t("downloadCsv"))
+      : null,
+    csvNote,
   );
 }
 
@@ -372,15 +417,348 @@ async function meetingScreen(groupId: string, meetingId: string) {
   );
 }
 
+/** The group's contacts as a CSV file, made on this phone and handed to the browser to save. */
+async function downloadCsv(groupId: string, name: string, note: HTMLElement) {
+  try {
+    const { count, csv } = await ask<{ count: number; csv: string }>({ op: "contactsCsv", group: groupId });
+    const file = `${name.replace(/[^\p{L}\p{N}]+/gu, "-").replace(/^-|-$/g, "") || "group"}-contacts-${new Date().toISOString().slice(0, 10)}.csv`;
+    const url = URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" }));
+    const a = h("a", { href: url, download: file }) as HTMLAnchorElement;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    note.textContent = t("csvSaved", { n: count, file });
+  } catch (err) {
+    note.textContent = (err as Error).message;
+  }
+}
+
+/** A screen's top: back to the group, and its heading. */
+function top(groupId: string, title: string): Child[] {
+  return [h("p", {}, h("a", { href: `#/g/${groupId}` }, t("back"))), h("h1", {}, title)];
+}
+
+/** A labelled `<select>` of `options` ([value, label]). */
+function choose(id: string, label: string, options: [string, string][]): [HTMLElement, HTMLSelectElement] {
+  const select = h("select", { id, name: id, required: true }, ...options.map(([value, text]) => h("option", { value }, text))) as HTMLSelectElement;
+  return [h("label", { for: id }, label), select];
+}
+
+const POSITIONS = ["already-in-place", "will-support", "supports-with-changes", "will-consider", "opposes", "no-answer"];
+const EXISTING = ["unknown", "in-place", "in-practice", "partial", "none"];
+
+async function scorecardScreen(groupId: string) {
+  const [rows, rules, targets] = await Promise.all([
+    ask<ScorecardRow[]>({ op: "scorecard", group: groupId }),
+    ask<Rule[]>({ op: "rules" }),
+    ask<Target[]>({ op: "targets", group: groupId }),
+  ]);
+  const ruleText = (r: Rule) => (lang === "es" ? (rulesEs[r.code] ?? r) : r);
+  const done = h("p", { role: "status", class: "saved" });
+  const [targetLabel, target] = choose("target", t("official"), targets.map((x) => [x.target_id, `${x.name}, ${x.title}`]));
+  const [ruleLabel, rule] = choose("rule", t("rule"), rules.map((r) => [r.code, `${r.code} · ${ruleText(r).title}`]));
+  const [positionLabel, position] = choose("position", t("position"), POSITIONS.map((p) => [p, t(`position.${p}` as Key)]));
+  const [existingLabel, existing] = choose("existing", t("existingPolicy"), EXISTING.map((e) => [e, t(`existing.${e}` as Key)]));
+  const conditions = h("input", { id: "conditions", name: "conditions", autocomplete: "off" }) as HTMLInputElement;
+  show(
+    ...top(groupId, t("scorecardTitle")),
+    h("p", {}, t("scorecardIntro")),
+    targets.length === 0 ? h("p", {}, t("noTargets")) : null,
+    ...targets.map((x) =>
+      h(
+        "section",
+        { class: "official", "aria-labelledby": `t-${x.target_id}` },
+        h("h2", { id: `t-${x.target_id}` }, x.name, h("span", { class: "muted" }, ` · ${x.title}`)),
+        h(
+          "ol",
+          { class: "rules" },
+          ...rules.map((r) => {
+            const row = rows.find((c) => c.target_id === x.target_id && c.rule === r.code);
+            const said = row?.position ?? null;
+            return h(
+              "li",
+              { "data-rule": r.code },
+              h("strong", {}, `${r.code} · ${ruleText(r).title}`),
+              h("br"),
+              h("span", { class: "muted" }, ruleText(r).summary),
+              h("br"),
+              h("span", { class: `answer ${said ?? "none"}` }, said ? t(`position.${said}` as Key) : t("noAnswer")),
+              row?.conditions ? h("span", {}, ` · ${t("conditions", { text: row.conditions })}`) : null,
+            );
+          }),
+        ),
+      ),
+    ),
+    targets.length > 0
+      ? h(
+          "form",
+          {
+            class: "card",
+            onsubmit: async (e: Event) => {
+              e.preventDefault();
+              try {
+                await ask({
+                  op: "recordResponse",
+                  group: groupId,
+                  target: target.value,
+                  rule: rule.value,
+                  position: position.value,
+                  existing: existing.value,
+                  conditions: conditions.value,
+                });
+                await scorecardScreen(groupId);
+                const saved = main.querySelector(".saved");
+                if (saved) saved.textContent = t("savedHere");
+              } catch (err) {
+                done.textContent = (err as Error).message;
+              }
+            },
+          },
+          h("h2", {}, t("recordAnswer")),
+          targetLabel,
+          target,
+          ruleLabel,
+          rule,
+          positionLabel,
+          position,
+          existingLabel,
+          existing,
+          h("label", { for: "conditions" }, t("conditionsField")),
+          conditions,
+          h("button", { type: "submit" }, t("record")),
+          done,
+        )
+      : null,
+  );
+}
+
+async function actionsScreen(groupId: string) {
+  const actions = await ask<Action[]>({ op: "actions", group: groupId });
+  const title = h("input", { id: "action-title", name: "title", required: true, autocomplete: "off" }) as HTMLInputElement;
+  const assignee = h("input", { id: "assignee", name: "assignee", autocomplete: "off" }) as HTMLInputElement;
+  const due = h("input", { id: "due", name: "due", type: "date" }) as HTMLInputElement;
+  const done = h("p", { role: "status", class: "saved" });
+  const redraw = async (what: () => Promise<unknown>) => {
+    try {
+      await what();
+      await actionsScreen(groupId);
+      const saved = main.querySelector(".saved");
+      if (saved) saved.textContent = t("savedHere");
+    } catch (err) {
+      done.textContent = (err as Error).message;
+    }
+  };
+  show(
+    ...top(groupId, t("actions")),
+    actions.length === 0
+      ? h("p", {}, t("noActions"))
+      : h(
+          "ul",
+          { class: "actions" },
+          ...actions.map((a) =>
+            h(
+              "li",
+              { "data-action": a.action_id },
+              h(
+                "label",
+                { class: "choice" },
+                h("input", {
+                  type: "checkbox",
+                  name: "done",
+                  value: a.action_id,
+                  checked: a.done,
+                  onchange: (e: Event) => void redraw(() => ask({ op: "setActionDone", action: a.action_id, done: (e.target as HTMLInputElement).checked })),
+                }),
+                a.done ? h("s", {}, a.title) : a.title,
+              ),
+              a.assignee || a.due ? h("span", { class: "muted" }, [a.assignee, a.due ? t("dueOn", { date: a.due }) : ""].filter(Boolean).join(" · ")) : null,
+            ),
+          ),
+        ),
+    h(
+      "form",
+      {
+        class: "card",
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          void redraw(() => ask({ op: "addAction", group: groupId, title: title.value, assignee: assignee.value, due: due.value }));
+        },
+      },
+      h("h2", {}, t("newAction")),
+      h("label", { for: "action-title" }, t("actionTitle")),
+      title,
+      h("label", { for: "assignee" }, t("assignee")),
+      assignee,
+      h("label", { for: "due" }, t("due")),
+      due,
+      h("button", { type: "submit" }, t("add")),
+    ),
+    done,
+  );
+}
+
+function day(ms: number): string {
+  return new Date(ms).toLocaleDateString(lang, { year: "numeric", month: "short", day: "numeric" });
+}
+
+async function membersScreen(groupId: string) {
+  const [groups, members] = await Promise.all([ask<Group[]>({ op: "groups" }), ask<Member[]>({ op: "members", group: groupId })]);
+  const lead = groups.find((g) => g.group_id === groupId)?.role === "lead";
+  const note = h("p", { role: "status", class: "saved" });
+  const current = members.filter((m) => m.removed_at === null);
+  const removed = members.filter((m) => m.removed_at !== null);
+  const row = (m: Member) => {
+    const who = m.name || m.device_id.slice(0, 8);
+    const item = h(
+      "li",
+      { "data-device": m.device_id },
+      h("strong", {}, who),
+      ` · ${t(`role.${m.role}` as Key)}`,
+      m.this_device ? ` · ${t("thisDevice")}` : "",
+      h("br"),
+      h("span", { class: "muted" }, m.removed_at !== null ? t("wasRemoved") : t("joinedOn", { date: day(m.joined_at) })),
+    );
+    if (lead && !m.this_device && m.removed_at === null) {
+      // Two steps, in the page: the first only shows what removing does.
+      const confirm = h("div", { hidden: true }, h("p", {}, t("removeWarning")));
+      confirm.append(
+        h(
+          "button",
+          {
+            type: "button",
+            class: "danger",
+            onclick: async () => {
+              note.textContent = t("removing");
+              try {
+                await ask({ op: "removeMember", group: groupId, device: m.device_id });
+                await membersScreen(groupId);
+                const saved = main.querySelector(".saved");
+                if (saved) saved.textContent = t("memberRemoved", { name: who });
+              } catch (err) {
+                note.textContent = (err as Error).message;
+              }
+            },
+          },
+          t("confirmRemove", { name: who }),
+        ),
+      );
+      item.append(
+        h(
+          "button",
+          {
+            type: "button",
+            class: "secondary",
+            "aria-expanded": "false",
+            onclick: (e: Event) => {
+              confirm.hidden = !confirm.hidden;
+              (e.target as HTMLElement).setAttribute("aria-expanded", String(!confirm.hidden));
+            },
+          },
+          t("remove"),
+        ),
+        confirm,
+      );
+    }
+    return item;
+  };
+  show(
+    ...top(groupId, t("members")),
+    h("ul", { class: "members" }, ...current.map(row)),
+    removed.length > 0 ? h("ul", { class: "members removed" }, ...removed.map(row)) : null,
+    note,
+  );
+}
+
+/** A QR code as SVG: one path of its dark modules, a quiet zone of four around. */
+function qrSvg(qr: { width: number; dark: string }, label: string): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const size = qr.width + 8;
+  svg.setAttribute("viewBox", `-4 -4 ${size} ${size}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", label);
+  svg.setAttribute("class", "qr");
+  const back = document.createElementNS(ns, "rect");
+  for (const [k, v] of Object.entries({ x: "-4", y: "-4", width: String(size), height: String(size), fill: "#fff" })) back.setAttribute(k, v);
+  let d = "";
+  for (let i = 0; i < qr.dark.length; i++) if (qr.dark[i] === "1") d += `M${i % qr.width} ${Math.floor(i / qr.width)}h1v1h-1z`;
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", d);
+  path.setAttribute("fill", "#000");
+  svg.append(back, path);
+  return svg;
+}
+
+async function inviteScreen(groupId: string) {
+  const roles = ["canvasser", "member", "lead"];
+  const role = h(
+    "fieldset",
+    {},
+    h("legend", {}, t("inviteRole")),
+    ...roles.map((r) =>
+      h("label", { class: "choice" }, h("input", { type: "radio", name: "role", value: r, checked: r === "canvasser", required: true }), t(`roleHelp.${r}` as Key)),
+    ),
+  );
+  const uses = h("input", { id: "uses", name: "uses", type: "number", min: "1", max: "1000", value: "10", required: true }) as HTMLInputElement;
+  const days = h("input", { id: "days", name: "days", type: "number", min: "1", max: "90", value: "7", required: true }) as HTMLInputElement;
+  const made = h("section", { "aria-live": "polite" });
+  const form = h(
+    "form",
+    { class: "card" },
+    role,
+    h("label", { for: "uses" }, t("inviteUses")),
+    uses,
+    h("label", { for: "days" }, t("inviteDays")),
+    days,
+    h("button", { type: "submit" }, t("makeInvite")),
+  ) as HTMLFormElement;
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    try {
+      const chosen = String(new FormData(form).get("role"));
+      const invite = await ask<MadeInvite>({ op: "createInvite", group: groupId, role: chosen, uses: Number(uses.value), days: Number(days.value) });
+      const copied = h("p", { role: "status" });
+      const linkField = h("input", { id: "invite-link", readonly: true, value: invite.link }) as HTMLInputElement;
+      made.replaceChildren(
+        h("h2", {}, t("inviteReady")),
+        qrSvg(invite.qr, t("qrLabel")),
+        h("p", {}, t("inviteFor", { uses: invite.uses, role: t(`role.${invite.role}` as Key), date: day(invite.expires_at) })),
+        h("label", { for: "invite-link" }, t("inviteLink")),
+        linkField,
+        "share" in navigator
+          ? h("button", { type: "button", onclick: () => void navigator.share({ url: invite.link }).catch(() => undefined) }, t("share"))
+          : "",
+        h(
+          "button",
+          {
+            type: "button",
+            class: "secondary",
+            onclick: async () => {
+              await navigator.clipboard.writeText(invite.link);
+              copied.textContent = t("copied");
+            },
+          },
+          t("copy"),
+        ),
+        copied,
+      );
+    } catch (err) {
+      made.replaceChildren(h("p", { role: "alert" }, (err as Error).message));
+    }
+  };
+  show(...top(groupId, t("invite")), form, made);
+}
+
 /** What is typed or chosen on the screen, to put back when the same screen is redrawn. */
 function typing(): () => void {
-  const fields = [...main.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("input, textarea")];
+  const fields = [...main.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("input, textarea, select")];
   const key = (el: HTMLInputElement | HTMLTextAreaElement) =>
     el instanceof HTMLInputElement && (el.type === "radio" || el.type === "checkbox") ? `${el.name}=${el.value}` : el.id || el.name;
   const kept = new Map(fields.map((el) => [key(el), el instanceof HTMLInputElement && (el.type === "radio" || el.type === "checkbox") ? el.checked : el.value]));
   const focused = document.activeElement instanceof HTMLElement && main.contains(document.activeElement) ? document.activeElement.id : "";
   return () => {
-    for (const el of main.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("input, textarea")) {
+    for (const el of main.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("input, textarea, select")) {
       const was = kept.get(key(el));
       if (was === undefined) continue;
       if (typeof was === "boolean") {
@@ -397,11 +775,17 @@ function typing(): () => void {
 /** Draws the screen the address names; `keep`: the same screen again, keeping what is typed. */
 async function route(keep = false) {
   const [, screen, id, sub, subId] = location.hash.split("/");
+  // The invite screen shows nothing sync changes, and a redraw would lose the invite made.
+  if (keep && sub === "invite") return;
   const restore = keep ? typing() : null;
   try {
     // An invite link (`/join#CODE`, which the relay sends on to the app) leaves its code here.
     if (location.hash.length > 1 && !location.hash.startsWith("#/")) await joinScreen(location.hash.slice(1));
     else if (screen === "g" && id && sub === "m" && subId) await meetingScreen(id, subId);
+    else if (screen === "g" && id && sub === "score") await scorecardScreen(id);
+    else if (screen === "g" && id && sub === "actions") await actionsScreen(id);
+    else if (screen === "g" && id && sub === "members") await membersScreen(id);
+    else if (screen === "g" && id && sub === "invite") await inviteScreen(id);
     else if (screen === "g" && id) await group(id);
     else await home();
     restore?.();

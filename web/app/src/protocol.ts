@@ -68,6 +68,63 @@ export interface MeetingDetail extends Meeting {
   notes: string;
 }
 
+/** One official and one model rule, with the answer if one was recorded (core's `ScorecardRow`). */
+export interface ScorecardRow {
+  target_id: string;
+  target_name: string;
+  rule: string;
+  rule_title: string;
+  existing: string;
+  position: string | null;
+  conditions: string | null;
+  legal_basis: string | null;
+  recorded_at: number | null;
+}
+
+/** A model rule (core's `Rule`). */
+export interface Rule {
+  code: string;
+  title: string;
+  summary: string;
+}
+
+/** An official the group asks (core's `TargetRow`). */
+export interface Target {
+  target_id: string;
+  name: string;
+  title: string;
+  agency: string | null;
+  jurisdiction: string | null;
+}
+
+/** An action item (core's `ActionRow`). */
+export interface Action {
+  action_id: string;
+  title: string;
+  assignee: string | null;
+  due: string | null;
+  done: boolean;
+}
+
+/** A device in the group's roster. */
+export interface Member {
+  this_device: boolean;
+  device_id: string;
+  name: string;
+  role: string;
+  joined_at: number;
+  removed_at: number | null;
+}
+
+/** An invite a lead made, with its link's QR code (`dark`: one 1 or 0 per module, row by row). */
+export interface MadeInvite {
+  link: string;
+  role: string;
+  uses: number;
+  expires_at: number;
+  qr: { width: number; dark: string };
+}
+
 /** What an invite grants. */
 export interface InviteInfo {
   group: string;
@@ -91,6 +148,17 @@ export type Ask =
   | { op: "meeting"; meeting: string }
   | { op: "addAgendaItem"; meeting: string; text: string }
   | { op: "appendNotes"; meeting: string; text: string }
+  | { op: "targets"; group: string }
+  | { op: "scorecard"; group: string }
+  | { op: "rules" }
+  | { op: "recordResponse"; group: string; target: string; rule: string; position: string; existing: string; conditions: string }
+  | { op: "actions"; group: string }
+  | { op: "addAction"; group: string; title: string; assignee: string; due: string }
+  | { op: "setActionDone"; action: string; done: boolean }
+  | { op: "members"; group: string }
+  | { op: "createInvite"; group: string; role: string; uses: number; days: number }
+  | { op: "contactsCsv"; group: string }
+  | { op: "removeMember"; group: string; device: string }
   | { op: "leads"; group: string }
   | { op: "invite"; link: string }
   | { op: "join"; link: string; name: string }

@@ -63,18 +63,49 @@ function finishJoin() {
   }
 }
 
-/** Redeems an invite at the relay: the one thing that needs the network. */
-async function join(link: string, name: string): Promise<unknown> {
-  if (!device) throw new Error("the app is still starting");
-  const flow = device.beginJoin(link, relay);
+/** Connects now if not connected; whether the relay's handshake came within 20 s. */
+async function reachRelay(): Promise<boolean> {
   failures = 0;
   connect();
-  const reached = await new Promise<boolean>((resolve) => {
+  return new Promise<boolean>((resolve) => {
     if (status.state === "connected") return resolve(true);
     whenConnected.push(() => resolve(true));
     setTimeout(() => resolve(false), 20_000);
   });
-  if (!reached || !session) {
+}
+
+/** Requests to the relay waiting for its answer, by id (on the current connection). */
+const requests = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+function finishRequests() {
+  if (!session) return;
+  for (const [id, waiting] of requests) {
+    try {
+      const answer = session.answer(id);
+      if (answer === undefined) continue;
+      requests.delete(id);
+      waiting.resolve(JSON.parse(answer));
+    } catch (e) {
+      requests.delete(id);
+      waiting.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+}
+
+/** Asks the relay something only it can do (`send` makes the request); needs the network. */
+async function request(send: (s: SyncSession) => number, needs: string): Promise<unknown> {
+  if (!(await reachRelay()) || !session) throw new Error(needs);
+  const id = send(session);
+  const answered = new Promise((resolve, reject) => requests.set(id, { resolve, reject }));
+  pump();
+  return answered;
+}
+
+/** Redeems an invite at the relay: the one thing a canvasser needs the network for. */
+async function join(link: string, name: string): Promise<unknown> {
+  if (!device) throw new Error("the app is still starting");
+  const flow = device.beginJoin(link, relay);
+  if (!(await reachRelay()) || !session) {
     flow.free();
     throw new Error("Joining needs the network once: the relay could not be reached. Try again with a signal.");
   }
@@ -103,6 +134,7 @@ function pump() {
     tell({ pending: report.pending, lastSynced: report.pending === 0 ? Date.now() : status.lastSynced });
   }
   finishJoin();
+  finishRequests();
   // Removed by a lead: the core already deleted the group's data; with no group left, the
   // whole store goes, and the key that opened it. After this step, not inside it.
   if (report.wiped.length > 0) setTimeout(() => void removed(report.wiped), 0);
@@ -163,6 +195,9 @@ function connect() {
     }
     session = null;
     socket = null;
+    // Their answers would have come on this connection: ask again on the next.
+    for (const waiting of requests.values()) waiting.reject(new Error("The connection to the relay closed before it answered. Try again."));
+    requests.clear();
     if (reopenAtOnce) {
       reopenAtOnce = false;
       connect();
@@ -233,6 +268,38 @@ function answer(ask: Ask): unknown | Promise<unknown> {
       device.appendNotes(ask.meeting, ask.text);
       saved();
       return null;
+    case "targets":
+      return JSON.parse(device.targets(ask.group));
+    case "scorecard":
+      return JSON.parse(device.scorecard(ask.group));
+    case "recordResponse":
+      device.recordResponse(ask.group, ask.target, ask.rule, ask.position, ask.existing, ask.conditions);
+      saved();
+      return null;
+    case "rules":
+      return JSON.parse(WebDevice.rules());
+    case "actions":
+      return JSON.parse(device.actions(ask.group));
+    case "addAction": {
+      const id = device.addAction(ask.group, ask.title, ask.assignee, ask.due);
+      saved();
+      return id;
+    }
+    case "setActionDone":
+      device.setActionDone(ask.action, ask.done);
+      saved();
+      return null;
+    case "members":
+      return JSON.parse(device.members(ask.group));
+    case "createInvite":
+      return JSON.parse(device.createInvite(ask.group, ask.role, ask.uses, ask.days, relay));
+    case "contactsCsv":
+      return JSON.parse(device.contactsCsv(ask.group));
+    case "removeMember":
+      return request(
+        (s) => s.removeMember(ask.group, ask.device),
+        "Removing a member needs the network: the relay could not be reached. Try again with a signal.",
+      );
     case "leads":
       return JSON.parse(device.leads(ask.group));
     case "invite": {
