@@ -86,6 +86,11 @@ try {
   await page.getByRole("heading", { name: "Join your group" }).waitFor();
   seen.invite_text = await page.locator("main").innerText();
   await shot(page, "join-en");
+  await page.getByRole("button", { name: "Español" }).click();
+  await page.getByRole("heading", { name: "Únete a tu grupo" }).waitFor();
+  await shot(page, "join-es");
+  await page.getByRole("button", { name: "English" }).click();
+  await page.getByRole("heading", { name: "Join your group" }).waitFor();
   step("joining");
   await page.getByLabel("Your name (your group sees it)").fill("Test Canvasser");
   await page.getByRole("button", { name: "Join" }).click();
@@ -172,6 +177,9 @@ try {
   await page.getByRole("heading", { name: "Removed from the group" }).waitFor({ timeout: 60_000 });
   seen.removed_text = await page.locator("main").innerText();
   await shot(page, "removed-en");
+  await page.getByRole("button", { name: "Español" }).click();
+  await page.getByRole("heading", { name: "Quitado del grupo" }).waitFor();
+  await shot(page, "removed-es");
   seen.after_removal = await page.evaluate(async () => {
     const keys = (await indexedDB.databases()).map((d) => d.name);
     // Every file of the app's storage, and the bytes each holds past the pool's 4 KiB header.

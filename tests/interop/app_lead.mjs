@@ -18,11 +18,12 @@ import { createInterface } from "node:readline";
 
 const lines = createInterface({ input: process.stdin });
 const answers = lines[Symbol.asyncIterator]();
-/** Asks the Rust test to do something, and waits until it is done. */
+/** Asks the Rust test to do something, and waits until it is done; returns what it answers. */
 const ask = async (what) => {
   process.stdout.write(`${what}\n`);
   const { value, done } = await answers.next();
-  if (done || value !== "OK") throw new Error(`the test did not ${what}: ${value}`);
+  if (done || !(value === "OK" || value.startsWith("OK "))) throw new Error(`the test did not ${what}: ${value}`);
+  return value.slice(3);
 };
 
 const [base, out] = process.argv.slice(2);
@@ -123,6 +124,26 @@ try {
   await sent();
   await ask("CLI_SYNC");
 
+  step("in a second group, then removed from it");
+  const second = await ask("INVITE_ME");
+  await page.goto(second);
+  await page.getByLabel("Your name (your group sees it)").fill("Elm Lead");
+  await page.getByRole("button", { name: "Join" }).click();
+  await page.getByRole("heading", { name: "Cora's group" }).waitFor({ timeout: 60_000 });
+  await ask("REMOVE_ME");
+  await page.getByRole("heading", { name: "Removed from the group" }).waitFor({ timeout: 60_000 });
+  seen.partly_removed = await page.locator("main").innerText();
+  await shot("removed-one-group-en");
+  await page.getByRole("button", { name: "Español" }).click();
+  await page.getByRole("heading", { name: "Quitado del grupo" }).waitFor();
+  await shot("removed-one-group-es");
+  await page.getByRole("button", { name: "English" }).click();
+  await page.getByRole("link", { name: "Back" }).click();
+  await page.getByRole("heading", { name: "Your groups" }).waitFor();
+  seen.groups_left = await page.locator("ul.groups").innerText();
+  await page.getByRole("link", { name: "Elm Street group" }).click();
+  await page.getByRole("heading", { name: "Elm Street group" }).waitFor();
+
   step("removing the member");
   await tab("Members", "Members");
   seen.members = await page.locator("ul.members").first().innerText();
@@ -152,6 +173,23 @@ try {
   await page.getByRole("img", { name: "Código QR del enlace de invitación" }).waitFor();
   await shot("invite-es");
   await context.close();
+
+  step("on plain http");
+  // A name that is not loopback, so not a secure context: the app must say why it cannot run.
+  const { port } = new URL(base);
+  const plain = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--host-resolver-rules=MAP groundwork.test 127.0.0.1"],
+  });
+  try {
+    const p = await plain.newPage({ viewport: { width: 390, height: 844 } });
+    await p.goto(`http://groundwork.test:${port}/app/`);
+    await p.getByRole("alert").waitFor();
+    seen.plain_http = await p.locator("main").innerText();
+    await p.screenshot({ path: join(out, "plain-http-en.png") });
+  } finally {
+    await plain.close();
+  }
 } finally {
   await browser.close();
   lines.close();

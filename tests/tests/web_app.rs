@@ -88,9 +88,9 @@ fn a_canvasser_logs_doors_offline_in_the_browser_and_they_reach_the_relay() -> R
                     &up.url(),
                 ])?;
             }
-            _ => return Ok(false),
+            _ => return Ok(None),
         }
-        Ok(true)
+        Ok(Some(String::new()))
     })?;
 
     // The app runs its own code and WebAssembly, talks to its relay alone, and did.
@@ -303,9 +303,9 @@ fn a_member_in_the_browser_and_one_on_the_cli_merge_a_meetings_agenda_and_notes(
             "CLI_SYNC" => {
                 ben.sync(relay.as_ref().ok_or("no relay")?)?;
             }
-            _ => return Ok(false),
+            _ => return Ok(None),
         }
-        Ok(true)
+        Ok(Some(String::new()))
     })?;
     assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
 
@@ -387,7 +387,30 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
                 "Elm St 12",
             ])?;
             cora.sync(&relay)?;
-            return Ok(true);
+            return Ok(Some(String::new()));
+        }
+        // Cora's own group, with the browser invited as a canvasser: the browser will be in
+        // two groups, and removed from this one only.
+        if line == "INVITE_ME" {
+            let own = field(
+                &cora.run(&["group", "create", "--name", "Cora's group"])?,
+                "group_id",
+            )?;
+            cora.sync(&relay)?;
+            let invite = cora.run(&["invite", "create", &own, "--role", "canvasser"])?;
+            return Ok(Some(field(&invite, "link")?));
+        }
+        if line == "REMOVE_ME" {
+            cora.sync(&relay)?;
+            cora.run(&[
+                "member",
+                "remove",
+                "Cora's group",
+                "Elm Lead",
+                "--relay",
+                &relay.url(),
+            ])?;
+            return Ok(Some(String::new()));
         }
         if line == "CLI_SYNC" {
             cora.sync(&relay)?;
@@ -395,9 +418,9 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
                 "scorecard": cora.run(&["scorecard", &group])?,
                 "actions": cora.run(&["action", "list", &group])?,
             });
-            return Ok(true);
+            return Ok(Some(String::new()));
         }
-        Ok(false)
+        Ok(None)
     })?;
     assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
 
@@ -459,6 +482,27 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
         "{seen}"
     );
 
+    // Removed from one of its two groups, the app erased that group, said so, and kept the
+    // other (and the store and its key).
+    let partly = seen["partly_removed"].as_str().unwrap_or("");
+    assert!(partly.contains("Removed from the group"), "{partly}");
+    assert!(
+        !partly.contains("Nothing of Groundwork is left"),
+        "{partly}"
+    );
+    let left = seen["groups_left"].as_str().unwrap_or("");
+    assert!(
+        left.contains("Elm Street group") && !left.contains("Cora's group"),
+        "{left}"
+    );
+
+    // On plain http (not a secure context) the app says why it cannot run, in a page.
+    let plain = seen["plain_http"].as_str().unwrap_or("");
+    assert!(
+        plain.contains("needs a secure connection (https)"),
+        "{plain}"
+    );
+
     // Removed: the app said so, and the member's next sync takes the group off the CLI.
     assert!(
         seen["members"].as_str().unwrap_or("").contains("Cora"),
@@ -477,12 +521,12 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
 
 /// Runs the node driver `script` (in tests/interop) with Debian's chromium, as
 /// `node SCRIPT ARGS... SCREENSHOTS_DIR`. Each line it prints that `handle` takes (returning
-/// true, once done) is answered with `OK` on its stdin; its last other line is the JSON of what
-/// it saw, returned here.
+/// `Some(reply)` once done) is answered on its stdin with `OK`, followed by the reply if there
+/// is one; its last other line is the JSON of what it saw, returned here.
 fn drive(
     script: &str,
     args: &[&str],
-    mut handle: impl FnMut(&str) -> Res<bool>,
+    mut handle: impl FnMut(&str) -> Res<Option<String>>,
 ) -> Res<serde_json::Value> {
     let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
     if !interop.join("node_modules/playwright-core").exists() {
@@ -511,10 +555,10 @@ fn drive(
     let mut last = String::new();
     for line in BufReader::new(node.stdout.take().ok_or("no stdout")?).lines() {
         let line = line?;
-        if handle(&line)? {
-            writeln!(to_node, "OK")?;
-        } else {
-            last = line;
+        match handle(&line)? {
+            Some(reply) if reply.is_empty() => writeln!(to_node, "OK")?,
+            Some(reply) => writeln!(to_node, "OK {reply}")?,
+            None => last = line,
         }
     }
     let out = node.wait_with_output()?;

@@ -52,17 +52,14 @@ worker.onmessage = (event: MessageEvent) => {
     | { changed: string[]; wiped: string[] }
     | { removed: string[]; erased: boolean };
   if ("removed" in data) {
-    window.removeEventListener("hashchange", onHashChange);
-    gone = false;
-    show(
-      h("h1", {}, t("removedTitle")),
-      h("p", { role: "alert" }, t("removedText")),
-      data.erased ? h("p", {}, t("erasedText")) : h("p", {}, h("a", { href: "#/" }, t("back"))),
-    );
-    // With everything erased, no later answer redraws over this, and there is no sync to tell.
-    gone = data.erased;
-    if (gone) statusLine.replaceChildren();
-    if (!data.erased) window.addEventListener("hashchange", onHashChange);
+    removal = { erased: data.erased };
+    if (data.erased) {
+      // Everything erased: no later answer redraws over this, and there is no sync to tell.
+      gone = true;
+      window.removeEventListener("hashchange", onHashChange);
+      statusLine.replaceChildren();
+    } else history.replaceState(null, "", "#/removed");
+    drawRemoved();
   } else if ("status" in data) {
     status = data.status;
     if (!gone) drawStatus();
@@ -104,9 +101,22 @@ const statusLine = document.getElementById("status") as HTMLElement;
 
 /** Set once this phone was removed and erased: nothing else is drawn. */
 let gone = false;
+/** The last removal by a lead, and whether it erased everything (this phone's last group). */
+let removal: { erased: boolean } | null = null;
+
+/** Says that a lead removed this phone from a group, and what was erased. */
+function drawRemoved() {
+  main.replaceChildren(
+    h("h1", { tabindex: "-1" }, t("removedTitle")),
+    h("p", { role: "alert" }, t("removedText")),
+    removal?.erased ? h("p", {}, t("erasedText")) : h("p", {}, h("a", { href: "#/" }, t("back"))),
+  );
+  main.querySelector("h1")?.focus();
+}
 
 function show(...children: Child[]) {
-  if (gone) return;
+  // A screen still being drawn when a removal was shown (it asked before the wipe) stays away.
+  if (gone || location.hash === "#/removed") return;
   main.replaceChildren(...children.filter((c): c is Node | string => !!c));
   const heading = main.querySelector("h1");
   if (heading) {
@@ -135,6 +145,7 @@ function drawChrome() {
     lang = lang === "en" ? "es" : "en";
     localStorage.setItem("lang", lang);
     drawChrome();
+    if (gone) return drawRemoved();
     drawStatus();
     void route(true);
   };
@@ -781,6 +792,7 @@ async function route(keep = false) {
   try {
     // An invite link (`/join#CODE`, which the relay sends on to the app) leaves its code here.
     if (location.hash.length > 1 && !location.hash.startsWith("#/")) await joinScreen(location.hash.slice(1));
+    else if (screen === "removed") drawRemoved();
     else if (screen === "g" && id && sub === "m" && subId) await meetingScreen(id, subId);
     else if (screen === "g" && id && sub === "score") await scorecardScreen(id);
     else if (screen === "g" && id && sub === "actions") await actionsScreen(id);
