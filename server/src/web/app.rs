@@ -52,6 +52,9 @@ const FILES: &[File] = &[
     file!("style.css"),
     file!("manifest.webmanifest"),
     file!("icon.svg"),
+    file!("icon-192.png"),
+    file!("icon-512.png"),
+    file!("apple-touch-icon.png"),
 ];
 
 fn content_type(name: &str) -> &'static str {
@@ -62,6 +65,7 @@ fn content_type(name: &str) -> &'static str {
         Some("css") => "text/css; charset=utf-8",
         Some("webmanifest") => "application/manifest+json",
         Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
         _ => "application/octet-stream",
     }
 }
@@ -157,5 +161,26 @@ mod tests {
             file("../relay.key", &asking("")).status(),
             StatusCode::NOT_FOUND
         );
+    }
+
+    /// A file the build makes and the relay does not embed would be missing offline (the
+    /// service worker's copy names every file of the build): every one is served.
+    #[test]
+    fn every_file_of_the_build_is_served() -> std::io::Result<()> {
+        let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist");
+        for entry in std::fs::read_dir(dist)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".br") || name.ends_with(".gz") {
+                continue;
+            }
+            let served = file(&name, &asking(""));
+            assert_eq!(served.status(), StatusCode::OK, "{name}");
+            assert_ne!(
+                served.headers().get(header::CONTENT_TYPE),
+                Some(&HeaderValue::from_static("application/octet-stream")),
+                "{name} has a type"
+            );
+        }
+        Ok(())
     }
 }
