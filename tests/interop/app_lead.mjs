@@ -74,6 +74,7 @@ try {
   await page.getByRole("heading", { name: "Your groups" }).waitFor();
   await shot("home-en");
   await page.getByLabel("Group name").fill("Elm Street group");
+  await page.getByLabel("Your name (your group sees it)").fill("Elm Lead");
   await page.getByRole("button", { name: "Create" }).click();
   await page.getByRole("heading", { name: "Elm Street group" }).waitFor();
   await sent();
@@ -127,7 +128,7 @@ try {
   step("in a second group, then removed from it");
   const second = await ask("INVITE_ME");
   await page.goto(second);
-  await page.getByLabel("Your name (your group sees it)").fill("Elm Lead");
+  await page.getByLabel("Your name (your group sees it)").fill("Elm Lead in Cora's group");
   await page.getByRole("button", { name: "Join" }).click();
   await page.getByRole("heading", { name: "Cora's group" }).waitFor({ timeout: 60_000 });
   await ask("REMOVE_ME");
@@ -147,6 +148,7 @@ try {
   step("removing the member");
   await tab("Members", "Members");
   seen.members = await page.locator("ul.members").first().innerText();
+  seen.members_screen = await page.locator("main").innerText();
   await page.getByRole("button", { name: "Remove" }).click();
   await shot("members-remove-en");
   await page.getByRole("button", { name: "Yes, remove Cora" }).click();

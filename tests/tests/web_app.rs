@@ -406,7 +406,7 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
                 "member",
                 "remove",
                 "Cora's group",
-                "Elm Lead",
+                "Elm Lead in Cora's group",
                 "--relay",
                 &relay.url(),
             ])?;

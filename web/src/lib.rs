@@ -111,10 +111,10 @@ impl WebDevice {
         self.device.info().device_id.clone()
     }
 
-    /// Creates a group this device leads; returns its id.
+    /// Creates a group this device leads, its lead named `lead` in the roster; returns its id.
     #[wasm_bindgen(js_name = createGroup)]
-    pub fn create_group(&mut self, name: &str) -> Result<String, JsError> {
-        self.device.create_group(name, None).map_err(js)
+    pub fn create_group(&mut self, name: &str, lead: &str) -> Result<String, JsError> {
+        self.device.create_group_as(name, None, lead).map_err(js)
     }
 
     /// The groups this device is in, as JSON.

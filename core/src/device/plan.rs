@@ -21,13 +21,26 @@ use super::{Device, GroupSummary, Loaded, catch_up, commit_change};
 impl Device {
     /// Creates a group with this device as its lead, and its plan.
     pub fn create_group(&mut self, name: &str, jurisdiction: Option<String>) -> Result<String> {
+        let lead = self.info.name.clone();
+        self.create_group_as(name, jurisdiction, &lead)
+    }
+
+    /// [`Device::create_group`], the lead named `lead` in the group's roster (as a join names
+    /// the joiner), not by this device's own name: the web app's device has no name of its
+    /// own, its person gives theirs per group.
+    pub fn create_group_as(
+        &mut self,
+        name: &str,
+        jurisdiction: Option<String>,
+        lead: &str,
+    ) -> Result<String> {
         // A group is named by its plan's document id: knowing the group is knowing where its
         // plan is, for this device and for the relay.
         let plan_doc = DocumentId::random()?;
         let group_id = plan_doc.to_string();
         let now = now_ms();
         let mut plan = Plan::new(&group_id, name, jurisdiction, &self.info.device_id, now)?;
-        plan.profile.created_by_name = Some(self.info.name.clone());
+        plan.profile.created_by_name = Some(lead.to_owned());
         let mut doc = schema::new_doc();
         schema::reconcile(&mut doc, &plan, &plan_doc.to_string(), DocKind::Plan)?;
         let change = commit_change(&mut doc, now).ok_or_else(|| Error::Invalid {

@@ -156,6 +156,7 @@ function drawChrome() {
 async function home() {
   const groups = await ask<Group[]>({ op: "groups" });
   const nameInput = h("input", { id: "group-name", name: "name", required: true, autocomplete: "off" }) as HTMLInputElement;
+  const leadInput = h("input", { id: "lead-name", name: "lead", required: true, autocomplete: "name" }) as HTMLInputElement;
   show(
     h("h1", {}, t("yourGroups")),
     groups.length === 0 ? h("p", {}, t("noGroups")) : null,
@@ -168,13 +169,15 @@ async function home() {
         class: "card",
         onsubmit: async (e: Event) => {
           e.preventDefault();
-          const id = await ask<string>({ op: "createGroup", name: nameInput.value });
+          const id = await ask<string>({ op: "createGroup", name: nameInput.value, lead: leadInput.value });
           location.hash = `#/g/${id}`;
         },
       },
       h("h2", {}, t("startGroup")),
       h("label", { for: "group-name" }, t("groupName")),
       nameInput,
+      h("label", { for: "lead-name" }, t("yourName")),
+      leadInput,
       h("button", { type: "submit" }, t("create")),
     ),
   );

@@ -141,7 +141,7 @@ export interface Joined {
 export type Ask =
   | { op: "boot"; name: string }
   | { op: "groups" }
-  | { op: "createGroup"; name: string }
+  | { op: "createGroup"; name: string; lead: string }
   | { op: "logContact"; group: string; contact: NewContact }
   | { op: "contacts"; group: string }
   | { op: "meetings"; group: string }

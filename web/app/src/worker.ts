@@ -244,7 +244,7 @@ function answer(ask: Ask): unknown | Promise<unknown> {
     case "groups":
       return JSON.parse(device.groups());
     case "createGroup": {
-      const id = device.createGroup(ask.name);
+      const id = device.createGroup(ask.name, ask.lead);
       saved();
       return id;
     }
