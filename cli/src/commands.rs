@@ -13,7 +13,6 @@ use groundwork_core::store::StoreKey;
 use groundwork_core::store::index::ContactQuery;
 use groundwork_core::sync::control::{Answer, Request};
 use groundwork_core::time::format_rfc3339;
-use groundwork_core::time::parse_local;
 use groundwork_core::time::parse_rfc3339;
 use serde_json::json;
 
@@ -517,21 +516,15 @@ pub fn run(cli: Cli) -> Result<Output> {
             location,
         }) => {
             // A time without an offset is read in the zone the meeting will have.
-            let zone = device
-                .plan(&group)?
-                .new_meeting_zone(target.as_deref(), zone.as_deref())?;
-            let at = at
-                .as_deref()
-                .map(|at| parse_local(at, zone.as_deref()))
-                .transpose()?;
             let new = NewMeeting {
                 kind,
                 title,
                 target,
-                at,
+                at: None,
                 location,
             };
-            let meeting_id = device.create_meeting_in(&group, new, zone.as_deref())?;
+            let meeting_id =
+                device.create_meeting_local(&group, new, at.as_deref(), zone.as_deref())?;
             Output::new(
                 json!({ "meeting_id": meeting_id }),
                 format!("{meeting_id}\n"),

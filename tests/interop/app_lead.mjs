@@ -51,6 +51,7 @@ try {
     isMobile: true,
     hasTouch: true,
     locale: "en-US",
+    timezoneId: "America/Chicago",
     acceptDownloads: true,
   });
   const page = await context.newPage();
@@ -78,6 +79,18 @@ try {
   await page.getByRole("button", { name: "Create" }).click();
   await page.getByRole("heading", { name: "Elm Street group" }).waitFor();
   await sent();
+
+  step("a meeting");
+  await page.getByText("New meeting").click();
+  await page.getByLabel("What it is").fill("Neighbours' meeting");
+  await page.getByLabel("When (the group's time zone)").fill("2026-12-20T18:00");
+  await page.getByLabel("Where (optional)").fill("Elm Street library");
+  await page.getByRole("checkbox", { name: "Show it to the group's canvassers" }).check();
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("heading", { name: "Neighbours' meeting" }).waitFor();
+  seen.meeting = await page.locator("main").innerText();
+  await back();
+  await shot("group-lead-meeting-en");
 
   step("inviting a member");
   await tab("Invite people", "Invite people");

@@ -417,6 +417,7 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
             after_sync = serde_json::json!({
                 "scorecard": cora.run(&["scorecard", &group])?,
                 "actions": cora.run(&["action", "list", &group])?,
+                "meeting": cora.run(&["meeting", "show", "Neighbours' meeting"])?,
             });
             return Ok(Some(String::new()));
         }
@@ -466,6 +467,23 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
         .and_then(|a| a.iter().find(|a| a["title"] == "Print flyers (CLI)"))
         .ok_or("no flyers item")?;
     assert_eq!(flyers["done"], true, "{flyers}");
+
+    // The meeting the lead made in the browser, in the phone's zone (Chicago), reached the CLI
+    // at that instant: 18:00 CST is midnight UTC.
+    let shown = seen["meeting"].as_str().unwrap_or("");
+    assert!(
+        shown.contains("6:00 PM CST") && shown.contains("Elm Street library"),
+        "{shown}"
+    );
+    let meeting = &after_sync["meeting"];
+    assert_eq!(meeting["zone"], "America/Chicago", "{meeting}");
+    assert!(
+        meeting["at"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("2026-12-21T00:00:00"),
+        "{meeting}"
+    );
 
     // The CSV, made on the phone: the member's door, by name.
     let csv = seen["csv"].as_str().unwrap_or("");

@@ -16,7 +16,8 @@ use std::path::Path;
 
 use groundwork_core::identity::Role;
 use groundwork_core::schema::contacts::NewContact;
-use groundwork_core::schema::plan::{NewAction, NewResponse};
+use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse};
+use groundwork_core::schema::vocab::MeetingKind;
 use groundwork_core::store::StoreKey;
 use groundwork_core::store::index::ContactQuery;
 use groundwork_core::sync::control::{Answer, Control, Request};
@@ -111,10 +112,15 @@ impl WebDevice {
         self.device.info().device_id.clone()
     }
 
-    /// Creates a group this device leads, its lead named `lead` in the roster; returns its id.
+    /// Creates a group this device leads, its lead named `lead` in the roster, its meetings'
+    /// times in `zone` (the browser's IANA zone; empty: none); returns its id.
     #[wasm_bindgen(js_name = createGroup)]
-    pub fn create_group(&mut self, name: &str, lead: &str) -> Result<String, JsError> {
-        self.device.create_group_as(name, None, lead).map_err(js)
+    pub fn create_group(&mut self, name: &str, lead: &str, zone: &str) -> Result<String, JsError> {
+        let id = self.device.create_group_as(name, None, lead).map_err(js)?;
+        if !zone.is_empty() {
+            self.device.set_group_zone(&id, Some(zone)).map_err(js)?;
+        }
+        Ok(id)
     }
 
     /// The groups this device is in, as JSON.
@@ -165,6 +171,36 @@ impl WebDevice {
                 .collect::<Vec<_>>(),
             "notes": m.notes.as_str(),
         }))
+    }
+
+    /// Creates one of the group's own (organizing) meetings; returns its id. `at` is as a
+    /// date-time field gives it (`2026-12-15T18:30`), read in the group's zone; it and
+    /// `location` may be empty. `canvassers`: whether the group's canvassers are shown it.
+    #[wasm_bindgen(js_name = createMeeting)]
+    pub fn create_meeting(
+        &mut self,
+        group_id: &str,
+        title: &str,
+        at: &str,
+        location: &str,
+        canvassers: bool,
+    ) -> Result<String, JsError> {
+        let given = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let new = NewMeeting {
+            kind: MeetingKind::Organizing,
+            title: title.to_owned(),
+            target: None,
+            at: None,
+            location: given(location),
+        };
+        let id = self
+            .device
+            .create_meeting_local(group_id, new, given(at).as_deref(), None)
+            .map_err(js)?;
+        if canvassers {
+            self.device.set_meeting_canvassers(&id, true).map_err(js)?;
+        }
+        Ok(id)
     }
 
     /// Adds an item to the end of a meeting's agenda; returns its id. Saved when this returns.

@@ -122,6 +122,30 @@ impl Device {
         self.create_meeting_in(group_id, new, None)
     }
 
+    /// Creates a meeting whose time is typed as the people meeting mean it: `at`
+    /// (`2026-12-15T18:30`, or with an offset) is read in the zone the meeting will have:
+    /// `zone` if given, else its official's county's, else the group's. `new.at` is used when
+    /// `at` is `None`.
+    pub fn create_meeting_local(
+        &mut self,
+        group_id: &str,
+        new: NewMeeting,
+        at: Option<&str>,
+        zone: Option<&str>,
+    ) -> Result<String> {
+        let zone = self
+            .plan(group_id)?
+            .new_meeting_zone(new.target.as_deref(), zone)?;
+        let at = at
+            .map(|at| crate::time::parse_local(at, zone.as_deref()))
+            .transpose()?;
+        let new = NewMeeting {
+            at: at.or(new.at),
+            ..new
+        };
+        self.create_meeting_in(group_id, new, zone.as_deref())
+    }
+
     /// Creates a meeting in a group's plan in `zone` (an IANA name; `None`: as
     /// [`Device::create_meeting`]). See [`Plan::create_meeting_in`].
     pub fn create_meeting_in(

@@ -169,7 +169,9 @@ async function home() {
         class: "card",
         onsubmit: async (e: Event) => {
           e.preventDefault();
-          const id = await ask<string>({ op: "createGroup", name: nameInput.value, lead: leadInput.value });
+          // Its meetings' times are in this phone's time zone unless a lead sets another.
+          const zone = Intl.DateTimeFormat().resolvedOptions().timeZone ?? "";
+          const id = await ask<string>({ op: "createGroup", name: nameInput.value, lead: leadInput.value, zone });
           location.hash = `#/g/${id}`;
         },
       },
@@ -340,7 +342,7 @@ async function group(groupId: string) {
     links.length > 0
       ? h("nav", { "aria-label": info?.name ?? "" }, h("ul", { class: "tabs" }, ...links.map(([path, key]) => h("li", {}, h("a", { href: `#/g/${groupId}/${path}` }, t(key))))))
       : null,
-    meetings.length > 0
+    meetings.length > 0 || !canvasser
       ? h(
           "section",
           { "aria-labelledby": "meetings-heading" },
@@ -360,6 +362,7 @@ async function group(groupId: string) {
               ),
             ),
           ),
+          canvasser ? null : newMeeting(groupId),
         )
       : null,
     form,
@@ -375,6 +378,50 @@ async function group(groupId: string) {
       ? h("button", { type: "button", class: "secondary", onclick: () => void downloadCsv(groupId, info?.name ?? "group", csvNote) }, t("downloadCsv"))
       : null,
     csvNote,
+  );
+}
+
+/** The form for one of the group's own meetings (members and leads), folded until opened. */
+function newMeeting(groupId: string): HTMLElement {
+  const title = h("input", { id: "meeting-title", name: "title", required: true, autocomplete: "off" }) as HTMLInputElement;
+  const at = h("input", { id: "meeting-at", name: "at", type: "datetime-local" }) as HTMLInputElement;
+  const place = h("input", { id: "meeting-place", name: "place", autocomplete: "off" }) as HTMLInputElement;
+  const canvassers = h("input", { type: "checkbox", id: "meeting-canvassers", name: "canvassers" }) as HTMLInputElement;
+  const problem = h("p", { role: "alert" });
+  return h(
+    "details",
+    { class: "card" },
+    h("summary", {}, t("newMeeting")),
+    h(
+      "form",
+      {
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          try {
+            const id = await ask<string>({
+              op: "createMeeting",
+              group: groupId,
+              title: title.value,
+              at: at.value,
+              location: place.value,
+              canvassers: canvassers.checked,
+            });
+            location.hash = `#/g/${groupId}/m/${id}`;
+          } catch (err) {
+            problem.textContent = (err as Error).message;
+          }
+        },
+      },
+      h("label", { for: "meeting-title" }, t("meetingTitle")),
+      title,
+      h("label", { for: "meeting-at" }, t("meetingAt")),
+      at,
+      h("label", { for: "meeting-place" }, t("meetingPlace")),
+      place,
+      h("label", { class: "choice" }, canvassers, t("showCanvassers")),
+      h("button", { type: "submit" }, t("create")),
+      problem,
+    ),
   );
 }
 

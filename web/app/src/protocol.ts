@@ -141,11 +141,12 @@ export interface Joined {
 export type Ask =
   | { op: "boot"; name: string }
   | { op: "groups" }
-  | { op: "createGroup"; name: string; lead: string }
+  | { op: "createGroup"; name: string; lead: string; zone: string }
   | { op: "logContact"; group: string; contact: NewContact }
   | { op: "contacts"; group: string }
   | { op: "meetings"; group: string }
   | { op: "meeting"; meeting: string }
+  | { op: "createMeeting"; group: string; title: string; at: string; location: string; canvassers: boolean }
   | { op: "addAgendaItem"; meeting: string; text: string }
   | { op: "appendNotes"; meeting: string; text: string }
   | { op: "targets"; group: string }

@@ -244,7 +244,7 @@ function answer(ask: Ask): unknown | Promise<unknown> {
     case "groups":
       return JSON.parse(device.groups());
     case "createGroup": {
-      const id = device.createGroup(ask.name, ask.lead);
+      const id = device.createGroup(ask.name, ask.lead, ask.zone);
       saved();
       return id;
     }
@@ -259,6 +259,11 @@ function answer(ask: Ask): unknown | Promise<unknown> {
       return JSON.parse(device.meetings(ask.group));
     case "meeting":
       return JSON.parse(device.meeting(ask.meeting));
+    case "createMeeting": {
+      const id = device.createMeeting(ask.group, ask.title, ask.at, ask.location, ask.canvassers);
+      saved();
+      return id;
+    }
     case "addAgendaItem": {
       const id = device.addAgendaItem(ask.meeting, ask.text);
       saved();
