@@ -13,6 +13,7 @@
 // of what it saw goes to stdout.
 import { chromium } from "playwright-core";
 import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -38,12 +39,15 @@ setTimeout(() => {
 }, 4 * 60 * 1000).unref();
 
 const step = (what) => console.error(`app_lead.mjs: ${what}`);
+// axe-core, the accessibility checker (npm, pinned): run in the page through the driver, which
+// the page's policy does not govern (the app's own policy stays as served).
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   // CI runs as root, where chromium's sandbox cannot start.
   args: ["--no-sandbox"],
 });
-const seen = { errors: [] };
+const seen = { errors: [], a11y: {} };
 try {
   const context = await browser.newContext({
     viewport: { width: 390, height: 844 },
@@ -60,6 +64,14 @@ try {
     if (m.type() === "error") seen.errors.push(m.text());
   });
   const shot = (name) => page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+  /** WCAG 2 A and AA rules (labels, contrast, landmarks, names) on the screen as it is. */
+  const audit = async (name) => {
+    await page.evaluate(axeSource);
+    seen.a11y[name] = await page.evaluate(async () => {
+      const result = await globalThis.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } });
+      return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, where: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+    });
+  };
   const sent = () => page.waitForFunction(() => document.querySelector("#status")?.textContent?.includes("Everything is sent"), null, { timeout: 60_000 });
   const tab = async (name, heading) => {
     await page.getByRole("link", { name }).click();
@@ -74,6 +86,7 @@ try {
   await page.goto(`${base}/app/`);
   await page.getByRole("heading", { name: "Your groups" }).waitFor();
   await shot("home-en");
+  await audit("home-en");
   await page.getByLabel("Group name").fill("Elm Street group");
   await page.getByLabel("Your name (your group sees it)").fill("Elm Lead");
   await page.getByRole("button", { name: "Create" }).click();
@@ -89,6 +102,7 @@ try {
   await page.getByRole("button", { name: "Create" }).click();
   await page.getByRole("heading", { name: "Neighbours' meeting" }).waitFor();
   seen.meeting = await page.locator("main").innerText();
+  await audit("meeting-en");
   await back();
   await shot("group-lead-meeting-en");
 
@@ -102,12 +116,14 @@ try {
   seen.invite_text = await page.locator("main").innerText();
   seen.qr_modules = await page.locator("svg.qr path").evaluate((p) => (p.getAttribute("d") ?? "").split("M").length - 1);
   await shot("invite-en");
+  await audit("invite-en");
   await ask(`JOIN ${link}`);
 
   step("the member's work arrives");
   await back();
   await page.locator("ul.contacts li", { hasText: "Elm St 12" }).waitFor({ timeout: 60_000 });
   await shot("group-lead-en");
+  await audit("group-lead-en");
   await tab("Scorecard", "Scorecard: the model rules");
   await page.locator('li[data-rule="R1"]', { hasText: "Will support" }).waitFor({ timeout: 60_000 });
   await page.getByLabel("Rule", { exact: true }).selectOption("R2");
@@ -118,6 +134,7 @@ try {
   await page.locator('li[data-rule="R2"]', { hasText: "Opposes" }).waitFor();
   seen.scorecard = await page.locator("section.official").innerText();
   await shot("scorecard-en");
+  await audit("scorecard-en");
   await back();
 
   await tab("Action items", "Action items");
@@ -129,6 +146,7 @@ try {
   await page.locator("ul.actions li", { hasText: "Call the sheriff's office" }).waitFor();
   seen.actions = await page.locator("ul.actions").innerText();
   await shot("actions-en");
+  await audit("actions-en");
   await back();
 
   step("contacts as CSV");
@@ -141,6 +159,8 @@ try {
   step("in a second group, then removed from it");
   const second = await ask("INVITE_ME");
   await page.goto(second);
+  await page.getByRole("heading", { name: "Join your group" }).waitFor();
+  await audit("join-en");
   await page.getByLabel("Your name (your group sees it)").fill("Elm Lead in Cora's group");
   await page.getByRole("button", { name: "Join" }).click();
   await page.getByRole("heading", { name: "Cora's group" }).waitFor({ timeout: 60_000 });
@@ -164,6 +184,7 @@ try {
   seen.members_screen = await page.locator("main").innerText();
   await page.getByRole("button", { name: "Remove" }).click();
   await shot("members-remove-en");
+  await audit("members-remove-en");
   await page.getByRole("button", { name: "Yes, remove Cora" }).click();
   await page.locator(".saved", { hasText: "Cora was removed." }).waitFor({ timeout: 60_000 });
   seen.members_after = await page.locator("main").innerText();

@@ -425,6 +425,14 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
     })?;
     assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
 
+    // Every screen passes axe-core's WCAG 2.1 A/AA and best-practice rules: labels, names,
+    // contrast, landmarks, headings.
+    let audits = seen["a11y"].as_object().ok_or("no accessibility audits")?;
+    assert!(audits.len() >= 8, "{audits:?}");
+    for (screen, violations) in audits {
+        assert_eq!(violations, &serde_json::json!([]), "{screen}");
+    }
+
     // The invite: what it admits, and its link drawn as a QR code.
     let invite = seen["invite_text"].as_str().unwrap_or("");
     assert!(invite.contains("Admits 1 as member"), "{invite}");
