@@ -137,6 +137,13 @@ try {
   await audit("scorecard-en");
   await back();
 
+  await tab("County board", "County board");
+  await page.locator("section.board", { hasText: "Will support, recorded by Elm Street group" }).waitFor({ timeout: 60_000 });
+  seen.board = await page.locator("main").innerText();
+  await shot("board-en");
+  await audit("board-en");
+  await back();
+
   await tab("Action items", "Action items");
   await page.getByRole("checkbox", { name: "Print flyers (CLI)" }).check();
   await page.locator("ul.actions s", { hasText: "Print flyers (CLI)" }).waitFor();
@@ -200,6 +207,9 @@ try {
   await page.getByText("Orden judicial").first().waitFor();
   seen.scorecard_es = await page.locator("section.official").innerText();
   await shot("scorecard-es");
+  await back();
+  await tab("Tablero del condado", "Tablero del condado");
+  await shot("board-es");
   await back();
   await tab("Tareas", "Tareas");
   await shot("actions-es");

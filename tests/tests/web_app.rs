@@ -456,6 +456,12 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
         "{card_es}"
     );
 
+    // The county's board, from the relay: the group asking Riverside's sheriff, and its answer.
+    let board = seen["board"].as_str().unwrap_or("");
+    for shown in ["Riverside", "Asked by: Elm Street group", "R1 · Judicial Warrant"] {
+        assert!(board.contains(shown), "{shown} in {board}");
+    }
+
     // The lead's edits reached the member on the CLI.
     let position = |rule: &str| {
         after_sync["scorecard"]

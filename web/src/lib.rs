@@ -359,6 +359,34 @@ impl WebDevice {
         json(&serde_json::json!({ "count": count, "csv": csv }))
     }
 
+    /// The county boards on this device (each county where a group of this device shares an
+    /// official), as JSON: core's `Board`s, each meeting's `zone` filled in (its own, else the
+    /// county's).
+    pub fn boards(&mut self) -> Result<String, JsError> {
+        let mut boards = self.device.boards().map_err(js)?;
+        for board in &mut boards {
+            let zones: Vec<(String, String, Option<String>)> = board
+                .officials
+                .iter()
+                .flat_map(|(key, o)| {
+                    o.meetings.iter().map(|(id, m)| {
+                        (key.clone(), id.clone(), board.zone_of(m).map(str::to_owned))
+                    })
+                })
+                .collect();
+            for (key, id, zone) in zones {
+                if let Some(m) = board
+                    .officials
+                    .get_mut(&key)
+                    .and_then(|o| o.meetings.get_mut(&id))
+                {
+                    m.zone = zone;
+                }
+            }
+        }
+        json(&boards)
+    }
+
     /// The names of the group's current leads, as JSON.
     pub fn leads(&mut self, group_id: &str) -> Result<String, JsError> {
         let members = self.device.members(group_id).map_err(js)?;

@@ -15,7 +15,7 @@ use crate::schema::vocab::{ExistingPolicy, MeetingStatus, Office, Position};
 use crate::schema::{self, DocKind, SCHEMA_VERSION};
 
 /// A county's board.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, serde::Serialize)]
 pub struct Board {
     /// The schema version that wrote this document.
     pub schema: u64,
@@ -28,7 +28,7 @@ pub struct Board {
 }
 
 /// One official on a board.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, serde::Serialize)]
 pub struct BoardOfficial {
     /// The office.
     pub office: Office,
@@ -48,7 +48,7 @@ pub struct BoardOfficial {
 }
 
 /// A group's meeting with an official.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, serde::Serialize)]
 pub struct BoardMeeting {
     /// The group.
     pub group_id: String,
@@ -73,7 +73,7 @@ pub struct BoardMeeting {
 }
 
 /// The latest answer on one rule, and who reported it.
-#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate)]
+#[derive(Clone, Debug, PartialEq, Reconcile, Hydrate, serde::Serialize)]
 pub struct BoardAnswer {
     /// The rule.
     pub rule: RuleCode,

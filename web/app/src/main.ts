@@ -16,6 +16,7 @@ import { type Key, type Language, pickLanguage, rulesEs, translate } from "./i18
 import type {
   Action,
   Ask,
+  Board,
   Contact,
   Group,
   InviteInfo,
@@ -194,7 +195,7 @@ function describe(c: Contact): string {
 }
 
 /** A meeting's time in its own zone (the browser's time zone database), with the zone's name. */
-function when(m: Meeting): string {
+function when(m: { at: number | null; zone: string | null }): string {
   if (m.at === null) return t("noTime");
   const options: Intl.DateTimeFormatOptions = {
     weekday: "short",
@@ -332,6 +333,7 @@ async function group(groupId: string) {
         ["score", "scorecard"],
         ["actions", "actions"],
         ["members", "members"],
+        ["board", "board"],
         ...(lead ? ([["invite", "invite"]] as [string, Key][]) : []),
       ];
   const csvNote = h("p", { role: "status", class: "saved" });
@@ -811,6 +813,68 @@ async function inviteScreen(groupId: string) {
   show(...top(groupId, t("invite")), form, made);
 }
 
+async function boardScreen(groupId: string) {
+  const [boards, rules] = await Promise.all([ask<Board[]>({ op: "boards" }), ask<Rule[]>({ op: "rules" })]);
+  const title = (code: string) => {
+    const r = rules.find((x) => x.code === code);
+    return r ? (lang === "es" ? (rulesEs[code] ?? r) : r).title : code;
+  };
+  // This group's boards: the counties where it asks an official.
+  const ours = boards.filter((b) => Object.values(b.officials).some((o) => groupId in o.groups));
+  show(
+    ...top(groupId, t("board")),
+    h("p", {}, t("boardIntro")),
+    ours.length === 0 ? h("p", {}, t("noBoard")) : null,
+    ...ours.map((b) =>
+      h(
+        "section",
+        { class: "board", "aria-labelledby": `b-${b.board_of}` },
+        h("h2", { id: `b-${b.board_of}` }, b.county_name),
+        ...Object.entries(b.officials).map(([key, o]) =>
+          h(
+            "article",
+            { class: "card", "data-official": key },
+            h("h3", {}, o.name, h("span", { class: "muted" }, ` · ${o.title}`)),
+            h("p", {}, t("askedBy", { names: Object.values(o.groups).sort().join(", ") })),
+            Object.keys(o.meetings).length > 0
+              ? h(
+                  "ul",
+                  { class: "meetings" },
+                  ...Object.values(o.meetings).map((m) =>
+                    h(
+                      "li",
+                      {},
+                      h("strong", {}, Object.values(m.attending).sort().join(" + ") || m.group_name),
+                      ` · ${t(`meetingStatus.${m.status}` as Key)}`,
+                      h("br"),
+                      when(m),
+                      m.place ? ` · ${m.place}` : "",
+                    ),
+                  ),
+                )
+              : null,
+            Object.keys(o.answers).length > 0
+              ? h(
+                  "ul",
+                  { class: "answers" },
+                  ...Object.values(o.answers).map((a) =>
+                    h(
+                      "li",
+                      { "data-rule": a.rule },
+                      h("strong", {}, `${a.rule} · ${title(a.rule)}`),
+                      h("br"),
+                      t("answeredBy", { position: t(`position.${a.position}` as Key), group: a.group_name }),
+                    ),
+                  ),
+                )
+              : null,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 /** What is typed or chosen on the screen, to put back when the same screen is redrawn. */
 function typing(): () => void {
   const fields = [...main.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("input, textarea, select")];
@@ -847,6 +911,7 @@ async function route(keep = false) {
     else if (screen === "g" && id && sub === "score") await scorecardScreen(id);
     else if (screen === "g" && id && sub === "actions") await actionsScreen(id);
     else if (screen === "g" && id && sub === "members") await membersScreen(id);
+    else if (screen === "g" && id && sub === "board") await boardScreen(id);
     else if (screen === "g" && id && sub === "invite") await inviteScreen(id);
     else if (screen === "g" && id) await group(id);
     else await home();

@@ -81,6 +81,27 @@ export interface ScorecardRow {
   recorded_at: number | null;
 }
 
+/** A county's board: the officials sharing groups ask, their meetings and answers (core's `Board`). */
+export interface Board {
+  board_of: string;
+  county_name: string;
+  officials: Record<
+    string,
+    {
+      office: string;
+      place: string | null;
+      name: string;
+      title: string;
+      groups: Record<string, string>;
+      meetings: Record<
+        string,
+        { group_id: string; group_name: string; status: string; at: number | null; zone: string | null; place: string | null; attending: Record<string, string> }
+      >;
+      answers: Record<string, { rule: string; existing: string; position: string; conditions: string | null; group_name: string; recorded_at: number }>;
+    }
+  >;
+}
+
 /** A model rule (core's `Rule`). */
 export interface Rule {
   code: string;
@@ -152,6 +173,7 @@ export type Ask =
   | { op: "targets"; group: string }
   | { op: "scorecard"; group: string }
   | { op: "rules" }
+  | { op: "boards" }
   | { op: "recordResponse"; group: string; target: string; rule: string; position: string; existing: string; conditions: string }
   | { op: "actions"; group: string }
   | { op: "addAction"; group: string; title: string; assignee: string; due: string }

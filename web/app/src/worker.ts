@@ -281,6 +281,8 @@ function answer(ask: Ask): unknown | Promise<unknown> {
       device.recordResponse(ask.group, ask.target, ask.rule, ask.position, ask.existing, ask.conditions);
       saved();
       return null;
+    case "boards":
+      return JSON.parse(device.boards());
     case "rules":
       return JSON.parse(WebDevice.rules());
     case "actions":
