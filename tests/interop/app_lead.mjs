@@ -121,7 +121,12 @@ try {
 
   step("the member's work arrives");
   await back();
-  await page.locator("ul.contacts li", { hasText: "Elm St 12" }).waitFor({ timeout: 60_000 });
+  await page.locator("ul.contacts li", { hasText: /Elm St 12$/ }).waitFor({ timeout: 60_000 });
+  seen.contacts_first = await page.locator("ul.contacts li").count();
+  seen.contacts_heading = await page.getByRole("heading", { name: /The group's contacts/ }).innerText();
+  await page.getByRole("button", { name: "Show more" }).click();
+  await page.locator("ul.contacts li").nth(60).waitFor();
+  seen.contacts_all = await page.locator("ul.contacts li").count();
   await shot("group-lead-en");
   await audit("group-lead-en");
   await tab("Scorecard", "Scorecard: the model rules");

@@ -377,6 +377,13 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
                 "will-support",
             ])?;
             cora.run(&["action", "add", &group, "--title", "Print flyers (CLI)"])?;
+            // More doors than the app's first page of contacts (50).
+            for n in 100..160 {
+                let place = format!("Elm St {n}");
+                cora.run(&[
+                    "contact", "log", &group, "--result", "not-home", "--place", &place,
+                ])?;
+            }
             cora.run(&[
                 "contact",
                 "log",
@@ -458,7 +465,11 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
 
     // The county's board, from the relay: the group asking Riverside's sheriff, and its answer.
     let board = seen["board"].as_str().unwrap_or("");
-    for shown in ["Riverside", "Asked by: Elm Street group", "R1 · Judicial Warrant"] {
+    for shown in [
+        "Riverside",
+        "Asked by: Elm Street group",
+        "R1 · Judicial Warrant",
+    ] {
         assert!(board.contains(shown), "{shown} in {board}");
     }
 
@@ -497,6 +508,17 @@ fn a_lead_in_the_browser_invites_a_member_works_with_them_and_removes_them() -> 
             .unwrap_or("")
             .starts_with("2026-12-21T00:00:00"),
         "{meeting}"
+    );
+
+    // 61 contacts: the newest 50 first, the rest a page later.
+    assert_eq!(seen["contacts_first"], 50, "{seen}");
+    assert_eq!(seen["contacts_all"], 61, "{seen}");
+    assert!(
+        seen["contacts_heading"]
+            .as_str()
+            .unwrap_or("")
+            .contains("(61)"),
+        "{seen}"
     );
 
     // The CSV, made on the phone: the member's door, by name.

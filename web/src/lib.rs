@@ -137,14 +137,16 @@ impl WebDevice {
         self.device.log_contact(group_id, contact).map_err(js)
     }
 
-    /// The group's contacts this device may read, newest first, as JSON.
-    pub fn contacts(&self, group_id: &str) -> Result<String, JsError> {
-        json(
-            &self
-                .device
-                .contacts(group_id, &ContactQuery::default())
-                .map_err(js)?,
-        )
+    /// A page of the group's contacts this device may read, newest first, as JSON (core's
+    /// `ContactPage`: `{"items", "next", "total"}`): `limit` of them (at most 500) after the
+    /// contact `after` (empty: from the newest).
+    pub fn contacts(&self, group_id: &str, after: &str, limit: u32) -> Result<String, JsError> {
+        let query = ContactQuery {
+            limit: limit.min(500),
+            after: Some(after.to_owned()).filter(|a| !a.is_empty()),
+            ..ContactQuery::default()
+        };
+        json(&self.device.contact_page(group_id, &query).map_err(js)?)
     }
 
     /// The group's meetings this device may see (a canvasser: those shown to canvassers), as

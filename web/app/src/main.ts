@@ -18,6 +18,7 @@ import type {
   Ask,
   Board,
   Contact,
+  ContactPage,
   Group,
   InviteInfo,
   Joined,
@@ -191,6 +192,7 @@ function describe(c: Contact): string {
   if (c.support !== null) bits.push(`${c.support}/5`);
   if (c.place) bits.push(c.place);
   if (c.name) bits.push(c.name);
+  if (c.follow_up) bits.push(t("followUpMark"));
   return bits.join(" · ");
 }
 
@@ -252,7 +254,7 @@ async function joinScreen(link: string) {
 async function group(groupId: string) {
   const [groups, contacts, meetings, leads] = await Promise.all([
     ask<Group[]>({ op: "groups" }),
-    ask<Contact[]>({ op: "contacts", group: groupId }),
+    ask<ContactPage>({ op: "contacts", group: groupId }),
     ask<Meeting[]>({ op: "meetings", group: groupId }).catch(() => [] as Meeting[]),
     ask<string[]>({ op: "leads", group: groupId }).catch(() => [] as string[]),
   ]);
@@ -337,6 +339,21 @@ async function group(groupId: string) {
         ...(lead ? ([["invite", "invite"]] as [string, Key][]) : []),
       ];
   const csvNote = h("p", { role: "status", class: "saved" });
+  // The newest 50; more a page at a time, so a phone with thousands opens at once.
+  const row = (c: Contact) => h("li", { "data-contact": c.contact_id }, describe(c));
+  const list = h("ul", { class: "contacts", "aria-label": lead ? t("groupContacts") : t("yourContacts") }, ...contacts.items.map(row));
+  let next = contacts.next;
+  const more = h("button", {
+    type: "button",
+    class: "secondary",
+    hidden: next === null,
+    onclick: async () => {
+      const page = await ask<ContactPage>({ op: "contacts", group: groupId, after: next ?? "" });
+      list.append(...page.items.map(row));
+      next = page.next;
+      more.hidden = next === null;
+    },
+  }, t("showMore"));
   show(
     h("p", {}, h("a", { href: "#/" }, t("back"))),
     h("h1", {}, info?.name || t("groupArriving")),
@@ -368,15 +385,10 @@ async function group(groupId: string) {
         )
       : null,
     form,
-    h("h2", {}, lead ? t("groupContacts") : t("yourContacts")),
-    contacts.length === 0
-      ? h("p", {}, t("noContacts"))
-      : h(
-          "ul",
-          { class: "contacts", "aria-label": lead ? t("groupContacts") : t("yourContacts") },
-          ...contacts.map((c) => h("li", { "data-contact": c.contact_id }, describe(c))),
-        ),
-    lead && contacts.length > 0
+    h("h2", {}, `${lead ? t("groupContacts") : t("yourContacts")} (${contacts.total})`),
+    contacts.total === 0 ? h("p", {}, t("noContacts")) : list,
+    more,
+    lead && contacts.total > 0
       ? h("button", { type: "button", class: "secondary", onclick: () => void downloadCsv(groupId, info?.name ?? "group", csvNote) }, t("downloadCsv"))
       : null,
     csvNote,

@@ -43,6 +43,15 @@ export interface Contact {
   email: string | null;
 }
 
+/** A page of contacts, newest first (core's `ContactPage`). */
+export interface ContactPage {
+  items: Contact[];
+  /** Where the next page starts; null on the last. */
+  next: string | null;
+  /** How many there are on every page together. */
+  total: number;
+}
+
 /** A group this device is in (core's `GroupSummary`). */
 export interface Group {
   group_id: string;
@@ -164,7 +173,7 @@ export type Ask =
   | { op: "groups" }
   | { op: "createGroup"; name: string; lead: string; zone: string }
   | { op: "logContact"; group: string; contact: NewContact }
-  | { op: "contacts"; group: string }
+  | { op: "contacts"; group: string; after?: string; limit?: number }
   | { op: "meetings"; group: string }
   | { op: "meeting"; meeting: string }
   | { op: "createMeeting"; group: string; title: string; at: string; location: string; canvassers: boolean }

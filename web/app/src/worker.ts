@@ -254,7 +254,7 @@ function answer(ask: Ask): unknown | Promise<unknown> {
       return id;
     }
     case "contacts":
-      return JSON.parse(device.contacts(ask.group));
+      return JSON.parse(device.contacts(ask.group, ask.after ?? "", ask.limit ?? 50));
     case "meetings":
       return JSON.parse(device.meetings(ask.group));
     case "meeting":
