@@ -2150,8 +2150,9 @@ impl HubThread {
             Some(d) => d.clone(),
             None => {
                 let mut d = groundwork_core::schema::new_doc();
+                // Guarded: malformed stored bytes must not panic the hub thread.
                 if let Some(bytes) = self.store.load(doc)?
-                    && let Err(e) = d.load_incremental(&bytes)
+                    && let Err(e) = groundwork_core::schema::guarded(|| d.load_incremental(&bytes))
                 {
                     tracing::warn!(doc = %doc, error = %e, "a stored contacts document cannot be loaded");
                     return Ok(Vec::new());
