@@ -181,15 +181,7 @@ impl Device {
                 rows.collect::<rusqlite::Result<_>>()?
             };
             for id in &docs {
-                for table in [
-                    "chunks",
-                    "sync_states",
-                    "sync_status",
-                    "idx_contacts",
-                    "documents",
-                ] {
-                    tx.execute(&format!("DELETE FROM {table} WHERE doc_id = ?1"), [id])?;
-                }
+                store::erase_document(&tx, id)?;
             }
             tx.commit()?;
             erased.extend(docs);

@@ -201,24 +201,9 @@ impl Device {
             .collect();
         let tx = self.store.begin()?;
         for doc in &docs {
-            let id = doc.to_string();
-            tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [&id])?;
-            tx.execute("DELETE FROM sync_states WHERE doc_id = ?1", [&id])?;
-            tx.execute("DELETE FROM sync_status WHERE doc_id = ?1", [&id])?;
-            tx.execute("DELETE FROM idx_contacts WHERE doc_id = ?1", [&id])?;
-            tx.execute("DELETE FROM documents WHERE doc_id = ?1", [&id])?;
+            crate::store::erase_document(&tx, &doc.to_string())?;
         }
-        for table in [
-            "idx_targets",
-            "idx_meetings",
-            "idx_actions",
-            "idx_responses",
-        ] {
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE group_id = ?1"),
-                [group_id],
-            )?;
-        }
+        crate::store::erase_group_index(&tx, group_id)?;
         tx.execute("DELETE FROM groups WHERE group_id = ?1", [group_id])?;
         tx.commit()?;
         for doc in &docs {

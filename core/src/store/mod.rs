@@ -414,12 +414,45 @@ pub fn replace_with_snapshot(
     Ok(true)
 }
 
+/// Every table that keeps something of a document by its id, its registration last. Erasing a
+/// document deletes its rows from each: retention, a removal's wipe and a replaced board all
+/// erase through [`erase_document`], so a table added here is erased everywhere (a test checks
+/// that every table with a `doc_id` column is listed).
+pub const DOCUMENT_TABLES: &[&str] = &[
+    "chunks",
+    "sync_states",
+    "sync_status",
+    "idx_contacts",
+    "documents",
+];
+
+/// Every index table that keeps a group's rows by its id (rebuilt from its plan or brief):
+/// [`erase_group_index`] deletes them (a test checks every table with a `group_id` column is
+/// here, in [`DOCUMENT_TABLES`], or is the group's own registration).
+pub const GROUP_INDEX_TABLES: &[&str] = &[
+    "idx_targets",
+    "idx_meetings",
+    "idx_actions",
+    "idx_responses",
+];
+
 /// Deletes one document and everything kept of it by id: its chunks, sync states and status,
-/// and its registration. (Index rows are kept by group: dropping a plan drops its group's, see
-/// [`drop_group_documents`].)
+/// its contacts' index rows, and its registration. (The plan's index rows are kept by group:
+/// see [`erase_group_index`].)
 pub fn erase_document(tx: &Transaction<'_>, doc_id: &str) -> Result<()> {
-    for table in ["chunks", "sync_states", "sync_status", "documents"] {
+    for table in DOCUMENT_TABLES {
         tx.execute(&format!("DELETE FROM {table} WHERE doc_id = ?1"), [doc_id])?;
+    }
+    Ok(())
+}
+
+/// Deletes a group's rows from the index tables kept by group.
+pub fn erase_group_index(tx: &Transaction<'_>, group_id: &str) -> Result<()> {
+    for table in GROUP_INDEX_TABLES {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE group_id = ?1"),
+            [group_id],
+        )?;
     }
     Ok(())
 }
@@ -516,10 +549,48 @@ pub fn documents(conn: &Connection) -> Result<Vec<DocRecord>> {
 
 #[cfg(test)]
 mod tests {
-    use super::MIGRATIONS;
+    use super::{DOCUMENT_TABLES, GROUP_INDEX_TABLES, MIGRATIONS};
     use rusqlite::Connection;
 
     type Res = Result<(), Box<dyn std::error::Error>>;
+
+    /// Retention, a removal's wipe and a replaced board erase through one function each: a
+    /// table that keeps a document's or a group's rows and is missing from their lists would
+    /// survive the erasing, breaking a privacy promise. Every table of the current schema
+    /// with a `doc_id` column is erased with its document; every one with a `group_id` column,
+    /// with its group.
+    #[test]
+    fn every_table_keeping_a_document_or_group_is_erased_with_it() -> Res {
+        let conn = Connection::open_in_memory()?;
+        for sql in MIGRATIONS {
+            conn.execute_batch(sql)?;
+        }
+        let with = |column: &str| -> rusqlite::Result<Vec<String>> {
+            let mut stmt = conn.prepare(
+                "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) c
+                 WHERE m.type = 'table' AND c.name = ?1 ORDER BY m.name",
+            )?;
+            let rows = stmt.query_map([column], |r| r.get(0))?;
+            rows.collect()
+        };
+        let by_doc = with("doc_id")?;
+        assert!(by_doc.len() >= 5, "{by_doc:?}");
+        for table in &by_doc {
+            assert!(
+                DOCUMENT_TABLES.contains(&table.as_str()),
+                "{table} keeps rows by doc_id and is not in DOCUMENT_TABLES"
+            );
+        }
+        for table in with("group_id")? {
+            assert!(
+                table == "groups"
+                    || GROUP_INDEX_TABLES.contains(&table.as_str())
+                    || DOCUMENT_TABLES.contains(&table.as_str()),
+                "{table} keeps rows by group_id and is not erased with its group"
+            );
+        }
+        Ok(())
+    }
 
     /// Migration 006 rebuilds `documents`: a board filed under a group before keeps its
     /// chunks and belongs to no group after; other documents keep their group, and foreign
