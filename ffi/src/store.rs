@@ -449,36 +449,18 @@ impl GroundworkStore {
     pub async fn join(&self, code: String, relay: Option<String>) -> Result<Joined> {
         let device = self.device.clone();
         let joined = runtime::cancellable(move |rt, cancelled| {
-            let invite = Invite::verify_code(&code)?;
-            let code = groundwork_core::identity::invite_code(&code)?.to_owned();
+            // Core's join flow, as the CLI and the web app run it: the signature checked here
+            // before anything is dialled, the answer (or a plain server's silence) judged there.
             let mut d = lock(&device);
-            let groundwork_core::JoinRelay {
-                relay,
-                plain_allowed,
-            } = d.join_relay(relay.as_deref(), &invite).map_err(no_relay)?;
+            let join = d.begin_join(&code, relay.as_deref()).map_err(no_relay)?;
             let name = d.info().name.clone();
-            let request = Request::Redeem {
-                invite: code.clone(),
-                name,
-            };
-            let (group, role) = match relay_request(rt, &mut d, &relay, request, cancelled) {
-                Ok(Answer::Joined { group, role }) => (group, role),
-                Ok(_) => {
-                    return Err(GroundworkError::Relay(
-                        "the relay answered the invite unexpectedly".into(),
-                    ));
-                }
-                Err(GroundworkError::PlainRelay(_)) if plain_allowed => {
-                    if invite.expires_at < groundwork_core::time::now_ms() {
-                        return Err(GroundworkError::NotAllowed(
-                            "invite refused: it has expired".into(),
-                        ));
-                    }
-                    (invite.group, invite.role)
-                }
-                Err(e) => return Err(e),
-            };
-            d.joined_group(&group, role)?;
+            let answer = core_request(rt, &mut d, &join.relay, join.request(&name), cancelled)?;
+            let groundwork_core::Joined {
+                group_id: group,
+                role,
+                relay,
+                ..
+            } = join.finish(&mut d, answer)?;
             // Fetch the group now; a failure leaves it for the next sync.
             let synced = rt
                 .block_on(groundwork_core::net::sync_once(
@@ -826,6 +808,10 @@ fn no_relay(e: groundwork_core::Error) -> GroundworkError {
 fn invite_code(invite: &Invite, code: String) -> InviteCode {
     InviteCode {
         link: groundwork_core::identity::join_link(&code),
+        web_link: invite
+            .relay
+            .as_ref()
+            .map(|_| groundwork_core::identity::invite_link(invite, &code)),
         relay: invite.relay.clone(),
         code,
         role: invite.role,
@@ -842,13 +828,23 @@ fn relay_request(
     request: Request,
     cancelled: Cancelled,
 ) -> Result<Answer> {
+    core_request(rt, device, relay, request, cancelled)?.map_err(GroundworkError::from)
+}
+
+/// Sends `request` to `relay` and waits for its answer, as core gives it (for core's flows to
+/// judge); `Err` only when the caller cancelled.
+fn core_request(
+    rt: &tokio::runtime::Handle,
+    device: &mut Device,
+    relay: &str,
+    request: Request,
+    cancelled: Cancelled,
+) -> Result<groundwork_core::Result<Answer>> {
     rt.block_on(async {
         tokio::select! {
             biased;
             () = cancelled.wait() => Err(GroundworkError::Cancelled),
-            answer = groundwork_core::net::request(device, relay, request, REQUEST_TIMEOUT) => {
-                answer.map_err(GroundworkError::from)
-            }
+            answer = groundwork_core::net::request(device, relay, request, REQUEST_TIMEOUT) => Ok(answer),
         }
     })
 }

@@ -472,9 +472,14 @@ pub struct Member {
 pub struct InviteCode {
     /// The code to give the invitee.
     pub code: String,
-    /// The join link (`groundwork://join?invite=...`) carrying the code: what a QR code
-    /// shows, and what [`crate::store::GroundworkStore::join`] takes.
+    /// The app-scheme join link (`groundwork://join?invite=...`) carrying the code, for an app
+    /// that registers the scheme; [`crate::store::GroundworkStore::join`] takes it, the web
+    /// link or the code alike.
     pub link: String,
+    /// The link to share (`https://RELAY/join#CODE`, what `invite create --qr` draws): on any
+    /// phone it opens the relay's web app, which joins; the code rides in the fragment, which
+    /// reaches no server log. `None` when the invite names no relay.
+    pub web_link: Option<String>,
     /// The relay the invite names (signed with it), if this device knew one.
     pub relay: Option<String>,
     /// The role it grants.

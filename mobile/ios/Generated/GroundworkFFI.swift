@@ -3564,10 +3564,17 @@ public struct InviteCode: Equatable, Hashable {
      */
     public var code: String
     /**
-     * The join link (`groundwork://join?invite=...`) carrying the code: what a QR code
-     * shows, and what [`crate::store::GroundworkStore::join`] takes.
+     * The app-scheme join link (`groundwork://join?invite=...`) carrying the code, for an app
+     * that registers the scheme; [`crate::store::GroundworkStore::join`] takes it, the web
+     * link or the code alike.
      */
     public var link: String
+    /**
+     * The link to share (`https://RELAY/join#CODE`, what `invite create --qr` draws): on any
+     * phone it opens the relay's web app, which joins; the code rides in the fragment, which
+     * reaches no server log. `None` when the invite names no relay.
+     */
+    public var webLink: String?
     /**
      * The relay the invite names (signed with it), if this device knew one.
      */
@@ -3592,9 +3599,15 @@ public struct InviteCode: Equatable, Hashable {
          * The code to give the invitee.
          */code: String, 
         /**
-         * The join link (`groundwork://join?invite=...`) carrying the code: what a QR code
-         * shows, and what [`crate::store::GroundworkStore::join`] takes.
+         * The app-scheme join link (`groundwork://join?invite=...`) carrying the code, for an app
+         * that registers the scheme; [`crate::store::GroundworkStore::join`] takes it, the web
+         * link or the code alike.
          */link: String, 
+        /**
+         * The link to share (`https://RELAY/join#CODE`, what `invite create --qr` draws): on any
+         * phone it opens the relay's web app, which joins; the code rides in the fragment, which
+         * reaches no server log. `None` when the invite names no relay.
+         */webLink: String?, 
         /**
          * The relay the invite names (signed with it), if this device knew one.
          */relay: String?, 
@@ -3609,6 +3622,7 @@ public struct InviteCode: Equatable, Hashable {
          */expiresAt: Int64) {
         self.code = code
         self.link = link
+        self.webLink = webLink
         self.relay = relay
         self.role = role
         self.uses = uses
@@ -3633,6 +3647,7 @@ public struct FfiConverterTypeInviteCode: FfiConverterRustBuffer {
             try InviteCode(
                 code: FfiConverterString.read(from: &buf), 
                 link: FfiConverterString.read(from: &buf), 
+                webLink: FfiConverterOptionString.read(from: &buf), 
                 relay: FfiConverterOptionString.read(from: &buf), 
                 role: FfiConverterTypeRole.read(from: &buf), 
                 uses: FfiConverterUInt32.read(from: &buf), 
@@ -3643,6 +3658,7 @@ public struct FfiConverterTypeInviteCode: FfiConverterRustBuffer {
     public static func write(_ value: InviteCode, into buf: inout [UInt8]) {
         FfiConverterString.write(value.code, into: &buf)
         FfiConverterString.write(value.link, into: &buf)
+        FfiConverterOptionString.write(value.webLink, into: &buf)
         FfiConverterOptionString.write(value.relay, into: &buf)
         FfiConverterTypeRole.write(value.role, into: &buf)
         FfiConverterUInt32.write(value.uses, into: &buf)

@@ -65,6 +65,7 @@ final class GroupSyncTests: XCTestCase {
         // The link alone: it carries the relay, signed with the rest of the invite.
         XCTAssertEqual(canvasserInvite.relay, relay.url)
         XCTAssertEqual(canvasserInvite.link, "groundwork://join?invite=\(canvasserInvite.code)")
+        XCTAssertEqual(canvasserInvite.webLink?.hasSuffix("/join#\(canvasserInvite.code)"), true)
         let joinedCanvasser = try await canvasser.join(code: canvasserInvite.link)
         XCTAssertEqual(joinedCanvasser.role, .canvasser)
         let remembered = try await canvasser.relay()

@@ -64,7 +64,10 @@ class GroupSyncTest {
                 val refusedLink =
                     assertThrows<GroundworkException.InvalidInput> { runBlocking { canvasser.join(forged) } }
                 assertTrue(refusedLink.message!!.contains("forged"), refusedLink.message)
-                assertEquals(Role.CANVASSER, canvasser.join(canvasserInvite.link).role)
+                // The link to share opens the relay's web app on any phone; the SDK joins with it too.
+                val web = relay.url.replace("ws://", "http://").removeSuffix("/v1/sync")
+                assertEquals("$web/join#${canvasserInvite.code}", canvasserInvite.webLink)
+                assertEquals(Role.CANVASSER, canvasser.join(canvasserInvite.webLink!!).role)
                 assertEquals(relay.url, canvasser.relay())
                 assertEquals("Kickoff", member.meeting(meeting).title)
                 // The canvasser sees the kickoff and the leads, not the membership list.
