@@ -202,19 +202,23 @@ impl Link {
 
 /// Connects to `relay`, syncs every document of this device both ways, and returns when all
 /// are synced (or `timeout` passes, or a document the device has nothing of is unavailable).
-pub async fn sync_once(device: &mut Device, relay: &str, timeout: Duration) -> Result<SyncSummary> {
+pub async fn sync_once(
+    device: impl DeviceAccess,
+    relay: &str,
+    timeout: Duration,
+) -> Result<SyncSummary> {
     sync_once_reporting(device, relay, timeout, &mut |_| {}).await
 }
 
 /// [`sync_once`], telling `on_progress` how far it has got after each exchange with the relay
 /// (a lead's first sync of a large group takes a while).
 pub async fn sync_once_reporting(
-    device: &mut Device,
+    mut device: impl DeviceAccess,
     relay: &str,
     timeout: Duration,
     on_progress: &mut (dyn FnMut(&SyncProgress) + Send),
 ) -> Result<SyncSummary> {
-    let result = sync_once_inner(device, relay, timeout, on_progress).await;
+    let result = sync_once_inner(&mut device, relay, timeout, on_progress).await;
     // `status` reports how the last sync ended.
     let now = now_ms();
     let record = ConnectionRecord {
@@ -226,19 +230,19 @@ pub async fn sync_once_reporting(
         retry_at: None,
         heartbeat: now,
     };
-    device.record_connection(&record)?;
+    device.with(|d| d.record_connection(&record))?;
     result
 }
 
 async fn sync_once_inner(
-    device: &mut Device,
+    device: &mut impl DeviceAccess,
     relay: &str,
     timeout: Duration,
     on_progress: &mut (dyn FnMut(&SyncProgress) + Send),
 ) -> Result<SyncSummary> {
     let started = Instant::now();
-    let session = Session::start(device, relay)?;
-    let url = device.connect_url(relay)?;
+    let (session, url) =
+        device.with(|d| -> Result<_> { Ok((Session::start(d, relay)?, d.connect_url(relay)?)) })?;
     let ws = dial(relay, &url, timeout).await?;
     let mut link = Link::new(relay, session, ws);
     let deadline = tokio::time::Instant::now() + timeout;
@@ -257,7 +261,7 @@ async fn sync_once_inner(
         changed: Vec::new(),
     };
     loop {
-        let step = link.session.step(device)?;
+        let step = device.with(|d| link.session.step(d))?;
         if !step.answers.is_empty() {
             tracing::debug!("ignored an unexpected control answer");
         }
@@ -279,8 +283,11 @@ async fn sync_once_inner(
                 if pending.is_empty() {
                     // A document erased meanwhile (past its group's retention) is no longer
                     // waited for.
-                    let held: BTreeSet<DocumentId> =
-                        device.documents()?.into_iter().map(|d| d.doc_id).collect();
+                    let held: BTreeSet<DocumentId> = device
+                        .with(|d| d.documents())?
+                        .into_iter()
+                        .map(|d| d.doc_id)
+                        .collect();
                     let unavailable = link.session.unavailable_among(&held);
                     summary.unavailable = unavailable.iter().map(|d| d.to_string()).collect();
                     summary.synced = unavailable.is_empty();
@@ -310,7 +317,7 @@ async fn sync_once_inner(
     changed.sort();
     changed.dedup();
     summary.changed = changed;
-    session.disconnect(device)?;
+    device.with(|d| session.disconnect(d))?;
     link.goodbye().await;
     summary.millis = started.elapsed().as_millis() as u64;
     Ok(summary)
@@ -380,6 +387,28 @@ fn lock(device: &Mutex<Device>) -> std::sync::MutexGuard<'_, Device> {
     device
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How the network code reaches the device store: for one store operation at a time, never
+/// across a wait on the network. Shared (`&Mutex<Device>`, an SDK's store), a save made
+/// meanwhile, a canvasser's Save on the app's main thread, waits for one step against the store
+/// at most, never for a relay that does not answer. Owned (`&mut Device`, the CLI) nothing
+/// else is waiting.
+pub trait DeviceAccess {
+    /// Runs `f` with the device.
+    fn with<R>(&mut self, f: impl FnOnce(&mut Device) -> R) -> R;
+}
+
+impl DeviceAccess for &mut Device {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Device) -> R) -> R {
+        f(self)
+    }
+}
+
+impl DeviceAccess for &Mutex<Device> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Device) -> R) -> R {
+        f(&mut lock(self))
+    }
 }
 
 /// Keeps the device synced with its relay until `stop` turns true (or its sender is dropped):
@@ -587,13 +616,13 @@ fn stopped(stop: &tokio::sync::watch::Receiver<bool>) -> bool {
 /// a token...), returning its answer. A refusal comes back as [`Error::NotAllowed`] with the
 /// relay's reason. Wipe orders that arrive meanwhile are carried out.
 pub async fn request(
-    device: &mut Device,
+    mut device: impl DeviceAccess,
     relay: &str,
     request: Request,
     timeout: Duration,
 ) -> Result<Answer> {
-    let session = Session::start(device, relay)?;
-    let url = device.connect_url(relay)?;
+    let (session, url) =
+        device.with(|d| -> Result<_> { Ok((Session::start(d, relay)?, d.connect_url(relay)?)) })?;
     let ws = dial(relay, &url, timeout).await?;
     let mut link = Link::new(relay, session, ws);
     let deadline = tokio::time::Instant::now() + timeout;
@@ -604,7 +633,7 @@ pub async fn request(
             mut frames,
             answers,
             ..
-        } = link.session.step(device)?;
+        } = device.with(|d| link.session.step(d))?;
         if let Some((ok, error)) = answers.into_iter().find_map(|c| match c {
             Control::Response { id: ID, ok, error } => Some((ok, error)),
             _ => None,
@@ -630,7 +659,7 @@ pub async fn request(
                 id: ID,
                 request: request.clone(),
             });
-            frames.extend(link.session.step(device)?.frames);
+            frames.extend(device.with(|d| link.session.step(d))?.frames);
         }
         link.send(frames).await?;
         match tokio::time::timeout_at(deadline, link.stream.next()).await {
@@ -643,7 +672,7 @@ pub async fn request(
             Ok(next) => link.receive(next)?,
         }
     };
-    link.session.disconnect(device)?;
+    device.with(|d| link.session.disconnect(d))?;
     link.goodbye().await;
     answer
 }

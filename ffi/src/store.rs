@@ -451,20 +451,24 @@ impl GroundworkStore {
         let joined = runtime::cancellable(move |rt, cancelled| {
             // Core's join flow, as the CLI and the web app run it: the signature checked here
             // before anything is dialled, the answer (or a plain server's silence) judged there.
-            let mut d = lock(&device);
-            let join = d.begin_join(&code, relay.as_deref()).map_err(no_relay)?;
-            let name = d.info().name.clone();
-            let answer = core_request(rt, &mut d, &join.relay, join.request(&name), cancelled)?;
+            // The store is locked for each step, never across the network: a save made meanwhile
+            // does not wait for the relay.
+            let (join, name) = {
+                let d = lock(&device);
+                let join = d.begin_join(&code, relay.as_deref()).map_err(no_relay)?;
+                (join, d.info().name.clone())
+            };
+            let answer = core_request(rt, &device, &join.relay, join.request(&name), cancelled)?;
             let groundwork_core::Joined {
                 group_id: group,
                 role,
                 relay,
                 ..
-            } = join.finish(&mut d, answer)?;
+            } = join.finish(&mut lock(&device), answer)?;
             // Fetch the group now; a failure leaves it for the next sync.
             let synced = rt
                 .block_on(groundwork_core::net::sync_once(
-                    &mut d,
+                    &*device,
                     &relay,
                     REQUEST_TIMEOUT,
                 ))
@@ -514,18 +518,20 @@ impl GroundworkStore {
         let changes = self.changes.clone();
         let status = self.status.clone();
         runtime::cancellable(move |rt, cancelled| {
-            let mut d = lock(&device);
-            let relay = d.relay_or(relay.as_deref()).map_err(no_relay)?;
+            let relay = lock(&device).relay_or(relay.as_deref()).map_err(no_relay)?;
+            // The store is locked for each step of the exchange, never while waiting on the
+            // relay: a save made meanwhile goes through at once.
             let summary = rt.block_on(async {
                 tokio::select! {
                     biased;
                     () = cancelled.wait() => Err(GroundworkError::Cancelled),
                     summary = groundwork_core::net::sync_once(
-                        &mut d, &relay, Duration::from_millis(timeout_ms)
+                        &*device, &relay, Duration::from_millis(timeout_ms)
                     ) => summary.map_err(GroundworkError::from),
                 }
             })?;
-            // Told while the store is still locked (see `edit`).
+            // Told while the store is locked (see `edit`).
+            let d = lock(&device);
             let relay_changes = groups_of(&d, &summary.changed)
                 .into_iter()
                 .map(|(group, kind)| (group, kind, ChangeOrigin::Relay));
@@ -572,9 +578,9 @@ impl GroundworkStore {
         let device = self.device.clone();
         let on_event = self.on_sync_event();
         let options = RunOptions::new(&relay);
-        // `run` takes the store's lock (a std mutex) between network events, and a `sync_once`
-        // or `join` may hold it for a whole exchange: on a blocking thread, that wait never
-        // stalls the runtime's workers, which drive every socket.
+        // `run` takes the store's lock (a std mutex) for each step: on a blocking thread, a
+        // wait for it (behind a long save) never stalls the runtime's workers, which drive
+        // every socket.
         let rt = runtime::handle()?;
         // A sync moving to another relay first lets the old one finish (its last report must
         // not land after the new one's first).
@@ -731,9 +737,8 @@ impl GroundworkStore {
     async fn request(&self, relay: Option<String>, request: Request) -> Result<Answer> {
         let device = self.device.clone();
         runtime::cancellable(move |rt, cancelled| {
-            let mut d = lock(&device);
-            let relay = d.relay_or(relay.as_deref()).map_err(no_relay)?;
-            relay_request(rt, &mut d, &relay, request, cancelled)
+            let relay = lock(&device).relay_or(relay.as_deref()).map_err(no_relay)?;
+            relay_request(rt, &device, &relay, request, cancelled)
         })
         .await
     }
@@ -823,7 +828,7 @@ fn invite_code(invite: &Invite, code: String) -> InviteCode {
 /// Makes one request of the relay on a blocking thread, giving up when the caller cancels.
 fn relay_request(
     rt: &tokio::runtime::Handle,
-    device: &mut Device,
+    device: &Mutex<Device>,
     relay: &str,
     request: Request,
     cancelled: Cancelled,
@@ -835,7 +840,7 @@ fn relay_request(
 /// judge); `Err` only when the caller cancelled.
 fn core_request(
     rt: &tokio::runtime::Handle,
-    device: &mut Device,
+    device: &Mutex<Device>,
     relay: &str,
     request: Request,
     cancelled: Cancelled,

@@ -51,6 +51,35 @@ class ConcurrencyTest {
         override fun close() = socket.close()
     }
 
+    /**
+     * A canvasser in a dead zone presses Save while a sync waits on a relay that never answers:
+     * the save goes through at once, and starting the background sync returns at once, both
+     * while that sync is still waiting (the store is locked for each step of a sync, never
+     * across the network).
+     */
+    @Test
+    fun aSaveAndStartingSyncDoNotWaitBehindASyncToASilentRelay() {
+        runBlocking {
+            val store = Groundwork.create(tempDir("dead-zone"), "phone", Groundwork.newStoreKey())
+            val group = store.createGroup("Dead zone canvass", null)
+            SilentServer().use { server ->
+                val sync = launch { store.syncOnce(server.url, 60_000uL) }
+                withTimeout(20.seconds) { server.accepted.await() }
+                val saved = withTimeout(20.seconds) {
+                    store.logContact(group, NewContact(result = ContactResult.NOT_HOME, place = "Elm St 5"))
+                }
+                assertTrue(sync.isActive, "the save went through while the sync still waited")
+                assertEquals(listOf(saved), store.contacts(group, org.groundwork.ffi.ContactFilter()).map { it.contactId })
+                // Starting the background sync (elsewhere) returns while that sync still waits.
+                store.startSync("ws://127.0.0.1:9/v1/sync")
+                assertTrue(sync.isActive, "startSync returned while the sync still waited")
+                store.stopSync()
+                sync.cancelAndJoin()
+            }
+            store.close()
+        }
+    }
+
     @Test
     fun aSlowCallLeavesItsThreadFreeAndCancellingItClosesTheConnection() {
         val single = Executors.newSingleThreadExecutor { Thread(it, "app-main") }.asCoroutineDispatcher()
@@ -65,8 +94,8 @@ class ConcurrencyTest {
                     withTimeout(20.seconds) { server.accepted.await() }
                     assertTrue(Thread.currentThread().name.startsWith("app-main"), Thread.currentThread().name)
                     assertTrue(sync.isActive, "the sync should still be waiting")
-                    // Another call on the same store meanwhile is not blocked by the thread either
-                    // (it waits for the store, which the sync holds, on the SDK's own threads).
+                    // (A save on the same store meanwhile goes through at once: see
+                    // aSaveAndStartingSyncDoNotWaitBehindASyncToASilentRelay.)
                     sync.cancelAndJoin()
                     // Cancelling the coroutine dropped the Rust future: the socket is closed...
                     withTimeout(20.seconds) { server.closedByClient.await() }
