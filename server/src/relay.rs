@@ -1342,6 +1342,15 @@ impl HubThread {
 
     /// A control message from a device.
     fn control(&mut self, conn: ConnId, body: &str, now: u64) -> Result<(), StoreError> {
+        if !self.conns.contains_key(&conn) {
+            // Sent before its connection was dropped (a removal closes the device's
+            // connections at once): nobody is left to answer or refuse.
+            tracing::debug!(
+                conn,
+                "a control message from a closed connection was dropped"
+            );
+            return Ok(());
+        }
         let device = match self.hub.policy().principal(conn) {
             Some(Principal::Device(d)) => d.clone(),
             _ => {
