@@ -50,6 +50,8 @@ const browser = await chromium.launch({
   // CI runs as root, where chromium's sandbox cannot start.
   args: ["--no-sandbox"],
 });
+/** The page last opened, for a failure's message. */
+let shown = null;
 const seen = { foreign: [], errors: [] };
 try {
   const context = await browser.newContext({
@@ -79,6 +81,7 @@ try {
   // Online: the app opens, makes this browser's device, and a group.
   step("opening the invite link");
   let page = await context.newPage();
+  shown = page;
   watch(page);
   const first = await page.goto(link);
   seen.policy = first.headers()["content-security-policy"];
@@ -137,6 +140,7 @@ try {
   step("reopening offline");
   // A new page, still offline: from the offline copy and the store.
   page = await context.newPage();
+  shown = page;
   watch(page);
   await page.goto(groupUrl);
   await page.getByRole("heading", { name: "Maple Street canvass" }).waitFor();
@@ -195,6 +199,11 @@ try {
     return { keys, files };
   });
   await context.close();
+} catch (e) {
+  // Where the app was when it failed: its screen and status line, for the test's message.
+  const text = await shown?.locator("body").innerText().catch(() => "(unreadable)");
+  console.error(`${shown?.url()}\n${text}`);
+  throw e;
 } finally {
   await browser.close();
   // Stop listening to the test, so that node can end.

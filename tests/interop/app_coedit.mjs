@@ -42,6 +42,8 @@ const browser = await chromium.launch({
   // CI runs as root, where chromium's sandbox cannot start.
   args: ["--no-sandbox"],
 });
+/** The page last opened, for a failure's message. */
+let shown = null;
 const seen = { errors: [] };
 // What the browser adds, offline: accents and a symbol outside the BMP, so that a merge that
 // counted bytes, UTF-16 units or code points differently would show.
@@ -56,6 +58,7 @@ try {
     locale: "en-US",
   });
   const page = await context.newPage();
+  shown = page;
   page.on("pageerror", (e) => seen.errors.push(String(e)));
   page.on("console", (m) => {
     if (m.type() === "error") seen.errors.push(m.text());
@@ -104,6 +107,11 @@ try {
   await page.getByRole("heading", { name: "Orden del día" }).waitFor();
   await shot("meeting-merged-es");
   await context.close();
+} catch (e) {
+  // Where the app was when it failed: its screen and status line, for the test's message.
+  const text = await shown?.locator("body").innerText().catch(() => "(unreadable)");
+  console.error(`${shown?.url()}\n${text}`);
+  throw e;
 } finally {
   await browser.close();
   lines.close();

@@ -47,6 +47,8 @@ const browser = await chromium.launch({
   // CI runs as root, where chromium's sandbox cannot start.
   args: ["--no-sandbox"],
 });
+/** The page last opened, for a failure's message. */
+let shown = null;
 const seen = { errors: [], a11y: {} };
 try {
   const context = await browser.newContext({
@@ -59,6 +61,7 @@ try {
     acceptDownloads: true,
   });
   const page = await context.newPage();
+  shown = page;
   page.on("pageerror", (e) => seen.errors.push(String(e)));
   page.on("console", (m) => {
     if (m.type() === "error") seen.errors.push(m.text());
@@ -241,6 +244,11 @@ try {
   } finally {
     await plain.close();
   }
+} catch (e) {
+  // Where the app was when it failed: its screen and status line, for the test's message.
+  const text = await shown?.locator("body").innerText().catch(() => "(unreadable)");
+  console.error(`${shown?.url()}\n${text}`);
+  throw e;
 } finally {
   await browser.close();
   lines.close();

@@ -116,10 +116,22 @@ function drawRemoved() {
   main.querySelector("h1")?.focus();
 }
 
+/** What was just done on this screen ("Saved on this phone"), kept when sync redraws it. */
+let notice: { hash: string; text: string } | null = null;
+
+/** Says what was just done, in the screen's `.saved` line, until the person goes elsewhere. */
+function say(text: string) {
+  notice = { hash: location.hash, text };
+  const line = main.querySelector(".saved");
+  if (line) line.textContent = text;
+}
+
 function show(...children: Child[]) {
   // A screen still being drawn when a removal was shown (it asked before the wipe) stays away.
   if (gone || location.hash === "#/removed") return;
   main.replaceChildren(...children.filter((c): c is Node | string => !!c));
+  const line = main.querySelector(".saved");
+  if (line && notice?.hash === location.hash) line.textContent = notice.text;
   const heading = main.querySelector("h1");
   if (heading) {
     heading.setAttribute("tabindex", "-1");
@@ -322,8 +334,7 @@ async function group(groupId: string) {
     try {
       await ask<string>({ op: "logContact", group: groupId, contact });
       await group(groupId);
-      const saved = main.querySelector(".saved");
-      if (saved) saved.textContent = t("saved");
+      say(t("saved"));
     } catch (err) {
       note.textContent = (err as Error).message;
     }
@@ -449,8 +460,7 @@ async function meetingScreen(groupId: string, meetingId: string) {
     try {
       await what();
       await meetingScreen(groupId, meetingId);
-      const saved = main.querySelector(".saved");
-      if (saved) saved.textContent = t("savedHere");
+      say(t("savedHere"));
     } catch (err) {
       done.textContent = (err as Error).message;
     }
@@ -583,8 +593,7 @@ async function scorecardScreen(groupId: string) {
                   conditions: conditions.value,
                 });
                 await scorecardScreen(groupId);
-                const saved = main.querySelector(".saved");
-                if (saved) saved.textContent = t("savedHere");
+                say(t("savedHere"));
               } catch (err) {
                 done.textContent = (err as Error).message;
               }
@@ -618,8 +627,7 @@ async function actionsScreen(groupId: string) {
     try {
       await what();
       await actionsScreen(groupId);
-      const saved = main.querySelector(".saved");
-      if (saved) saved.textContent = t("savedHere");
+      say(t("savedHere"));
     } catch (err) {
       done.textContent = (err as Error).message;
     }
@@ -708,8 +716,7 @@ async function membersScreen(groupId: string) {
               try {
                 await ask({ op: "removeMember", group: groupId, device: m.device_id });
                 await membersScreen(groupId);
-                const saved = main.querySelector(".saved");
-                if (saved) saved.textContent = t("memberRemoved", { name: who });
+                say(t("memberRemoved", { name: who }));
               } catch (err) {
                 note.textContent = (err as Error).message;
               }
@@ -912,6 +919,7 @@ function typing(): () => void {
 /** Draws the screen the address names; `keep`: the same screen again, keeping what is typed. */
 async function route(keep = false) {
   const [, screen, id, sub, subId] = location.hash.split("/");
+  if (!keep) notice = null;
   // The invite screen shows nothing sync changes, and a redraw would lose the invite made.
   if (keep && sub === "invite") return;
   const restore = keep ? typing() : null;

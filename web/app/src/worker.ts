@@ -210,13 +210,24 @@ function connect() {
   };
 }
 
-/** Hands the relay what was just saved, if connected; otherwise it waits for the next sync. */
+/** The sync work of the saves just answered, scheduled once for a burst of them. */
+let afterSave: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * After a save (already durable in the store): hands the relay what was saved, if connected
+ * (otherwise it waits for the next sync), and recounts what is not sent. Run after the answer
+ * has gone back, so that Save is answered as soon as the store has it, not after a sync step.
+ */
 function saved() {
-  tell({});
-  if (session && device && socket?.readyState === WebSocket.OPEN) {
-    session.pushLocal(device);
-    pump();
-  }
+  if (afterSave) return;
+  afterSave = setTimeout(() => {
+    afterSave = null;
+    tell({});
+    if (session && device && socket?.readyState === WebSocket.OPEN) {
+      session.pushLocal(device);
+      pump();
+    }
+  }, 0);
 }
 
 self.addEventListener("online", () => {
