@@ -916,8 +916,35 @@ function typing(): () => void {
   };
 }
 
-/** Draws the screen the address names; `keep`: the same screen again, keeping what is typed. */
-async function route(keep = false) {
+/** The draw under way (or a settled promise); draws run one after another. */
+let drawing: Promise<void> = Promise.resolve();
+/** The draw asked for while one runs, with its `keep`; later asks fold into it. */
+let queued: boolean | null = null;
+
+/**
+ * Draws the screen the address names; `keep`: the same screen again, keeping what is typed.
+ *
+ * Draws run one at a time, and the asks made during one fold into a single next draw. Without
+ * this a slow redraw of a screen just left (the join screen, redrawn because sync reported)
+ * could finish after the draw of the screen the person moved to, and cover it.
+ */
+function route(keep = false): Promise<void> {
+  if (queued !== null) {
+    queued = queued && keep;
+    return drawing;
+  }
+  queued = keep;
+  const next = () => {
+    const k = queued ?? keep;
+    queued = null;
+    return draw(k);
+  };
+  // A draw that failed does not stop the next one.
+  drawing = drawing.then(next, next);
+  return drawing;
+}
+
+async function draw(keep: boolean) {
   const [, screen, id, sub, subId] = location.hash.split("/");
   if (!keep) notice = null;
   // The invite screen shows nothing sync changes, and a redraw would lose the invite made.
