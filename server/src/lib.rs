@@ -18,6 +18,7 @@ pub mod key;
 pub mod limits;
 pub mod memory;
 pub mod metrics;
+pub mod session;
 mod socket;
 pub mod store;
 pub mod tls;

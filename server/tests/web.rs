@@ -15,7 +15,7 @@ use groundwork_core::schema::vocab::{
 };
 use groundwork_core::time::now_ms;
 use groundwork_relay::store::{RelayStore, Write};
-use groundwork_relay::web::session;
+use groundwork_relay::session;
 use groundwork_relay::{Config, campaign, serve};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;

@@ -11,7 +11,7 @@ use groundwork_core::campaign::{
 use groundwork_core::ids::DocumentId;
 use groundwork_core::schema::vocab::{ContactResult, Office};
 use groundwork_relay::store::{Location, RelayStore, Write};
-use groundwork_relay::{campaign, web};
+use groundwork_relay::{campaign, session, web};
 use groundwork_tests::Res;
 use groundwork_tests::pg::Cluster;
 
@@ -513,7 +513,7 @@ fn staff_and_settings(store: &RelayStore) -> Res<Vec<String>> {
     assert!(store.campaign(|c| campaign::set_staff(c, "staff-device", true, 1))?);
     assert!(!store.campaign(|c| campaign::set_staff(c, "staff-device", true, 2))?);
     assert_eq!(store.staff()?, vec!["staff-device".to_owned()]);
-    let link = store.campaign(|c| web::session::create_link(c, "staff-device", 10))?;
+    let link = store.campaign(|c| session::create_link(c, "staff-device", 10))?;
     assert!(link.is_some());
     assert!(store.campaign(|c| campaign::set_staff(c, "staff-device", false, 3))?);
     assert!(store.staff()?.is_empty());

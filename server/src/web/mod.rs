@@ -13,7 +13,6 @@ pub mod ics;
 pub mod map;
 pub mod pages;
 pub mod protect;
-pub mod session;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +30,7 @@ use groundwork_core::time::now_ms;
 use serde::Deserialize;
 
 use crate::db::{Db, DbError, Engine, Sql};
+use crate::session;
 use crate::store::StoreError;
 use data::{Filter, Sort, Status};
 
