@@ -1,6 +1,7 @@
-//! What relay nodes sharing one PostgreSQL database tell each other. Every batch a node
-//! commits appends to the database's change log, in the same transaction: a row per document
-//! chunk, and a [`Record`] per write that changes who may read what (a member joined or was
+//! What relay nodes sharing one PostgreSQL database tell each other, and the change log that
+//! carries it (this module owns its SQL). Every batch a node commits appends to the log, in the
+//! same transaction: a row per document chunk, and an [`AccessChange`] per write that changes
+//! who may read what (a member joined or was
 //! removed, a document of a group was made, a board replaced). The transaction also sends one
 //! `NOTIFY`. A node's listener thread ([`listen`]) turns notifications into a wake-up of the
 //! hub thread, which reads the log from where it was (`RelayStore::read_log`): the hint is
@@ -11,200 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
-use serde::{Deserialize, Serialize};
 
-use crate::store::Write;
+use groundwork_core::ids::DocumentId;
+
+use crate::access::AccessChange;
+use crate::db::{DbError, Sql};
 
 /// The channel every node listens on.
 pub const CHANNEL: &str = "groundwork_changes";
-
-/// A write another node must apply to its access tables in memory. Chunks travel as log rows
-/// of their own; writes that only the database keeps (nonces, tokens, invite uses, the
-/// campaign index) are read from it where they are needed, and travel not at all.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Record {
-    /// A new group and its roster document.
-    Group {
-        /// The group.
-        group: String,
-        /// Its roster document.
-        roster: String,
-    },
-    /// A document of a group (or a county's board), its kind and owner.
-    Document {
-        /// The document.
-        doc: String,
-        /// Its group (for a board, the county).
-        group: String,
-        /// plan | contacts | roster | brief | board.
-        kind: String,
-        /// Its canvasser, for contacts.
-        owner: Option<String>,
-    },
-    /// A device joined a group (again).
-    Member {
-        /// The group.
-        group: String,
-        /// The device.
-        device: String,
-        /// Its role.
-        role: String,
-        /// Its name.
-        name: String,
-        /// The person it belongs to.
-        person: String,
-        /// When.
-        at: i64,
-    },
-    /// A device was removed from a group: every node cuts it off at once.
-    Removed {
-        /// The group.
-        group: String,
-        /// The device.
-        device: String,
-        /// When.
-        at: i64,
-    },
-    /// A removed device wiped the group.
-    Wiped {
-        /// The group.
-        group: String,
-        /// The device.
-        device: String,
-        /// When.
-        at: i64,
-    },
-    /// A device may create groups.
-    Creator {
-        /// The device.
-        device: String,
-    },
-    /// A device follows a county's board, or stops.
-    Follow {
-        /// The device.
-        device: String,
-        /// The county.
-        county: String,
-        /// Whether it follows now.
-        follow: bool,
-    },
-    /// A county's board is now this document.
-    Board {
-        /// The county.
-        county: String,
-        /// The board document.
-        doc: String,
-    },
-    /// A contacts document's period.
-    Period {
-        /// The document.
-        doc: String,
-        /// YYYY-MM.
-        period: String,
-    },
-    /// A document is gone for good.
-    Dropped {
-        /// The document.
-        doc: String,
-    },
-    /// The counties in which a group shares an official now (none: it stopped sharing).
-    Counties {
-        /// The group.
-        group: String,
-        /// The counties (FIPS).
-        counties: Vec<String>,
-    },
-}
-
-impl Record {
-    /// What of `write` other nodes must apply, if anything.
-    pub fn of(write: &Write) -> Option<Record> {
-        Some(match write {
-            Write::Group { group, roster, .. } => Record::Group {
-                group: group.clone(),
-                roster: roster.to_string(),
-            },
-            Write::Document {
-                doc,
-                group,
-                kind,
-                owner,
-            } => Record::Document {
-                doc: doc.to_string(),
-                group: group.clone(),
-                kind: kind.clone(),
-                owner: owner.clone(),
-            },
-            Write::Member {
-                group,
-                device,
-                role,
-                name,
-                person,
-                at,
-            } => Record::Member {
-                group: group.clone(),
-                device: device.clone(),
-                role: role.clone(),
-                name: name.clone(),
-                person: person.clone(),
-                at: *at,
-            },
-            Write::Removed { group, device, at } => Record::Removed {
-                group: group.clone(),
-                device: device.clone(),
-                at: *at,
-            },
-            Write::Wiped { group, device, at } => Record::Wiped {
-                group: group.clone(),
-                device: device.clone(),
-                at: *at,
-            },
-            Write::Creator(device) => Record::Creator {
-                device: device.clone(),
-            },
-            Write::Follow {
-                device,
-                county,
-                follow,
-                ..
-            } => Record::Follow {
-                device: device.clone(),
-                county: county.clone(),
-                follow: *follow,
-            },
-            Write::Board { county, doc, .. } => Record::Board {
-                county: county.clone(),
-                doc: doc.to_string(),
-            },
-            Write::Period { doc, period } => Record::Period {
-                doc: doc.to_string(),
-                period: period.clone(),
-            },
-            Write::DropDocument(doc) => Record::Dropped {
-                doc: doc.to_string(),
-            },
-            Write::Campaign { group, shared, .. } => {
-                let mut counties: Vec<String> = shared
-                    .iter()
-                    .flat_map(|s| s.officials.iter().map(|o| o.county.clone()))
-                    .collect();
-                counties.sort();
-                counties.dedup();
-                Record::Counties {
-                    group: group.clone(),
-                    counties,
-                }
-            }
-            Write::Chunk(..)
-            | Write::CampaignBuilt(_)
-            | Write::Canvass { .. }
-            | Write::Nonce(..)
-            | Write::Token { .. } => return None,
-        })
-    }
-}
 
 /// One row of the change log another node wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,10 +29,157 @@ pub struct LogEntry {
     pub id: i64,
     /// The writing transaction's id.
     pub xid: u64,
-    /// A chunk: its document and content key.
-    pub chunk: Option<(groundwork_core::ids::DocumentId, Vec<u8>)>,
-    /// An access record, as JSON.
-    pub record: Option<String>,
+    /// What it carries, or why it cannot be read (counted and logged by the reader; a row
+    /// another version wrote in a shape this one does not know).
+    pub body: Result<Logged, String>,
+}
+
+/// What a change log row carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Logged {
+    /// A chunk of a document: the document and the chunk's content key.
+    Chunk(DocumentId, Vec<u8>),
+    /// A change to the access tables.
+    Change(AccessChange),
+}
+
+/// What a batch appends to the change log, in its order.
+pub enum Append<'a> {
+    /// A chunk of a document.
+    Chunk(&'a DocumentId, &'a [u8]),
+    /// A change to the access tables.
+    Change(AccessChange),
+}
+
+/// A chunk's content key: SHA-256 of its bytes.
+pub fn chunk_hash(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
+/// The oldest transaction still running, as PostgreSQL's snapshot says: where a node starts
+/// (or goes on) reading the log.
+pub fn xmin(db: &mut dyn Sql) -> Result<u64, DbError> {
+    let text: String = db
+        .query_opt(
+            "SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT)",
+            &[],
+        )?
+        .map_or(Ok(String::new()), |r| r.get(0))?;
+    text.parse()
+        .map_err(|_| DbError::Type(format!("an unreadable snapshot xmin {text:?}")))
+}
+
+/// Appends a batch to the change log, inside its transaction: a row per chunk, with its
+/// document's sequence number (taken here first, in document order: the first row locks a
+/// batch takes, always in the same order, so two nodes' batches of one document are ordered by
+/// commit), and a row per access change; then one notification, which PostgreSQL delivers when
+/// the transaction commits.
+pub fn append(tx: &mut dyn Sql, node: &str, batch: &[Append<'_>]) -> Result<(), DbError> {
+    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    for entry in batch {
+        if let Append::Chunk(doc, _) = entry {
+            *counts.entry(doc.to_string()).or_default() += 1;
+        }
+    }
+    let mut seqs = std::collections::BTreeMap::new();
+    for (doc, n) in counts {
+        let last: i64 = tx
+            .query_opt(
+                "INSERT INTO doc_seqs (doc_id, seq) VALUES ($1, $2)
+                 ON CONFLICT (doc_id) DO UPDATE SET seq = doc_seqs.seq + $2
+                 RETURNING seq",
+                &[&doc, &n],
+            )?
+            .map_or(Ok(0), |r| r.get(0))?;
+        seqs.insert(doc, last - n + 1);
+    }
+    for entry in batch {
+        match entry {
+            Append::Chunk(doc, bytes) => {
+                let doc = doc.to_string();
+                let seq = seqs.get(&doc).copied().unwrap_or_default();
+                seqs.insert(doc.clone(), seq + 1);
+                tx.execute(
+                    "INSERT INTO change_log (node, doc_id, doc_seq, hash) VALUES ($1, $2, $3, $4)",
+                    &[&node, &doc, &seq, &chunk_hash(bytes)],
+                )?;
+            }
+            Append::Change(change) => {
+                let json = serde_json::to_string(change)
+                    .map_err(|e| DbError::Type(format!("encoding a change log record: {e}")))?;
+                tx.execute(
+                    "INSERT INTO change_log (node, record) VALUES ($1, $2)",
+                    &[&node, &json],
+                )?;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        tx.execute(&format!("SELECT pg_notify('{CHANNEL}', $1)"), &[&node])?;
+    }
+    Ok(())
+}
+
+/// Other nodes' rows from transactions at or past `since`, and the next cursor, in a
+/// transaction of its own (`tx`, at REPEATABLE READ: one snapshot for both, so a transaction
+/// still running now is read next time, whatever the order its rows were numbered in). Also
+/// records how far `node` has read, for pruning.
+pub fn read(tx: &mut dyn Sql, node: &str, since: u64) -> Result<(u64, Vec<LogEntry>), DbError> {
+    tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", &[])?;
+    let next = xmin(tx)?;
+    let rows = tx.query(
+        "SELECT id, CAST(xid AS TEXT), doc_id, hash, record FROM change_log
+         WHERE xid >= CAST(CAST($1 AS TEXT) AS xid8) AND node <> $2 ORDER BY id",
+        &[&since.to_string(), &node],
+    )?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for r in rows {
+        let xid: String = r.get(1)?;
+        let xid = xid
+            .parse()
+            .map_err(|_| DbError::Type(format!("an unreadable transaction id {xid:?}")))?;
+        let doc: Option<String> = r.get(2)?;
+        let hash: Option<Vec<u8>> = r.get(3)?;
+        let record: Option<String> = r.get(4)?;
+        let body = match (doc, hash, record) {
+            (Some(doc), Some(hash), None) => doc
+                .parse()
+                .map(|doc| Logged::Chunk(doc, hash))
+                .map_err(|e| format!("a chunk row's document: {e}")),
+            (None, None, Some(json)) => serde_json::from_str(&json)
+                .map(Logged::Change)
+                .map_err(|e| format!("an access change: {e}")),
+            _ => Err("a row that is neither a chunk nor an access change".into()),
+        };
+        entries.push(LogEntry {
+            id: r.get(0)?,
+            xid,
+            body,
+        });
+    }
+    tx.execute(
+        "INSERT INTO relay_nodes (node, read_to, seen_at) VALUES ($1, $2, now())
+         ON CONFLICT (node) DO UPDATE SET read_to = excluded.read_to, seen_at = now()",
+        &[&node, &next.to_string()],
+    )?;
+    Ok((next, entries))
+}
+
+/// Deletes the rows every node live within `live_for` has read (and forgets nodes not seen for
+/// a day); how many rows went.
+pub fn prune(db: &mut dyn Sql, live_for: Duration) -> Result<u64, DbError> {
+    let secs = live_for.as_secs().max(1) as i64;
+    db.execute(
+        "DELETE FROM relay_nodes WHERE seen_at < now() - interval '1 day'",
+        &[],
+    )?;
+    db.execute(
+        "DELETE FROM change_log WHERE at < now() - make_interval(secs => $1)
+           AND xid < (SELECT MIN(CAST(read_to AS xid8)) FROM relay_nodes
+                      WHERE seen_at > now() - make_interval(secs => $1))",
+        &[&secs],
+    )
 }
 
 /// Listens for other nodes' notifications on a connection of its own (never through a
@@ -283,25 +245,4 @@ pub fn listen(
                 }
             }
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn records_round_trip_as_json() -> Result<(), serde_json::Error> {
-        let removed = Record::Removed {
-            group: "g".into(),
-            device: "d".into(),
-            at: 5,
-        };
-        let json = serde_json::to_string(&removed)?;
-        assert_eq!(
-            json,
-            r#"{"type":"removed","group":"g","device":"d","at":5}"#
-        );
-        assert_eq!(serde_json::from_str::<Record>(&json)?, removed);
-        Ok(())
-    }
 }

@@ -42,6 +42,9 @@ pub struct Metrics {
     pub log_applied: AtomicU64,
     /// Reads of the change log that failed (the database unreachable).
     pub log_failures: AtomicU64,
+    /// Change log rows and stored access rows that did not read as an access change (left
+    /// out, each logged).
+    pub unreadable_records: AtomicU64,
     /// Sync messages answered from the hub's memo rather than built again by automerge.
     pub sync_messages_reused: AtomicU64,
 }
@@ -85,6 +88,8 @@ impl Metrics {
              # TYPE groundwork_log_applied_total counter\ngroundwork_log_applied_total {}\n\
              # HELP groundwork_log_failures_total Reads of the change log that failed.\n\
              # TYPE groundwork_log_failures_total counter\ngroundwork_log_failures_total {}\n\
+             # HELP groundwork_unreadable_records_total Change log rows and stored access rows the relay could not read (each left out and logged).\n\
+             # TYPE groundwork_unreadable_records_total counter\ngroundwork_unreadable_records_total {}\n\
              # HELP groundwork_sync_messages_reused_total Sync messages answered from memory: peers in the same state after a change share one.\n\
              # TYPE groundwork_sync_messages_reused_total counter\ngroundwork_sync_messages_reused_total {}\n",
             g(&self.connections),
@@ -106,6 +111,7 @@ impl Metrics {
             rss,
             g(&self.log_applied),
             g(&self.log_failures),
+            g(&self.unreadable_records),
             g(&self.sync_messages_reused),
         )
     }

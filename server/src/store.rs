@@ -12,6 +12,8 @@ use groundwork_core::ids::DocumentId;
 use groundwork_core::store::StoreKey;
 use rusqlite::Connection;
 
+use crate::access::{AccessChange, AccessRows};
+use crate::cluster::Append;
 use crate::db::{Db, DbError, Engine, Postgres, Sql};
 
 /// Relay store failures.
@@ -359,83 +361,11 @@ pub struct RelayStore {
 pub enum Write {
     /// New changes of a document.
     Chunk(DocumentId, Vec<u8>),
-    /// A document of a group, its kind and (for contacts) its owner.
-    Document {
-        /// The document.
-        doc: DocumentId,
-        /// Its group.
-        group: String,
-        /// plan | contacts | roster.
-        kind: String,
-        /// The device that writes it (contacts).
-        owner: Option<String>,
-    },
-    /// A new group.
-    Group {
-        /// The group.
-        group: String,
-        /// Its roster document.
-        roster: DocumentId,
-        /// Its creator (its first lead).
-        created_by: String,
-        /// When.
-        at: i64,
-    },
-    /// A device joins a group (again, if it had been removed).
-    Member {
-        /// The group.
-        group: String,
-        /// The device.
-        device: String,
-        /// Its role.
-        role: String,
-        /// Its name.
-        name: String,
-        /// The person it belongs to (the id of that person's first device).
-        person: String,
-        /// When.
-        at: i64,
-    },
-    /// A device is removed from a group.
-    Removed {
-        /// The group.
-        group: String,
-        /// The device.
-        device: String,
-        /// When.
-        at: i64,
-    },
-    /// A removed device confirmed it wiped the group.
-    Wiped {
-        /// The group.
-        group: String,
-        /// The device.
-        device: String,
-        /// When.
-        at: i64,
-    },
+    /// A change to the access tables (a group, a member, a document's record, a board...):
+    /// other relay nodes on the database apply it too, from the change log.
+    Access(AccessChange),
     /// The campaign index now holds every group stored before it existed.
     CampaignBuilt(i64),
-    /// A county's board is now this document.
-    Board {
-        /// The county (FIPS).
-        county: String,
-        /// Its board document.
-        doc: DocumentId,
-        /// When.
-        at: i64,
-    },
-    /// A document is gone for good: its chunks, its record and its campaign counts (a board
-    /// or brief replaced by a fresh one, contacts past their group's retention), so that no
-    /// history keeps what it held.
-    DropDocument(DocumentId),
-    /// A contacts document's period (YYYY-MM).
-    Period {
-        /// The document.
-        doc: DocumentId,
-        /// Its period.
-        period: String,
-    },
     /// What a group shares with the campaign now (`None`: nothing; it stopped sharing).
     Campaign {
         /// The group.
@@ -473,63 +403,34 @@ pub enum Write {
         /// When it stops working.
         expires_at: i64,
     },
-    /// A device may create groups.
-    Creator(String),
-    /// A device follows a county's board (or, with `follow` false, stops).
-    Follow {
-        /// The device.
-        device: String,
-        /// The county (FIPS).
-        county: String,
-        /// Whether it follows now.
-        follow: bool,
-        /// When.
-        at: i64,
-    },
 }
 
-/// A member row, as loaded at startup.
-#[derive(Clone, Debug)]
-pub struct MemberRow {
-    /// The group.
-    pub group: String,
-    /// The device.
-    pub device: String,
-    /// Its role.
-    pub role: String,
-    /// Its name.
-    pub name: String,
-    /// When it joined.
-    pub joined_at: i64,
-    /// When it was removed.
-    pub removed_at: Option<i64>,
-    /// When it confirmed its wipe.
-    pub wiped_at: Option<i64>,
-    /// The person it belongs to.
-    pub person: Option<String>,
-}
-
-/// What access decisions need: at startup every document's id and the tables about devices,
-/// and for a group read when its first member connects ([`RelayStore::group_rows`]), its own
-/// rows.
-#[derive(Debug, Default)]
-pub struct AccessRows {
-    /// Every document the store records, of any group.
-    pub known: Vec<DocumentId>,
-    /// (doc, group, kind, owner).
-    pub documents: Vec<(DocumentId, String, String, Option<String>)>,
-    /// (group, roster doc, created_by).
-    pub groups: Vec<(String, DocumentId, String)>,
-    /// Members, removed ones included.
-    pub members: Vec<MemberRow>,
-    /// Devices allowed to create groups.
-    pub creators: Vec<String>,
-    /// (device, county) for every board followed.
-    pub followers: Vec<(String, String)>,
-    /// Campaign staff now.
-    pub staff: Vec<String>,
-    /// (contacts doc, period) where the period is recorded.
-    pub periods: Vec<(DocumentId, String)>,
+impl Write {
+    /// What of this write other relay nodes apply from the change log, if anything (chunks
+    /// travel as rows of their own; nonces, tokens and the campaign's counts are read from the
+    /// database where they are needed).
+    fn access_change(&self) -> Option<AccessChange> {
+        match self {
+            Write::Access(change) => Some(change.clone()),
+            Write::Campaign { group, shared, .. } => {
+                let mut counties: Vec<String> = shared
+                    .iter()
+                    .flat_map(|s| s.officials.iter().map(|o| o.county.clone()))
+                    .collect();
+                counties.sort();
+                counties.dedup();
+                Some(AccessChange::Counties {
+                    group: group.clone(),
+                    counties,
+                })
+            }
+            Write::Chunk(..)
+            | Write::CampaignBuilt(_)
+            | Write::Canvass { .. }
+            | Write::Nonce(..)
+            | Write::Token { .. } => None,
+        }
+    }
 }
 
 impl StoreError {
@@ -592,85 +493,11 @@ fn write(tx: &mut dyn Sql, w: &Write) -> Result<(), DbError> {
                 Engine::Postgres => tx.execute(
                     "INSERT INTO chunks (doc_id, hash, bytes) VALUES ($1, $2, $3)
                      ON CONFLICT (doc_id, hash) DO NOTHING",
-                    &[&doc.to_string(), &chunk_hash(bytes), bytes],
+                    &[&doc.to_string(), &crate::cluster::chunk_hash(bytes), bytes],
                 )?,
             };
         }
-        Write::Document {
-            doc,
-            group,
-            kind,
-            owner,
-        } => {
-            tx.execute(
-                "INSERT INTO documents (doc_id, group_id, kind, owner) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (doc_id) DO UPDATE SET group_id = excluded.group_id,
-                     kind = excluded.kind, owner = excluded.owner",
-                &[&doc.to_string(), group, kind, owner],
-            )?;
-        }
-        Write::Group {
-            group,
-            roster,
-            created_by,
-            at,
-        } => {
-            tx.execute(
-                "INSERT INTO groups (group_id, roster_doc, created_by, created_at)
-                 VALUES ($1, $2, $3, $4)",
-                &[group, &roster.to_string(), created_by, at],
-            )?;
-        }
-        Write::Member {
-            group,
-            device,
-            role,
-            name,
-            person,
-            at,
-        } => {
-            tx.execute(
-                "INSERT INTO members (group_id, device_id, role, name, joined_at, person)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (group_id, device_id) DO UPDATE SET role = excluded.role,
-                     name = excluded.name, joined_at = excluded.joined_at,
-                     person = excluded.person, removed_at = NULL, wiped_at = NULL",
-                &[group, device, role, name, at, person],
-            )?;
-        }
-        Write::Removed { group, device, at } => {
-            tx.execute(
-                "UPDATE members SET removed_at = $3 WHERE group_id = $1 AND device_id = $2",
-                &[group, device, at],
-            )?;
-            // A removal revokes everything of the device in the group: its tokens go with it
-            // (one minted before the removal must not work again after a re-admission).
-            tx.execute(
-                "DELETE FROM tokens WHERE group_id = $1 AND device_id = $2",
-                &[group, device],
-            )?;
-        }
-        Write::Wiped { group, device, at } => {
-            tx.execute(
-                "UPDATE members SET wiped_at = $3 WHERE group_id = $1 AND device_id = $2",
-                &[group, device, at],
-            )?;
-        }
-        Write::Board { county, doc, at } => {
-            crate::campaign::set_board_doc(tx, county, &doc.to_string(), *at)?;
-        }
-        Write::Period { doc, period } => {
-            tx.execute(
-                "UPDATE documents SET period = $2 WHERE doc_id = $1",
-                &[&doc.to_string(), period],
-            )?;
-        }
-        Write::DropDocument(doc) => {
-            let doc = doc.to_string();
-            tx.execute("DELETE FROM chunks WHERE doc_id = $1", &[&doc])?;
-            tx.execute("DELETE FROM campaign_canvass WHERE doc_id = $1", &[&doc])?;
-            tx.execute("DELETE FROM documents WHERE doc_id = $1", &[&doc])?;
-        }
+        Write::Access(change) => write_access(tx, change)?,
         Write::CampaignBuilt(at) => crate::campaign::mark_built(tx, *at)?,
         Write::Campaign { group, shared, at } => {
             crate::campaign::write_group(tx, group, shared.as_deref(), *at)?;
@@ -701,13 +528,95 @@ fn write(tx: &mut dyn Sql, w: &Write) -> Result<(), DbError> {
                 &[hash, device, group, expires_at],
             )?;
         }
-        Write::Creator(device) => {
+    }
+    Ok(())
+}
+
+/// Makes one change to the access tables in the transaction `tx`.
+fn write_access(tx: &mut dyn Sql, change: &AccessChange) -> Result<(), DbError> {
+    match change {
+        AccessChange::Document {
+            doc,
+            group,
+            kind,
+            owner,
+        } => {
+            tx.execute(
+                "INSERT INTO documents (doc_id, group_id, kind, owner) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (doc_id) DO UPDATE SET group_id = excluded.group_id,
+                     kind = excluded.kind, owner = excluded.owner",
+                &[&doc.to_string(), group, &kind.as_str(), owner],
+            )?;
+        }
+        AccessChange::Group {
+            group,
+            roster,
+            created_by,
+            at,
+        } => {
+            tx.execute(
+                "INSERT INTO groups (group_id, roster_doc, created_by, created_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[group, &roster.to_string(), created_by, at],
+            )?;
+        }
+        AccessChange::Member {
+            group,
+            device,
+            role,
+            name,
+            person,
+            at,
+        } => {
+            tx.execute(
+                "INSERT INTO members (group_id, device_id, role, name, joined_at, person)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (group_id, device_id) DO UPDATE SET role = excluded.role,
+                     name = excluded.name, joined_at = excluded.joined_at,
+                     person = excluded.person, removed_at = NULL, wiped_at = NULL",
+                &[group, device, &role.as_str(), name, at, person],
+            )?;
+        }
+        AccessChange::Removed { group, device, at } => {
+            tx.execute(
+                "UPDATE members SET removed_at = $3 WHERE group_id = $1 AND device_id = $2",
+                &[group, device, at],
+            )?;
+            // A removal revokes everything of the device in the group: its tokens go with it
+            // (one minted before the removal must not work again after a re-admission).
+            tx.execute(
+                "DELETE FROM tokens WHERE group_id = $1 AND device_id = $2",
+                &[group, device],
+            )?;
+        }
+        AccessChange::Wiped { group, device, at } => {
+            tx.execute(
+                "UPDATE members SET wiped_at = $3 WHERE group_id = $1 AND device_id = $2",
+                &[group, device, at],
+            )?;
+        }
+        AccessChange::Board { county, doc, at } => {
+            crate::campaign::set_board_doc(tx, county, &doc.to_string(), *at)?;
+        }
+        AccessChange::Period { doc, period } => {
+            tx.execute(
+                "UPDATE documents SET period = $2 WHERE doc_id = $1",
+                &[&doc.to_string(), period],
+            )?;
+        }
+        AccessChange::Dropped { doc } => {
+            let doc = doc.to_string();
+            tx.execute("DELETE FROM chunks WHERE doc_id = $1", &[&doc])?;
+            tx.execute("DELETE FROM campaign_canvass WHERE doc_id = $1", &[&doc])?;
+            tx.execute("DELETE FROM documents WHERE doc_id = $1", &[&doc])?;
+        }
+        AccessChange::Creator { device } => {
             tx.execute(
                 "INSERT INTO creators (device_id) VALUES ($1) ON CONFLICT DO NOTHING",
                 &[device],
             )?;
         }
-        Write::Follow {
+        AccessChange::Follow {
             device,
             county,
             follow: true,
@@ -719,7 +628,7 @@ fn write(tx: &mut dyn Sql, w: &Write) -> Result<(), DbError> {
                 &[device, county, at],
             )?;
         }
-        Write::Follow {
+        AccessChange::Follow {
             device,
             county,
             follow: false,
@@ -730,94 +639,10 @@ fn write(tx: &mut dyn Sql, w: &Write) -> Result<(), DbError> {
                 &[device, county],
             )?;
         }
+        // Derived from the campaign index as it is written; nothing of its own to store.
+        AccessChange::Counties { .. } => {}
     }
     Ok(())
-}
-
-/// Takes the next sequence numbers of every document with chunks in the batch, in document
-/// order (the first row locks a batch takes, always in the same order): each document's
-/// first new sequence number. Two nodes' batches of one document are ordered by commit.
-fn take_doc_seqs(
-    tx: &mut dyn Sql,
-    writes: &[Write],
-) -> Result<std::collections::BTreeMap<String, i64>, DbError> {
-    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
-    for w in writes {
-        if let Write::Chunk(doc, _) = w {
-            *counts.entry(doc.to_string()).or_default() += 1;
-        }
-    }
-    let mut first = std::collections::BTreeMap::new();
-    for (doc, n) in counts {
-        let last: i64 = tx
-            .query_opt(
-                "INSERT INTO doc_seqs (doc_id, seq) VALUES ($1, $2)
-                 ON CONFLICT (doc_id) DO UPDATE SET seq = doc_seqs.seq + $2
-                 RETURNING seq",
-                &[&doc, &n],
-            )?
-            .map_or(Ok(0), |r| r.get(0))?;
-        first.insert(doc, last - n + 1);
-    }
-    Ok(first)
-}
-
-/// Appends a batch to the change log (PostgreSQL), inside its transaction: a row per chunk,
-/// with its document's sequence number (`seqs`: each document's first, from
-/// [`take_doc_seqs`]), and a row per record other nodes apply; then one notification, which
-/// PostgreSQL delivers when the transaction commits.
-fn log_batch(
-    tx: &mut dyn Sql,
-    node: &str,
-    writes: &[Write],
-    mut seqs: std::collections::BTreeMap<String, i64>,
-) -> Result<(), DbError> {
-    let mut logged = false;
-    for w in writes {
-        if let Write::Chunk(doc, bytes) = w {
-            let doc = doc.to_string();
-            let seq = seqs.get(&doc).copied().unwrap_or_default();
-            seqs.insert(doc.clone(), seq + 1);
-            tx.execute(
-                "INSERT INTO change_log (node, doc_id, doc_seq, hash) VALUES ($1, $2, $3, $4)",
-                &[&node, &doc, &seq, &chunk_hash(bytes)],
-            )?;
-            logged = true;
-        } else if let Some(record) = crate::cluster::Record::of(w) {
-            let json = serde_json::to_string(&record)
-                .map_err(|e| DbError::Type(format!("encoding a change log record: {e}")))?;
-            tx.execute(
-                "INSERT INTO change_log (node, record) VALUES ($1, $2)",
-                &[&node, &json],
-            )?;
-            logged = true;
-        }
-    }
-    if logged {
-        tx.execute(
-            &format!("SELECT pg_notify('{}', $1)", crate::cluster::CHANNEL),
-            &[&node],
-        )?;
-    }
-    Ok(())
-}
-
-/// A chunk's content key: SHA-256 of its bytes.
-fn chunk_hash(bytes: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).to_vec()
-}
-
-/// The oldest transaction still running, as PostgreSQL's snapshot says.
-fn xmin(db: &mut dyn Sql) -> Result<u64, DbError> {
-    let text: String = db
-        .query_opt(
-            "SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT)",
-            &[],
-        )?
-        .map_or(Ok(String::new()), |r| r.get(0))?;
-    text.parse()
-        .map_err(|_| DbError::Type(format!("an unreadable snapshot xmin {text:?}")))
 }
 
 /// Rows as (text, text) pairs.
@@ -1048,9 +873,15 @@ impl RelayStore {
         loop {
             attempt += 1;
             let done = db.transaction(|tx| {
-                let seqs = take_doc_seqs(tx, writes)?;
                 writes.iter().try_for_each(|w| write(tx, w))?;
-                log_batch(tx, &self.node, writes, seqs)
+                let batch: Vec<Append<'_>> = writes
+                    .iter()
+                    .filter_map(|w| match w {
+                        Write::Chunk(doc, bytes) => Some(Append::Chunk(doc, bytes)),
+                        other => other.access_change().map(Append::Change),
+                    })
+                    .collect();
+                crate::cluster::append(tx, &self.node, &batch)
             });
             match done {
                 Err(e) if attempt < 5 && e.is_transient() => {
@@ -1108,7 +939,9 @@ impl RelayStore {
             return Ok(None);
         }
         let mut db = self.db.borrow_mut();
-        xmin(&mut *db).map(Some).map_err(|e| self.err(e))
+        crate::cluster::xmin(&mut *db)
+            .map(Some)
+            .map_err(|e| self.err(e))
     }
 
     /// Other nodes' change log rows from transactions at or past `since` (a cursor from
@@ -1120,33 +953,7 @@ impl RelayStore {
         let node = self.node.clone();
         self.db
             .borrow_mut()
-            .transaction(|tx| {
-                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", &[])?;
-                let next = xmin(tx)?;
-                let rows = tx.query(
-                    "SELECT id, CAST(xid AS TEXT), doc_id, hash, record FROM change_log
-                     WHERE xid >= CAST(CAST($1 AS TEXT) AS xid8) AND node <> $2 ORDER BY id",
-                    &[&since.to_string(), &node],
-                )?;
-                let mut entries = Vec::with_capacity(rows.len());
-                for r in rows {
-                    let xid: String = r.get(1)?;
-                    let doc: Option<String> = r.get(2)?;
-                    let hash: Option<Vec<u8>> = r.get(3)?;
-                    entries.push(crate::cluster::LogEntry {
-                        id: r.get(0)?,
-                        xid: xid.parse().unwrap_or(0),
-                        chunk: doc.and_then(|d| d.parse().ok()).zip(hash),
-                        record: r.get(4)?,
-                    });
-                }
-                tx.execute(
-                    "INSERT INTO relay_nodes (node, read_to, seen_at) VALUES ($1, $2, now())
-                     ON CONFLICT (node) DO UPDATE SET read_to = excluded.read_to, seen_at = now()",
-                    &[&node, &next.to_string()],
-                )?;
-                Ok((next, entries))
-            })
+            .transaction(|tx| crate::cluster::read(tx, &node, since))
             .map_err(|e: DbError| self.err(e))
     }
 
@@ -1229,21 +1036,7 @@ impl RelayStore {
     /// in the last `live_for`), and forgets nodes gone for a day. A node that comes back after
     /// its rows were pruned rebuilds its tables from the database before it serves.
     pub fn prune_log(&self, live_for: std::time::Duration) -> Result<u64, StoreError> {
-        let secs = live_for.as_secs().max(1) as i64;
-        let mut db = self.db.borrow_mut();
-        db.execute(
-            "DELETE FROM relay_nodes WHERE seen_at < now() - interval '1 day'",
-            &[],
-        )
-        .and_then(|_| {
-            db.execute(
-                "DELETE FROM change_log WHERE at < now() - make_interval(secs => $1)
-                   AND xid < (SELECT MIN(CAST(read_to AS xid8)) FROM relay_nodes
-                              WHERE seen_at > now() - make_interval(secs => $1))",
-                &[&secs],
-            )
-        })
-        .map_err(|e| self.err(e))
+        crate::cluster::prune(&mut *self.db.borrow_mut(), live_for).map_err(|e| self.err(e))
     }
 
     /// Everything access decisions need.
@@ -1256,14 +1049,26 @@ impl RelayStore {
         let db = &mut *guard;
         let mut rows = AccessRows::default();
         for r in db.query("SELECT doc_id FROM documents", &[])? {
-            if let Ok(doc) = r.get::<String>(0)?.parse() {
-                rows.known.push(doc);
+            let text: String = r.get(0)?;
+            match text.parse() {
+                Ok(doc) => rows.known.push(doc),
+                Err(e) => rows.unreadable(&format!("documents.doc_id: {e}")),
             }
         }
         for r in db.query("SELECT device_id FROM creators", &[])? {
-            rows.creators.push(r.get(0)?);
+            rows.changes
+                .push(AccessChange::Creator { device: r.get(0)? });
         }
-        rows.followers = pairs(db.query("SELECT device_id, county FROM board_followers", &[])?)?;
+        for (device, county) in
+            pairs(db.query("SELECT device_id, county FROM board_followers", &[])?)?
+        {
+            rows.changes.push(AccessChange::Follow {
+                device,
+                county,
+                follow: true,
+                at: 0,
+            });
+        }
         rows.staff = crate::campaign::staff(db)?
             .into_iter()
             .map(|(d, _)| d)
@@ -1284,42 +1089,89 @@ impl RelayStore {
         let mut rows = AccessRows::default();
         for group in groups {
             for r in db.query(
-                "SELECT roster_doc, created_by FROM groups WHERE group_id = $1",
+                "SELECT roster_doc, created_by, created_at FROM groups WHERE group_id = $1",
                 &[group],
             )? {
-                if let Ok(roster) = r.get::<String>(0)?.parse() {
-                    rows.groups.push((group.clone(), roster, r.get(1)?));
+                match r.get::<String>(0)?.parse() {
+                    Ok(roster) => rows.changes.push(AccessChange::Group {
+                        group: group.clone(),
+                        roster,
+                        created_by: r.get(1)?,
+                        at: r.get(2)?,
+                    }),
+                    Err(e) => rows.unreadable(&format!("groups.roster_doc: {e}")),
                 }
             }
             for r in db.query(
                 "SELECT device_id, role, name, joined_at, removed_at, wiped_at, person
-                 FROM members WHERE group_id = $1",
+                 FROM members WHERE group_id = $1 ORDER BY device_id",
                 &[group],
             )? {
-                rows.members.push(MemberRow {
-                    group: group.clone(),
-                    device: r.get(0)?,
-                    role: r.get(1)?,
-                    name: r.get(2)?,
-                    joined_at: r.get(3)?,
-                    removed_at: r.get(4)?,
-                    wiped_at: r.get(5)?,
-                    person: r.get(6)?,
-                });
-            }
-            for r in db.query(
-                "SELECT doc_id, kind, owner, period FROM documents WHERE group_id = $1",
-                &[group],
-            )? {
-                let Ok(doc) = r.get::<String>(0)?.parse() else {
-                    continue;
+                let device: String = r.get(0)?;
+                let role: String = r.get(1)?;
+                let role = match role.parse() {
+                    Ok(role) => role,
+                    Err(e) => {
+                        rows.unreadable(&format!("members.role: {e}"));
+                        continue;
+                    }
                 };
-                rows.documents
-                    .push((doc, group.clone(), r.get(1)?, r.get(2)?));
-                if let Some(period) = r.get::<Option<String>>(3)? {
-                    rows.periods.push((doc, period));
+                let person: Option<String> = r.get(6)?;
+                rows.changes.push(AccessChange::Member {
+                    group: group.clone(),
+                    device: device.clone(),
+                    role,
+                    name: r.get(2)?,
+                    person: person.unwrap_or_else(|| device.clone()),
+                    at: r.get(3)?,
+                });
+                if let Some(at) = r.get::<Option<i64>>(4)? {
+                    rows.changes.push(AccessChange::Removed {
+                        group: group.clone(),
+                        device: device.clone(),
+                        at,
+                    });
+                }
+                if let Some(at) = r.get::<Option<i64>>(5)? {
+                    rows.changes.push(AccessChange::Wiped {
+                        group: group.clone(),
+                        device,
+                        at,
+                    });
                 }
             }
+            let mut periods = Vec::new();
+            for r in db.query(
+                "SELECT doc_id, kind, owner, period FROM documents WHERE group_id = $1
+                 ORDER BY doc_id",
+                &[group],
+            )? {
+                let doc = match r.get::<String>(0)?.parse() {
+                    Ok(doc) => doc,
+                    Err(e) => {
+                        rows.unreadable(&format!("documents.doc_id: {e}"));
+                        continue;
+                    }
+                };
+                let kind: String = r.get(1)?;
+                let Some(kind) = groundwork_core::schema::DocKind::parse(&kind) else {
+                    // Still known (every id is, from startup): answered as hidden, never as new.
+                    rows.known.push(doc);
+                    rows.unreadable(&format!("documents.kind: unknown kind {kind:?}"));
+                    continue;
+                };
+                rows.changes.push(AccessChange::Document {
+                    doc,
+                    group: group.clone(),
+                    kind,
+                    owner: r.get(2)?,
+                });
+                if let Some(period) = r.get::<Option<String>>(3)? {
+                    periods.push(AccessChange::Period { doc, period });
+                }
+            }
+            // After the documents they are of.
+            rows.changes.extend(periods);
         }
         Ok(rows)
     }

@@ -14,8 +14,8 @@ use groundwork_core::schema::vocab::{
     ExistingPolicy, MeetingKind, MeetingStatus, Office, Position, Visibility,
 };
 use groundwork_core::time::now_ms;
-use groundwork_relay::store::{RelayStore, Write};
 use groundwork_relay::session;
+use groundwork_relay::store::{RelayStore, Write};
 use groundwork_relay::{Config, campaign, serve};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;

@@ -8,8 +8,11 @@ use automerge::{AutoCommit, ReadDoc, transaction::Transactable};
 use groundwork_core::campaign::{
     OfficialFilter, Shared, SharedAnswer, SharedMeeting, SharedOfficial,
 };
+use groundwork_core::identity::Role;
 use groundwork_core::ids::DocumentId;
+use groundwork_core::schema::DocKind;
 use groundwork_core::schema::vocab::{ContactResult, Office};
+use groundwork_relay::access::AccessChange;
 use groundwork_relay::store::{Location, RelayStore, Write};
 use groundwork_relay::{campaign, session, web};
 use groundwork_tests::Res;
@@ -124,76 +127,80 @@ fn compaction(store: &RelayStore) -> Res<Vec<String>> {
 fn access_tables(store: &RelayStore) -> Res<Vec<String>> {
     let group = doc(10).to_string();
     store.commit(&[
-        Write::Group {
+        Write::Access(AccessChange::Group {
             group: group.clone(),
             roster: doc(11),
             created_by: "lead-device".into(),
             at: 1_000,
-        },
-        Write::Document {
+        }),
+        Write::Access(AccessChange::Document {
             doc: doc(10),
             group: group.clone(),
-            kind: "plan".into(),
+            kind: DocKind::Plan,
             owner: None,
-        },
-        Write::Document {
+        }),
+        Write::Access(AccessChange::Document {
             doc: doc(12),
             group: group.clone(),
-            kind: "contacts".into(),
+            kind: DocKind::Contacts,
             owner: Some("canvasser-device".into()),
-        },
-        Write::Period {
+        }),
+        Write::Access(AccessChange::Period {
             doc: doc(12),
             period: "2026-12".into(),
-        },
-        Write::Member {
+        }),
+        Write::Access(AccessChange::Member {
             group: group.clone(),
             device: "lead-device".into(),
-            role: "lead".into(),
+            role: Role::Lead,
             name: "Lead".into(),
             person: "lead-device".into(),
             at: 1_000,
-        },
-        Write::Member {
+        }),
+        Write::Access(AccessChange::Member {
             group: group.clone(),
             device: "canvasser-device".into(),
-            role: "canvasser".into(),
+            role: Role::Canvasser,
             name: "Canvasser".into(),
             person: "canvasser-device".into(),
             at: 2_000,
-        },
-        Write::Creator("lead-device".into()),
-        Write::Creator("lead-device".into()),
-        Write::Follow {
+        }),
+        Write::Access(AccessChange::Creator {
+            device: "lead-device".into(),
+        }),
+        Write::Access(AccessChange::Creator {
+            device: "lead-device".into(),
+        }),
+        Write::Access(AccessChange::Follow {
             device: "lead-device".into(),
             county: "06065".into(),
             follow: true,
             at: 3_000,
-        },
-        Write::Follow {
+        }),
+        Write::Access(AccessChange::Follow {
             device: "lead-device".into(),
             county: "48453".into(),
             follow: true,
             at: 3_000,
-        },
+        }),
     ])?;
     store.commit(&[
-        Write::Removed {
+        Write::Access(AccessChange::Removed {
             group: group.clone(),
             device: "canvasser-device".into(),
             at: 4_000,
-        },
-        Write::Wiped {
+        }),
+        Write::Access(AccessChange::Wiped {
             group: group.clone(),
             device: "canvasser-device".into(),
             at: 5_000,
-        },
-        Write::Follow {
+        }),
+        Write::Access(AccessChange::Follow {
             device: "lead-device".into(),
             county: "48453".into(),
             follow: false,
             at: 6_000,
-        },
+        }),
     ])?;
     // At startup: every document's id and the tables about devices; a group's own rows are
     // read as one of its devices connects.
@@ -201,54 +208,100 @@ fn access_tables(store: &RelayStore) -> Res<Vec<String>> {
     let mut known = startup.known.clone();
     known.sort();
     assert_eq!(known, vec![doc(10), doc(12)]);
-    assert!(startup.groups.is_empty() && startup.members.is_empty());
+    assert_eq!(startup.unreadable, 0);
+    // Startup reads the tables about devices only: who may create groups, who follows what.
+    let mut devices = startup.changes.clone();
+    devices.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(
+        devices,
+        vec![
+            AccessChange::Creator {
+                device: "lead-device".into()
+            },
+            AccessChange::Follow {
+                device: "lead-device".into(),
+                county: "06065".into(),
+                follow: true,
+                at: 0,
+            },
+        ]
+    );
     assert_eq!(store.group_ids()?, vec![group.clone()]);
     assert_eq!(store.groups_of("canvasser-device")?, vec![group.clone()]);
     assert!(store.groups_of("stranger")?.is_empty());
     assert!(
         store
             .group_rows(&["no-such-group".into()])?
-            .groups
+            .changes
             .is_empty()
     );
     let rows = store.group_rows(std::slice::from_ref(&group))?;
-    let mut out = Vec::new();
-    let mut documents = rows.documents.clone();
-    documents.sort_by_key(|d| d.0.to_string());
-    assert_eq!(documents.len(), 2);
-    out.extend(documents.iter().map(|d| format!("document {d:?}")));
-    out.extend(rows.groups.iter().map(|g| format!("group {g:?}")));
-    let mut members = rows.members.clone();
-    members.sort_by(|a, b| a.device.cmp(&b.device));
-    let canvasser = &members[0];
-    assert_eq!(
-        (canvasser.removed_at, canvasser.wiped_at),
-        (Some(4_000), Some(5_000))
-    );
-    out.extend(members.iter().map(|m| format!("member {m:?}")));
-    assert_eq!(startup.creators, vec!["lead-device".to_owned()]);
-    assert_eq!(
-        startup.followers,
-        vec![("lead-device".to_owned(), "06065".to_owned())]
-    );
-    assert_eq!(rows.periods, vec![(doc(12), "2026-12".to_owned())]);
-    // A removed device invited again is a member again.
-    store.commit(&[Write::Member {
+    assert_eq!(rows.unreadable, 0);
+    let has = |change: &AccessChange| rows.changes.contains(change);
+    // The canvasser's removal and wipe come after its join, as they happened.
+    let at = |change: &AccessChange| rows.changes.iter().position(|c| c == change);
+    let joined = at(&AccessChange::Member {
         group: group.clone(),
         device: "canvasser-device".into(),
-        role: "member".into(),
+        role: Role::Canvasser,
+        name: "Canvasser".into(),
+        person: "canvasser-device".into(),
+        at: 2_000,
+    });
+    let removed = at(&AccessChange::Removed {
+        group: group.clone(),
+        device: "canvasser-device".into(),
+        at: 4_000,
+    });
+    let wiped = at(&AccessChange::Wiped {
+        group: group.clone(),
+        device: "canvasser-device".into(),
+        at: 5_000,
+    });
+    assert!(
+        joined.is_some() && joined < removed && removed < wiped,
+        "{:?}",
+        rows.changes
+    );
+    assert!(has(&AccessChange::Group {
+        group: group.clone(),
+        roster: doc(11),
+        created_by: "lead-device".into(),
+        at: 1_000,
+    }));
+    // A period comes after the document it is of.
+    let document = at(&AccessChange::Document {
+        doc: doc(12),
+        group: group.clone(),
+        kind: DocKind::Contacts,
+        owner: Some("canvasser-device".into()),
+    });
+    let period = at(&AccessChange::Period {
+        doc: doc(12),
+        period: "2026-12".into(),
+    });
+    assert!(document.is_some() && document < period);
+    let mut out: Vec<String> = rows.changes.iter().map(|c| format!("{c:?}")).collect();
+    out.sort();
+    // A removed device invited again is a member again.
+    let rejoined = AccessChange::Member {
+        group: group.clone(),
+        device: "canvasser-device".into(),
+        role: Role::Member,
         name: "Canvasser".into(),
         person: "canvasser-device".into(),
         at: 7_000,
-    }])?;
+    };
+    store.commit(&[Write::Access(rejoined.clone())])?;
     let again = store.group_rows(std::slice::from_ref(&group))?;
-    let back = again
-        .members
-        .iter()
-        .find(|m| m.device == "canvasser-device")
-        .ok_or("member gone")?;
-    assert_eq!((back.role.as_str(), back.removed_at), ("member", None));
-    out.push(format!("rejoined {back:?}"));
+    assert!(again.changes.contains(&rejoined));
+    assert!(
+        !again.changes.iter().any(
+            |c| matches!(c, AccessChange::Removed { device, .. } if device == "canvasser-device")
+        ),
+        "a member invited again is no longer removed"
+    );
+    out.push(format!("rejoined {:?}", again.changes));
     Ok(out)
 }
 
@@ -292,27 +345,31 @@ fn invites_nonces_tokens(store: &RelayStore) -> Res<Vec<String>> {
     assert!(!store.nonce_seen("nonce-old")? && store.nonce_seen("nonce-new")?);
     let kept = format!("token {:?}", store.token("hash-new", 1_000)?);
     // A removal takes the device's tokens in that group with it.
-    store.commit(&[Write::Removed {
+    store.commit(&[Write::Access(AccessChange::Removed {
         group: "group".into(),
         device: "device".into(),
         at: 2_000,
-    }])?;
+    })])?;
     assert_eq!(store.token("hash-new", 1_000)?, None, "removed");
     Ok(vec![kept])
 }
 
 /// A batch that fails part-way leaves nothing of itself behind.
 fn batch_is_atomic(store: &RelayStore) -> Res<Vec<String>> {
-    let group = |at| Write::Group {
-        group: "g".into(),
-        roster: doc(21),
-        created_by: "lead".into(),
-        at,
+    let group = |at| {
+        Write::Access(AccessChange::Group {
+            group: "g".into(),
+            roster: doc(21),
+            created_by: "lead".into(),
+            at,
+        })
     };
     store.commit(&[group(1)])?;
     let failed = store.commit(&[
         Write::Chunk(doc(20), b"bytes of a batch".to_vec()),
-        Write::Creator("creator".into()),
+        Write::Access(AccessChange::Creator {
+            device: "creator".into(),
+        }),
         group(2),
     ]);
     let error = failed
@@ -323,7 +380,7 @@ fn batch_is_atomic(store: &RelayStore) -> Res<Vec<String>> {
         store.load(&doc(20))?.is_none(),
         "a chunk of the failed batch stayed"
     );
-    assert!(store.access_rows()?.creators.is_empty());
+    assert!(store.access_rows()?.changes.is_empty());
     Ok(vec!["rolled back".into()])
 }
 
@@ -332,12 +389,12 @@ fn drop_document(store: &RelayStore) -> Res<Vec<String>> {
         Write::Chunk(doc(30), b"a".to_vec()),
         Write::Chunk(doc(30), b"b".to_vec()),
         Write::Chunk(doc(31), b"c".to_vec()),
-        Write::Document {
+        Write::Access(AccessChange::Document {
             doc: doc(30),
             group: "g".into(),
-            kind: "contacts".into(),
+            kind: DocKind::Contacts,
             owner: Some("d".into()),
-        },
+        }),
         Write::Canvass {
             doc: doc(30),
             group: "g".into(),
@@ -346,10 +403,10 @@ fn drop_document(store: &RelayStore) -> Res<Vec<String>> {
         },
     ])?;
     assert_eq!(store.load(&doc(30))?.as_deref(), Some(&b"ab"[..]));
-    store.commit(&[Write::DropDocument(doc(30))])?;
+    store.commit(&[Write::Access(AccessChange::Dropped { doc: doc(30) })])?;
     assert!(store.load(&doc(30))?.is_none());
     assert_eq!(store.load(&doc(31))?.as_deref(), Some(&b"c"[..]));
-    assert!(store.access_rows()?.documents.is_empty());
+    assert!(!store.access_rows()?.known.contains(&doc(30)));
     let dump = store.campaign(campaign::dump)?;
     assert!(dump.is_empty(), "{dump:?}");
     Ok(vec![])
@@ -445,11 +502,11 @@ fn campaign_index(store: &RelayStore) -> Res<Vec<String>> {
                 ("c2".into(), ContactResult::NotHome, None),
             ],
         },
-        Write::Board {
+        Write::Access(AccessChange::Board {
             county: "06065".into(),
             doc: doc(41),
             at: 40,
-        },
+        }),
     ])?;
     let mut out = store.campaign(campaign::dump)?;
     let officials = store.campaign(|c| campaign::officials(c, &OfficialFilter::default()))?;

@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use groundwork_core::ids::DocumentId;
+use groundwork_core::schema::DocKind;
 use groundwork_core::sync::hub::{ConnId, Hub};
 use groundwork_core::time::now_ms;
 
-use crate::access::RelayAccess;
+use crate::access::{AccessChange, RelayAccess};
 use crate::store::{RelayStore, StoreError, Write};
 
 use super::residency::hold_groups;
@@ -46,7 +47,6 @@ impl Briefs {
         hub: &mut Hub<RelayAccess>,
         store: &RelayStore,
     ) -> Result<(Vec<(ConnId, DocumentId)>, bool), StoreError> {
-        use groundwork_core::schema::DocKind;
         use groundwork_core::schema::brief::Brief;
         use groundwork_core::schema::plan::Plan;
         let now = now_ms();
@@ -98,15 +98,15 @@ impl Briefs {
                     continue;
                 }
             };
-            writes.push(Write::Document {
+            writes.push(Write::Access(AccessChange::Document {
                 doc: id,
                 group: group.clone(),
-                kind: DocKind::Brief.as_str().into(),
+                kind: DocKind::Brief,
                 owner: None,
-            });
+            }));
             writes.push(Write::Chunk(id, change));
             if let Some(old) = old {
-                writes.push(Write::DropDocument(old));
+                writes.push(Write::Access(AccessChange::Dropped { doc: old }));
                 hub.withdraw(&old);
             }
             hub.policy_mut().set_brief(&group, id, old);
@@ -147,7 +147,6 @@ pub(super) fn campaign_writes(
     pending: &[Write],
 ) -> Result<(Vec<Write>, BTreeSet<String>), StoreError> {
     use groundwork_core::campaign::{Shared, touched_contacts};
-    use groundwork_core::schema::DocKind;
     let now = now_ms();
     let mut out = Vec::new();
     // Counties whose boards this batch changes: where a group's officials were or are.
@@ -270,20 +269,20 @@ pub(super) fn write_boards(
                 Ok(Some(change)) => change,
                 _ => continue,
             };
-            writes.push(Write::Document {
+            writes.push(Write::Access(AccessChange::Document {
                 doc: id,
                 group: county.clone(),
-                kind: "board".into(),
+                kind: DocKind::Board,
                 owner: None,
-            });
+            }));
             writes.push(Write::Chunk(id, change));
-            writes.push(Write::Board {
+            writes.push(Write::Access(AccessChange::Board {
                 county: county.clone(),
                 doc: id,
                 at: now,
-            });
+            }));
             if let Some(old) = existing {
-                writes.push(Write::DropDocument(old));
+                writes.push(Write::Access(AccessChange::Dropped { doc: old }));
                 hub.withdraw(&old);
             }
             hub.policy_mut().set_board(county, id);
@@ -325,7 +324,7 @@ pub(super) fn record_periods(
             let period = period_of_contacts(&am);
             if !period.is_empty() {
                 hub.policy_mut().set_period(&doc, &period);
-                writes.push(Write::Period { doc, period });
+                writes.push(Write::Access(AccessChange::Period { doc, period }));
             }
         }
     }

@@ -450,9 +450,9 @@ impl HubThread {
                 peers::Logged::Chunk(doc, hash) => {
                     peers::apply_chunk(&mut self.hub, &self.store, &doc, &hash, now)
                 }
-                peers::Logged::Record(record) => {
+                peers::Logged::Change(change) => {
                     let close =
-                        peers::apply(&mut self.hub, &self.store, &mut self.residency, record, now);
+                        peers::apply(&mut self.hub, &self.store, &mut self.residency, change, now);
                     for (conn, reason) in close {
                         self.close(conn, reason);
                     }
@@ -525,7 +525,8 @@ impl HubThread {
         loop {
             // 1.
             let mut effects: Vec<Effect> = std::iter::from_fn(|| self.hub.poll_effect()).collect();
-            let (mut writes, new_groups) = self.hub.policy_mut().take_pending();
+            let (access, new_groups) = self.hub.policy_mut().take_pending();
+            let mut writes: Vec<Write> = access.into_iter().map(Write::Access).collect();
             if effects.is_empty()
                 && writes.is_empty()
                 && self.briefs.pending().is_empty()
@@ -652,6 +653,9 @@ impl HubThread {
             }
         }
         residency::count_loaded(&self.hub, &self.metrics);
+        self.metrics
+            .unreadable_records
+            .fetch_add(self.hub.policy_mut().take_unreadable(), Ordering::Relaxed);
         self.metrics
             .sync_messages_reused
             .store(self.hub.sync_messages_reused(), Ordering::Relaxed);

@@ -10,8 +10,9 @@ use std::time::Duration;
 use groundwork_core::ids::DocumentId;
 use groundwork_core::sync::hub::{ConnId, Hub};
 
+use crate::access::AccessChange;
 use crate::access::RelayAccess;
-use crate::cluster::Record;
+pub(super) use crate::cluster::Logged;
 use crate::metrics::Metrics;
 use crate::store::{RelayStore, StoreError};
 
@@ -65,16 +66,22 @@ impl Peers {
             if self.applied.insert(entry.id, entry.xid).is_some() {
                 continue;
             }
-            metrics.log_applied.fetch_add(1, Ordering::Relaxed);
-            if let Some((doc, hash)) = entry.chunk
-                && hub.doc(&doc).is_some()
-            {
-                out.push(Logged::Chunk(doc, hash));
-            }
-            if let Some(json) = &entry.record {
-                match serde_json::from_str::<Record>(json) {
-                    Ok(record) => out.push(Logged::Record(record)),
-                    Err(e) => tracing::warn!(error = %e, "an unreadable change log record"),
+            match entry.body {
+                Ok(Logged::Chunk(doc, hash)) => {
+                    metrics.log_applied.fetch_add(1, Ordering::Relaxed);
+                    if hub.doc(&doc).is_some() {
+                        out.push(Logged::Chunk(doc, hash));
+                    }
+                }
+                Ok(change) => {
+                    metrics.log_applied.fetch_add(1, Ordering::Relaxed);
+                    out.push(change);
+                }
+                Err(problem) => {
+                    // Written by a newer version, or damaged: what it says is not applied here
+                    // (this node may be behind until it is upgraded), and the operator is told.
+                    metrics.unreadable_records.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(%problem, row = entry.id, "a change log row this node cannot read");
                 }
             }
         }
@@ -91,14 +98,6 @@ impl Peers {
             Err(e) => tracing::warn!(error = %e, "pruning the change log failed"),
         }
     }
-}
-
-/// What another node wrote, as this node applies it.
-pub(super) enum Logged {
-    /// A chunk of a document held in memory here.
-    Chunk(DocumentId, Vec<u8>),
-    /// A change to the access tables.
-    Record(Record),
 }
 
 /// Another node's chunk of a document in memory here goes to the devices syncing it.
@@ -138,28 +137,26 @@ pub(super) fn apply(
     hub: &mut Hub<RelayAccess>,
     store: &RelayStore,
     residency: &mut Residency,
-    record: Record,
+    change: AccessChange,
     now: u64,
 ) -> Vec<(ConnId, &'static str)> {
     let mut close = Vec::new();
-    match &record {
-        Record::Removed { device, .. } => {
-            hub.policy_mut().apply_record(&record);
+    match &change {
+        AccessChange::Removed { device, .. } => {
+            hub.policy_mut().apply(&change);
             // Service stops at once on every node: the device's connections here close, and
             // it is told to wipe the group when it comes back.
             for conn in hub.policy().conns_of(device) {
                 close.push((conn, "removed from a group"));
             }
         }
-        Record::Document { doc, .. } | Record::Board { doc, .. } => {
-            let old = match &record {
-                Record::Board { county, .. } => hub.policy().board(county),
+        AccessChange::Document { doc, .. } | AccessChange::Board { doc, .. } => {
+            let old = match &change {
+                AccessChange::Board { county, .. } => hub.policy().board(county),
                 _ => None,
             };
-            hub.policy_mut().apply_record(&record);
-            let Ok(doc) = doc.parse::<DocumentId>() else {
-                return close;
-            };
+            hub.policy_mut().apply(&change);
+            let doc = *doc;
             if let Some(old) = old.filter(|old| *old != doc) {
                 hub.withdraw(&old);
             }
@@ -169,11 +166,11 @@ pub(super) fn apply(
                 }
             }
         }
-        Record::Member { device, group, .. } => {
+        AccessChange::Member { device, group, .. } => {
             // A group held here takes the record; one that is not is read whole (with it) if
             // the device is connected here, and otherwise waits until it is.
             if hub.policy().missing(std::slice::from_ref(group)).is_empty() {
-                hub.policy_mut().apply_record(&record);
+                hub.policy_mut().apply(&change);
             } else if !hub.policy().conns_of(device).is_empty()
                 && let Err(e) = hold_groups(hub.policy_mut(), store, std::slice::from_ref(group))
             {
@@ -189,14 +186,12 @@ pub(super) fn apply(
                 }
             }
         }
-        Record::Dropped { doc } => {
-            if let Ok(doc) = doc.parse::<DocumentId>() {
-                hub.withdraw(&doc);
-                residency.forget(&doc);
-            }
-            hub.policy_mut().apply_record(&record);
+        AccessChange::Dropped { doc } => {
+            hub.withdraw(doc);
+            residency.forget(doc);
+            hub.policy_mut().apply(&change);
         }
-        _ => hub.policy_mut().apply_record(&record),
+        _ => hub.policy_mut().apply(&change),
     }
     close
 }

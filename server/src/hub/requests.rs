@@ -103,7 +103,7 @@ pub(super) fn control(
         }
         Control::Wiped { group } => {
             if let Some(w) = t.hub.policy_mut().wiped(&group, &device) {
-                t.store.commit(&[w])?;
+                t.store.commit(&[Write::Access(w)])?;
                 tracing::info!("a removed device confirmed its wipe");
             }
         }
@@ -141,7 +141,7 @@ fn sign_up(t: &mut HubThread, device: &str, code: &str) -> Outcome {
         None => Ok(Answer::Done),
         Some(expected) if expected == code => {
             let w = t.hub.policy_mut().add_creator(device);
-            t.store.commit(&[w])?;
+            t.store.commit(&[Write::Access(w)])?;
             Ok(Answer::Done)
         }
         Some(_) => Err("wrong sign-up code".into()),
@@ -205,7 +205,7 @@ fn follow_board(t: &mut HubThread, device: &str, county: &str, follow: bool, now
         return Ok(Err(reason));
     }
     let w = t.hub.policy_mut().follow(device, county, follow);
-    t.store.commit(&[w])?;
+    t.store.commit(&[Write::Access(w)])?;
     if follow {
         offer_readable_boards(&mut t.hub, &t.store, device, now);
     }
@@ -341,7 +341,7 @@ fn redeem(t: &mut HubThread, device: &str, code: &str, name: &str, now: u64) -> 
         .hub
         .policy_mut()
         .add_member(&invite.group, device, invite.role, name, &person);
-    let mut writes = vec![member];
+    let mut writes = vec![Write::Access(member)];
     let roster = t
         .rosters
         .change(&mut t.hub, &t.store, &invite.group, Some(device))?;
@@ -386,7 +386,7 @@ fn remove(t: &mut HubThread, requester: &str, group: &str, target: &str) -> Outc
         return Ok(Err(format!("device {target} is not a member of the group")));
     }
     let removed = t.hub.policy_mut().remove_member(group, target);
-    let mut writes = vec![removed];
+    let mut writes = vec![Write::Access(removed)];
     let roster = t
         .rosters
         .change(&mut t.hub, &t.store, group, Some(target))?;

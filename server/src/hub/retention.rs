@@ -5,7 +5,7 @@
 
 use groundwork_core::sync::hub::Hub;
 
-use crate::access::RelayAccess;
+use crate::access::{AccessChange, RelayAccess};
 use crate::store::{RelayStore, StoreError, Write};
 
 use super::residency::{Residency, hold_groups};
@@ -50,7 +50,10 @@ impl Retention {
         if expired.is_empty() {
             return Ok(());
         }
-        let writes: Vec<Write> = expired.iter().map(|d| Write::DropDocument(*d)).collect();
+        let writes: Vec<Write> = expired
+            .iter()
+            .map(|d| Write::Access(AccessChange::Dropped { doc: *d }))
+            .collect();
         store.commit(&writes)?;
         for doc in &expired {
             hub.withdraw(doc);

@@ -33,7 +33,9 @@ use groundwork_core::schema::{self, DocKind};
 use groundwork_core::sync::hub::{Access, ConnId, Policy, Refused};
 use groundwork_core::time::now_ms;
 
-use crate::store::{AccessRows, Write};
+pub mod change;
+
+pub use change::{AccessChange, AccessRows};
 
 /// Who is on a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,8 +170,8 @@ pub struct RelayAccess {
     by_device: HashMap<String, BTreeSet<String>>,
     signup_code: Option<String>,
     creators: HashSet<String>,
-    /// Records decided inside the hub, for the host to commit with the batch.
-    pending: Vec<Write>,
+    /// Changes decided inside the hub, for the host to commit with the batch.
+    pending: Vec<AccessChange>,
     /// Groups created inside the hub, whose rosters the host must write.
     new_groups: Vec<String>,
     /// Each county's board document.
@@ -190,6 +192,8 @@ pub struct RelayAccess {
     read_only: Option<String>,
     /// How many months of contacts each group keeps, where a lead set it.
     retention: HashMap<String, u64>,
+    /// Stored rows that did not read as access changes since the host last asked.
+    unreadable: u64,
 }
 
 impl RelayAccess {
@@ -206,75 +210,51 @@ impl RelayAccess {
     /// Takes in rows read from the store: the startup tables, or groups read as a member
     /// connects. A group already held is kept as it is (its rows in memory are the newer).
     pub fn admit(&mut self, rows: AccessRows) {
+        self.unreadable += rows.unreadable as u64;
         self.known.extend(rows.known);
-        self.creators.extend(rows.creators);
         self.staff.extend(rows.staff);
-        for (device, county) in rows.followers {
-            self.follows.entry(device).or_default().insert(county);
-        }
+        // The groups these rows bring: only their own rows are taken.
         let mut admitted = HashSet::new();
-        for (group, roster, _) in rows.groups {
-            if self.groups.contains_key(&group) {
-                continue;
-            }
-            self.known.insert(roster);
-            self.groups.insert(
-                group.clone(),
-                GroupEntry {
-                    roster,
-                    members: BTreeMap::new(),
-                    docs: BTreeSet::new(),
-                },
-            );
-            admitted.insert(group);
-        }
-        for m in rows.members {
-            if !admitted.contains(&m.group) {
-                continue;
-            }
-            let Ok(role) = m.role.parse() else { continue };
-            let person = m.person.unwrap_or_else(|| m.device.clone());
-            let member = Member {
-                role,
-                name: m.name,
-                joined_at: m.joined_at,
-                removed_at: m.removed_at,
-                wiped_at: m.wiped_at,
-                person,
-            };
-            self.by_device
-                .entry(m.device.clone())
-                .or_default()
-                .insert(m.group.clone());
-            if let Some(g) = self.groups.get_mut(&m.group) {
-                g.members.insert(m.device, member);
-            }
-        }
-        for (doc, group, kind, owner) in rows.documents {
-            self.known.insert(doc);
-            if kind == DocKind::Board.as_str() || !admitted.contains(&group) {
-                continue;
-            }
-            if let Some(g) = self.groups.get_mut(&group) {
-                g.docs.insert(doc);
-            }
-            self.docs.insert(
-                doc,
-                DocEntry {
-                    group,
-                    kind: DocKind::parse(&kind),
-                    owner,
-                    period: None,
-                },
-            );
-        }
-        for (doc, period) in rows.periods {
-            if let Some(entry) = self.docs.get_mut(&doc)
-                && admitted.contains(&entry.group)
+        for change in &rows.changes {
+            if let AccessChange::Group { group, roster, .. } = change
+                && !self.groups.contains_key(group)
             {
-                entry.period = Some(period);
+                self.known.insert(*roster);
+                self.groups.insert(
+                    group.clone(),
+                    GroupEntry {
+                        roster: *roster,
+                        members: BTreeMap::new(),
+                        docs: BTreeSet::new(),
+                    },
+                );
+                admitted.insert(group.clone());
             }
         }
+        for change in rows.changes {
+            match &change {
+                AccessChange::Group { .. } => {}
+                AccessChange::Member { group, .. }
+                | AccessChange::Removed { group, .. }
+                | AccessChange::Wiped { group, .. }
+                    if !admitted.contains(group) => {}
+                AccessChange::Document { doc, group, .. } if !admitted.contains(group) => {
+                    self.known.insert(*doc);
+                }
+                AccessChange::Period { doc, .. }
+                    if self
+                        .docs
+                        .get(doc)
+                        .is_none_or(|entry| !admitted.contains(&entry.group)) => {}
+                _ => self.apply(&change),
+            }
+        }
+    }
+
+    /// How many stored rows did not read as access changes since the last call (each was
+    /// logged as it was read), for the host's counters.
+    pub fn take_unreadable(&mut self) -> u64 {
+        std::mem::take(&mut self.unreadable)
     }
 
     /// Which of `groups` are not held now (for the caller to read with
@@ -492,14 +472,14 @@ impl RelayAccess {
 
     /// `device` follows `county` now (or, with `follow` false, no longer): the record to
     /// commit. The caller checked [`RelayAccess::may_follow`] and the county's code.
-    pub fn follow(&mut self, device: &str, county: &str, follow: bool) -> Write {
+    pub fn follow(&mut self, device: &str, county: &str, follow: bool) -> AccessChange {
         let counties = self.follows.entry(device.to_owned()).or_default();
         if follow {
             counties.insert(county.to_owned());
         } else {
             counties.remove(county);
         }
-        Write::Follow {
+        AccessChange::Follow {
             device: device.to_owned(),
             county: county.to_owned(),
             follow,
@@ -763,13 +743,13 @@ impl RelayAccess {
         role: Role,
         name: &str,
         person: &str,
-    ) -> Write {
+    ) -> AccessChange {
         let at = now_ms();
         self.insert_member(group, device, role, name, person, at);
-        Write::Member {
+        AccessChange::Member {
             group: group.to_owned(),
             device: device.to_owned(),
-            role: role.as_str().to_owned(),
+            role,
             name: name.to_owned(),
             person: person.to_owned(),
             at,
@@ -806,88 +786,69 @@ impl RelayAccess {
             .insert(group.to_owned());
     }
 
-    /// Applies a record another relay node on the same database committed (the tables only;
-    /// the caller does what it implies for connections and documents).
-    pub fn apply_record(&mut self, record: &crate::cluster::Record) {
-        use crate::cluster::Record;
-        match record {
+    /// Applies a change to the tables: one another relay node on the same database committed,
+    /// or a row read from the store (the tables only; the caller does what it implies for
+    /// connections and documents). A change about a group not held touches nothing of it: the
+    /// group is read whole, with the change, when it is next needed.
+    pub fn apply(&mut self, change: &AccessChange) {
+        match change {
             // A new group is held once one of its members connects here.
-            Record::Group { roster, .. } => {
-                if let Ok(roster) = roster.parse() {
-                    self.known.insert(roster);
-                }
-            }
-            Record::Document {
+            AccessChange::Group { roster, .. } => self.known.insert(*roster),
+            // A board's readers follow its county (`AccessChange::Board`), not a group.
+            AccessChange::Document {
+                doc,
+                kind: DocKind::Board,
+                ..
+            } => self.known.insert(*doc),
+            AccessChange::Document {
                 doc,
                 group,
                 kind,
                 owner,
-            } => {
-                // A board's readers follow its county (`Record::Board`), not a group.
-                if let (Ok(doc), Some(kind)) = (doc.parse(), DocKind::parse(kind))
-                    && kind != DocKind::Board
-                {
-                    // Recorded by the node that wrote it: nothing to write here.
-                    self.insert_doc(doc, group, kind, owner.clone());
-                }
-            }
-            Record::Member {
+            } => self.insert_doc(*doc, group, *kind, owner.clone()),
+            AccessChange::Member {
                 group,
                 device,
                 role,
                 name,
                 person,
                 at,
-            } => {
-                if let Ok(role) = role.parse() {
-                    self.insert_member(group, device, role, name, person, *at);
-                }
-            }
-            Record::Removed { group, device, at } | Record::Wiped { group, device, at } => {
+            } => self.insert_member(group, device, *role, name, person, *at),
+            AccessChange::Removed { group, device, at }
+            | AccessChange::Wiped { group, device, at } => {
                 if let Some(m) = self
                     .groups
                     .get_mut(group)
                     .and_then(|g| g.members.get_mut(device))
                 {
-                    match record {
-                        Record::Removed { .. } => m.removed_at = Some(*at),
+                    match change {
+                        AccessChange::Removed { .. } => m.removed_at = Some(*at),
                         _ => m.wiped_at = Some(*at),
                     }
                 }
             }
-            Record::Creator { device } => {
+            AccessChange::Creator { device } => {
                 self.creators.insert(device.clone());
             }
-            Record::Follow {
+            AccessChange::Follow {
                 device,
                 county,
                 follow,
+                ..
             } => {
                 self.follow(device, county, *follow);
             }
-            Record::Board { county, doc } => {
-                if let Ok(doc) = doc.parse() {
-                    self.set_board(county, doc);
-                }
-            }
-            Record::Period { doc, period } => {
-                if let Ok(doc) = doc.parse() {
-                    self.set_period(&doc, period);
-                }
-            }
-            Record::Dropped { doc } => {
-                if let Ok(doc) = doc.parse() {
-                    self.forget_doc(&doc);
-                }
-            }
-            Record::Counties { group, counties } => {
+            AccessChange::Board { county, doc, .. } => self.set_board(county, *doc),
+            AccessChange::Period { doc, period } => self.set_period(doc, period),
+            AccessChange::Dropped { doc } => self.forget_doc(doc),
+            AccessChange::Counties { group, counties } => {
                 self.set_group_counties(group, counties.iter().cloned().collect());
             }
         }
     }
 
     /// Removes a device from a group; it keeps its row until it confirms its wipe.
-    pub fn remove_member(&mut self, group: &str, device: &str) -> Write {
+    pub fn remove_member(&mut self, group: &str, device: &str) -> AccessChange {
         let at = now_ms();
         if let Some(m) = self
             .groups
@@ -896,7 +857,7 @@ impl RelayAccess {
         {
             m.removed_at = Some(at);
         }
-        Write::Removed {
+        AccessChange::Removed {
             group: group.to_owned(),
             device: device.to_owned(),
             at,
@@ -904,14 +865,14 @@ impl RelayAccess {
     }
 
     /// A removed device wiped the group.
-    pub fn wiped(&mut self, group: &str, device: &str) -> Option<Write> {
+    pub fn wiped(&mut self, group: &str, device: &str) -> Option<AccessChange> {
         let m = self.groups.get_mut(group)?.members.get_mut(device)?;
         if m.removed_at.is_none() || m.wiped_at.is_some() {
             return None;
         }
         let at = now_ms();
         m.wiped_at = Some(at);
-        Some(Write::Wiped {
+        Some(AccessChange::Wiped {
             group: group.to_owned(),
             device: device.to_owned(),
             at,
@@ -919,9 +880,11 @@ impl RelayAccess {
     }
 
     /// A device presented the sign-up code (checked by the caller).
-    pub fn add_creator(&mut self, device: &str) -> Write {
+    pub fn add_creator(&mut self, device: &str) -> AccessChange {
         self.creators.insert(device.to_owned());
-        Write::Creator(device.to_owned())
+        AccessChange::Creator {
+            device: device.to_owned(),
+        }
     }
 
     /// The operator's sign-up code, if there is one.
@@ -929,9 +892,9 @@ impl RelayAccess {
         self.signup_code.as_deref()
     }
 
-    /// What the hub decided since the last call: records to commit, and new groups whose
+    /// What the hub decided since the last call: changes to commit, and new groups whose
     /// rosters must be written.
-    pub fn take_pending(&mut self) -> (Vec<Write>, Vec<String>) {
+    pub fn take_pending(&mut self) -> (Vec<AccessChange>, Vec<String>) {
         (
             std::mem::take(&mut self.pending),
             std::mem::take(&mut self.new_groups),
@@ -940,10 +903,10 @@ impl RelayAccess {
 
     fn record_doc(&mut self, doc: DocumentId, group: &str, kind: DocKind, owner: Option<String>) {
         self.insert_doc(doc, group, kind, owner.clone());
-        self.pending.push(Write::Document {
+        self.pending.push(AccessChange::Document {
             doc,
             group: group.to_owned(),
-            kind: kind.as_str().to_owned(),
+            kind,
             owner,
         });
     }
@@ -979,7 +942,7 @@ impl RelayAccess {
                 docs: BTreeSet::new(),
             },
         );
-        self.pending.push(Write::Group {
+        self.pending.push(AccessChange::Group {
             group: group.to_owned(),
             roster,
             created_by: lead.to_owned(),
@@ -1125,7 +1088,7 @@ impl Policy for RelayAccess {
             }
             self.record_doc(*doc, &c.group_id, DocKind::Contacts, Some(device));
             self.set_period(doc, &c.period);
-            self.pending.push(Write::Period {
+            self.pending.push(AccessChange::Period {
                 doc: *doc,
                 period: c.period.clone(),
             });
