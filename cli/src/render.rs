@@ -120,7 +120,7 @@ pub fn groups(rows: &[GroupSummary]) -> String {
             "{}  {}  ({}, {}{})",
             clean_line(&g.group_id),
             clean_line(&g.name),
-            clean_line(&g.role),
+            g.role,
             opt(&g.jurisdiction),
             if g.shares { "" } else { ", not sharing" }
         );
@@ -137,7 +137,7 @@ pub fn targets(rows: &[TargetRow]) -> String {
             clean_line(&t.target_id),
             official_name(&t.name, &t.title),
             opt(&t.agency),
-            clean_line(&t.level)
+            t.level
         );
         if let Some(key) = &t.official_key {
             let _ = write!(s, "  {}", clean_line(key));
@@ -196,8 +196,8 @@ pub fn meetings(rows: &[MeetingRow]) -> String {
             s,
             "{}  {:<10} {:<11} {}  {}",
             clean_line(&m.meeting_id),
-            clean_line(&m.kind),
-            clean_line(&m.status),
+            m.kind.as_str(),
+            m.status.as_str(),
             at,
             clean_line(&m.title)
         );
@@ -293,9 +293,9 @@ pub fn scorecard(rows: &[ScorecardRow]) -> String {
             s,
             "{:<20} {:<6} {:<12} {:<22} {}",
             clean_line(&r.target_name),
-            clean_line(&r.rule),
-            clean_line(&r.existing),
-            opt(&r.position),
+            r.rule.as_str(),
+            r.existing.as_str(),
+            r.position.map_or("-", |p| p.as_str()),
             opt(&r.conditions)
         );
     }
@@ -359,7 +359,7 @@ pub fn contacts(rows: &[ContactRow]) -> String {
             "{}  {}  {:<16} support {}  {}",
             clean_line(&c.contact_id),
             here(c.at),
-            clean_line(&c.result),
+            c.result.as_str(),
             c.support.map_or_else(|| "-".to_owned(), |n| n.to_string()),
             opt(&c.place)
         );

@@ -183,6 +183,16 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The relay answered a request with an answer of another kind than the request has (a
+    /// relay of another version, or a bug): nothing was recorded. [`crate::requests`] is the
+    /// one place that says so.
+    #[error("the relay answered the {request} request unexpectedly (with {answer:?})")]
+    UnexpectedAnswer {
+        /// The request, as the wire spells its kind, e.g. "mint-token".
+        request: &'static str,
+        /// The kind of answer that came, e.g. "done".
+        answer: &'static str,
+    },
     /// No relay was named and this device has never reached one.
     #[error(
         "no relay given and this device has not reached one yet: pass --relay URL (e.g. \

@@ -34,6 +34,7 @@ pub mod logging;
 pub mod net;
 pub mod places;
 pub mod relay;
+pub mod requests;
 pub mod rules;
 pub mod schema;
 pub mod store;
@@ -41,5 +42,6 @@ pub mod sync;
 pub mod time;
 
 pub use compaction::COMPACT_AFTER_CHUNKS;
-pub use device::{Device, DeviceInfo, DocSyncRecord, GroupSummary, Join, JoinRelay, Joined};
+pub use device::{Device, DeviceInfo, DocSyncRecord, GroupSummary, JoinRelay};
 pub use error::{Candidate, Error, Result};
+pub use requests::{Join, Joined};

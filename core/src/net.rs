@@ -18,6 +18,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ids::DocumentId;
+use crate::requests::{Flow, Joined};
 use crate::sync::connection::{Backoff, ConnectionRecord, ConnectionState, HEARTBEAT_MS};
 use crate::sync::control::{Answer, Control, Request};
 use crate::sync::session::{Session, Step};
@@ -614,9 +615,53 @@ fn stopped(stop: &tokio::sync::watch::Receiver<bool>) -> bool {
 
 /// Connects to `relay` and makes one request of it (join with an invite, remove a member, mint
 /// a token...), returning its answer. A refusal comes back as [`Error::NotAllowed`] with the
-/// relay's reason. Wipe orders that arrive meanwhile are carried out.
+/// relay's reason. Wipe orders that arrive meanwhile are carried out. This is the one way the
+/// device's requests reach a relay natively; [`ask`] and [`join`] run [`crate::requests`]'
+/// flows over it.
 pub async fn request(
     mut device: impl DeviceAccess,
+    relay: &str,
+    request: Request,
+    timeout: Duration,
+) -> Result<Answer> {
+    exchange(&mut device, relay, request, timeout).await
+}
+
+/// Runs one of [`crate::requests`]' flows with `relay`: sends its request as [`request`] does,
+/// and hands the answer (or why there was none) to the flow, which records what it means on
+/// the device and returns what the request gives back.
+pub async fn ask<F: Flow>(
+    mut device: impl DeviceAccess,
+    relay: &str,
+    flow: &F,
+    timeout: Duration,
+) -> Result<F::Output> {
+    let answer = exchange(&mut device, relay, flow.request(), timeout).await;
+    device.with(|d| flow.finish(d, answer))
+}
+
+/// Joins a group with `link` (a join link or a bare code), as [`Device::begin_join`],
+/// [`Join::request`] and [`Join::finish`] do it: the link is checked before anything is
+/// dialled, redeemed at its relay (or `explicit`), in this device's name, and the membership
+/// recorded. The group's documents arrive with the next sync.
+///
+/// [`Join::request`]: crate::requests::Join::request
+/// [`Join::finish`]: crate::requests::Join::finish
+pub async fn join(
+    mut device: impl DeviceAccess,
+    link: &str,
+    explicit: Option<&str>,
+    timeout: Duration,
+) -> Result<Joined> {
+    let (join, name) = device
+        .with(|d| -> Result<_> { Ok((d.begin_join(link, explicit)?, d.info().name.clone())) })?;
+    let answer = exchange(&mut device, &join.relay, join.request(&name), timeout).await;
+    device.with(|d| join.finish(d, answer))
+}
+
+/// [`request`], borrowing the device access, so that a flow can take the answer after it.
+async fn exchange<D: DeviceAccess>(
+    device: &mut D,
     relay: &str,
     request: Request,
     timeout: Duration,

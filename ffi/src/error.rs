@@ -68,7 +68,7 @@ impl From<Core> for GroundworkError {
             | Core::CorruptChunk { .. }
             | Core::Schema { .. }
             | Core::Automerge(_) => Self::CorruptStore(message),
-            Core::Relay { .. } => Self::Relay(message),
+            Core::Relay { .. } | Core::UnexpectedAnswer { .. } => Self::Relay(message),
             Core::PlainRelay { .. } => Self::PlainRelay(message),
             Core::Random(_)
             | Core::NotADirectory { .. }

@@ -10,20 +10,20 @@ use std::time::Duration;
 
 use groundwork_core::identity::{Invite, Role};
 use groundwork_core::net::{RunOptions, SyncEvent};
+use groundwork_core::requests::{Flow, FollowBoard, RemoveMember, SignUp};
 use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
 use groundwork_core::schema::vocab::{MeetingStatus, Visibility};
 use groundwork_core::store::StoreKey;
 use groundwork_core::store::index::ActionRow;
 use groundwork_core::sync::connection::ConnectionState;
-use groundwork_core::sync::control::{Answer, Request};
 use groundwork_core::{Device, DeviceInfo};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::{GroundworkError, Result};
 use crate::observe::{ChangeObserver, Subscription, Subscriptions, SyncStatusObserver};
-use crate::runtime::{self, Cancelled};
+use crate::runtime;
 use crate::types::{
     Board, ChangeEvent, ChangeOrigin, Contact, ContactFilter, DocumentKind, DocumentSync, Group,
     InviteCode, Joined, Meeting, MeetingSummary, Member, ScorecardEntry, StoreStatus, SyncReport,
@@ -346,17 +346,7 @@ impl GroundworkStore {
         follow: bool,
         relay: Option<String>,
     ) -> Result<Vec<String>> {
-        groundwork_core::places::county(&county)?;
-        let request = Request::FollowBoard { county, follow };
-        let Answer::Following { counties } = self.request(relay, request).await? else {
-            return Err(GroundworkError::Relay(
-                "the relay answered the follow request unexpectedly".into(),
-            ));
-        };
-        let kept = counties.clone();
-        self.read(move |d| Ok(d.set_followed_counties(&kept)?))
-            .await?;
-        Ok(counties)
+        self.ask(relay, FollowBoard::new(&county, follow)?).await
     }
 
     /// The counties this device follows, as the relay last confirmed; offline.
@@ -449,22 +439,24 @@ impl GroundworkStore {
     pub async fn join(&self, code: String, relay: Option<String>) -> Result<Joined> {
         let device = self.device.clone();
         let joined = runtime::cancellable(move |rt, cancelled| {
-            // Core's join flow, as the CLI and the web app run it: the signature checked here
-            // before anything is dialled, the answer (or a plain server's silence) judged there.
-            // The store is locked for each step, never across the network: a save made meanwhile
+            // Core's join flow, as the CLI and the web app run it: the signature checked before
+            // anything is dialled, the answer (or a plain server's silence) judged by core. The
+            // store is locked for each step, never across the network: a save made meanwhile
             // does not wait for the relay.
-            let (join, name) = {
-                let d = lock(&device);
-                let join = d.begin_join(&code, relay.as_deref()).map_err(no_relay)?;
-                (join, d.info().name.clone())
-            };
-            let answer = core_request(rt, &device, &join.relay, join.request(&name), cancelled)?;
             let groundwork_core::Joined {
                 group_id: group,
                 role,
                 relay,
                 ..
-            } = join.finish(&mut lock(&device), answer)?;
+            } = rt.block_on(async {
+                tokio::select! {
+                    biased;
+                    () = cancelled.wait() => Err(GroundworkError::Cancelled),
+                    joined = groundwork_core::net::join(
+                        &*device, &code, relay.as_deref(), REQUEST_TIMEOUT
+                    ) => joined.map_err(no_relay),
+                }
+            })?;
             // Fetch the group now; a failure leaves it for the next sync.
             let synced = rt
                 .block_on(groundwork_core::net::sync_once(
@@ -493,19 +485,17 @@ impl GroundworkStore {
         device_id: String,
         relay: Option<String>,
     ) -> Result<()> {
-        let request = Request::RemoveMember {
+        let flow = RemoveMember {
             group: group_id,
             device: device_id,
         };
-        self.request(relay, request).await.map(|_| ())
+        self.ask(relay, flow).await
     }
 
     /// Signs this device up with a relay that requires a sign-up code to create groups.
     #[uniffi::method(default(relay = None))]
     pub async fn sign_up(&self, code: String, relay: Option<String>) -> Result<()> {
-        self.request(relay, Request::SignUp { code })
-            .await
-            .map(|_| ())
+        self.ask(relay, SignUp { code }).await
     }
 
     // --- sync ---
@@ -733,12 +723,24 @@ impl GroundworkStore {
         });
     }
 
-    /// One request of the relay (`None`: the one this device last reached), cancellable.
-    async fn request(&self, relay: Option<String>, request: Request) -> Result<Answer> {
+    /// Runs one of core's request flows with the relay (`None`: the one this device last
+    /// reached), cancellable: core sends the request and judges the answer.
+    async fn ask<F>(&self, relay: Option<String>, flow: F) -> Result<F::Output>
+    where
+        F: Flow + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let device = self.device.clone();
         runtime::cancellable(move |rt, cancelled| {
             let relay = lock(&device).relay_or(relay.as_deref()).map_err(no_relay)?;
-            relay_request(rt, &device, &relay, request, cancelled)
+            rt.block_on(async {
+                tokio::select! {
+                    biased;
+                    () = cancelled.wait() => Err(GroundworkError::Cancelled),
+                    output = groundwork_core::net::ask(&*device, &relay, &flow, REQUEST_TIMEOUT) =>
+                        output.map_err(GroundworkError::from),
+                }
+            })
         })
         .await
     }
@@ -823,33 +825,4 @@ fn invite_code(invite: &Invite, code: String) -> InviteCode {
         uses: invite.uses,
         expires_at: invite.expires_at,
     }
-}
-
-/// Makes one request of the relay on a blocking thread, giving up when the caller cancels.
-fn relay_request(
-    rt: &tokio::runtime::Handle,
-    device: &Mutex<Device>,
-    relay: &str,
-    request: Request,
-    cancelled: Cancelled,
-) -> Result<Answer> {
-    core_request(rt, device, relay, request, cancelled)?.map_err(GroundworkError::from)
-}
-
-/// Sends `request` to `relay` and waits for its answer, as core gives it (for core's flows to
-/// judge); `Err` only when the caller cancelled.
-fn core_request(
-    rt: &tokio::runtime::Handle,
-    device: &Mutex<Device>,
-    relay: &str,
-    request: Request,
-    cancelled: Cancelled,
-) -> Result<groundwork_core::Result<Answer>> {
-    rt.block_on(async {
-        tokio::select! {
-            biased;
-            () = cancelled.wait() => Err(GroundworkError::Cancelled),
-            answer = groundwork_core::net::request(device, relay, request, REQUEST_TIMEOUT) => Ok(answer),
-        }
-    })
 }

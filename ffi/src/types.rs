@@ -1,11 +1,12 @@
 //! The records and enums the SDK passes across the FFI: core's own types where they cross as
 //! they are (declared here as uniffi "remote" types, mirroring core's definitions field for
-//! field, so the compiler checks they agree), and SDK records where core's index rows carry
-//! vocabulary as text (here it is typed).
+//! field, so the compiler checks they agree), and SDK records where a core type cannot cross
+//! as it is (maps keyed by id, static strings) or, for now, where `store.rs` still converts.
+//! Core's rows carry vocabulary typed: nothing here parses a stored spelling.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
+use groundwork_core::DeviceInfo;
 use groundwork_core::identity::Role;
 use groundwork_core::rules::RuleCode;
 use groundwork_core::schema::contacts::NewContact;
@@ -14,9 +15,8 @@ use groundwork_core::schema::vocab::{
     ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Office, Position,
     Visibility,
 };
-use groundwork_core::store::index::ActionRow;
+use groundwork_core::store::index::{ActionRow, ContactRow, MeetingRow, ScorecardRow, TargetRow};
 use groundwork_core::sync::connection::ConnectionState;
-use groundwork_core::{DeviceInfo, Error as Core};
 
 use crate::error::{GroundworkError, Result};
 
@@ -648,61 +648,60 @@ pub struct SyncReport {
 
 // --- conversions ---
 
-/// Parses vocabulary read back from the device's own index; a spelling it does not know means
-/// the store is damaged (or written by a newer build), never bad input.
-pub(crate) fn stored<T: FromStr<Err = Core>>(text: &str) -> Result<T> {
-    text.parse()
-        .map_err(|e: Core| GroundworkError::CorruptStore(format!("stored value: {e}")))
-}
-
 fn count(n: impl TryInto<u32>) -> u32 {
     n.try_into().unwrap_or(u32::MAX)
 }
+
+// Core's rows arrive typed (a row this build cannot read is left out by core, never failing a
+// list), so these conversions only move fields. They are `TryFrom` while `store.rs` converts
+// with `try_from`.
+// FIXME(issue 27): declare core's rows as uniffi remote records (`TargetRow` as "Target"...)
+// and drop these mirrors once `store.rs` returns core's rows as `actions` does.
 
 impl TryFrom<groundwork_core::GroupSummary> for Group {
     type Error = GroundworkError;
     fn try_from(g: groundwork_core::GroupSummary) -> Result<Self> {
         Ok(Group {
-            role: stored(&g.role)?,
             group_id: g.group_id,
             name: g.name,
             jurisdiction: g.jurisdiction,
+            role: g.role,
             shares: g.shares,
         })
     }
 }
 
-impl TryFrom<groundwork_core::store::index::TargetRow> for Target {
+impl TryFrom<TargetRow> for Target {
     type Error = GroundworkError;
-    fn try_from(t: groundwork_core::store::index::TargetRow) -> Result<Self> {
+    fn try_from(t: TargetRow) -> Result<Self> {
         Ok(Target {
-            level: stored(&t.level)?,
             target_id: t.target_id,
             name: t.name,
             title: t.title,
             agency: t.agency,
             jurisdiction: t.jurisdiction,
-            office: t.office.as_deref().map(stored).transpose()?,
+            level: t.level,
             county: t.county,
+            office: t.office,
             place: t.place,
             official_key: t.official_key,
         })
     }
 }
 
-impl TryFrom<groundwork_core::store::index::MeetingRow> for MeetingSummary {
+impl TryFrom<MeetingRow> for MeetingSummary {
     type Error = GroundworkError;
-    fn try_from(m: groundwork_core::store::index::MeetingRow) -> Result<Self> {
+    fn try_from(m: MeetingRow) -> Result<Self> {
         Ok(MeetingSummary {
-            kind: stored(&m.kind)?,
-            status: stored(&m.status)?,
-            visibility: stored(&m.visibility)?,
             meeting_id: m.meeting_id,
+            kind: m.kind,
             title: m.title,
             target_id: m.target_id,
             at: m.at,
             location: m.location,
-            agenda_items: count(m.agenda_items),
+            status: m.status,
+            visibility: m.visibility,
+            agenda_items: m.agenda_items,
         })
     }
 }
@@ -728,16 +727,16 @@ impl From<groundwork_core::schema::plan::Meeting> for Meeting {
     }
 }
 
-impl TryFrom<groundwork_core::store::index::ScorecardRow> for ScorecardEntry {
+impl TryFrom<ScorecardRow> for ScorecardEntry {
     type Error = GroundworkError;
-    fn try_from(s: groundwork_core::store::index::ScorecardRow) -> Result<Self> {
+    fn try_from(s: ScorecardRow) -> Result<Self> {
         Ok(ScorecardEntry {
-            rule: stored(&s.rule)?,
-            existing: stored(&s.existing)?,
-            position: s.position.as_deref().map(stored).transpose()?,
             target_id: s.target_id,
             target_name: s.target_name,
+            rule: s.rule,
             rule_title: s.rule_title,
+            existing: s.existing,
+            position: s.position,
             conditions: s.conditions,
             legal_basis: s.legal_basis,
             recorded_at: s.recorded_at,
@@ -745,21 +744,17 @@ impl TryFrom<groundwork_core::store::index::ScorecardRow> for ScorecardEntry {
     }
 }
 
-impl TryFrom<groundwork_core::store::index::ContactRow> for Contact {
+impl TryFrom<ContactRow> for Contact {
     type Error = GroundworkError;
-    fn try_from(c: groundwork_core::store::index::ContactRow) -> Result<Self> {
+    fn try_from(c: ContactRow) -> Result<Self> {
         Ok(Contact {
-            result: stored(&c.result)?,
-            interests: c
-                .interests
-                .iter()
-                .map(|i| stored(i))
-                .collect::<Result<_>>()?,
-            support: c.support.and_then(|s| u8::try_from(s).ok()),
             contact_id: c.contact_id,
             at: c.at,
             canvasser: c.canvasser,
             place: c.place,
+            result: c.result,
+            support: c.support,
+            interests: c.interests,
             follow_up: c.follow_up,
             note: c.note,
             name: c.name,

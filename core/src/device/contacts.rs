@@ -245,9 +245,13 @@ fn write_csv<W: std::io::Write>(
             &r.canvasser,
             names.get(&r.canvasser).map_or("", String::as_str),
             r.place.as_deref().unwrap_or(""),
-            &r.result,
+            r.result.as_str(),
             &r.support.map(|s| s.to_string()).unwrap_or_default(),
-            &r.interests.join(";"),
+            &r.interests
+                .iter()
+                .map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(";"),
             if r.follow_up { "yes" } else { "no" },
             r.note.as_deref().unwrap_or(""),
             r.name.as_deref().unwrap_or(""),

@@ -1,4 +1,5 @@
-//! Membership on the device: joining with an invite, the relay-written roster, a wipe on the
+//! Membership on the device: joining with an invite (checked and placed here, offline; the
+//! request itself is [`crate::requests::Join`]), the relay-written roster, a wipe on the
 //! relay's order, this device's key and the invites it signs.
 
 use rusqlite::params;
@@ -6,6 +7,7 @@ use rusqlite::params;
 use crate::error::{Error, Result};
 use crate::identity::{Identity, Invite, Role};
 use crate::ids::DocumentId;
+use crate::requests::Join;
 use crate::schema::DocKind;
 use crate::schema::roster::{Roster, RosterMember};
 use crate::time::now_ms;
@@ -22,83 +24,6 @@ pub struct JoinRelay {
     /// relay an invite named (anyone can sign an invite; only a Groundwork relay checks that
     /// its issuer leads the group).
     pub plain_allowed: bool,
-}
-
-/// Joining a group with an invite, as every client does it (the CLI, the browser, the SDKs):
-/// [`Device::begin_join`] checks the link offline and decides the relay, the host sends
-/// [`Join::request`] to it, and [`Join::finish`] takes the relay's answer and records the
-/// membership.
-#[derive(Clone, Debug)]
-pub struct Join {
-    /// The invite, its signature checked.
-    pub invite: Invite,
-    /// Its code, as the relay redeems it.
-    pub code: String,
-    /// Where to redeem it.
-    pub relay: String,
-    /// Whether a plain automerge-repo server (which enforces nothing) may stand in: only where
-    /// the invite named no relay or the person named one.
-    pub plain_allowed: bool,
-}
-
-/// A group joined.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Joined {
-    /// The group's id.
-    pub group_id: String,
-    /// The role granted.
-    pub role: Role,
-    /// Who checked the invite: `relay`, or `device` where a plain server stood in.
-    pub checked_by: &'static str,
-    /// Where it was redeemed.
-    pub relay: String,
-}
-
-impl Join {
-    /// The request that redeems the invite for a device named `name`.
-    pub fn request(&self, name: &str) -> crate::sync::control::Request {
-        crate::sync::control::Request::Redeem {
-            invite: self.code.clone(),
-            name: name.to_owned(),
-        }
-    }
-
-    /// Takes the relay's answer to [`Join::request`] (or why there was none) and records the
-    /// membership, so that the next sync receives the group.
-    pub fn finish(
-        &self,
-        device: &mut Device,
-        answer: Result<crate::sync::control::Answer>,
-    ) -> Result<Joined> {
-        use crate::sync::control::Answer;
-        let (group_id, role, checked_by) = match answer {
-            Ok(Answer::Joined { group, role }) => (group, role, "relay"),
-            Ok(other) => {
-                return Err(Error::Relay {
-                    relay: self.relay.clone(),
-                    reason: format!("it answered the invite unexpectedly ({other:?})"),
-                });
-            }
-            Err(Error::PlainRelay { .. }) if self.plain_allowed => {
-                // A plain automerge-repo server enforces nothing; the invite's signature (in
-                // begin_join) and its expiry are checked here, and `checked_by` says so.
-                if self.invite.expires_at < now_ms() {
-                    return Err(Error::NotAllowed {
-                        reason: "invite refused: it has expired".into(),
-                    });
-                }
-                (self.invite.group.clone(), self.invite.role, "device")
-            }
-            Err(e) => return Err(e),
-        };
-        device.joined_group(&group_id, role)?;
-        Ok(Joined {
-            group_id,
-            role,
-            checked_by,
-            relay: self.relay.clone(),
-        })
-    }
 }
 
 impl Device {
@@ -276,7 +201,7 @@ impl Device {
         relay: Option<&str>,
     ) -> Result<(Invite, String)> {
         let group = self.group(group_id)?;
-        if group.role != Role::Lead.as_str() {
+        if group.role != Role::Lead {
             return Err(Error::NotAllowed {
                 reason: format!(
                     "only a lead can invite; this device is a {} in group {group_id}",
@@ -306,7 +231,7 @@ impl Device {
         relay: Option<&str>,
     ) -> Result<(Invite, String)> {
         let group = self.group(group_id)?;
-        let role: Role = group.role.parse()?;
+        let role = group.role;
         let expires_at = expires_at(valid_for_ms)?;
         let relay = self.invite_relay(relay)?;
         self.identity()?

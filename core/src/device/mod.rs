@@ -14,7 +14,7 @@ mod plan;
 mod resolve;
 mod sync;
 
-pub use membership::{Join, JoinRelay, Joined};
+pub use membership::JoinRelay;
 pub use sync::DocSyncRecord;
 
 use std::collections::HashMap;
@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::compaction::{self, Compactor};
 use crate::error::{Error, Result};
+use crate::identity::Role;
 use crate::ids::{DocumentId, random_bytes};
 use crate::schema::contacts::ContactsDoc;
 use crate::schema::plan::Plan;
@@ -55,7 +56,7 @@ pub struct GroupSummary {
     /// Where it works.
     pub jurisdiction: Option<String>,
     /// This device's role in it.
-    pub role: String,
+    pub role: Role,
     /// The id of its plan document.
     pub plan_doc: String,
     /// Whether it shares with the campaign (its plan's setting).

@@ -85,7 +85,7 @@ impl Device {
             "SELECT group_id, name, jurisdiction, role, plan_doc, shares FROM groups ORDER BY name, group_id",
         )?;
         let rows = stmt.query_map([], group_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        index::readable(rows, "group")
     }
 
     /// One group.
@@ -264,7 +264,7 @@ impl Device {
 
     pub(super) fn lead_only(&self, group_id: &str, what: &str) -> Result<()> {
         let group = self.group(group_id)?;
-        if group.role != Role::Lead.as_str() {
+        if group.role != Role::Lead {
             return Err(Error::NotAllowed {
                 reason: format!(
                     "only a lead can {what}; this device is a {} in group {group_id}",
@@ -325,7 +325,7 @@ impl Device {
     /// group's brief, not the plan): it is told so, rather than shown every rule as unknown.
     pub fn scorecard(&self, group_id: &str, target: Option<&str>) -> Result<Vec<ScorecardRow>> {
         let group = self.group(group_id)?;
-        if group.role == Role::Canvasser.as_str() {
+        if group.role == Role::Canvasser {
             return Err(Error::NotHeld {
                 what: "the officials' answers",
                 reason: format!(
@@ -357,7 +357,7 @@ impl Device {
     /// The whole plan of a group, read from its document.
     pub fn plan(&mut self, group_id: &str) -> Result<Plan> {
         let group = self.group(group_id)?;
-        if group.role == crate::identity::Role::Canvasser.as_str() {
+        if group.role == Role::Canvasser {
             return self.plan_from_brief(group_id);
         }
         let doc_id: DocumentId = group.plan_doc.parse()?;
@@ -437,7 +437,7 @@ impl Device {
         edit: impl FnOnce(&mut Plan, i64) -> Result<R>,
     ) -> Result<R> {
         let group = self.group(group_id)?;
-        let role: Role = group.role.parse()?;
+        let role = group.role;
         if !role.edits_plan() {
             return Err(Error::NotAllowed {
                 reason: format!(

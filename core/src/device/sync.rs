@@ -181,7 +181,7 @@ impl Device {
         for g in self.groups()? {
             let plan: DocumentId = g.plan_doc.parse()?;
             // A canvasser is sent its group's brief, never the plan: it does not ask for it.
-            if !known.contains(&plan) && g.role != crate::identity::Role::Canvasser.as_str() {
+            if !known.contains(&plan) && g.role != crate::identity::Role::Canvasser {
                 out.push((plan, false));
             }
         }

@@ -65,6 +65,19 @@ macro_rules! vocabulary {
             }
         }
 
+        /// Index rows read it back from its stored spelling; one this build does not know
+        /// (written by a newer build) fails that row with [`crate::Error::InvalidValue`],
+        /// which the index's list reads leave out rather than failing the whole read.
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(
+                v: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                v.as_str()?
+                    .parse()
+                    .map_err(|e: crate::Error| rusqlite::types::FromSqlError::Other(Box::new(e)))
+            }
+        }
+
         impl autosurgeon::Reconcile for $name {
             type Key<'a> = autosurgeon::reconcile::NoKey;
 

@@ -1,6 +1,11 @@
 //! The query index: rows derived from the documents, written in the same transaction as the
 //! change they come from, read by every list, filter, count and the scorecard. It is derived
 //! data: [`crate::Device::rebuild_index`] drops and rewrites it from the documents.
+//!
+//! Rows are typed as the documents are: vocabulary as core's enums (stored as their one
+//! spelling, serialised as the same string). A row holding a spelling this build does not know
+//! (written by a newer build) is left out of a list with a warning, never failing the list;
+//! only the export of every contact refuses it, since an export must be whole.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -9,7 +14,10 @@ use crate::error::Result;
 use crate::rules::RuleCode;
 use crate::schema::contacts::{Contact, ContactsDoc};
 use crate::schema::plan::Plan;
-use crate::schema::vocab::ContactResult;
+use crate::schema::vocab::{
+    ContactResult, ExistingPolicy, Interest, Level, MeetingKind, MeetingStatus, Office, Position,
+    Visibility,
+};
 
 /// A target as lists show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -25,11 +33,11 @@ pub struct TargetRow {
     /// Their jurisdiction.
     pub jurisdiction: Option<String>,
     /// Its level.
-    pub level: String,
+    pub level: Level,
     /// Its county's FIPS code, if it names one.
     pub county: Option<String>,
     /// Its office, if it names one.
-    pub office: Option<String>,
+    pub office: Option<Office>,
     /// Its city or precinct.
     pub place: Option<String>,
     /// The key of the same official in other groups ([`crate::schema::plan::official_key`]).
@@ -41,8 +49,8 @@ pub struct TargetRow {
 pub struct MeetingRow {
     /// Its id.
     pub meeting_id: String,
-    /// organizing | official.
-    pub kind: String,
+    /// Organizing or official.
+    pub kind: MeetingKind,
     /// Its title.
     pub title: String,
     /// The official met.
@@ -54,11 +62,11 @@ pub struct MeetingRow {
     /// Where.
     pub location: Option<String>,
     /// Its status.
-    pub status: String,
+    pub status: MeetingStatus,
     /// How many agenda items it has.
-    pub agenda_items: i64,
-    /// Who beyond the group sees it: private | shared | public.
-    pub visibility: String,
+    pub agenda_items: u32,
+    /// Who beyond the group sees it.
+    pub visibility: Visibility,
 }
 
 /// An action item as lists show it.
@@ -84,13 +92,13 @@ pub struct ScorecardRow {
     /// The target's name.
     pub target_name: String,
     /// The rule's code.
-    pub rule: String,
+    pub rule: RuleCode,
     /// The rule's title.
     pub rule_title: String,
     /// Whether it is already policy; `unknown` when nothing was recorded.
-    pub existing: String,
+    pub existing: ExistingPolicy,
     /// The official's position; `None` when nothing was recorded.
-    pub position: Option<String>,
+    pub position: Option<Position>,
     /// Conditions they named.
     pub conditions: Option<String>,
     /// The legal basis they cited.
@@ -110,12 +118,12 @@ pub struct ContactRow {
     pub canvasser: String,
     /// Turf or address.
     pub place: Option<String>,
-    /// The result code.
-    pub result: String,
+    /// What happened at the door.
+    pub result: ContactResult,
     /// Support, 1 to 5.
-    pub support: Option<i64>,
-    /// Interest codes.
-    pub interests: Vec<String>,
+    pub support: Option<u8>,
+    /// What the person would like to do next.
+    pub interests: Vec<Interest>,
     /// Whether to follow up.
     pub follow_up: bool,
     /// The canvasser's note.
@@ -379,7 +387,7 @@ pub fn targets(conn: &Connection, group_id: &str) -> Result<Vec<TargetRow>> {
             official_key: r.get(9)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    readable(rows, "target")
 }
 
 /// A group's meetings, soonest first (undated ones last, by creation).
@@ -418,7 +426,7 @@ pub fn meetings(conn: &Connection, group_id: &str) -> Result<Vec<MeetingRow>> {
             visibility: r.get(8)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    readable(rows, "meeting")
 }
 
 /// A group's action items: open ones first, by due date.
@@ -471,40 +479,36 @@ pub fn scorecard(
                 r.recorded_at
          FROM idx_responses r WHERE r.group_id = ?1 AND (?2 IS NULL OR r.target_id = ?2)",
     )?;
-    let mut recorded = std::collections::HashMap::new();
+    // An answer this build cannot read (a newer build's spelling) is left out: its cell reads
+    // as unanswered.
     let rows = stmt.query_map(params![group_id, target], |r| {
         Ok((
-            (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            (r.get::<_, String>(0)?, r.get::<_, RuleCode>(1)?),
             (
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+                r.get::<_, ExistingPolicy>(2)?,
+                r.get::<_, Position>(3)?,
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, i64>(6)?,
             ),
         ))
     })?;
-    for row in rows {
-        let (key, value) = row?;
-        recorded.insert(key, value);
-    }
+    let mut recorded: std::collections::HashMap<_, _> =
+        readable(rows, "rule response")?.into_iter().collect();
     let mut out = Vec::new();
     for t in targets(conn, group_id)? {
         if target.is_some_and(|want| want != t.target_id) {
             continue;
         }
-        for code in RuleCode::ALL {
-            let key = (t.target_id.clone(), code.as_str().to_owned());
-            let answer = recorded.remove(&key);
+        for &code in RuleCode::ALL {
+            let answer = recorded.remove(&(t.target_id.clone(), code));
             out.push(ScorecardRow {
                 target_id: t.target_id.clone(),
                 target_name: t.name.clone(),
-                rule: code.as_str().to_owned(),
+                rule: code,
                 rule_title: code.rule().title.to_owned(),
-                existing: answer
-                    .as_ref()
-                    .map_or_else(|| "unknown".to_owned(), |a| a.0.clone()),
-                position: answer.as_ref().map(|a| a.1.clone()),
+                existing: answer.as_ref().map_or(ExistingPolicy::Unknown, |a| a.0),
+                position: answer.as_ref().map(|a| a.1),
                 conditions: answer.as_ref().and_then(|a| a.2.clone()),
                 legal_basis: answer.as_ref().and_then(|a| a.3.clone()),
                 recorded_at: answer.as_ref().map(|a| a.4),
@@ -519,18 +523,25 @@ const CONTACT_COLUMNS: &str = "contact_id, at, canvasser, place, result, support
 
 fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
     let interests: String = r.get(6)?;
+    let interests = interests
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .collect::<Result<_>>()
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
+        })?;
     Ok(ContactRow {
         contact_id: r.get(0)?,
         at: r.get(1)?,
         canvasser: r.get(2)?,
         place: r.get(3)?,
         result: r.get(4)?,
-        support: r.get(5)?,
-        interests: interests
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        // Written from a `u8` (1 to 5); anything else reads as no answer.
+        support: r
+            .get::<_, Option<i64>>(5)?
+            .and_then(|s| u8::try_from(s).ok()),
+        interests,
         follow_up: r.get(7)?,
         note: r.get(8)?,
         name: r.get(9)?,
@@ -540,8 +551,20 @@ fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
 }
 
 /// One page of a group's contacts, newest first; keyset pagination, so a page costs the same
-/// at the start or the end of 100k contacts.
+/// at the start or the end of 100k contacts. A contact this build cannot read is left out (a
+/// page may then hold fewer than `limit`).
 pub fn contacts(conn: &Connection, group_id: &str, q: &ContactQuery) -> Result<Vec<ContactRow>> {
+    let rows = contact_rows(conn, group_id, q)?;
+    readable(rows.into_iter().map(|(_, row)| row), "contact")
+}
+
+/// The rows of [`contacts`], each with its id and whether it could be read, so that a page's
+/// cursor counts a row left out too.
+fn contact_rows(
+    conn: &Connection,
+    group_id: &str,
+    q: &ContactQuery,
+) -> Result<Vec<(String, rusqlite::Result<ContactRow>)>> {
     let limit = if q.limit == 0 { 50 } else { q.limit };
     let cursor: Option<(i64, String)> = match &q.after {
         Some(id) => conn
@@ -575,17 +598,16 @@ pub fn contacts(conn: &Connection, group_id: &str, q: &ContactQuery) -> Result<V
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
         params![group_id, q.result.map(|r| r.as_str()), at, id, limit],
-        contact_row,
+        |r| Ok((r.get::<_, String>(0)?, contact_row(r))),
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// How many contacts a group has.
 /// A page of contacts with its cursor: one row more than the page is read, so "is there a
 /// next page" is known without a second query.
 pub fn contact_page(conn: &Connection, group_id: &str, q: &ContactQuery) -> Result<ContactPage> {
     let limit = if q.limit == 0 { 50 } else { q.limit };
-    let mut items = contacts(
+    let mut rows = contact_rows(
         conn,
         group_id,
         &ContactQuery {
@@ -593,12 +615,11 @@ pub fn contact_page(conn: &Connection, group_id: &str, q: &ContactQuery) -> Resu
             ..q.clone()
         },
     )?;
-    let next = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|c| c.contact_id.clone())
-    } else {
-        None
-    };
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    // The cursor is the page's last row, read or left out.
+    let next = rows.last().filter(|_| more).map(|(id, _)| id.clone());
+    let items = readable(rows.into_iter().map(|(_, row)| row), "contact")?;
     let total = match q.result {
         None => contact_count(conn, group_id)?,
         Some(result) => conn
@@ -617,7 +638,8 @@ pub fn contact_count(conn: &Connection, group_id: &str) -> Result<i64> {
         .query_row([group_id], |r| r.get(0))?)
 }
 
-/// Every contact of a group, oldest first, for export.
+/// Every contact of a group, oldest first, for export: a contact this build cannot read fails
+/// it, since an export must be whole (retention erases what it exported).
 pub fn all_contacts(conn: &Connection, group_id: &str) -> Result<Vec<ContactRow>> {
     let sql = format!(
         "SELECT {CONTACT_COLUMNS} FROM idx_contacts WHERE group_id = ?1 ORDER BY at, contact_id"
@@ -625,6 +647,37 @@ pub fn all_contacts(conn: &Connection, group_id: &str) -> Result<Vec<ContactRow>
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map([group_id], contact_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Collects a list's rows, leaving out (with a warning) each one holding a vocabulary spelling
+/// this build does not know, written by a newer build; any other error fails the read.
+pub(crate) fn readable<T>(
+    rows: impl IntoIterator<Item = rusqlite::Result<T>>,
+    what: &'static str,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for row in rows {
+        match row {
+            Ok(row) => out.push(row),
+            Err(e) if unknown_spelling(&e) => {
+                tracing::warn!(what, error = %e, "index row left out: a value this build does not know");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a row failed on a vocabulary spelling this build does not know.
+fn unknown_spelling(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::FromSqlConversionFailure(_, _, inner)
+            if matches!(
+                inner.downcast_ref::<crate::Error>(),
+                Some(crate::Error::InvalidValue { .. })
+            )
+    )
 }
 
 /// Every index row, as text, in a stable order: what the rebuild test compares.
