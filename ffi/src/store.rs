@@ -15,9 +15,9 @@ use groundwork_core::schema::contacts::NewContact;
 use groundwork_core::schema::plan::{NewAction, NewMeeting, NewResponse, NewTarget};
 use groundwork_core::schema::vocab::{MeetingStatus, Visibility};
 use groundwork_core::store::StoreKey;
-use groundwork_core::store::index::ActionRow;
+use groundwork_core::store::index::{ActionRow, ContactRow, MeetingRow, ScorecardRow, TargetRow};
 use groundwork_core::sync::connection::ConnectionState;
-use groundwork_core::{Device, DeviceInfo};
+use groundwork_core::{Device, DeviceInfo, GroupSummary};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -25,9 +25,8 @@ use crate::error::{GroundworkError, Result};
 use crate::observe::{ChangeObserver, Subscription, Subscriptions, SyncStatusObserver};
 use crate::runtime;
 use crate::types::{
-    Board, ChangeEvent, ChangeOrigin, Contact, ContactFilter, DocumentKind, DocumentSync, Group,
-    InviteCode, Joined, Meeting, MeetingSummary, Member, ScorecardEntry, StoreStatus, SyncReport,
-    SyncStatus, Target,
+    Board, ChangeEvent, ChangeOrigin, ContactFilter, DocumentKind, DocumentSync, InviteCode,
+    Joined, Meeting, Member, StoreStatus, SyncReport, SyncStatus,
 };
 
 /// How long a relay request (join, remove, sign up) may take.
@@ -135,9 +134,8 @@ impl GroundworkStore {
     }
 
     /// The groups this device is in.
-    pub async fn groups(&self) -> Result<Vec<Group>> {
-        let groups = self.read(|d| Ok(d.groups()?)).await?;
-        groups.into_iter().map(Group::try_from).collect()
+    pub async fn groups(&self) -> Result<Vec<GroupSummary>> {
+        self.read(|d| Ok(d.groups()?)).await
     }
 
     /// The group's members, as the relay's roster says (synced like any document).
@@ -166,9 +164,8 @@ impl GroundworkStore {
     }
 
     /// The group's targets.
-    pub async fn targets(&self, group_id: String) -> Result<Vec<Target>> {
-        let rows = self.read(move |d| Ok(d.targets(&group_id)?)).await?;
-        rows.into_iter().map(Target::try_from).collect()
+    pub async fn targets(&self, group_id: String) -> Result<Vec<TargetRow>> {
+        self.read(move |d| Ok(d.targets(&group_id)?)).await
     }
 
     /// Plans a meeting; returns its id.
@@ -180,9 +177,8 @@ impl GroundworkStore {
     }
 
     /// The group's meetings.
-    pub async fn meetings(&self, group_id: String) -> Result<Vec<MeetingSummary>> {
-        let rows = self.read(move |d| Ok(d.meetings(&group_id)?)).await?;
-        rows.into_iter().map(MeetingSummary::try_from).collect()
+    pub async fn meetings(&self, group_id: String) -> Result<Vec<MeetingRow>> {
+        self.read(move |d| Ok(d.meetings(&group_id)?)).await
     }
 
     /// A meeting in full: agenda, roles, notes.
@@ -317,11 +313,9 @@ impl GroundworkStore {
         &self,
         group_id: String,
         target_id: Option<String>,
-    ) -> Result<Vec<ScorecardEntry>> {
-        let rows = self
-            .read(move |d| Ok(d.scorecard(&group_id, target_id.as_deref())?))
-            .await?;
-        rows.into_iter().map(ScorecardEntry::try_from).collect()
+    ) -> Result<Vec<ScorecardRow>> {
+        self.read(move |d| Ok(d.scorecard(&group_id, target_id.as_deref())?))
+            .await
     }
 
     /// The boards on this device (counties where one of its groups shares an official, and
@@ -365,11 +359,13 @@ impl GroundworkStore {
     }
 
     /// The group's contacts this device may read, newest first, a page at a time.
-    pub async fn contacts(&self, group_id: String, filter: ContactFilter) -> Result<Vec<Contact>> {
-        let rows = self
-            .read(move |d| Ok(d.contacts(&group_id, &filter.into())?))
-            .await?;
-        rows.into_iter().map(Contact::try_from).collect()
+    pub async fn contacts(
+        &self,
+        group_id: String,
+        filter: ContactFilter,
+    ) -> Result<Vec<ContactRow>> {
+        self.read(move |d| Ok(d.contacts(&group_id, &filter.into())?))
+            .await
     }
 
     /// How many contacts of the group this device holds.

@@ -1,12 +1,12 @@
 //! The records and enums the SDK passes across the FFI: core's own types where they cross as
 //! they are (declared here as uniffi "remote" types, mirroring core's definitions field for
-//! field, so the compiler checks they agree), and SDK records where a core type cannot cross
-//! as it is (maps keyed by id, static strings) or, for now, where `store.rs` still converts.
-//! Core's rows carry vocabulary typed: nothing here parses a stored spelling.
+//! field, so the compiler checks they agree; core's read rows keep the names the SDK gave
+//! them), and SDK records where a core type cannot cross as it is (maps keyed by id, static
+//! strings), each with its one `From`. Core's rows carry vocabulary typed: nothing here parses
+//! a stored spelling.
 
 use std::collections::HashMap;
 
-use groundwork_core::DeviceInfo;
 use groundwork_core::identity::Role;
 use groundwork_core::rules::RuleCode;
 use groundwork_core::schema::contacts::NewContact;
@@ -17,8 +17,7 @@ use groundwork_core::schema::vocab::{
 };
 use groundwork_core::store::index::{ActionRow, ContactRow, MeetingRow, ScorecardRow, TargetRow};
 use groundwork_core::sync::connection::ConnectionState;
-
-use crate::error::{GroundworkError, Result};
+use groundwork_core::{DeviceInfo, GroupSummary};
 
 // --- core's vocabularies, as native enums ---
 
@@ -257,18 +256,13 @@ pub struct ActionRow {
     pub done: bool,
 }
 
-/// One item of a meeting's agenda.
-#[uniffi::remote(Record)]
-pub struct AgendaItem {
-    pub id: String,
-    pub text: String,
-}
-
-// --- the SDK's records ---
+// --- core's read rows, under the names the SDK has always given them (fields in the SDK's
+// order, new ones last: uniffi matches them by name) ---
 
 /// A group as this device knows it.
-#[derive(Clone, Debug, uniffi::Record)]
-pub struct Group {
+#[uniffi::remote(Record)]
+#[uniffi(name = "Group")]
+pub struct GroupSummary {
     /// Its id.
     pub group_id: String,
     /// Its name.
@@ -279,11 +273,14 @@ pub struct Group {
     pub role: Role,
     /// Whether it shares with the campaign.
     pub shares: bool,
+    /// The id of its plan document (a [`DocumentSync`]'s `document_id`).
+    pub plan_doc: String,
 }
 
 /// An official the group asks.
-#[derive(Clone, Debug, uniffi::Record)]
-pub struct Target {
+#[uniffi::remote(Record)]
+#[uniffi(name = "Target")]
+pub struct TargetRow {
     /// Its id.
     pub target_id: String,
     /// The official's name.
@@ -305,6 +302,95 @@ pub struct Target {
     /// The key it shares with the same official in other groups (`FIPS/office[/place]`).
     pub official_key: Option<String>,
 }
+
+/// A meeting as lists show it.
+#[uniffi::remote(Record)]
+#[uniffi(name = "MeetingSummary")]
+pub struct MeetingRow {
+    /// Its id.
+    pub meeting_id: String,
+    /// Organizing or official.
+    pub kind: MeetingKind,
+    /// Its title.
+    pub title: String,
+    /// The official met, for official meetings.
+    pub target_id: Option<String>,
+    /// When (Unix milliseconds).
+    pub at: Option<i64>,
+    /// Where.
+    pub location: Option<String>,
+    /// Where it stands.
+    pub status: MeetingStatus,
+    /// Who beyond the group sees it.
+    pub visibility: Visibility,
+    /// How many agenda items it has.
+    pub agenda_items: u32,
+    /// Its IANA time zone, the one `at` is shown in (`None`: UTC).
+    pub zone: Option<String>,
+}
+
+/// One cell of the scorecard: a target and a rule, with the answer if one was recorded.
+#[uniffi::remote(Record)]
+#[uniffi(name = "ScorecardEntry")]
+pub struct ScorecardRow {
+    /// The target.
+    pub target_id: String,
+    /// The target's name.
+    pub target_name: String,
+    /// The rule.
+    pub rule: RuleCode,
+    /// The rule's title.
+    pub rule_title: String,
+    /// Whether it is already policy (`Unknown` when nothing was recorded).
+    pub existing: ExistingPolicy,
+    /// The official's position; none when nothing was recorded.
+    pub position: Option<Position>,
+    /// Conditions they named.
+    pub conditions: Option<String>,
+    /// The legal basis they cited.
+    pub legal_basis: Option<String>,
+    /// When the answer was recorded (Unix milliseconds).
+    pub recorded_at: Option<i64>,
+}
+
+/// A logged contact.
+#[uniffi::remote(Record)]
+#[uniffi(name = "Contact")]
+pub struct ContactRow {
+    /// Its id.
+    pub contact_id: String,
+    /// When it was logged (Unix milliseconds).
+    pub at: i64,
+    /// The canvasser's device.
+    pub canvasser: String,
+    /// A turf name or address.
+    pub place: Option<String>,
+    /// What happened at the door.
+    pub result: ContactResult,
+    /// Support, 1 to 5.
+    pub support: Option<u8>,
+    /// What the person would like to do next.
+    pub interests: Vec<Interest>,
+    /// Whether someone should follow up.
+    pub follow_up: bool,
+    /// The canvasser's note.
+    pub note: Option<String>,
+    /// Name (only recorded with consent).
+    pub name: Option<String>,
+    /// Phone (only recorded with consent).
+    pub phone: Option<String>,
+    /// Email (only recorded with consent).
+    pub email: Option<String>,
+}
+
+/// One item of a meeting's agenda.
+#[uniffi::remote(Record)]
+pub struct AgendaItem {
+    pub id: String,
+    pub text: String,
+}
+
+// --- the SDK's records ---
 
 /// A county of the directory that ships with the SDK.
 #[derive(Clone, Debug, uniffi::Record)]
@@ -328,29 +414,6 @@ impl From<&groundwork_core::places::County> for County {
             state_name: c.state_name.into(),
         }
     }
-}
-
-/// A meeting as lists show it.
-#[derive(Clone, Debug, uniffi::Record)]
-pub struct MeetingSummary {
-    /// Its id.
-    pub meeting_id: String,
-    /// Organizing or official.
-    pub kind: MeetingKind,
-    /// Its title.
-    pub title: String,
-    /// The official met, for official meetings.
-    pub target_id: Option<String>,
-    /// When (Unix milliseconds).
-    pub at: Option<i64>,
-    /// Where.
-    pub location: Option<String>,
-    /// Where it stands.
-    pub status: MeetingStatus,
-    /// Who beyond the group sees it.
-    pub visibility: Visibility,
-    /// How many agenda items it has.
-    pub agenda_items: u32,
 }
 
 /// A whole meeting: its agenda, roles and notes.
@@ -384,58 +447,6 @@ pub struct Meeting {
     pub notes: String,
     /// When it was created (Unix milliseconds).
     pub created_at: i64,
-}
-
-/// One cell of the scorecard: a target and a rule, with the answer if one was recorded.
-#[derive(Clone, Debug, uniffi::Record)]
-pub struct ScorecardEntry {
-    /// The target.
-    pub target_id: String,
-    /// The target's name.
-    pub target_name: String,
-    /// The rule.
-    pub rule: RuleCode,
-    /// The rule's title.
-    pub rule_title: String,
-    /// Whether it is already policy (`Unknown` when nothing was recorded).
-    pub existing: ExistingPolicy,
-    /// The official's position; none when nothing was recorded.
-    pub position: Option<Position>,
-    /// Conditions they named.
-    pub conditions: Option<String>,
-    /// The legal basis they cited.
-    pub legal_basis: Option<String>,
-    /// When the answer was recorded (Unix milliseconds).
-    pub recorded_at: Option<i64>,
-}
-
-/// A logged contact.
-#[derive(Clone, Debug, uniffi::Record)]
-pub struct Contact {
-    /// Its id.
-    pub contact_id: String,
-    /// When it was logged (Unix milliseconds).
-    pub at: i64,
-    /// The canvasser's device.
-    pub canvasser: String,
-    /// A turf name or address.
-    pub place: Option<String>,
-    /// What happened at the door.
-    pub result: ContactResult,
-    /// Support, 1 to 5.
-    pub support: Option<u8>,
-    /// What the person would like to do next.
-    pub interests: Vec<Interest>,
-    /// Whether someone should follow up.
-    pub follow_up: bool,
-    /// The canvasser's note.
-    pub note: Option<String>,
-    /// Name (only recorded with consent).
-    pub name: Option<String>,
-    /// Phone (only recorded with consent).
-    pub phone: Option<String>,
-    /// Email (only recorded with consent).
-    pub email: Option<String>,
 }
 
 /// Which contacts to list, newest first, a page at a time.
@@ -652,60 +663,6 @@ fn count(n: impl TryInto<u32>) -> u32 {
     n.try_into().unwrap_or(u32::MAX)
 }
 
-// Core's rows arrive typed (a row this build cannot read is left out by core, never failing a
-// list), so these conversions only move fields. They are `TryFrom` while `store.rs` converts
-// with `try_from`.
-// FIXME(issue 27): declare core's rows as uniffi remote records (`TargetRow` as "Target"...)
-// and drop these mirrors once `store.rs` returns core's rows as `actions` does.
-
-impl TryFrom<groundwork_core::GroupSummary> for Group {
-    type Error = GroundworkError;
-    fn try_from(g: groundwork_core::GroupSummary) -> Result<Self> {
-        Ok(Group {
-            group_id: g.group_id,
-            name: g.name,
-            jurisdiction: g.jurisdiction,
-            role: g.role,
-            shares: g.shares,
-        })
-    }
-}
-
-impl TryFrom<TargetRow> for Target {
-    type Error = GroundworkError;
-    fn try_from(t: TargetRow) -> Result<Self> {
-        Ok(Target {
-            target_id: t.target_id,
-            name: t.name,
-            title: t.title,
-            agency: t.agency,
-            jurisdiction: t.jurisdiction,
-            level: t.level,
-            county: t.county,
-            office: t.office,
-            place: t.place,
-            official_key: t.official_key,
-        })
-    }
-}
-
-impl TryFrom<MeetingRow> for MeetingSummary {
-    type Error = GroundworkError;
-    fn try_from(m: MeetingRow) -> Result<Self> {
-        Ok(MeetingSummary {
-            meeting_id: m.meeting_id,
-            kind: m.kind,
-            title: m.title,
-            target_id: m.target_id,
-            at: m.at,
-            location: m.location,
-            status: m.status,
-            visibility: m.visibility,
-            agenda_items: m.agenda_items,
-        })
-    }
-}
-
 impl From<groundwork_core::schema::plan::Meeting> for Meeting {
     fn from(m: groundwork_core::schema::plan::Meeting) -> Self {
         Meeting {
@@ -724,43 +681,6 @@ impl From<groundwork_core::schema::plan::Meeting> for Meeting {
             notes: m.notes.as_str().to_owned(),
             created_at: m.created_at,
         }
-    }
-}
-
-impl TryFrom<ScorecardRow> for ScorecardEntry {
-    type Error = GroundworkError;
-    fn try_from(s: ScorecardRow) -> Result<Self> {
-        Ok(ScorecardEntry {
-            target_id: s.target_id,
-            target_name: s.target_name,
-            rule: s.rule,
-            rule_title: s.rule_title,
-            existing: s.existing,
-            position: s.position,
-            conditions: s.conditions,
-            legal_basis: s.legal_basis,
-            recorded_at: s.recorded_at,
-        })
-    }
-}
-
-impl TryFrom<ContactRow> for Contact {
-    type Error = GroundworkError;
-    fn try_from(c: ContactRow) -> Result<Self> {
-        Ok(Contact {
-            contact_id: c.contact_id,
-            at: c.at,
-            canvasser: c.canvasser,
-            place: c.place,
-            result: c.result,
-            support: c.support,
-            interests: c.interests,
-            follow_up: c.follow_up,
-            note: c.note,
-            name: c.name,
-            phone: c.phone,
-            email: c.email,
-        })
     }
 }
 

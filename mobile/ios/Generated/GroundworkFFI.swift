@@ -3480,6 +3480,10 @@ public struct Group: Equatable, Hashable {
      * Whether it shares with the campaign.
      */
     public var shares: Bool
+    /**
+     * The id of its plan document (a [`DocumentSync`]'s `document_id`).
+     */
+    public var planDoc: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3498,12 +3502,16 @@ public struct Group: Equatable, Hashable {
          */role: Role, 
         /**
          * Whether it shares with the campaign.
-         */shares: Bool) {
+         */shares: Bool, 
+        /**
+         * The id of its plan document (a [`DocumentSync`]'s `document_id`).
+         */planDoc: String) {
         self.groupId = groupId
         self.name = name
         self.jurisdiction = jurisdiction
         self.role = role
         self.shares = shares
+        self.planDoc = planDoc
     }
 
     
@@ -3526,7 +3534,8 @@ public struct FfiConverterTypeGroup: FfiConverterRustBuffer {
                 name: FfiConverterString.read(from: &buf), 
                 jurisdiction: FfiConverterOptionString.read(from: &buf), 
                 role: FfiConverterTypeRole.read(from: &buf), 
-                shares: FfiConverterBool.read(from: &buf)
+                shares: FfiConverterBool.read(from: &buf), 
+                planDoc: FfiConverterString.read(from: &buf)
         )
     }
 
@@ -3536,6 +3545,7 @@ public struct FfiConverterTypeGroup: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.jurisdiction, into: &buf)
         FfiConverterTypeRole.write(value.role, into: &buf)
         FfiConverterBool.write(value.shares, into: &buf)
+        FfiConverterString.write(value.planDoc, into: &buf)
     }
 }
 
@@ -3990,6 +4000,10 @@ public struct MeetingSummary: Equatable, Hashable {
      * How many agenda items it has.
      */
     public var agendaItems: UInt32
+    /**
+     * Its IANA time zone, the one `at` is shown in (`None`: UTC).
+     */
+    public var zone: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4020,7 +4034,10 @@ public struct MeetingSummary: Equatable, Hashable {
          */visibility: Visibility, 
         /**
          * How many agenda items it has.
-         */agendaItems: UInt32) {
+         */agendaItems: UInt32, 
+        /**
+         * Its IANA time zone, the one `at` is shown in (`None`: UTC).
+         */zone: String?) {
         self.meetingId = meetingId
         self.kind = kind
         self.title = title
@@ -4030,6 +4047,7 @@ public struct MeetingSummary: Equatable, Hashable {
         self.status = status
         self.visibility = visibility
         self.agendaItems = agendaItems
+        self.zone = zone
     }
 
     
@@ -4056,7 +4074,8 @@ public struct FfiConverterTypeMeetingSummary: FfiConverterRustBuffer {
                 location: FfiConverterOptionString.read(from: &buf), 
                 status: FfiConverterTypeMeetingStatus.read(from: &buf), 
                 visibility: FfiConverterTypeVisibility.read(from: &buf), 
-                agendaItems: FfiConverterUInt32.read(from: &buf)
+                agendaItems: FfiConverterUInt32.read(from: &buf), 
+                zone: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -4070,6 +4089,7 @@ public struct FfiConverterTypeMeetingSummary: FfiConverterRustBuffer {
         FfiConverterTypeMeetingStatus.write(value.status, into: &buf)
         FfiConverterTypeVisibility.write(value.visibility, into: &buf)
         FfiConverterUInt32.write(value.agendaItems, into: &buf)
+        FfiConverterOptionString.write(value.zone, into: &buf)
     }
 }
 
