@@ -31,7 +31,6 @@ use groundwork_core::schema::plan::Plan;
 use groundwork_core::schema::roster::{Roster, RosterMember};
 use groundwork_core::schema::{self, DocKind};
 use groundwork_core::sync::hub::{Access, ConnId, Policy, Refused};
-use groundwork_core::time::now_ms;
 
 pub mod change;
 
@@ -194,6 +193,9 @@ pub struct RelayAccess {
     retention: HashMap<String, u64>,
     /// Stored rows that did not read as access changes since the host last asked.
     unreadable: u64,
+    /// The wall clock (Unix ms) as the host last set it ([`RelayAccess::set_time`]): the
+    /// policy reads no clock of its own, so a test or the simulator sets time as it likes.
+    now: i64,
 }
 
 impl RelayAccess {
@@ -249,6 +251,12 @@ impl RelayAccess {
                 _ => self.apply(&change),
             }
         }
+    }
+
+    /// The wall clock is now `now` (Unix ms): the time changes are stamped with, and retention
+    /// counts from. The host sets it before each batch.
+    pub fn set_time(&mut self, now: i64) {
+        self.now = now;
     }
 
     /// How many stored rows did not read as access changes since the last call (each was
@@ -380,7 +388,7 @@ impl RelayAccess {
     /// The oldest period `group` keeps now, if it set a retention.
     fn oldest_kept(&self, group: &str) -> Option<String> {
         let months = *self.retention.get(group)?;
-        Some(groundwork_core::time::oldest_kept_period(now_ms(), months))
+        Some(groundwork_core::time::oldest_kept_period(self.now, months))
     }
 
     /// Contacts documents past their group's retention, to erase.
@@ -483,7 +491,7 @@ impl RelayAccess {
             device: device.to_owned(),
             county: county.to_owned(),
             follow,
-            at: now_ms(),
+            at: self.now,
         }
     }
 
@@ -744,7 +752,7 @@ impl RelayAccess {
         name: &str,
         person: &str,
     ) -> AccessChange {
-        let at = now_ms();
+        let at = self.now;
         self.insert_member(group, device, role, name, person, at);
         AccessChange::Member {
             group: group.to_owned(),
@@ -849,7 +857,7 @@ impl RelayAccess {
 
     /// Removes a device from a group; it keeps its row until it confirms its wipe.
     pub fn remove_member(&mut self, group: &str, device: &str) -> AccessChange {
-        let at = now_ms();
+        let at = self.now;
         if let Some(m) = self
             .groups
             .get_mut(group)
@@ -870,7 +878,7 @@ impl RelayAccess {
         if m.removed_at.is_none() || m.wiped_at.is_some() {
             return None;
         }
-        let at = now_ms();
+        let at = self.now;
         m.wiped_at = Some(at);
         Some(AccessChange::Wiped {
             group: group.to_owned(),
@@ -946,7 +954,7 @@ impl RelayAccess {
             group: group.to_owned(),
             roster,
             created_by: lead.to_owned(),
-            at: now_ms(),
+            at: self.now,
         });
         let member = self.add_member(group, lead, Role::Lead, name.trim(), lead);
         self.pending.push(member);
@@ -957,61 +965,174 @@ impl RelayAccess {
     }
 }
 
+/// The rule that decided what a connection may do with a document: [`RelayAccess::decide`]
+/// returns it beside the access, and [`Rule::refused`] says it for the log. One decision, so
+/// what is allowed and what the log says about a refusal cannot disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rule {
+    /// No principal on the connection, or one that is no device.
+    Unauthenticated,
+    /// A board or brief replaced by a fresh one: no one's to read again.
+    Retired,
+    /// A county's board; `reads`: the principal is one of its readers.
+    Board { reads: bool },
+    /// A document the store records, in a group not held (so of no connected device's).
+    NotHeld,
+    /// A document the relay does not know; `device`: a device asks (which may create it).
+    New { device: bool },
+    /// A token acting in another group.
+    TokenOtherGroup,
+    /// A device removed from the document's group.
+    Removed,
+    /// A device that is not in the document's group.
+    NotMember,
+    /// A member of the group: its role, the document's kind, and whether it owns the document
+    /// (a canvasser's own contacts).
+    Role {
+        role: Role,
+        kind: Option<DocKind>,
+        owner: bool,
+    },
+}
+
+/// What a member of a group may do with one of the group's documents, by role and kind (and,
+/// for contacts, whether it is the member's own): the rule matrix, in one place.
+fn role_access(role: Role, kind: Option<DocKind>, owner: bool) -> Access {
+    match kind {
+        // Least privilege on a canvasser's phone: its brief, never the plan or the roster.
+        Some(DocKind::Brief) if role == Role::Canvasser => Access::Read,
+        Some(DocKind::Plan | DocKind::Roster) if role == Role::Canvasser => Access::Hidden,
+        Some(DocKind::Plan) if role.edits_plan() => Access::Write,
+        Some(DocKind::Plan) => Access::Read,
+        Some(DocKind::Contacts) if owner => Access::Write,
+        Some(DocKind::Contacts) if role == Role::Lead => Access::Read,
+        Some(DocKind::Roster) => Access::Read,
+        _ => Access::Hidden,
+    }
+}
+
+impl Rule {
+    /// What the rule says of a refused change (`access`: what the hub was told the connection
+    /// may do), for the relay's log: the rule, never the content.
+    fn refused(self, access: Access) -> Refused {
+        let why = |s: &str| Refused(s.to_owned());
+        match self {
+            Rule::Unauthenticated => why("an unauthenticated connection"),
+            Rule::Retired => why("a board or brief the relay has replaced with a fresh one"),
+            Rule::Board { .. } if access == Access::Read => {
+                why("a change to a board, which only the relay writes")
+            }
+            Rule::Board { .. } => why(
+                "a board of a county the device's groups share nothing in, which it does not \
+                 follow (or follows while a lead or member of no group)",
+            ),
+            Rule::NotHeld | Rule::NotMember => why("not a member of the group"),
+            Rule::New { .. } => why("a document the relay does not know"),
+            Rule::TokenOtherGroup => why("a token for another group"),
+            Rule::Removed => why("a device removed from the group"),
+            Rule::Role { role, kind, .. } => {
+                let name = kind.map_or("unknown", DocKind::as_str);
+                Refused(match (access, kind) {
+                    (_, Some(DocKind::Roster)) if role == Role::Canvasser => {
+                        "a canvasser may not see the roster (it reads the group's brief)".into()
+                    }
+                    (_, Some(DocKind::Roster)) => {
+                        "a change to the roster, which only the relay writes".into()
+                    }
+                    (_, Some(DocKind::Brief)) if role == Role::Canvasser => {
+                        "a change to the brief, which only the relay writes".into()
+                    }
+                    (_, Some(DocKind::Brief)) => {
+                        format!("a {role} does not read the canvassers' brief")
+                    }
+                    (_, Some(DocKind::Plan)) if role == Role::Canvasser => {
+                        "a canvasser may not see the plan (it reads the group's brief)".into()
+                    }
+                    (_, Some(DocKind::Contacts)) if role == Role::Lead => {
+                        "a lead's change to a canvasser's contacts (leads read them)".into()
+                    }
+                    (_, Some(DocKind::Contacts)) => {
+                        format!("a {role}'s change to another canvasser's contacts")
+                    }
+                    (Access::Read, _) => {
+                        format!("a {role}'s change to the {name} (read only for a {role})")
+                    }
+                    _ => format!("a {role} may not see this {name} document"),
+                })
+            }
+        }
+    }
+}
+
+impl RelayAccess {
+    /// What the peer on `conn` may do with `doc`, and the rule that says so: behind both
+    /// [`Policy::access`] and [`Policy::why_not`].
+    fn decide(&self, conn: ConnId, doc: &DocumentId) -> (Access, Rule) {
+        let Some(principal) = self.conns.get(&conn) else {
+            return (Access::Hidden, Rule::Unauthenticated);
+        };
+        if self.retired_boards.contains(doc) {
+            return (Access::Hidden, Rule::Retired);
+        }
+        if let Some(county) = self.board_of.get(doc) {
+            // Boards are the relay's to write; readers are the groups sharing there.
+            let reads = self.reads_board(principal, county);
+            let access = if reads { Access::Read } else { Access::Hidden };
+            return (access, Rule::Board { reads });
+        }
+        let Some(entry) = self.docs.get(doc) else {
+            // Known but not held: in a group of no connected device, so not the asker's.
+            if self.known.contains(doc) {
+                return (Access::Hidden, Rule::NotHeld);
+            }
+            // Only a device (or a token) may bring a new document; an anonymous peer's changes
+            // are refused unread.
+            let device = principal.device().is_some();
+            let access = if device {
+                Access::Unknown
+            } else {
+                Access::Hidden
+            };
+            return (access, Rule::New { device });
+        };
+        let Some(device) = principal.device() else {
+            return (Access::Hidden, Rule::Unauthenticated);
+        };
+        if let Principal::Token { group, .. } = principal
+            && *group != entry.group
+        {
+            return (Access::Hidden, Rule::TokenOtherGroup);
+        }
+        let Some(role) = self.role(&entry.group, device) else {
+            let removed = self
+                .groups
+                .get(&entry.group)
+                .and_then(|g| g.members.get(device))
+                .is_some();
+            let rule = if removed {
+                Rule::Removed
+            } else {
+                Rule::NotMember
+            };
+            return (Access::Hidden, rule);
+        };
+        let owner = entry.owner.as_deref() == Some(device);
+        let rule = Rule::Role {
+            role,
+            kind: entry.kind,
+            owner,
+        };
+        (role_access(role, entry.kind, owner), rule)
+    }
+}
+
 impl Policy for RelayAccess {
     fn refuses_changes(&self) -> Option<String> {
         self.read_only.clone()
     }
 
     fn access(&self, conn: ConnId, doc: &DocumentId) -> Access {
-        let Some(principal) = self.conns.get(&conn) else {
-            return Access::Hidden;
-        };
-        if self.retired_boards.contains(doc) {
-            return Access::Hidden;
-        }
-        if let Some(county) = self.board_of.get(doc) {
-            // Boards are the relay's to write; readers are the groups sharing there.
-            return if self.reads_board(principal, county) {
-                Access::Read
-            } else {
-                Access::Hidden
-            };
-        }
-        let Some(entry) = self.docs.get(doc) else {
-            // Known but not held: in a group of no connected device, so not the asker's.
-            if self.known.contains(doc) {
-                return Access::Hidden;
-            }
-            // Only a device (or a token) may bring a new document; an anonymous peer's changes
-            // are refused unread.
-            return if principal.device().is_some() {
-                Access::Unknown
-            } else {
-                Access::Hidden
-            };
-        };
-        let Some(device) = principal.device() else {
-            return Access::Hidden;
-        };
-        if let Principal::Token { group, .. } = principal
-            && *group != entry.group
-        {
-            return Access::Hidden;
-        }
-        let Some(role) = self.role(&entry.group, device) else {
-            return Access::Hidden;
-        };
-        match entry.kind {
-            // Least privilege on a canvasser's phone: its brief, never the plan or the roster.
-            Some(DocKind::Brief) if role == Role::Canvasser => Access::Read,
-            Some(DocKind::Plan | DocKind::Roster) if role == Role::Canvasser => Access::Hidden,
-            Some(DocKind::Plan) if role.edits_plan() => Access::Write,
-            Some(DocKind::Plan) => Access::Read,
-            Some(DocKind::Contacts) if entry.owner.as_deref() == Some(device) => Access::Write,
-            Some(DocKind::Contacts) if role == Role::Lead => Access::Read,
-            Some(DocKind::Roster) => Access::Read,
-            _ => Access::Hidden,
-        }
+        self.decide(conn, doc).0
     }
 
     fn may_create(
@@ -1131,107 +1252,9 @@ impl Policy for RelayAccess {
     }
 
     fn why_not(&self, conn: ConnId, doc: &DocumentId, access: Access) -> Refused {
-        let why = |s: &str| Refused(s.to_owned());
-        let Some(principal) = self.conns.get(&conn) else {
-            return why("an unauthenticated connection");
-        };
-        if self.retired_boards.contains(doc) {
-            return why("a board or brief the relay has replaced with a fresh one");
-        }
-        if self.board_of.contains_key(doc) {
-            return why(if access == Access::Read {
-                "a change to a board, which only the relay writes"
-            } else {
-                "a board of a county the device's groups share nothing in, which it does not \
-                 follow (or follows while a lead or member of no group)"
-            });
-        }
-        let Some(entry) = self.docs.get(doc) else {
-            return why(if self.known.contains(doc) {
-                "not a member of the group"
-            } else {
-                "a document the relay does not know"
-            });
-        };
-        let Some(device) = principal.device() else {
-            return why("an unauthenticated connection");
-        };
-        if let Principal::Token { group, .. } = principal
-            && *group != entry.group
-        {
-            return why("a token for another group");
-        }
-        let Some(role) = self.role(&entry.group, device) else {
-            let removed = self
-                .groups
-                .get(&entry.group)
-                .and_then(|g| g.members.get(device))
-                .is_some();
-            return why(if removed {
-                "a device removed from the group"
-            } else {
-                "not a member of the group"
-            });
-        };
-        let kind = entry.kind.map_or("unknown", DocKind::as_str);
-        Refused(match (access, entry.kind) {
-            (_, Some(DocKind::Roster)) if role == Role::Canvasser => {
-                "a canvasser may not see the roster (it reads the group's brief)".into()
-            }
-            (_, Some(DocKind::Roster)) => {
-                "a change to the roster, which only the relay writes".into()
-            }
-            (_, Some(DocKind::Brief)) if role == Role::Canvasser => {
-                "a change to the brief, which only the relay writes".into()
-            }
-            (_, Some(DocKind::Brief)) => format!("a {role} does not read the canvassers' brief"),
-            (_, Some(DocKind::Plan)) if role == Role::Canvasser => {
-                "a canvasser may not see the plan (it reads the group's brief)".into()
-            }
-            (_, Some(DocKind::Contacts)) if role == Role::Lead => {
-                "a lead's change to a canvasser's contacts (leads read them)".into()
-            }
-            (_, Some(DocKind::Contacts)) => {
-                format!("a {role}'s change to another canvasser's contacts")
-            }
-            (Access::Read, _) => {
-                format!("a {role}'s change to the {kind} (read only for a {role})")
-            }
-            _ => format!("a {role} may not see this {kind} document"),
-        })
+        self.decide(conn, doc).1.refused(access)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_documents_are_found_across_rebuilds_and_after_removal() {
-        let mut known = KnownDocs::default();
-        let first: Vec<DocumentId> = (0..1000)
-            .filter_map(|_| DocumentId::random().ok())
-            .collect();
-        known.extend(first.clone());
-        let later: Vec<DocumentId> = (0..2 * KNOWN_REBUILD_AT + 7)
-            .filter_map(|_| DocumentId::random().ok())
-            .collect();
-        for doc in &later {
-            known.insert(*doc);
-            known.insert(*doc);
-        }
-        assert!(first.iter().chain(&later).all(|d| known.contains(d)));
-        assert_eq!(
-            known.sorted.len() + known.recent.len(),
-            first.len() + later.len()
-        );
-        assert!(known.recent.len() < KNOWN_REBUILD_AT, "rebuilt as it grew");
-        let (gone, recent_gone) = (first[500], later[later.len() - 1]);
-        known.remove(&gone);
-        known.remove(&recent_gone);
-        assert!(!known.contains(&gone) && !known.contains(&recent_gone));
-        assert!(known.contains(&first[499]) && known.contains(&later[0]));
-        let stranger = DocumentId::random().map_err(|e| e.to_string());
-        assert!(stranger.is_ok_and(|d| !known.contains(&d)));
-    }
-}
+mod tests;

@@ -45,6 +45,7 @@ use groundwork_core::schema::DocKind;
 use groundwork_core::sync::control::Control;
 use groundwork_core::sync::hub::{ConnId, Effect, Hub};
 use groundwork_core::sync::wire::PeerMetadata;
+use groundwork_core::time::now_ms;
 
 use crate::access::{Principal, RelayAccess};
 use crate::channel::Inbound;
@@ -202,6 +203,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        t.hub.policy_mut().set_time(now_ms());
         let due = t.timers.expired(Instant::now(), tick);
         // Other nodes' changes first, then the tick's work, then the batch.
         if due.contains(&Timer::ReadLog) {
@@ -263,6 +265,7 @@ fn fresh_hub(
         },
         RelayAccess::from_rows(rows, signup_code),
     );
+    hub.policy_mut().set_time(now_ms());
     match store.campaign(|c| {
         Ok((
             crate::campaign::board_docs(c)?,
@@ -290,6 +293,7 @@ impl HubThread {
     /// One event from a WebSocket task.
     fn input(&mut self, event: Inbound) {
         let now = self.now();
+        self.hub.policy_mut().set_time(now_ms());
         match event {
             Inbound::Authenticate {
                 proof,
