@@ -21,7 +21,7 @@
 //! there is one, was presented). A new contacts document is accepted from a member who names
 //! itself as its canvasser.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use automerge::AutoCommit;
 use groundwork_core::identity::Role;
@@ -32,165 +32,33 @@ use groundwork_core::schema::roster::{Roster, RosterMember};
 use groundwork_core::schema::{self, DocKind};
 use groundwork_core::sync::hub::{Access, ConnId, Policy, Refused};
 
+mod boards;
 pub mod change;
+mod principals;
+mod retention;
+mod tables;
 
+use boards::Boards;
 pub use change::{AccessChange, AccessRows};
+pub use principals::Principal;
+use principals::Principals;
+use retention::Retention;
+use tables::{DocEntry, GroupEntry, Tables};
 
-/// Who is on a connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Principal {
-    /// No proof and no token: may read nothing.
-    Anonymous,
-    /// A device that proved its key.
-    Device(String),
-    /// A plain automerge-repo client with a token acting for a device, in one group only.
-    Token {
-        /// The device it acts for.
-        device: String,
-        /// The only group it may touch.
-        group: String,
-        /// When the token stops working (Unix ms): its session ends then too.
-        expires_at: i64,
-    },
-}
-
-impl Principal {
-    /// Whom its frames count against: its device, or for an anonymous peer its address.
-    pub fn rate_key(&self, addr: std::net::IpAddr) -> String {
-        match self {
-            Principal::Anonymous => format!("addr:{addr}"),
-            Principal::Device(d) | Principal::Token { device: d, .. } => format!("device:{d}"),
-        }
-    }
-
-    /// The device it is, or acts for.
-    pub fn device(&self) -> Option<&str> {
-        match self {
-            Principal::Anonymous => None,
-            Principal::Device(d) | Principal::Token { device: d, .. } => Some(d),
-        }
-    }
-}
-
-/// Every document id the store records, at 16 bytes each (a hash set of them took twice that,
-/// which at 100,000 groups was most of an idle relay's memory): a sorted run, searched by
-/// bisection, and the ids added since it was last rebuilt.
-#[derive(Debug, Default)]
-struct KnownDocs {
-    sorted: Vec<DocumentId>,
-    recent: HashSet<DocumentId>,
-}
-
-/// How many recent ids wait before the sorted run is rebuilt with them (each rebuild sorts the
-/// whole run: a few milliseconds at 300,000 ids, once per this many new documents).
-const KNOWN_REBUILD_AT: usize = 4096;
-
-impl KnownDocs {
-    fn contains(&self, doc: &DocumentId) -> bool {
-        self.recent.contains(doc) || self.sorted.binary_search(doc).is_ok()
-    }
-
-    fn insert(&mut self, doc: DocumentId) {
-        if !self.contains(&doc) {
-            self.recent.insert(doc);
-            if self.recent.len() >= KNOWN_REBUILD_AT {
-                self.rebuild(Vec::new());
-            }
-        }
-    }
-
-    fn extend(&mut self, docs: Vec<DocumentId>) {
-        if !docs.is_empty() {
-            self.rebuild(docs);
-        }
-    }
-
-    /// Rare (an erased or replaced document): the run shifts down by one.
-    fn remove(&mut self, doc: &DocumentId) {
-        self.recent.remove(doc);
-        if let Ok(i) = self.sorted.binary_search(doc) {
-            self.sorted.remove(i);
-        }
-    }
-
-    /// One sorted run of everything, sized to fit (the old run is freed whole).
-    fn rebuild(&mut self, more: Vec<DocumentId>) {
-        let mut all = Vec::with_capacity(self.sorted.len() + self.recent.len() + more.len());
-        all.append(&mut self.sorted);
-        all.extend(self.recent.drain());
-        all.extend(more);
-        all.sort_unstable();
-        all.dedup();
-        all.shrink_to_fit();
-        self.sorted = all;
-        self.recent.shrink_to(KNOWN_REBUILD_AT);
-    }
-}
-
-#[derive(Clone, Debug)]
-struct DocEntry {
-    group: String,
-    kind: Option<DocKind>,
-    owner: Option<String>,
-    /// A contacts document's period (YYYY-MM), once known.
-    period: Option<String>,
-}
-
-#[derive(Clone, Debug)]
-struct Member {
-    role: Role,
-    name: String,
-    joined_at: i64,
-    removed_at: Option<i64>,
-    wiped_at: Option<i64>,
-    /// The person the device belongs to: the id of that person's first device.
-    person: String,
-}
-
-#[derive(Clone, Debug)]
-struct GroupEntry {
-    roster: DocumentId,
-    members: BTreeMap<String, Member>,
-    docs: BTreeSet<DocumentId>,
-}
-
-/// The relay's access tables and the [`Policy`] the hub asks.
+/// The relay's access tables and the [`Policy`] the hub asks: a pure policy over its parts
+/// (no clock, no IO); the host applies what it decides and sets its time.
 #[derive(Debug, Default)]
 pub struct RelayAccess {
-    conns: HashMap<ConnId, Principal>,
-    /// Every document the store records (groups' and boards'), held or not.
-    known: KnownDocs,
-    /// The documents of the groups held.
-    docs: HashMap<DocumentId, DocEntry>,
-    /// The groups held: every group of a connected device, and those just used.
-    groups: HashMap<String, GroupEntry>,
-    /// The held groups each device is in (removed ones too, until wiped): for a connected
-    /// device, all of its groups.
-    by_device: HashMap<String, BTreeSet<String>>,
-    signup_code: Option<String>,
-    creators: HashSet<String>,
+    principals: Principals,
+    tables: Tables,
+    boards: Boards,
+    retention: Retention,
     /// Changes decided inside the hub, for the host to commit with the batch.
     pending: Vec<AccessChange>,
     /// Groups created inside the hub, whose rosters the host must write.
     new_groups: Vec<String>,
-    /// Each county's board document.
-    boards: BTreeMap<String, DocumentId>,
-    /// The county of each board document.
-    board_of: HashMap<DocumentId, String>,
-    /// The groups sharing an official in each county: who may read its board.
-    county_groups: HashMap<String, BTreeSet<String>>,
-    /// The counties each sharing group has an official in.
-    group_counties: HashMap<String, BTreeSet<String>>,
-    /// Boards replaced by fresh ones since the relay started: answered as missing.
-    retired_boards: HashSet<DocumentId>,
-    /// The counties each device follows (its boards it reads while it is a lead or member).
-    follows: HashMap<String, BTreeSet<String>>,
-    /// Campaign staff: they read every board.
-    staff: HashSet<String>,
     /// Why no change can be taken now (the store is full or failing), while it cannot.
     read_only: Option<String>,
-    /// How many months of contacts each group keeps, where a lead set it.
-    retention: HashMap<String, u64>,
     /// Stored rows that did not read as access changes since the host last asked.
     unreadable: u64,
     /// The wall clock (Unix ms) as the host last set it ([`RelayAccess::set_time`]): the
@@ -199,12 +67,210 @@ pub struct RelayAccess {
 }
 
 impl RelayAccess {
+    /// Lets go of the groups no connected device is in (and none `keep` names); how many.
+    pub fn evict_idle(&mut self, keep: impl Fn(&str) -> bool) -> usize {
+        let online: HashSet<&str> = self
+            .principals
+            .conns
+            .values()
+            .filter_map(Principal::device)
+            .collect();
+        self.tables.evict_idle(keep, &online)
+    }
+
+    /// Which of `groups` are not held now (for the caller to read with
+    /// [`crate::store::RelayStore::group_rows`] and [`RelayAccess::admit`]).
+    pub fn missing(&self, groups: &[String]) -> Vec<String> {
+        self.tables.missing(groups)
+    }
+
+    /// How many groups are held now.
+    pub fn groups_held(&self) -> usize {
+        self.tables.groups_held()
+    }
+
+    /// Records a contacts document's period.
+    pub fn set_period(&mut self, doc: &DocumentId, period: &str) {
+        self.tables.set_period(doc, period)
+    }
+
+    /// Forgets an erased document: it is answered as missing from now on.
+    pub fn forget_doc(&mut self, doc: &DocumentId) {
+        self.tables.forget_doc(doc)
+    }
+
+    /// A group's current members: (device, name, role).
+    pub fn members_of(&self, group: &str) -> Vec<(&str, &str, Role)> {
+        self.tables.members_of(group)
+    }
+
+    /// A device's role in a group, if it is a member now.
+    pub fn role(&self, group: &str, device: &str) -> Option<Role> {
+        self.tables.role(group, device)
+    }
+
+    /// Whether a group exists and is held (the caller reads it from the store first).
+    pub fn group_exists(&self, group: &str) -> bool {
+        self.tables.group_exists(group)
+    }
+
+    /// Groups a device was removed from and has not yet confirmed wiping.
+    pub fn wipes_owed(&self, device: &str) -> Vec<String> {
+        self.tables.wipes_owed(device)
+    }
+
+    /// A document's group and kind, if the relay knows it.
+    pub fn doc_kind(&self, doc: &DocumentId) -> Option<(&str, DocKind)> {
+        self.tables.doc_kind(doc)
+    }
+
+    /// A group's documents of one kind.
+    pub fn group_docs(&self, group: &str, kind: DocKind) -> Vec<DocumentId> {
+        self.tables.group_docs(group, kind)
+    }
+
+    /// The group's roster document.
+    pub fn roster_doc(&self, group: &str) -> Option<DocumentId> {
+        self.tables.roster_doc(group)
+    }
+
+    /// The roster as the tables say.
+    pub fn roster(&self, group: &str) -> Option<Roster> {
+        self.tables.roster(group)
+    }
+
+    /// How many devices a held group has on its roster (removed ones included).
+    pub fn roster_len(&self, group: &str) -> usize {
+        self.tables.roster_len(group)
+    }
+
+    /// One device's roster entry as the tables say (removed devices keep theirs).
+    pub fn roster_entry(&self, group: &str, device: &str) -> Option<RosterMember> {
+        self.tables.roster_entry(group, device)
+    }
+
+    /// Whether two devices are the same person's (each a current member of the group).
+    pub fn same_person(&self, group: &str, a: &str, b: &str) -> bool {
+        self.tables.same_person(group, a, b)
+    }
+
+    /// The person a member device belongs to.
+    pub fn person(&self, group: &str, device: &str) -> Option<String> {
+        self.tables.person(group, device)
+    }
+
+    fn insert_member(
+        &mut self,
+        group: &str,
+        device: &str,
+        role: Role,
+        name: &str,
+        person: &str,
+        at: i64,
+    ) {
+        self.tables
+            .insert_member(group, device, role, name, person, at)
+    }
+
+    /// A document of a group in the tables (a new one's record is the caller's to write).
+    fn insert_doc(&mut self, doc: DocumentId, group: &str, kind: DocKind, owner: Option<String>) {
+        self.tables.insert_doc(doc, group, kind, owner)
+    }
+
+    /// The boards and which groups share where, as the campaign index says.
+    pub fn set_boards(
+        &mut self,
+        boards: Vec<(String, DocumentId)>,
+        county_groups: Vec<(String, String)>,
+    ) {
+        self.boards.set_boards(boards, county_groups)
+    }
+
+    /// A county's board is now `doc` (a fresh one replaces the old, which no one reads again).
+    pub fn set_board(&mut self, county: &str, doc: DocumentId) {
+        self.boards.set_board(county, doc)
+    }
+
+    /// Whether `doc` is a county's board now.
+    pub fn is_board(&self, doc: &DocumentId) -> bool {
+        self.boards.is_board(doc)
+    }
+
+    /// A county's board document, if it has one.
+    pub fn board(&self, county: &str) -> Option<DocumentId> {
+        self.boards.board(county)
+    }
+
+    /// The counties in which `group` shares an official now (none: it does not share).
+    pub fn set_group_counties(&mut self, group: &str, counties: BTreeSet<String>) {
+        self.boards.set_group_counties(group, counties)
+    }
+
+    /// The counties `device` follows.
+    pub fn followed(&self, device: &str) -> Vec<String> {
+        self.boards.followed(device)
+    }
+
+    /// A connection was authenticated as `principal`.
+    pub fn connect(&mut self, conn: ConnId, principal: Principal) {
+        self.principals.connect(conn, principal)
+    }
+
+    /// A connection closed.
+    pub fn disconnect(&mut self, conn: ConnId) {
+        self.principals.disconnect(conn)
+    }
+
+    /// Who is on a connection.
+    pub fn principal(&self, conn: ConnId) -> Option<&Principal> {
+        self.principals.principal(conn)
+    }
+
+    /// Connections opened with a token that has expired by `now` (Unix ms).
+    pub fn expired_token_conns(&self, now: i64) -> Vec<ConnId> {
+        self.principals.expired_token_conns(now)
+    }
+
+    /// Every connection of a device (its own and its tokens').
+    pub fn conns_of(&self, device: &str) -> Vec<ConnId> {
+        self.principals.conns_of(device)
+    }
+
+    /// Campaign staff are these devices now (the operator's tool writes the table; the relay
+    /// reads it again on its tick). Returns the devices that stopped being staff.
+    pub fn set_staff(&mut self, staff: HashSet<String>) -> Vec<String> {
+        self.principals.set_staff(staff)
+    }
+
+    /// Whether `device` is campaign staff now (read again as it connects).
+    pub fn set_one_staff(&mut self, device: &str, staff: bool) {
+        self.principals.set_one_staff(device, staff)
+    }
+
+    /// Whether `device` is campaign staff.
+    pub fn is_staff(&self, device: &str) -> bool {
+        self.principals.is_staff(device)
+    }
+
+    /// The groups that set a retention (their contacts past it are erased).
+    pub fn retention_groups(&self) -> Vec<String> {
+        self.retention.retention_groups()
+    }
+
+    /// Records a group's retention (`None`: it keeps everything); whether it changed.
+    pub fn set_retention(&mut self, group: &str, months: Option<u64>) -> bool {
+        self.retention.set_retention(group, months)
+    }
+
+    /// The oldest period `group` keeps now, if it set a retention.
+    fn oldest_kept(&self, group: &str) -> Option<String> {
+        self.retention.oldest_kept(group, self.now)
+    }
+
     /// The tables as stored; `signup_code` is the operator's code, if group creation needs one.
     pub fn from_rows(rows: AccessRows, signup_code: Option<String>) -> Self {
-        let mut a = RelayAccess {
-            signup_code,
-            ..Default::default()
-        };
+        let mut a = RelayAccess::default();
+        a.principals.signup_code = signup_code;
         a.admit(rows);
         a
     }
@@ -213,16 +279,16 @@ impl RelayAccess {
     /// connects. A group already held is kept as it is (its rows in memory are the newer).
     pub fn admit(&mut self, rows: AccessRows) {
         self.unreadable += rows.unreadable as u64;
-        self.known.extend(rows.known);
-        self.staff.extend(rows.staff);
+        self.tables.known.extend(rows.known);
+        self.principals.staff.extend(rows.staff);
         // The groups these rows bring: only their own rows are taken.
         let mut admitted = HashSet::new();
         for change in &rows.changes {
             if let AccessChange::Group { group, roster, .. } = change
-                && !self.groups.contains_key(group)
+                && !self.tables.groups.contains_key(group)
             {
-                self.known.insert(*roster);
-                self.groups.insert(
+                self.tables.known.insert(*roster);
+                self.tables.groups.insert(
                     group.clone(),
                     GroupEntry {
                         roster: *roster,
@@ -241,10 +307,11 @@ impl RelayAccess {
                 | AccessChange::Wiped { group, .. }
                     if !admitted.contains(group) => {}
                 AccessChange::Document { doc, group, .. } if !admitted.contains(group) => {
-                    self.known.insert(*doc);
+                    self.tables.known.insert(*doc);
                 }
                 AccessChange::Period { doc, .. }
                     if self
+                        .tables
                         .docs
                         .get(doc)
                         .is_none_or(|entry| !admitted.contains(&entry.group)) => {}
@@ -265,100 +332,22 @@ impl RelayAccess {
         std::mem::take(&mut self.unreadable)
     }
 
-    /// Which of `groups` are not held now (for the caller to read with
-    /// [`crate::store::RelayStore::group_rows`] and [`RelayAccess::admit`]).
-    pub fn missing(&self, groups: &[String]) -> Vec<String> {
-        groups
-            .iter()
-            .filter(|g| !self.groups.contains_key(*g))
-            .cloned()
-            .collect()
-    }
-
-    /// Lets go of every group held that no connected device is in (removed members count: a
-    /// removed device is told to wipe as it connects), except those `keep` names (work still
-    /// due for them). They are read again from the store when a member connects. Returns how
-    /// many were let go.
-    pub fn evict_idle(&mut self, keep: impl Fn(&str) -> bool) -> usize {
-        let online: HashSet<&str> = self.conns.values().filter_map(Principal::device).collect();
-        let idle: Vec<String> = self
-            .groups
-            .iter()
-            .filter(|(id, g)| !keep(id) && !g.members.keys().any(|d| online.contains(d.as_str())))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &idle {
-            let Some(g) = self.groups.remove(id) else {
-                continue;
-            };
-            for doc in &g.docs {
-                self.docs.remove(doc);
-            }
-            for device in g.members.keys() {
-                if let Some(groups) = self.by_device.get_mut(device) {
-                    groups.remove(id);
-                    if groups.is_empty() {
-                        self.by_device.remove(device);
-                    }
-                }
-            }
-        }
-        idle.len()
-    }
-
-    /// How many groups are held now.
-    pub fn groups_held(&self) -> usize {
-        self.groups.len()
-    }
-
-    /// The groups that set a retention (their contacts past it are erased).
-    pub fn retention_groups(&self) -> Vec<String> {
-        self.retention.keys().cloned().collect()
-    }
-
-    /// The boards and which groups share where, as the campaign index says.
-    pub fn set_boards(
-        &mut self,
-        boards: Vec<(String, DocumentId)>,
-        county_groups: Vec<(String, String)>,
-    ) {
-        for (county, doc) in boards {
-            self.set_board(&county, doc);
-        }
-        for (county, group) in county_groups {
-            self.group_counties
-                .entry(group.clone())
-                .or_default()
-                .insert(county.clone());
-            self.county_groups.entry(county).or_default().insert(group);
-        }
-    }
-
-    /// A county's board is now `doc` (a fresh one replaces the old, which no one reads again).
-    pub fn set_board(&mut self, county: &str, doc: DocumentId) {
-        if let Some(old) = self.boards.insert(county.to_owned(), doc) {
-            self.board_of.remove(&old);
-            self.retired_boards.insert(old);
-        }
-        self.board_of.insert(doc, county.to_owned());
-    }
-
     /// A group's canvassers' brief is now `new`: `old` (the one before, if any) is no one's to
     /// read again, and is answered as missing.
     pub fn set_brief(&mut self, group: &str, new: DocumentId, old: Option<DocumentId>) {
         if let Some(old) = old {
-            self.docs.remove(&old);
-            if let Some(g) = self.groups.get_mut(group) {
+            self.tables.docs.remove(&old);
+            if let Some(g) = self.tables.groups.get_mut(group) {
                 g.docs.remove(&old);
             }
-            self.retired_boards.insert(old);
+            self.boards.retired.insert(old);
         }
-        self.known.insert(new);
-        let Some(g) = self.groups.get_mut(group) else {
+        self.tables.known.insert(new);
+        let Some(g) = self.tables.groups.get_mut(group) else {
             return;
         };
         g.docs.insert(new);
-        self.docs.insert(
+        self.tables.docs.insert(
             new,
             DocEntry {
                 group: group.to_owned(),
@@ -369,31 +358,10 @@ impl RelayAccess {
         );
     }
 
-    /// Records a contacts document's period.
-    pub fn set_period(&mut self, doc: &DocumentId, period: &str) {
-        if let Some(entry) = self.docs.get_mut(doc) {
-            entry.period = Some(period.to_owned());
-        }
-    }
-
-    /// Records a group's retention (`None`: it keeps everything); whether it changed.
-    pub fn set_retention(&mut self, group: &str, months: Option<u64>) -> bool {
-        let before = match months {
-            Some(m) => self.retention.insert(group.to_owned(), m),
-            None => self.retention.remove(group),
-        };
-        before != months
-    }
-
-    /// The oldest period `group` keeps now, if it set a retention.
-    fn oldest_kept(&self, group: &str) -> Option<String> {
-        let months = *self.retention.get(group)?;
-        Some(groundwork_core::time::oldest_kept_period(self.now, months))
-    }
-
     /// Contacts documents past their group's retention, to erase.
     pub fn expired_contacts(&self) -> Vec<DocumentId> {
-        self.docs
+        self.tables
+            .docs
             .iter()
             .filter(|(_, e)| e.kind == Some(DocKind::Contacts))
             .filter(|(_, e)| {
@@ -406,59 +374,10 @@ impl RelayAccess {
             .collect()
     }
 
-    /// Forgets an erased document: it is answered as missing from now on.
-    pub fn forget_doc(&mut self, doc: &DocumentId) {
-        self.known.remove(doc);
-        if let Some(entry) = self.docs.remove(doc)
-            && let Some(g) = self.groups.get_mut(&entry.group)
-        {
-            g.docs.remove(doc);
-        }
-    }
-
-    /// A group's current members: (device, name, role).
-    pub fn members_of(&self, group: &str) -> Vec<(&str, &str, Role)> {
-        self.groups.get(group).map_or_else(Vec::new, |g| {
-            g.members
-                .iter()
-                .filter(|(_, m)| m.removed_at.is_none())
-                .map(|(d, m)| (d.as_str(), m.name.as_str(), m.role))
-                .collect()
-        })
-    }
-
-    /// Whether `doc` is a county's board now.
-    pub fn is_board(&self, doc: &DocumentId) -> bool {
-        self.board_of.contains_key(doc)
-    }
-
-    /// A county's board document, if it has one.
-    pub fn board(&self, county: &str) -> Option<DocumentId> {
-        self.boards.get(county).copied()
-    }
-
-    /// The counties in which `group` shares an official now (none: it does not share).
-    pub fn set_group_counties(&mut self, group: &str, counties: BTreeSet<String>) {
-        for county in self.group_counties.remove(group).unwrap_or_default() {
-            if let Some(groups) = self.county_groups.get_mut(&county) {
-                groups.remove(group);
-            }
-        }
-        for county in &counties {
-            self.county_groups
-                .entry(county.clone())
-                .or_default()
-                .insert(group.to_owned());
-        }
-        if !counties.is_empty() {
-            self.group_counties.insert(group.to_owned(), counties);
-        }
-    }
-
     /// Whether `device` may follow boards: campaign staff, or a lead or member of a group now
     /// (a canvasser's phone holds its own group's boards and no more).
     pub fn may_follow(&self, device: &str) -> Result<(), String> {
-        if self.staff.contains(device) || self.edits_somewhere(device) {
+        if self.principals.staff.contains(device) || self.edits_somewhere(device) {
             Ok(())
         } else {
             Err(
@@ -471,7 +390,7 @@ impl RelayAccess {
 
     /// Whether `device` is a lead or member of some group now.
     fn edits_somewhere(&self, device: &str) -> bool {
-        self.by_device.get(device).is_some_and(|groups| {
+        self.tables.by_device.get(device).is_some_and(|groups| {
             groups
                 .iter()
                 .any(|g| self.role(g, device).is_some_and(|r| r != Role::Canvasser))
@@ -481,7 +400,7 @@ impl RelayAccess {
     /// `device` follows `county` now (or, with `follow` false, no longer): the record to
     /// commit. The caller checked [`RelayAccess::may_follow`] and the county's code.
     pub fn follow(&mut self, device: &str, county: &str, follow: bool) -> AccessChange {
-        let counties = self.follows.entry(device.to_owned()).or_default();
+        let counties = self.boards.follows.entry(device.to_owned()).or_default();
         if follow {
             counties.insert(county.to_owned());
         } else {
@@ -495,36 +414,6 @@ impl RelayAccess {
         }
     }
 
-    /// The counties `device` follows.
-    pub fn followed(&self, device: &str) -> Vec<String> {
-        self.follows
-            .get(device)
-            .map(|c| c.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// Campaign staff are these devices now (the operator's tool writes the table; the relay
-    /// reads it again on its tick). Returns the devices that stopped being staff.
-    pub fn set_staff(&mut self, staff: HashSet<String>) -> Vec<String> {
-        let revoked = self.staff.difference(&staff).cloned().collect();
-        self.staff = staff;
-        revoked
-    }
-
-    /// Whether `device` is campaign staff now (read again as it connects).
-    pub fn set_one_staff(&mut self, device: &str, staff: bool) {
-        if staff {
-            self.staff.insert(device.to_owned());
-        } else {
-            self.staff.remove(device);
-        }
-    }
-
-    /// Whether `device` is campaign staff.
-    pub fn is_staff(&self, device: &str) -> bool {
-        self.staff.contains(device)
-    }
-
     /// Whether the device on `conn` may read the board of `county`: it is in a group that
     /// shares an official there (a token, only for its own group), it follows the county and
     /// is a lead or member somewhere, or it is campaign staff.
@@ -533,13 +422,17 @@ impl RelayAccess {
             return false;
         };
         if let Principal::Device(_) = principal
-            && (self.staff.contains(device)
-                || (self.follows.get(device).is_some_and(|c| c.contains(county))
+            && (self.principals.staff.contains(device)
+                || (self
+                    .boards
+                    .follows
+                    .get(device)
+                    .is_some_and(|c| c.contains(county))
                     && self.edits_somewhere(device)))
         {
             return true;
         }
-        self.county_groups.get(county).is_some_and(|groups| {
+        self.boards.county_groups.get(county).is_some_and(|groups| {
             groups.iter().any(|g| {
                 let own = match principal {
                     Principal::Token { group, .. } => group == g,
@@ -557,68 +450,26 @@ impl RelayAccess {
         self.read_only = reason;
     }
 
-    /// A connection was authenticated as `principal`.
-    pub fn connect(&mut self, conn: ConnId, principal: Principal) {
-        self.conns.insert(conn, principal);
-    }
-
-    /// A connection closed.
-    pub fn disconnect(&mut self, conn: ConnId) {
-        self.conns.remove(&conn);
-    }
-
-    /// Who is on a connection.
-    pub fn principal(&self, conn: ConnId) -> Option<&Principal> {
-        self.conns.get(&conn)
-    }
-
-    /// Connections opened with a token that has expired by `now` (Unix ms).
-    pub fn expired_token_conns(&self, now: i64) -> Vec<ConnId> {
-        self.conns
-            .iter()
-            .filter(|(_, p)| matches!(p, Principal::Token { expires_at, .. } if *expires_at < now))
-            .map(|(c, _)| *c)
-            .collect()
-    }
-
-    /// Every connection of a device (its own and its tokens').
-    pub fn conns_of(&self, device: &str) -> Vec<ConnId> {
-        self.conns
-            .iter()
-            .filter(|(_, p)| p.device() == Some(device))
-            .map(|(c, _)| *c)
-            .collect()
-    }
-
-    /// A device's role in a group, if it is a member now.
-    pub fn role(&self, group: &str, device: &str) -> Option<Role> {
-        self.groups
-            .get(group)?
-            .members
-            .get(device)
-            .filter(|m| m.removed_at.is_none())
-            .map(|m| m.role)
-    }
-
-    /// Whether a group exists and is held (the caller reads it from the store first).
-    pub fn group_exists(&self, group: &str) -> bool {
-        self.groups.contains_key(group)
-    }
-
     /// The documents the peer on `conn` may read.
     pub fn readable(&self, conn: ConnId) -> Vec<DocumentId> {
-        let Some(device) = self.conns.get(&conn).and_then(Principal::device) else {
+        let Some(device) = self.principals.conns.get(&conn).and_then(Principal::device) else {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for group in self.by_device.get(device).into_iter().flatten() {
-            for doc in self.groups.get(group).into_iter().flat_map(|g| &g.docs) {
+        for group in self.tables.by_device.get(device).into_iter().flatten() {
+            for doc in self
+                .tables
+                .groups
+                .get(group)
+                .into_iter()
+                .flat_map(|g| &g.docs)
+            {
                 if self.access(conn, doc).reads() {
                     out.push(*doc);
                 }
             }
-            for county in self.group_counties.get(group).into_iter().flatten() {
-                if let Some(board) = self.boards.get(county)
+            for county in self.boards.group_counties.get(group).into_iter().flatten() {
+                if let Some(board) = self.boards.by_county.get(county)
                     && !out.contains(board)
                     && self.access(conn, board).reads()
                 {
@@ -626,11 +477,13 @@ impl RelayAccess {
                 }
             }
         }
-        let boards: Vec<&DocumentId> = if self.staff.contains(device) {
-            self.boards.values().collect()
+        let boards: Vec<&DocumentId> = if self.principals.staff.contains(device) {
+            self.boards.by_county.values().collect()
         } else {
-            let followed = self.follows.get(device).into_iter().flatten();
-            followed.filter_map(|c| self.boards.get(c)).collect()
+            let followed = self.boards.follows.get(device).into_iter().flatten();
+            followed
+                .filter_map(|c| self.boards.by_county.get(c))
+                .collect()
         };
         for board in boards {
             if !out.contains(board) && self.access(conn, board).reads() {
@@ -642,105 +495,12 @@ impl RelayAccess {
 
     /// The connections that may read `doc` now.
     pub fn readers(&self, doc: &DocumentId) -> Vec<ConnId> {
-        self.conns
+        self.principals
+            .conns
             .keys()
             .copied()
             .filter(|c| self.access(*c, doc).reads())
             .collect()
-    }
-
-    /// Groups a device was removed from and has not yet confirmed wiping.
-    pub fn wipes_owed(&self, device: &str) -> Vec<String> {
-        self.by_device
-            .get(device)
-            .into_iter()
-            .flatten()
-            .filter(|g| {
-                self.groups
-                    .get(*g)
-                    .and_then(|e| e.members.get(device))
-                    .is_some_and(|m| m.removed_at.is_some() && m.wiped_at.is_none())
-            })
-            .cloned()
-            .collect()
-    }
-
-    /// A document's group and kind, if the relay knows it.
-    pub fn doc_kind(&self, doc: &DocumentId) -> Option<(&str, DocKind)> {
-        let entry = self.docs.get(doc)?;
-        Some((entry.group.as_str(), entry.kind?))
-    }
-
-    /// A group's documents of one kind.
-    pub fn group_docs(&self, group: &str, kind: DocKind) -> Vec<DocumentId> {
-        self.groups.get(group).map_or_else(Vec::new, |g| {
-            g.docs
-                .iter()
-                .filter(|d| self.docs.get(d).and_then(|e| e.kind) == Some(kind))
-                .copied()
-                .collect()
-        })
-    }
-
-    /// The group's roster document.
-    pub fn roster_doc(&self, group: &str) -> Option<DocumentId> {
-        self.groups.get(group).map(|g| g.roster)
-    }
-
-    /// The roster as the tables say.
-    pub fn roster(&self, group: &str) -> Option<Roster> {
-        let g = self.groups.get(group)?;
-        let mut roster = Roster::new(group);
-        for (device, m) in &g.members {
-            roster.members.insert(
-                device.clone(),
-                RosterMember {
-                    name: m.name.clone(),
-                    role: m.role,
-                    joined_at: m.joined_at,
-                    removed_at: m.removed_at,
-                },
-            );
-        }
-        Some(roster)
-    }
-
-    /// How many devices a held group has on its roster (removed ones included).
-    pub fn roster_len(&self, group: &str) -> usize {
-        self.groups.get(group).map_or(0, |g| g.members.len())
-    }
-
-    /// One device's roster entry as the tables say (removed devices keep theirs).
-    pub fn roster_entry(&self, group: &str, device: &str) -> Option<RosterMember> {
-        let m = self.groups.get(group)?.members.get(device)?;
-        Some(RosterMember {
-            name: m.name.clone(),
-            role: m.role,
-            joined_at: m.joined_at,
-            removed_at: m.removed_at,
-        })
-    }
-
-    /// Whether two devices are the same person's (each a current member of the group).
-    pub fn same_person(&self, group: &str, a: &str, b: &str) -> bool {
-        let person = |d: &str| {
-            self.groups
-                .get(group)?
-                .members
-                .get(d)
-                .filter(|m| m.removed_at.is_none())
-                .map(|m| m.person.clone())
-        };
-        person(a).is_some() && person(a) == person(b)
-    }
-
-    /// The person a member device belongs to.
-    pub fn person(&self, group: &str, device: &str) -> Option<String> {
-        self.groups
-            .get(group)?
-            .members
-            .get(device)
-            .map(|m| m.person.clone())
     }
 
     /// Adds (or re-adds) a device to a group, as a device of `person`.
@@ -764,36 +524,6 @@ impl RelayAccess {
         }
     }
 
-    fn insert_member(
-        &mut self,
-        group: &str,
-        device: &str,
-        role: Role,
-        name: &str,
-        person: &str,
-        at: i64,
-    ) {
-        // A group not held is read whole from the store when it is next needed.
-        let Some(g) = self.groups.get_mut(group) else {
-            return;
-        };
-        g.members.insert(
-            device.to_owned(),
-            Member {
-                role,
-                name: name.to_owned(),
-                joined_at: at,
-                removed_at: None,
-                wiped_at: None,
-                person: person.to_owned(),
-            },
-        );
-        self.by_device
-            .entry(device.to_owned())
-            .or_default()
-            .insert(group.to_owned());
-    }
-
     /// Applies a change to the tables: one another relay node on the same database committed,
     /// or a row read from the store (the tables only; the caller does what it implies for
     /// connections and documents). A change about a group not held touches nothing of it: the
@@ -801,13 +531,13 @@ impl RelayAccess {
     pub fn apply(&mut self, change: &AccessChange) {
         match change {
             // A new group is held once one of its members connects here.
-            AccessChange::Group { roster, .. } => self.known.insert(*roster),
+            AccessChange::Group { roster, .. } => self.tables.known.insert(*roster),
             // A board's readers follow its county (`AccessChange::Board`), not a group.
             AccessChange::Document {
                 doc,
                 kind: DocKind::Board,
                 ..
-            } => self.known.insert(*doc),
+            } => self.tables.known.insert(*doc),
             AccessChange::Document {
                 doc,
                 group,
@@ -825,6 +555,7 @@ impl RelayAccess {
             AccessChange::Removed { group, device, at }
             | AccessChange::Wiped { group, device, at } => {
                 if let Some(m) = self
+                    .tables
                     .groups
                     .get_mut(group)
                     .and_then(|g| g.members.get_mut(device))
@@ -836,7 +567,7 @@ impl RelayAccess {
                 }
             }
             AccessChange::Creator { device } => {
-                self.creators.insert(device.clone());
+                self.principals.creators.insert(device.clone());
             }
             AccessChange::Follow {
                 device,
@@ -859,6 +590,7 @@ impl RelayAccess {
     pub fn remove_member(&mut self, group: &str, device: &str) -> AccessChange {
         let at = self.now;
         if let Some(m) = self
+            .tables
             .groups
             .get_mut(group)
             .and_then(|g| g.members.get_mut(device))
@@ -874,7 +606,7 @@ impl RelayAccess {
 
     /// A removed device wiped the group.
     pub fn wiped(&mut self, group: &str, device: &str) -> Option<AccessChange> {
-        let m = self.groups.get_mut(group)?.members.get_mut(device)?;
+        let m = self.tables.groups.get_mut(group)?.members.get_mut(device)?;
         if m.removed_at.is_none() || m.wiped_at.is_some() {
             return None;
         }
@@ -889,7 +621,7 @@ impl RelayAccess {
 
     /// A device presented the sign-up code (checked by the caller).
     pub fn add_creator(&mut self, device: &str) -> AccessChange {
-        self.creators.insert(device.to_owned());
+        self.principals.creators.insert(device.to_owned());
         AccessChange::Creator {
             device: device.to_owned(),
         }
@@ -897,7 +629,7 @@ impl RelayAccess {
 
     /// The operator's sign-up code, if there is one.
     pub fn signup_code(&self) -> Option<&str> {
-        self.signup_code.as_deref()
+        self.principals.signup_code.as_deref()
     }
 
     /// What the hub decided since the last call: changes to commit, and new groups whose
@@ -919,30 +651,12 @@ impl RelayAccess {
         });
     }
 
-    /// A document of a group in the tables (a new one's record is the caller's to write).
-    fn insert_doc(&mut self, doc: DocumentId, group: &str, kind: DocKind, owner: Option<String>) {
-        self.known.insert(doc);
-        let Some(g) = self.groups.get_mut(group) else {
-            return;
-        };
-        g.docs.insert(doc);
-        self.docs.insert(
-            doc,
-            DocEntry {
-                group: group.to_owned(),
-                kind: Some(kind),
-                owner,
-                period: None,
-            },
-        );
-    }
-
     /// Creates a group (and records its roster document) for a plan its lead brought.
     fn create_group(&mut self, group: &str, plan: DocumentId, lead: &str, name: &str) -> bool {
         let Ok(roster) = DocumentId::random() else {
             return false;
         };
-        self.groups.insert(
+        self.tables.groups.insert(
             group.to_owned(),
             GroupEntry {
                 roster,
@@ -1068,21 +782,21 @@ impl RelayAccess {
     /// What the peer on `conn` may do with `doc`, and the rule that says so: behind both
     /// [`Policy::access`] and [`Policy::why_not`].
     fn decide(&self, conn: ConnId, doc: &DocumentId) -> (Access, Rule) {
-        let Some(principal) = self.conns.get(&conn) else {
+        let Some(principal) = self.principals.conns.get(&conn) else {
             return (Access::Hidden, Rule::Unauthenticated);
         };
-        if self.retired_boards.contains(doc) {
+        if self.boards.retired.contains(doc) {
             return (Access::Hidden, Rule::Retired);
         }
-        if let Some(county) = self.board_of.get(doc) {
+        if let Some(county) = self.boards.board_of.get(doc) {
             // Boards are the relay's to write; readers are the groups sharing there.
             let reads = self.reads_board(principal, county);
             let access = if reads { Access::Read } else { Access::Hidden };
             return (access, Rule::Board { reads });
         }
-        let Some(entry) = self.docs.get(doc) else {
+        let Some(entry) = self.tables.docs.get(doc) else {
             // Known but not held: in a group of no connected device, so not the asker's.
-            if self.known.contains(doc) {
+            if self.tables.known.contains(doc) {
                 return (Access::Hidden, Rule::NotHeld);
             }
             // Only a device (or a token) may bring a new document; an anonymous peer's changes
@@ -1105,6 +819,7 @@ impl RelayAccess {
         }
         let Some(role) = self.role(&entry.group, device) else {
             let removed = self
+                .tables
                 .groups
                 .get(&entry.group)
                 .and_then(|g| g.members.get(device))
@@ -1144,7 +859,7 @@ impl Policy for RelayAccess {
         let refused = |why: &str| Err(Refused(why.to_owned()));
         // A device creates groups (plans) and its contacts; a token, acting for a device in
         // one group, only that device's contacts there.
-        let (device, token_group) = match self.conns.get(&conn) {
+        let (device, token_group) = match self.principals.conns.get(&conn) {
             Some(Principal::Device(device)) => (device.clone(), None),
             Some(Principal::Token { device, group, .. }) => (device.clone(), Some(group.clone())),
             Some(Principal::Anonymous) => return refused("an anonymous connection"),
@@ -1167,10 +882,11 @@ impl Policy for RelayAccess {
             if plan.profile.created_by != device {
                 return refused("a new plan created by another device");
             }
-            if self.groups.contains_key(&id) || self.known.contains(doc) {
+            if self.tables.groups.contains_key(&id) || self.tables.known.contains(doc) {
                 return refused("a plan for a group that already exists");
             }
-            if self.signup_code.is_some() && !self.creators.contains(&device) {
+            if self.principals.signup_code.is_some() && !self.principals.creators.contains(&device)
+            {
                 return refused("a new group from a device that has not signed up");
             }
             let name = plan.profile.created_by_name.as_deref().unwrap_or_default();
@@ -1192,7 +908,7 @@ impl Policy for RelayAccess {
             if c.canvasser != device {
                 return refused("a contacts document naming another canvasser");
             }
-            if self.known.contains(doc) {
+            if self.tables.known.contains(doc) {
                 return refused("a contacts document with the id of one that exists");
             }
             if token_group.is_some_and(|g| g != c.group_id) {
@@ -1228,8 +944,8 @@ impl Policy for RelayAccess {
     ) -> Result<(), Refused> {
         // What a group shares is its leads' choice: a member may edit the plan, not that.
         let (Some(entry), Some(device)) = (
-            self.docs.get(doc),
-            self.conns.get(&conn).and_then(Principal::device),
+            self.tables.docs.get(doc),
+            self.principals.conns.get(&conn).and_then(Principal::device),
         ) else {
             return Ok(());
         };
