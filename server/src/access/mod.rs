@@ -326,6 +326,11 @@ impl RelayAccess {
         self.now = now;
     }
 
+    /// The wall clock (Unix ms) as the host last set it: the time of this turn.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
     /// How many stored rows did not read as access changes since the last call (each was
     /// logged as it was read), for the host's counters.
     pub fn take_unreadable(&mut self) -> u64 {

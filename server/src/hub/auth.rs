@@ -4,7 +4,6 @@
 
 use groundwork_core::identity::ConnectProof;
 use groundwork_core::sync::hub::{ConnId, Hub};
-use groundwork_core::time::now_ms;
 
 use crate::access::{Principal, RelayAccess};
 use crate::store::{RelayStore, StoreError};
@@ -23,7 +22,7 @@ pub(super) fn authenticate(
     store: &RelayStore,
     health: &mut StorageHealth,
 ) -> (Result<Principal, String>, Option<StoreError>) {
-    let now = now_ms();
+    let now = hub.policy().now();
     if let Some(proof) = proof {
         if let Err(e) = proof.verify(audiences, now) {
             return (Err(e.to_string()), None);
@@ -94,13 +93,13 @@ fn token_holder(
 /// The connections whose token expired: a token is a session's whole lifetime, not just its
 /// opening, as a device's session ends with its removal.
 pub(super) fn expired_token_conns(policy: &RelayAccess) -> Vec<ConnId> {
-    policy.expired_token_conns(now_ms())
+    policy.expired_token_conns(policy.now())
 }
 
 /// Purges expired nonces and tokens, in memory and in the store.
-pub(super) fn purge(health: &mut StorageHealth, store: &RelayStore) {
-    health.purge_nonces();
-    if let Err(e) = store.purge_expired(now_ms()) {
+pub(super) fn purge(health: &mut StorageHealth, store: &RelayStore, now: i64) {
+    health.purge_nonces(now);
+    if let Err(e) = store.purge_expired(now) {
         tracing::warn!(error = %e, "purging expired nonces and tokens failed");
     }
 }

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use groundwork_core::ids::DocumentId;
 use groundwork_core::schema::DocKind;
 use groundwork_core::sync::hub::{ConnId, Hub};
-use groundwork_core::time::now_ms;
 
 use crate::access::{AccessChange, RelayAccess};
 use crate::store::{RelayStore, StoreError, Write};
@@ -49,7 +48,7 @@ impl Briefs {
     ) -> Result<(Vec<(ConnId, DocumentId)>, bool), StoreError> {
         use groundwork_core::schema::brief::Brief;
         use groundwork_core::schema::plan::Plan;
-        let now = now_ms();
+        let now = hub.policy().now();
         let mut writes = Vec::new();
         let mut offers = Vec::new();
         let mut retention_changed = false;
@@ -147,7 +146,7 @@ pub(super) fn campaign_writes(
     pending: &[Write],
 ) -> Result<(Vec<Write>, BTreeSet<String>), StoreError> {
     use groundwork_core::campaign::{Shared, touched_contacts};
-    let now = now_ms();
+    let now = hub.policy().now();
     let mut out = Vec::new();
     // Counties whose boards this batch changes: where a group's officials were or are.
     let mut counties = BTreeSet::new();
@@ -234,7 +233,7 @@ pub(super) fn write_boards(
     counties: &BTreeSet<String>,
 ) -> Result<(Vec<(DocumentId, Vec<u8>)>, Vec<(ConnId, DocumentId)>), StoreError> {
     use groundwork_core::schema::board::Board;
-    let now = now_ms();
+    let now = hub.policy().now();
     let mut writes = Vec::new();
     let mut changes = Vec::new();
     let mut offers = Vec::new();
@@ -389,7 +388,7 @@ pub(super) fn build_campaign_index(
         writes.extend(more);
         counties.extend(touched);
     }
-    writes.push(Write::CampaignBuilt(now_ms()));
+    writes.push(Write::CampaignBuilt(hub.policy().now()));
     store.commit(&writes)?;
     write_boards(hub, store, &counties)?;
     tracing::info!(

@@ -6,8 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use groundwork_core::time::now_ms;
-
 use crate::access::RelayAccess;
 use crate::metrics::Metrics;
 use crate::store::{RelayStore, StoreError, Write};
@@ -154,8 +152,7 @@ impl StorageHealth {
     }
 
     /// Forgets the nonces kept in memory that have expired.
-    pub(super) fn purge_nonces(&mut self) {
-        let now = now_ms();
+    pub(super) fn purge_nonces(&mut self, now: i64) {
         self.unrecorded_nonces.retain(|_, expires| *expires >= now);
     }
 }

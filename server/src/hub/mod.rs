@@ -23,6 +23,7 @@
 //! The order of a batch is [`HubThread::drive`]'s, numbered there and in ARCHITECTURE.md.
 
 mod auth;
+mod clock;
 mod conns;
 mod derived;
 mod health;
@@ -45,13 +46,13 @@ use groundwork_core::schema::DocKind;
 use groundwork_core::sync::control::Control;
 use groundwork_core::sync::hub::{ConnId, Effect, Hub};
 use groundwork_core::sync::wire::PeerMetadata;
-use groundwork_core::time::now_ms;
 
 use crate::access::{Principal, RelayAccess};
 use crate::channel::Inbound;
 use crate::metrics::Metrics;
 use crate::store::{RelayStore, StoreError, Write};
 
+pub use clock::Clock;
 use conns::Connections;
 use derived::Briefs;
 use health::{Probe, StorageHealth};
@@ -104,8 +105,10 @@ struct HubThread {
     store: RelayStore,
     metrics: Arc<Metrics>,
     config: Config,
-    /// The hub's clock starts here (it counts milliseconds from it).
-    started: Instant,
+    /// Where time comes from (the hub counts milliseconds from its start).
+    clock: Clock,
+    /// How often the tick runs.
+    tick: Duration,
     conns: Connections,
     health: StorageHealth,
     offers: Offers,
@@ -122,89 +125,123 @@ struct HubThread {
 
 /// Runs the hub thread until every sender of `rx` is gone; returns after the last write.
 pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, options: Options) {
-    let Options {
-        storage_id,
-        unload_after,
-        signup_code,
-        max_docs_per_connection,
-        max_group_members,
-        redemptions,
-        max_queued_bytes,
-        audiences,
-    } = options;
-    // The cursor first: whatever commits while the tables are read is read again from the log.
-    let peers = Peers::start(&store).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "cannot find where the change log starts");
-        None
-    });
-    let hub = fresh_hub(&store, &storage_id, signup_code.clone());
-    // Ticks (retries, unloading idle documents) run on time, busy or not.
-    let tick = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
-    let mut t = HubThread {
-        hub,
-        store,
-        metrics,
-        config: Config {
-            storage_id,
-            signup_code,
-            max_group_members,
-            redemptions,
-            audiences,
-        },
-        started: Instant::now(),
-        conns: Connections::new(max_queued_bytes, max_docs_per_connection),
-        health: StorageHealth::default(),
-        offers: Offers::default(),
-        rosters: Rosters::default(),
-        briefs: Briefs::default(),
-        retention: Retention::default(),
-        residency: Residency::new(unload_after),
-        peers,
-        log_due: false,
-        timers: TimerTable::default(),
-    };
-    let start = Instant::now();
-    for timer in [Timer::Tick, Timer::Retention, Timer::Purge] {
-        t.timers
-            .set(timer, timer.every(tick).map(|every| start + every));
-    }
-    if t.peers.is_some() {
-        for timer in [Timer::ReadLog, Timer::PruneLog] {
-            t.timers
-                .set(timer, timer.every(tick).map(|every| start + every));
-        }
-    }
-    // Every group's brief is checked once at startup (written for groups from before briefs;
-    // unchanged ones cost a comparison).
-    match t.store.group_ids() {
-        Ok(groups) => t.briefs.all_due(groups),
-        Err(e) => tracing::error!(error = %e, "cannot list the groups to check their briefs"),
-    }
-    t.check_storage();
-    let built = derived::build_campaign_index(&mut t.hub, &t.store)
-        .and_then(|()| derived::record_periods(&mut t.hub, &t.store));
-    if let Err(e) = built {
-        tracing::error!(error = %e, "building the campaign index failed; it fills as plans change");
-        t.storage_failed(&e);
-    }
+    let mut relay = Relay::start(store, metrics, options, Clock::system());
     loop {
-        let wait = t
-            .timers
-            .next()
-            .map_or(tick, |at| at.saturating_duration_since(Instant::now()));
-        match rx.recv_timeout(wait) {
+        match rx.recv_timeout(relay.wait()) {
             Ok(first) => {
-                t.input(first);
+                relay.input(first);
                 // Everything already queued joins this batch, and so this group commit.
                 for next in rx.try_iter().take(1024) {
-                    t.input(next);
+                    relay.input(next);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        t.hub.policy_mut().set_time(now_ms());
-        let due = t.timers.expired(Instant::now(), tick);
+        relay.turn();
+    }
+    tracing::info!("hub thread stopped");
+}
+
+/// The relay's host logic with no thread and no channel of its own: what the hub thread runs
+/// ([`run`] feeds it the WebSocket tasks' events and calls [`Relay::turn`]), and what the
+/// relay simulator drives with its own clock and network (server/tests/sim.rs).
+pub struct Relay(HubThread);
+
+impl Relay {
+    /// Starts on `store`: reads the access tables, checks the briefs, builds the campaign
+    /// index if the store predates it.
+    pub fn start(store: RelayStore, metrics: Arc<Metrics>, options: Options, clock: Clock) -> Self {
+        let Options {
+            storage_id,
+            unload_after,
+            signup_code,
+            max_docs_per_connection,
+            max_group_members,
+            redemptions,
+            max_queued_bytes,
+            audiences,
+        } = options;
+        // The cursor first: whatever commits while the tables are read is read again from the
+        // log.
+        let peers = Peers::start(&store).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot find where the change log starts");
+            None
+        });
+        let mut hub = fresh_hub(&store, &storage_id, signup_code.clone());
+        hub.policy_mut().set_time(clock.wall_ms());
+        // Ticks (retries, unloading idle documents) run on time, busy or not.
+        let tick = Duration::from_secs(1).min(unload_after.max(Duration::from_millis(50)));
+        let mut t = HubThread {
+            hub,
+            store,
+            metrics,
+            config: Config {
+                storage_id,
+                signup_code,
+                max_group_members,
+                redemptions,
+                audiences,
+            },
+            clock,
+            tick,
+            conns: Connections::new(max_queued_bytes, max_docs_per_connection),
+            health: StorageHealth::default(),
+            offers: Offers::default(),
+            rosters: Rosters::default(),
+            briefs: Briefs::default(),
+            retention: Retention::default(),
+            residency: Residency::new(unload_after),
+            peers,
+            log_due: false,
+            timers: TimerTable::default(),
+        };
+        let start = t.clock.instant();
+        for timer in [Timer::Tick, Timer::Retention, Timer::Purge] {
+            t.timers
+                .set(timer, timer.every(tick).map(|every| start + every));
+        }
+        if t.peers.is_some() {
+            for timer in [Timer::ReadLog, Timer::PruneLog] {
+                t.timers
+                    .set(timer, timer.every(tick).map(|every| start + every));
+            }
+        }
+        // Every group's brief is checked once at startup (written for groups from before
+        // briefs; unchanged ones cost a comparison).
+        match t.store.group_ids() {
+            Ok(groups) => t.briefs.all_due(groups),
+            Err(e) => tracing::error!(error = %e, "cannot list the groups to check their briefs"),
+        }
+        t.check_storage();
+        let built = derived::build_campaign_index(&mut t.hub, &t.store)
+            .and_then(|()| derived::record_periods(&mut t.hub, &t.store));
+        if let Err(e) = built {
+            tracing::error!(error = %e, "building the campaign index failed; it fills as plans change");
+            t.storage_failed(&e);
+        }
+        Relay(t)
+    }
+
+    /// How long until the earliest timer falls due.
+    pub fn wait(&self) -> Duration {
+        let t = &self.0;
+        t.timers
+            .next()
+            .map_or(t.tick, |at| at.saturating_duration_since(t.clock.instant()))
+    }
+
+    /// One event from a connection's task; it takes effect at the next [`Relay::turn`].
+    pub fn input(&mut self, event: Inbound) {
+        self.0.input(event);
+    }
+
+    /// One turn: the timers due, other nodes' changes, then the batch of everything input
+    /// since the last turn (committed, then sent).
+    pub fn turn(&mut self) {
+        let t = &mut self.0;
+        t.hub.policy_mut().set_time(t.clock.wall_ms());
+        let due = t.timers.expired(t.clock.instant(), t.tick);
         // Other nodes' changes first, then the tick's work, then the batch.
         if due.contains(&Timer::ReadLog) {
             t.log_due = true;
@@ -222,7 +259,7 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
                 // Read above; offers fall due in the batch below.
                 Timer::ReadLog | Timer::Offers => {}
                 Timer::Retention => t.retention.due(),
-                Timer::Purge => auth::purge(&mut t.health, &t.store),
+                Timer::Purge => auth::purge(&mut t.health, &t.store, t.clock.wall_ms()),
                 Timer::PruneLog => Peers::prune(&t.store),
             }
         }
@@ -235,10 +272,16 @@ pub fn run(store: RelayStore, rx: Receiver<Inbound>, metrics: Arc<Metrics>, opti
             }
             Ok(()) => {}
         }
-        let due = t.offers.next_due_in(t.now()).map(|d| Instant::now() + d);
+        let now = t.now();
+        let due = t.offers.next_due_in(now).map(|d| t.clock.instant() + d);
         t.timers.set(Timer::Offers, due);
     }
-    tracing::info!("hub thread stopped");
+
+    /// Stops, giving back the store with everything committed (a simulated crash drops the
+    /// rest).
+    pub fn into_store(self) -> RelayStore {
+        self.0.store
+    }
 }
 
 /// A hub whose access tables and boards are read from the store, as at startup.
@@ -265,7 +308,6 @@ fn fresh_hub(
         },
         RelayAccess::from_rows(rows, signup_code),
     );
-    hub.policy_mut().set_time(now_ms());
     match store.campaign(|c| {
         Ok((
             crate::campaign::board_docs(c)?,
@@ -287,13 +329,13 @@ fn fresh_hub(
 impl HubThread {
     /// The hub's clock: milliseconds since the thread started.
     fn now(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.clock.elapsed().as_millis() as u64
     }
 
     /// One event from a WebSocket task.
     fn input(&mut self, event: Inbound) {
         let now = self.now();
-        self.hub.policy_mut().set_time(now_ms());
+        self.hub.policy_mut().set_time(self.clock.wall_ms());
         match event {
             Inbound::Authenticate {
                 proof,
@@ -366,9 +408,10 @@ impl HubThread {
     fn tick(&mut self) {
         let now = self.now();
         self.hub.handle_tick(now);
-        self.rosters.push(&mut self.hub, now);
+        let at = self.clock.instant();
+        self.rosters.push(&mut self.hub, now, at);
         self.residency
-            .unload_idle(&mut self.hub, &self.store, &self.metrics);
+            .unload_idle(&mut self.hub, &self.store, &self.metrics, at);
         self.rosters.trim(&self.hub);
         for conn in auth::expired_token_conns(self.hub.policy()) {
             self.close(conn, "the token expired: mint a new one");

@@ -6,7 +6,6 @@
 use groundwork_core::identity::{Invite, Role};
 use groundwork_core::sync::control::{Answer, Control, Request};
 use groundwork_core::sync::hub::ConnId;
-use groundwork_core::time::now_ms;
 
 use crate::access::Principal;
 use crate::store::{StoreError, Write};
@@ -185,10 +184,11 @@ fn dashboard_link(t: &mut HubThread, device: &str) -> Outcome {
     {
         return Ok(Err(NOT_STAFF.into()));
     }
+    let now = t.hub.policy().now();
     Ok(
         match t
             .store
-            .campaign(|c| crate::session::create_link(c, device, now_ms()))?
+            .campaign(|c| crate::session::create_link(c, device, now))?
         {
             Some((code, expires_at)) => Ok(Answer::DashboardLink { code, expires_at }),
             None => Err("the relay has no randomness".into()),
@@ -227,7 +227,7 @@ fn mint_token(t: &mut HubThread, device: &str, group: String, ttl_secs: u64) -> 
         return Ok(Err("the relay has no randomness".into()));
     }
     let token = bs58::encode(bytes).into_string();
-    let expires_at = now_ms() + ttl_ms;
+    let expires_at = t.hub.policy().now() + ttl_ms;
     t.store.commit(&[Write::Token {
         hash: token_hash(&token),
         device: device.to_owned(),
@@ -260,7 +260,7 @@ fn redeem(t: &mut HubThread, device: &str, code: &str, name: &str, now: u64) -> 
             role,
         }));
     }
-    if now_ms() > invite.expires_at {
+    if t.hub.policy().now() > invite.expires_at {
         return Ok(Err(format!(
             "invite refused: it expired at {}",
             groundwork_core::time::format_rfc3339(invite.expires_at)
@@ -268,7 +268,7 @@ fn redeem(t: &mut HubThread, device: &str, code: &str, name: &str, now: u64) -> 
     }
     // The caps devices apply when they sign (an invite from before them, or from a device
     // that skips them, meets them here).
-    let lifetime = invite.expires_at - invite.issued_at.unwrap_or_else(now_ms);
+    let lifetime = invite.expires_at - invite.issued_at.unwrap_or(policy.now());
     if lifetime > groundwork_core::identity::MAX_INVITE_LIFETIME_MS {
         return Ok(Err(format!(
             "invite refused: it stays valid for more than the {} days an invite may; a lead \

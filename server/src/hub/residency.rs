@@ -53,8 +53,8 @@ impl Residency {
         hub: &mut Hub<RelayAccess>,
         store: &RelayStore,
         metrics: &Metrics,
+        now: Instant,
     ) {
-        let now = Instant::now();
         let idle: BTreeSet<DocumentId> = hub.idle_docs().into_iter().collect();
         self.idle_since.retain(|d, _| idle.contains(d));
         for doc in idle {

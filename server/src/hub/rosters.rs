@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use groundwork_core::ids::DocumentId;
 use groundwork_core::schema::roster::Roster;
 use groundwork_core::sync::hub::Hub;
-use groundwork_core::time::now_ms;
 
 use crate::access::RelayAccess;
 use crate::store::{RelayStore, StoreError};
@@ -87,9 +86,9 @@ impl Rosters {
             .filter(|_| Roster::has_members(doc))
             .and_then(|d| Some((d, policy.roster_entry(group, d)?)));
         let written = match entry {
-            Some((device, entry)) => Roster::write_entry(doc, &id, device, &entry, now_ms()),
+            Some((device, entry)) => Roster::write_entry(doc, &id, device, &entry, policy.now()),
             None => match policy.roster(group) {
-                Some(roster) => roster.write(doc, &id, now_ms()),
+                Some(roster) => roster.write(doc, &id, policy.now()),
                 None => return Ok(None),
             },
         };
@@ -137,8 +136,7 @@ impl Rosters {
     /// a group's roster traffic to about that many messages a second however large the group,
     /// and a burst of joins to a large group costs each join a constant share of it. Members
     /// see a newcomer on the roster within seconds; the newcomer gets the roster at once.
-    pub(super) fn push(&mut self, hub: &mut Hub<RelayAccess>, now: u64) {
-        let at = Instant::now();
+    pub(super) fn push(&mut self, hub: &mut Hub<RelayAccess>, now: u64, at: Instant) {
         let due: Vec<DocumentId> = self.due.iter().copied().collect();
         for doc in due {
             let readers = hub.subscriber_count(&doc) as u64;
