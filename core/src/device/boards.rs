@@ -72,13 +72,17 @@ impl Device {
             )?;
         }
         tx.commit()?;
-        self.drop_unreached_boards()
+        if self.drop_unreached_boards()? > 0 {
+            self.compact_file()?;
+        }
+        Ok(())
     }
 
     /// Drops every board of a county that neither a group of this device asks an official in
     /// nor this device follows: what a wipe or an unfollow leaves behind. (Campaign staff,
-    /// who read every board, get them back at the next sync.)
-    pub(super) fn drop_unreached_boards(&mut self) -> Result<()> {
+    /// who read every board, get them back at the next sync.) Returns how many it dropped;
+    /// the caller compacts the file ([`Device::compact_file`]) once it is done erasing.
+    pub(super) fn drop_unreached_boards(&mut self) -> Result<usize> {
         let reached: std::collections::BTreeSet<String> = {
             let mut stmt = self.store.conn().prepare(
                 "SELECT county FROM idx_targets WHERE county IS NOT NULL
@@ -88,17 +92,28 @@ impl Device {
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
+        let mut dropped = 0;
         for (doc, board) in self.boards_by_id()? {
-            if !reached.contains(&board.board_of) {
-                self.drop_replaced(&doc)?;
+            if !reached.contains(&board.board_of) && self.erase_replaced(&doc)? {
+                dropped += 1;
             }
         }
-        Ok(())
+        Ok(dropped)
     }
 
     /// Deletes a document the relay writes and no longer serves (a board, or a canvassers'
-    /// brief, replaced by a fresh one); `false` if `doc` is neither here.
+    /// brief, replaced by a fresh one), and compacts the file so that its bytes do not linger
+    /// in freed pages; `false` if `doc` is neither here.
     pub fn drop_replaced(&mut self, doc: &DocumentId) -> Result<bool> {
+        let dropped = self.erase_replaced(doc)?;
+        if dropped {
+            self.compact_file()?;
+        }
+        Ok(dropped)
+    }
+
+    /// [`Device::drop_replaced`] without compacting the file.
+    fn erase_replaced(&mut self, doc: &DocumentId) -> Result<bool> {
         let id = doc.to_string();
         let tx = self.store.begin()?;
         let replaceable = tx
@@ -117,5 +132,17 @@ impl Device {
         self.docs.remove(doc);
         tracing::info!("a document the relay replaced was dropped");
         Ok(true)
+    }
+
+    /// Rewrites the store file after an erase: SQLite's `secure_delete = fast` zeroes what is
+    /// deleted inside pages that stay in use, not pages that go to the free list (a document
+    /// larger than a page's cell frees whole pages), so the erased bytes would stay in the
+    /// file, encrypted, but readable with the key by anyone who decrypts its pages directly.
+    /// VACUUM leaves no free page; the checkpoint first empties the write-ahead log.
+    fn compact_file(&self) -> Result<()> {
+        self.store
+            .conn()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
+        Ok(())
     }
 }
