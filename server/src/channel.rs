@@ -130,6 +130,16 @@ impl Outlet {
 }
 
 impl Intake {
+    /// What is queued now, without waiting (`None`: nothing, or the hub let go): for a caller
+    /// with no runtime, such as the relay simulator.
+    pub fn try_recv(&mut self) -> Option<Outbound> {
+        let next = self.rx.try_recv().ok()?;
+        if let Outbound::Frame(bytes) = &next {
+            self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+        }
+        Some(next)
+    }
+
     /// The next thing to send, or `None` once the hub has let go of the connection or cut it.
     pub async fn recv(&mut self) -> Option<Outbound> {
         let next = tokio::select! {
