@@ -156,7 +156,7 @@ impl Identity {
                 ),
             });
         }
-        let issued_at = crate::time::now_ms();
+        let issued_at = next_issue_time();
         if expires_at - issued_at > MAX_INVITE_LIFETIME_MS {
             return Err(Error::Invalid {
                 what: "invite expiry",
@@ -181,7 +181,6 @@ impl Identity {
             same_person,
             relay: relay.map(str::to_owned),
             issued_at: Some(issued_at),
-            salt: Some(bs58::encode(random_bytes::<6>()?).into_string()),
         };
         let payload = serde_json::to_vec(&invite).map_err(|e| Error::Invalid {
             what: "invite",
@@ -197,6 +196,25 @@ impl Identity {
             bs58::encode(sig.to_bytes()).into_string()
         );
         Ok((invite, code))
+    }
+}
+
+/// When an invite is made: now, in Unix ms, but never the same moment twice in this process.
+/// An invite's id is derived from its signed payload, so two invites a lead makes in one
+/// millisecond for the same role were one invite with one count of uses, and the second person
+/// to redeem found it "already used" (found by the relay simulator). A later millisecond costs
+/// the code no characters, where a random salt pushed its QR code past a terminal's width.
+fn next_issue_time() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = crate::time::now_ms();
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
     }
 }
 
@@ -383,12 +401,6 @@ pub struct Invite {
     /// none, and count as made before any removal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_at: Option<i64>,
-    /// A few random bytes (bs58), signed with the rest, so that two invites a lead makes in
-    /// the same millisecond for the same role are two invites: the id is derived from the
-    /// payload, and without it they shared one count of uses, so the second person to redeem
-    /// found it "already used" (found by the relay simulator). Codes made before carry none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub salt: Option<String>,
 }
 
 impl Invite {
