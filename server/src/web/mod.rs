@@ -14,6 +14,7 @@ pub mod map;
 pub mod pages;
 pub mod protect;
 pub mod public;
+pub use public::{PublicQuery, public_days};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
